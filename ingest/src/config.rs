@@ -1,0 +1,47 @@
+//! Ingest settings: brokers, topics, group, librdkafka pass-through properties, batching and
+//! queue bounds.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Kafka bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    pub topics: Vec<String>,
+    pub group_id: String,
+    /// Any librdkafka property (`-X key=value`), applied last so it can override ours.
+    pub properties: Vec<(String, String)>,
+    /// Most submissions in one ledger batch (one synced write, one checkpoint).
+    pub batch_max: usize,
+    /// Longest a partial batch waits for more messages before it is written.
+    pub batch_linger: Duration,
+    /// Decode and validate threads.
+    pub workers: usize,
+    /// Messages handed to a worker at a time.
+    pub chunk: usize,
+    /// Chunks that may wait for each worker; with `chunk`, this bounds memory in the pipeline.
+    pub queue_chunks: usize,
+    /// Produce the raw bytes of every quarantined message (except secret-bearing ones) here.
+    pub dead_letter_topic: Option<String>,
+    /// Stop by itself once every assigned partition's stored position reaches its high
+    /// watermark and nothing arrived for this long (used by the demo and tests).
+    pub stop_when_caught_up: Option<Duration>,
+}
+
+impl IngestConfig {
+    pub fn new(brokers: &str, topics: Vec<String>, group_id: &str) -> IngestConfig {
+        IngestConfig {
+            brokers: brokers.to_owned(),
+            topics,
+            group_id: group_id.to_owned(),
+            properties: Vec::new(),
+            batch_max: 2000,
+            batch_linger: Duration::from_millis(20),
+            workers: 2,
+            chunk: 256,
+            queue_chunks: 4,
+            dead_letter_topic: None,
+            stop_when_caught_up: None,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! idledger's ingest: consumes identity events from Kafka and appends each exactly once to the
+//! ledger, with offsets stored in the ledger atomically with the entries. Bad input is
+//! quarantined as evidence; nothing stalls on it.
+
+pub mod config;
+pub mod devbroker;
+pub mod metrics;
+pub mod pipeline;
+
+pub use config::IngestConfig;
+pub use devbroker::DevBroker;
+pub use metrics::Metrics;
+pub use pipeline::{IngestError, IngestSummary, Shutdown, run};

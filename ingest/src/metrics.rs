@@ -1,0 +1,171 @@
+//! Ingest telemetry: counters and gauges that the pipeline updates and `/metrics` renders in the
+//! Prometheus text format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Upper bounds (seconds) of the batch latency histogram buckets.
+const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub appended: AtomicU64,
+    pub quarantined: AtomicU64,
+    pub deduplicated: AtomicU64,
+    pub batches: AtomicU64,
+    pub batch_entries: AtomicU64,
+    pub skipped_below_position: AtomicU64,
+    pub broker_errors: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub tree_size: AtomicU64,
+    pub last_checkpoint_unix_ms: AtomicU64,
+    latency_buckets: [AtomicU64; 10],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+    quarantined_by_class: Mutex<BTreeMap<&'static str, u64>>,
+    lag: Mutex<BTreeMap<(String, i32), i64>>,
+}
+
+impl Metrics {
+    pub fn observe_batch(&self, entries: u64, seconds: f64) {
+        self.batches.fetch_add(1, Relaxed);
+        self.batch_entries.fetch_add(entries, Relaxed);
+        self.latency_count.fetch_add(1, Relaxed);
+        self.latency_sum_micros
+            .fetch_add((seconds * 1e6) as u64, Relaxed);
+        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                self.latency_buckets[i].fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    pub fn count_quarantine(&self, class: &'static str) {
+        self.quarantined.fetch_add(1, Relaxed);
+        let mut m = self
+            .quarantined_by_class
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *m.entry(class).or_default() += 1;
+    }
+
+    pub fn set_lag(&self, topic: &str, partition: i32, lag: i64) {
+        let mut m = self.lag.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert((topic.to_owned(), partition), lag);
+    }
+
+    pub fn lag(&self) -> BTreeMap<(String, i32), i64> {
+        self.lag.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self, now_unix_ms: u64) -> String {
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
+        counter(
+            "idledger_events_appended_total",
+            "Entries appended (events and system records).",
+            self.appended.load(Relaxed),
+        );
+        counter(
+            "idledger_events_deduplicated_total",
+            "Identical duplicates skipped.",
+            self.deduplicated.load(Relaxed),
+        );
+        counter(
+            "idledger_batches_total",
+            "Ledger batches written.",
+            self.batches.load(Relaxed),
+        );
+        counter(
+            "idledger_batch_entries_total",
+            "Submissions in written batches.",
+            self.batch_entries.load(Relaxed),
+        );
+        counter(
+            "idledger_skipped_below_position_total",
+            "Messages already in the ledger, skipped.",
+            self.skipped_below_position.load(Relaxed),
+        );
+        counter(
+            "idledger_broker_errors_total",
+            "Kafka client errors reported.",
+            self.broker_errors.load(Relaxed),
+        );
+        counter(
+            "idledger_dead_lettered_total",
+            "Quarantined messages produced to the dead-letter topic.",
+            self.dead_lettered.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP idledger_events_quarantined_total Inputs quarantined, by reason class.\n# TYPE idledger_events_quarantined_total counter"
+        );
+        for (class, v) in self
+            .quarantined_by_class
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "idledger_events_quarantined_total{{class=\"{class}\"}} {v}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP idledger_batch_latency_seconds Time to build, write and sync one batch.\n# TYPE idledger_batch_latency_seconds histogram"
+        );
+        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "idledger_batch_latency_seconds_bucket{{le=\"{bound}\"}} {}",
+                self.latency_buckets[i].load(Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Relaxed);
+        let _ = writeln!(
+            out,
+            "idledger_batch_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "idledger_batch_latency_seconds_sum {}",
+            self.latency_sum_micros.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "idledger_batch_latency_seconds_count {count}");
+        let _ = writeln!(
+            out,
+            "# HELP idledger_tree_size Entries in the ledger.\n# TYPE idledger_tree_size gauge\nidledger_tree_size {}",
+            self.tree_size.load(Relaxed)
+        );
+        let last = self.last_checkpoint_unix_ms.load(Relaxed);
+        let age = if last == 0 {
+            f64::NAN
+        } else {
+            now_unix_ms.saturating_sub(last) as f64 / 1000.0
+        };
+        let _ = writeln!(
+            out,
+            "# HELP idledger_checkpoint_age_seconds Age of the latest signed checkpoint.\n# TYPE idledger_checkpoint_age_seconds gauge\nidledger_checkpoint_age_seconds {age}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP idledger_consumer_lag Messages between the stored position and the high watermark.\n# TYPE idledger_consumer_lag gauge"
+        );
+        for ((topic, partition), lag) in self.lag() {
+            let _ = writeln!(
+                out,
+                "idledger_consumer_lag{{topic=\"{topic}\",partition=\"{partition}\"}} {lag}"
+            );
+        }
+        out
+    }
+}

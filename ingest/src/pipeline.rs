@@ -1,0 +1,885 @@
+//! The ingest pipeline: a polling thread, decode/validate workers, and one sequencer that writes
+//! batches (with their Kafka positions) to the ledger. Order within a partition is preserved:
+//! chunks go to workers round-robin and the sequencer reads them back in the same order.
+
+use crate::config::IngestConfig;
+use crate::metrics::Metrics;
+use idledger_ledger::{Item, Ledger, LedgerError, Outcome, Position, Submission};
+use idledger_proto::decode_event;
+use idledger_proto::entry::{KafkaOrigin, Origin};
+use idledger_proto::rejection::{KeptPayload, Rejection};
+use rdkafka::client::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{
+    AtomicBool,
+    Ordering::{Relaxed, SeqCst},
+};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+use tracing::{debug, error, info, warn};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("kafka client configuration: {0}")]
+    Config(KafkaError),
+    #[error("cannot subscribe to {topics:?}: {source}")]
+    Subscribe {
+        topics: Vec<String>,
+        source: KafkaError,
+    },
+    #[error("fatal kafka error: {0}; check brokers, credentials and -X settings")]
+    Fatal(String),
+    #[error("ledger: {0}")]
+    Ledger(#[from] LedgerError),
+    #[error("pipeline thread failed: {0}")]
+    Thread(String),
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone, Default)]
+pub struct IngestSummary {
+    pub appended: u64,
+    pub quarantined: u64,
+    pub deduplicated: u64,
+    pub skipped_below_position: u64,
+    pub batches: u64,
+    pub tree_size: u64,
+    pub positions: Vec<Position>,
+}
+
+/// A message as polled.
+struct RawMessage {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    timestamp_ms: Option<i64>,
+    key: Option<Vec<u8>>,
+    payload: Option<Vec<u8>>,
+}
+
+/// A decoded message, ready for the sequencer.
+struct Decoded {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    submission: Submission,
+    /// Raw bytes for the dead-letter topic (only for quarantined, non-secret messages).
+    dead_letter: Option<Vec<u8>>,
+}
+
+type Chunk<T> = Vec<T>;
+
+/// Hands chunks of polled messages to workers in round-robin order.
+struct Dispatch {
+    pending: Vec<RawMessage>,
+    next_worker: usize,
+    senders: Vec<SyncSender<Chunk<RawMessage>>>,
+    sent: u64,
+}
+
+impl Dispatch {
+    fn flush(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        let chunk = std::mem::take(&mut self.pending);
+        let n = chunk.len() as u64;
+        let worker = self.next_worker;
+        self.next_worker = (self.next_worker + 1) % self.senders.len();
+        if self.senders[worker].send(chunk).is_err() {
+            return false;
+        }
+        self.sent += n;
+        true
+    }
+}
+
+/// Progress shared between the sequencer and the polling thread.
+#[derive(Default)]
+struct Progress {
+    /// Messages whose fate is durable (appended, deduplicated or skipped).
+    processed: Mutex<u64>,
+    changed: Condvar,
+    flush_requested: AtomicBool,
+}
+
+impl Progress {
+    fn add(&self, n: u64) {
+        let mut p = self.processed.lock().unwrap_or_else(|e| e.into_inner());
+        *p += n;
+        self.changed.notify_all();
+    }
+    fn wait_for(&self, target: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut p = self.processed.lock().unwrap_or_else(|e| e.into_inner());
+        while *p < target {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            p = self
+                .changed
+                .wait_timeout(p, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+}
+
+type Positions = Arc<Mutex<HashMap<(String, i32), i64>>>;
+
+/// Consumer callbacks: seek to the ledger's positions on assignment, drain and commit on
+/// revocation, record fatal errors.
+struct IngestContext {
+    positions: Positions,
+    dispatch: Arc<Mutex<Dispatch>>,
+    progress: Arc<Progress>,
+    assigned: Arc<Mutex<BTreeSet<(String, i32)>>>,
+    fatal: Arc<Mutex<Option<String>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl ClientContext for IngestContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.metrics.broker_errors.fetch_add(1, Relaxed);
+        let code = error.rdkafka_error_code();
+        let fatal = matches!(
+            code,
+            Some(
+                RDKafkaErrorCode::Fatal
+                    | RDKafkaErrorCode::Authentication
+                    | RDKafkaErrorCode::SaslAuthenticationFailed
+                    | RDKafkaErrorCode::TopicAuthorizationFailed
+                    | RDKafkaErrorCode::GroupAuthorizationFailed
+                    | RDKafkaErrorCode::ClusterAuthorizationFailed
+                    | RDKafkaErrorCode::InvalidArgument
+            )
+        );
+        if fatal {
+            error!(error = %error, reason, "fatal kafka error");
+            *self.fatal.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(format!("{error}: {reason}"));
+        } else {
+            warn!(error = %error, reason, "kafka client error, retrying");
+        }
+    }
+}
+
+impl ConsumerContext for IngestContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.assign(consumer, tpl),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.revoke(consumer, tpl),
+            other => {
+                warn!(error = ?other, "rebalance error");
+                if let Err(e) = consumer.unassign() {
+                    warn!(error = %e, "unassign after rebalance error failed");
+                }
+            }
+        }
+    }
+}
+
+impl IngestContext {
+    /// Starts each partition at the ledger's stored position, or at the group's committed offset
+    /// if another member (with its own ledger) got further, or at the beginning.
+    fn assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let committed = consumer
+            .committed_offsets(tpl.clone(), Duration::from_secs(10))
+            .ok();
+        let positions = self
+            .positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut starts = Vec::new();
+        for el in tpl.elements() {
+            let stored = positions
+                .get(&(el.topic().to_owned(), el.partition()))
+                .copied();
+            let group = committed.as_ref().and_then(|c| {
+                match c.find_partition(el.topic(), el.partition())?.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                }
+            });
+            let start = match (stored, group) {
+                (Some(s), Some(g)) if g > s => {
+                    // Another member, with its own ledger, consumed past this ledger's position.
+                    warn!(
+                        topic = el.topic(),
+                        partition = el.partition(),
+                        ledger = s,
+                        group = g,
+                        "group committed past this ledger; starting at the group offset"
+                    );
+                    Offset::Offset(g)
+                }
+                (Some(s), _) => Offset::Offset(s),
+                (None, Some(g)) => Offset::Offset(g),
+                (None, None) => Offset::Beginning,
+            };
+            info!(topic = el.topic(), partition = el.partition(), start = ?start, "partition assigned");
+            starts.push((el.topic().to_owned(), el.partition(), start));
+        }
+        let mut assigned = self.assigned.lock().unwrap_or_else(|e| e.into_inner());
+        for (topic, partition, start) in starts {
+            if let Err(e) = tpl.set_partition_offset(&topic, partition, start) {
+                warn!(topic, partition, error = %e, "cannot set start offset");
+            }
+            assigned.insert((topic, partition));
+        }
+        if let Err(e) = consumer.assign(tpl) {
+            error!(error = %e, "assign failed");
+        }
+    }
+
+    /// Before giving partitions away, everything already polled is appended and the positions
+    /// are committed to the group, so the next owner starts exactly where this ledger stopped.
+    fn revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let target = {
+            let mut d = self.dispatch.lock().unwrap_or_else(|e| e.into_inner());
+            d.flush();
+            d.sent
+        };
+        self.progress.flush_requested.store(true, SeqCst);
+        if !self.progress.wait_for(target, Duration::from_secs(120)) {
+            error!("revocation: pipeline did not drain in time");
+        }
+        let positions = self
+            .positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut commit = TopicPartitionList::new();
+        for el in tpl.elements() {
+            if let Some(next) = positions.get(&(el.topic().to_owned(), el.partition())) {
+                let _ =
+                    commit.add_partition_offset(el.topic(), el.partition(), Offset::Offset(*next));
+            }
+        }
+        if commit.count() > 0 {
+            if let Err(e) = consumer.commit(&commit, CommitMode::Sync) {
+                warn!(error = %e, "commit on revocation failed");
+            }
+        }
+        let mut assigned = self.assigned.lock().unwrap_or_else(|e| e.into_inner());
+        for el in tpl.elements() {
+            assigned.remove(&(el.topic().to_owned(), el.partition()));
+            info!(
+                topic = el.topic(),
+                partition = el.partition(),
+                "partition revoked"
+            );
+        }
+        if let Err(e) = consumer.unassign() {
+            warn!(error = %e, "unassign failed");
+        }
+    }
+}
+
+fn decode_chunk(chunk: Chunk<RawMessage>, keep_dead_letters: bool) -> Chunk<Decoded> {
+    chunk
+        .into_iter()
+        .map(|m| {
+            let origin = Origin::Kafka(KafkaOrigin::new(
+                &m.topic,
+                m.partition,
+                m.offset,
+                m.timestamp_ms,
+                m.key.as_deref(),
+            ));
+            let (item, dead_letter) = match &m.payload {
+                None => (Item::Rejected(Rejection::tombstone()), None),
+                Some(p) => match decode_event(p) {
+                    Ok(ev) => (Item::Event(ev), None),
+                    Err(rej) => {
+                        let keep =
+                            keep_dead_letters && matches!(rej.payload, KeptPayload::Raw { .. });
+                        (
+                            Item::Rejected(rej),
+                            if keep { m.payload.clone() } else { None },
+                        )
+                    }
+                },
+            };
+            Decoded {
+                topic: m.topic,
+                partition: m.partition,
+                offset: m.offset,
+                submission: Submission { origin, item },
+                dead_letter,
+            }
+        })
+        .collect()
+}
+
+fn client_config(config: &IngestConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &config.brokers)
+        .set("group.id", &config.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "range")
+        .set("max.poll.interval.ms", "300000")
+        .set("session.timeout.ms", "10000")
+        .set("queued.max.messages.kbytes", "16384")
+        .set("queued.min.messages", "10000")
+        .set("reconnect.backoff.ms", "100")
+        .set("reconnect.backoff.max.ms", "5000");
+    for (k, v) in &config.properties {
+        c.set(k, v);
+    }
+    c
+}
+
+/// A handle to stop a running ingest from another thread (e.g. a signal handler).
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown(Arc<AtomicBool>);
+
+impl Shutdown {
+    pub fn new() -> Shutdown {
+        Shutdown::default()
+    }
+    pub fn request(&self) {
+        self.0.store(true, SeqCst);
+    }
+    pub fn requested(&self) -> bool {
+        self.0.load(SeqCst)
+    }
+}
+
+/// Runs ingest until `shutdown` is requested (or, with `stop_when_caught_up`, until every
+/// assigned partition is fully in the ledger). Blocking: call it from a dedicated thread.
+/// Returns the ledger so the caller can keep using it.
+pub fn run(
+    mut ledger: Ledger,
+    config: &IngestConfig,
+    shutdown: &Shutdown,
+    metrics: Arc<Metrics>,
+) -> Result<(IngestSummary, Ledger), IngestError> {
+    let workers = config.workers.max(1);
+    let positions: Positions = Arc::new(Mutex::new(
+        ledger
+            .positions()?
+            .into_iter()
+            .map(|p| ((p.topic, p.partition), p.next_offset))
+            .collect(),
+    ));
+    let mut raw_senders = Vec::new();
+    let mut raw_receivers = Vec::new();
+    for _ in 0..workers {
+        let (tx, rx) = sync_channel::<Chunk<RawMessage>>(config.queue_chunks.max(1));
+        raw_senders.push(tx);
+        raw_receivers.push(rx);
+    }
+    let dispatch = Arc::new(Mutex::new(Dispatch {
+        pending: Vec::new(),
+        next_worker: 0,
+        senders: raw_senders,
+        sent: 0,
+    }));
+    let progress = Arc::new(Progress::default());
+    let assigned = Arc::new(Mutex::new(BTreeSet::new()));
+    let fatal = Arc::new(Mutex::new(None::<String>));
+    let context = IngestContext {
+        positions: positions.clone(),
+        dispatch: dispatch.clone(),
+        progress: progress.clone(),
+        assigned: assigned.clone(),
+        fatal: fatal.clone(),
+        metrics: metrics.clone(),
+    };
+    let consumer: Arc<BaseConsumer<IngestContext>> = Arc::new(
+        client_config(config)
+            .create_with_context(context)
+            .map_err(IngestError::Config)?,
+    );
+    let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .map_err(|source| IngestError::Subscribe {
+            topics: config.topics.clone(),
+            source,
+        })?;
+    let producer: Option<BaseProducer> = match &config.dead_letter_topic {
+        Some(_) => {
+            let mut pc = ClientConfig::new();
+            pc.set("bootstrap.servers", &config.brokers);
+            for (k, v) in &config.properties {
+                if !k.starts_with("group.") && !k.starts_with("enable.auto") {
+                    pc.set(k, v);
+                }
+            }
+            Some(pc.create().map_err(IngestError::Config)?)
+        }
+        None => None,
+    };
+    metrics.tree_size.store(ledger.size().0, Relaxed);
+
+    let keep_dead_letters = config.dead_letter_topic.is_some();
+    let (out_senders, out_receivers): (Vec<_>, Vec<_>) = (0..workers)
+        .map(|_| sync_channel::<Chunk<Decoded>>(config.queue_chunks.max(1)))
+        .unzip();
+    let stop_sequencer = Arc::new(AtomicBool::new(false));
+
+    std::thread::scope(|scope| -> Result<(IngestSummary, Ledger), IngestError> {
+        for (rx, tx) in raw_receivers.into_iter().zip(out_senders) {
+            scope.spawn(move || {
+                for chunk in rx {
+                    if tx.send(decode_chunk(chunk, keep_dead_letters)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let sequencer = {
+            let positions = positions.clone();
+            let progress = progress.clone();
+            let metrics = metrics.clone();
+            let consumer = consumer.clone();
+            let stop = stop_sequencer.clone();
+            let dlq = config.dead_letter_topic.clone();
+            let batch_max = config.batch_max.max(1);
+            let linger = config.batch_linger;
+            scope.spawn(move || -> Result<(IngestSummary, Ledger), IngestError> {
+                let mut summary = IngestSummary::default();
+                sequence(
+                    &mut ledger,
+                    out_receivers,
+                    &positions,
+                    &progress,
+                    &metrics,
+                    &consumer,
+                    producer.as_ref(),
+                    dlq.as_deref(),
+                    batch_max,
+                    linger,
+                    &stop,
+                    &mut summary,
+                )?;
+                summary.tree_size = ledger.size().0;
+                summary.positions = ledger.positions()?;
+                Ok((summary, ledger))
+            })
+        };
+
+        // The polling loop runs here, on the caller's thread.
+        let poll_result = poll_loop(
+            &consumer, config, shutdown, &dispatch, &progress, &positions, &assigned, &fatal,
+            &metrics, &sequencer,
+        );
+        // Closing the worker inputs drains the pipeline; the sequencer then writes what is left.
+        {
+            let mut d = dispatch.lock().unwrap_or_else(|e| e.into_inner());
+            d.flush();
+            d.senders.clear();
+        }
+        stop_sequencer.store(true, SeqCst);
+        let sequenced = sequencer
+            .join()
+            .map_err(|_| IngestError::Thread("sequencer panicked".into()))?;
+        let (summary, ledger) = sequenced?;
+        // Commit the final positions so group tooling shows no lag.
+        let mut tpl = TopicPartitionList::new();
+        for p in &summary.positions {
+            if assigned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&(p.topic.clone(), p.partition))
+            {
+                let _ =
+                    tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.next_offset));
+            }
+        }
+        if tpl.count() > 0 {
+            if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+                warn!(error = %e, "final offset commit failed (the ledger holds the positions)");
+            }
+        }
+        poll_result?;
+        info!(
+            appended = summary.appended,
+            quarantined = summary.quarantined,
+            deduplicated = summary.deduplicated,
+            tree_size = summary.tree_size,
+            "ingest stopped"
+        );
+        Ok((summary, ledger))
+    })
+}
+
+#[allow(clippy::too_many_arguments)] // The loop's shared state; one call site.
+fn poll_loop(
+    consumer: &BaseConsumer<IngestContext>,
+    config: &IngestConfig,
+    shutdown: &Shutdown,
+    dispatch: &Mutex<Dispatch>,
+    progress: &Progress,
+    positions: &Positions,
+    assigned: &Mutex<BTreeSet<(String, i32)>>,
+    fatal: &Mutex<Option<String>>,
+    metrics: &Metrics,
+    sequencer: &std::thread::ScopedJoinHandle<'_, Result<(IngestSummary, Ledger), IngestError>>,
+) -> Result<(), IngestError> {
+    let chunk_size = config.chunk.max(1);
+    let mut last_message = Instant::now();
+    let mut last_lag_check = Instant::now();
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.requested() {
+        if let Some(f) = fatal.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Err(IngestError::Fatal(f));
+        }
+        if sequencer.is_finished() {
+            // The sequencer only stops early on a ledger error; its result carries it.
+            return Ok(());
+        }
+        match consumer.poll(Duration::from_millis(50)) {
+            Some(Ok(m)) => {
+                backoff = Duration::from_millis(100);
+                last_message = Instant::now();
+                let raw = RawMessage {
+                    topic: m.topic().to_owned(),
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    timestamp_ms: m.timestamp().to_millis(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    payload: m.payload().map(<[u8]>::to_vec),
+                };
+                let mut d = dispatch.lock().unwrap_or_else(|e| e.into_inner());
+                d.pending.push(raw);
+                if d.pending.len() >= chunk_size && !d.flush() {
+                    return Ok(());
+                }
+            }
+            Some(Err(e)) => {
+                metrics.broker_errors.fetch_add(1, Relaxed);
+                warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "poll error, retrying");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            None => {
+                let mut d = dispatch.lock().unwrap_or_else(|e| e.into_inner());
+                if !d.flush() {
+                    return Ok(());
+                }
+            }
+        }
+        if last_lag_check.elapsed() >= Duration::from_millis(500) {
+            last_lag_check = Instant::now();
+            let caught_up = update_lag(consumer, positions, assigned, metrics);
+            if let Some(idle) = config.stop_when_caught_up {
+                let sent = dispatch.lock().unwrap_or_else(|e| e.into_inner()).sent;
+                let processed = *progress.processed.lock().unwrap_or_else(|e| e.into_inner());
+                if caught_up && processed >= sent && last_message.elapsed() >= idle {
+                    info!("caught up with every assigned partition, stopping");
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Updates lag gauges; true when every assigned partition's position is at its high watermark.
+fn update_lag(
+    consumer: &BaseConsumer<IngestContext>,
+    positions: &Positions,
+    assigned: &Mutex<BTreeSet<(String, i32)>>,
+    metrics: &Metrics,
+) -> bool {
+    let assigned = assigned.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if assigned.is_empty() {
+        return false;
+    }
+    let positions = positions.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut all = true;
+    for (topic, partition) in assigned {
+        match consumer.fetch_watermarks(&topic, partition, Duration::from_secs(2)) {
+            Ok((low, high)) => {
+                let pos = positions
+                    .get(&(topic.clone(), partition))
+                    .copied()
+                    .unwrap_or(low);
+                let lag = (high - pos.max(low)).max(0);
+                metrics.set_lag(&topic, partition, lag);
+                all &= lag == 0;
+            }
+            Err(e) => {
+                debug!(topic, partition, error = %e, "watermarks unavailable");
+                all = false;
+            }
+        }
+    }
+    all
+}
+
+#[allow(clippy::too_many_arguments)] // The sequencer's shared state; one call site.
+fn sequence(
+    ledger: &mut Ledger,
+    receivers: Vec<Receiver<Chunk<Decoded>>>,
+    positions: &Positions,
+    progress: &Progress,
+    metrics: &Metrics,
+    consumer: &BaseConsumer<IngestContext>,
+    producer: Option<&BaseProducer>,
+    dlq: Option<&str>,
+    batch_max: usize,
+    linger: Duration,
+    stop: &AtomicBool,
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
+    let mut next = 0usize;
+    let mut batch: Vec<Decoded> = Vec::with_capacity(batch_max);
+    let mut batch_started = Instant::now();
+    let mut skipped_in_batch = 0u64;
+    let mut open = receivers.len();
+    let mut closed = vec![false; receivers.len()];
+    loop {
+        let wait = if batch.is_empty() {
+            Duration::from_millis(50)
+        } else {
+            linger.saturating_sub(batch_started.elapsed())
+        };
+        let received = if closed[next] {
+            Err(RecvTimeoutError::Disconnected)
+        } else {
+            receivers[next].recv_timeout(wait.max(Duration::from_millis(1)))
+        };
+        match received {
+            Ok(chunk) => {
+                next = (next + 1) % receivers.len();
+                let stored = positions.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                for d in chunk {
+                    let floor = stored
+                        .get(&(d.topic.clone(), d.partition))
+                        .copied()
+                        .unwrap_or(i64::MIN);
+                    let in_batch_floor = batch
+                        .iter()
+                        .rev()
+                        .find(|b| b.topic == d.topic && b.partition == d.partition)
+                        .map(|b| b.offset + 1);
+                    if d.offset < floor || in_batch_floor.is_some_and(|f| d.offset < f) {
+                        // Already in the ledger (a re-delivery after a seek or rebalance).
+                        metrics.skipped_below_position.fetch_add(1, Relaxed);
+                        summary.skipped_below_position += 1;
+                        skipped_in_batch += 1;
+                        continue;
+                    }
+                    if batch.is_empty() {
+                        batch_started = Instant::now();
+                    }
+                    batch.push(d);
+                    if batch.len() >= batch_max {
+                        write_batch(
+                            ledger,
+                            &mut batch,
+                            positions,
+                            progress,
+                            metrics,
+                            consumer,
+                            producer,
+                            dlq,
+                            summary,
+                            skipped_in_batch,
+                        )?;
+                        skipped_in_batch = 0;
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                if !closed[next] {
+                    closed[next] = true;
+                    open -= 1;
+                }
+                next = (next + 1) % receivers.len();
+                if open == 0 {
+                    write_batch(
+                        ledger,
+                        &mut batch,
+                        positions,
+                        progress,
+                        metrics,
+                        consumer,
+                        producer,
+                        dlq,
+                        summary,
+                        skipped_in_batch,
+                    )?;
+                    if let Some(p) = producer {
+                        let _ = p.flush(Duration::from_secs(10));
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        let flush = progress.flush_requested.swap(false, SeqCst);
+        if (!batch.is_empty() && batch_started.elapsed() >= linger)
+            || flush
+            || (stop.load(SeqCst) && open == 0)
+        {
+            write_batch(
+                ledger,
+                &mut batch,
+                positions,
+                progress,
+                metrics,
+                consumer,
+                producer,
+                dlq,
+                summary,
+                skipped_in_batch,
+            )?;
+            skipped_in_batch = 0;
+        } else if batch.is_empty() && skipped_in_batch > 0 {
+            progress.add(skipped_in_batch);
+            skipped_in_batch = 0;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // The sequencer's shared state; one call site.
+fn write_batch(
+    ledger: &mut Ledger,
+    batch: &mut Vec<Decoded>,
+    positions: &Positions,
+    progress: &Progress,
+    metrics: &Metrics,
+    consumer: &BaseConsumer<IngestContext>,
+    producer: Option<&BaseProducer>,
+    dlq: Option<&str>,
+    summary: &mut IngestSummary,
+    skipped: u64,
+) -> Result<(), IngestError> {
+    if batch.is_empty() {
+        progress.add(skipped);
+        return Ok(());
+    }
+    let mut next_offsets: HashMap<(String, i32), i64> = HashMap::new();
+    let mut submissions = Vec::with_capacity(batch.len());
+    let mut dead = Vec::new();
+    for d in batch.drain(..) {
+        let slot = next_offsets
+            .entry((d.topic.clone(), d.partition))
+            .or_insert(d.offset + 1);
+        *slot = (*slot).max(d.offset + 1);
+        dead.push(
+            d.dead_letter
+                .map(|raw| (d.topic.clone(), d.partition, d.offset, raw)),
+        );
+        submissions.push(d.submission);
+    }
+    let n = submissions.len() as u64;
+    let classes: Vec<Option<&'static str>> = submissions
+        .iter()
+        .map(|s| match &s.item {
+            Item::Rejected(r) => Some(r.reason.class()),
+            _ => None,
+        })
+        .collect();
+    let pos: Vec<Position> = next_offsets
+        .iter()
+        .map(|((topic, partition), next)| Position {
+            topic: topic.clone(),
+            partition: *partition,
+            next_offset: *next,
+        })
+        .collect();
+    let started = Instant::now();
+    let report = ledger.append(submissions, &pos)?;
+    metrics.observe_batch(n, started.elapsed().as_secs_f64());
+    metrics.tree_size.store(report.size.0, Relaxed);
+    metrics.last_checkpoint_unix_ms.store(
+        idledger_proto::Timestamp::now().0.max(0) as u64 / 1_000_000,
+        Relaxed,
+    );
+    for (i, outcome) in report.outcomes.iter().enumerate() {
+        match outcome {
+            Outcome::Appended(_) => {
+                metrics.appended.fetch_add(1, Relaxed);
+                summary.appended += 1;
+            }
+            Outcome::Quarantined(seq) => {
+                let class = classes[i].unwrap_or("conflicting_duplicate");
+                metrics.count_quarantine(class);
+                summary.quarantined += 1;
+                if let (Some(p), Some(topic), Some((src_topic, partition, offset, raw))) =
+                    (producer, dlq, dead[i].take())
+                {
+                    let index = seq.0.to_string();
+                    let headers = OwnedHeaders::new()
+                        .insert(Header {
+                            key: "idledger-reason",
+                            value: Some(class),
+                        })
+                        .insert(Header {
+                            key: "idledger-index",
+                            value: Some(index.as_str()),
+                        });
+                    let key = format!("{src_topic}/{partition}/{offset}");
+                    match p.send(
+                        BaseRecord::to(topic)
+                            .payload(&raw)
+                            .key(&key)
+                            .headers(headers),
+                    ) {
+                        Ok(()) => {
+                            metrics.dead_lettered.fetch_add(1, Relaxed);
+                        }
+                        Err((e, _)) => {
+                            warn!(error = %e, "dead-letter produce failed (the entry is in the ledger)")
+                        }
+                    }
+                }
+            }
+            Outcome::Duplicate(_) => {
+                metrics.deduplicated.fetch_add(1, Relaxed);
+                summary.deduplicated += 1;
+            }
+        }
+    }
+    if let Some(p) = producer {
+        p.poll(Duration::ZERO);
+    }
+    summary.batches += 1;
+    {
+        let mut stored = positions.lock().unwrap_or_else(|e| e.into_inner());
+        for p in &pos {
+            stored.insert((p.topic.clone(), p.partition), p.next_offset);
+        }
+    }
+    progress.add(n + skipped);
+    // Committed to the group only so lag shows in ordinary tooling; the ledger is the truth.
+    let mut tpl = TopicPartitionList::new();
+    for p in &pos {
+        let _ = tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.next_offset));
+    }
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+        debug!(error = %e, "async offset commit failed");
+    }
+    debug!(
+        size = report.size.0,
+        entries = n,
+        elapsed_ms = report.elapsed.as_millis() as u64,
+        "batch appended"
+    );
+    Ok(())
+}

@@ -1,0 +1,647 @@
+//! The writer: creates and opens a ledger, appends batches atomically (entries, tree tiles,
+//! indexes, Kafka positions and a signed checkpoint in one synced RocksDB write), rotates keys.
+
+use crate::keys::{self, KeyError};
+use crate::reader::{LedgerReader, ReadError};
+use crate::store::{self, HeadKind, *};
+use crate::tree::{DirtyTiles, Frontier, TreeError, encode_tile};
+use idledger_proto::checkpoint::{Checkpoint, check_origin};
+use idledger_proto::entry::{
+    BackLinks, Body, Entry, EventEntry, FORMAT_VERSION, Origin, SystemRecord,
+};
+use idledger_proto::hash::{Hash, leaf_hash};
+use idledger_proto::note::{NoteSigner, VerifierKey, sign_note};
+use idledger_proto::rejection::{KeptPayload, RejectReason, Rejection};
+use idledger_proto::{Seq, Timestamp, TreeSize, ValidatedEvent};
+use rocksdb::{DB, WriteBatch, WriteOptions};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Something to append.
+#[derive(Debug, Clone)]
+pub enum Item {
+    Event(ValidatedEvent),
+    Rejected(Rejection),
+    System(SystemRecord),
+}
+
+/// One input to `append`, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub origin: Origin,
+    pub item: Item,
+}
+
+/// The next Kafka offset to consume for a partition, stored atomically with the entries.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    pub topic: String,
+    pub partition: i32,
+    pub next_offset: i64,
+}
+
+/// What happened to one submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Appended(Seq),
+    Quarantined(Seq),
+    /// Identical to the event already recorded at this index; nothing appended.
+    Duplicate(Seq),
+}
+
+#[derive(Debug, Clone)]
+pub struct AppendReport {
+    pub outcomes: Vec<Outcome>,
+    pub size: TreeSize,
+    pub root: Hash,
+    pub checkpoint: String,
+    pub appended: u64,
+    pub quarantined: u64,
+    pub duplicates: u64,
+    pub elapsed: std::time::Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("no ledger at {0}: run `idledger init --data {0}` first")]
+    NotFound(PathBuf),
+    #[error("a ledger already exists at {0}")]
+    AlreadyExists(PathBuf),
+    #[error(
+        "the ledger at {path} is in use by another process (RocksDB lock held); stop the other idledger process or use a different --data"
+    )]
+    Locked { path: PathBuf },
+    #[error("database: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("tree: {0}")]
+    Tree(#[from] TreeError),
+    #[error("key: {0}")]
+    Key(#[from] KeyError),
+    #[error("read: {0}")]
+    Read(#[from] ReadError),
+    #[error("invalid origin: {0}")]
+    Origin(String),
+    #[error("ledger state is inconsistent, refusing to sign: {0}; run `idledger verify`")]
+    Inconsistent(String),
+    #[error("position for {topic}/{partition} would move back from {stored} to {requested}")]
+    PositionRegression {
+        topic: String,
+        partition: i32,
+        stored: i64,
+        requested: i64,
+    },
+    #[error("i/o on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key rotation: {0}")]
+    Rotation(String),
+}
+
+/// Cached index heads are dropped when the cache holds more ids than this.
+const HEAD_CACHE_LIMIT: usize = 1_000_000;
+
+/// The single writer of a ledger directory.
+pub struct Ledger {
+    dir: PathBuf,
+    db: DB,
+    origin: String,
+    signers: Vec<NoteSigner>,
+    frontier: Frontier,
+    last_leaf: Hash,
+    duplicates_total: u64,
+    heads: HashMap<(HeadKind, String), u64>,
+    last_checkpoint: String,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("dir", &self.dir)
+            .field("size", &self.frontier.size())
+            .finish()
+    }
+}
+
+pub fn db_path(dir: &Path) -> PathBuf {
+    dir.join("db")
+}
+
+fn map_open_error(dir: &Path, e: rocksdb::Error) -> LedgerError {
+    let text = e.to_string();
+    if text.contains("lock") || text.contains("Resource temporarily unavailable") {
+        LedgerError::Locked {
+            path: dir.to_owned(),
+        }
+    } else {
+        LedgerError::Db(e)
+    }
+}
+
+impl Ledger {
+    /// Creates a ledger: directory, signing key (mode 0600), database, and the genesis entry
+    /// (entry 0, naming the origin and key) with its signed checkpoint.
+    pub fn init(dir: &Path, origin: &str) -> Result<Ledger, LedgerError> {
+        check_origin(origin).map_err(|e| LedgerError::Origin(e.to_string()))?;
+        if db_path(dir).exists() {
+            return Err(LedgerError::AlreadyExists(dir.to_owned()));
+        }
+        std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let key = keys::generate()?;
+        let signer = NoteSigner::new(origin, key).map_err(KeyError::from)?;
+        keys::write_key(
+            &keys::key_path(dir, signer.verifier()),
+            signer.signing_key(),
+        )?;
+        let db = store::open_primary(&db_path(dir)).map_err(|e| map_open_error(dir, e))?;
+        let meta = db.cf_handle(CF_META).expect("meta column family exists");
+        let mut wb = WriteBatch::default();
+        wb.put_cf(&meta, META_ORIGIN, origin.as_bytes());
+        wb.put_cf(
+            &meta,
+            META_SIGNERS,
+            signer.verifier().to_string().as_bytes(),
+        );
+        wb.put_cf(&meta, META_LAYOUT, LAYOUT_VERSION);
+        wb.put_cf(&meta, META_TREE_SIZE, 0u64.to_be_bytes());
+        let mut sync = WriteOptions::default();
+        sync.set_sync(true);
+        db.write_opt(wb, &sync)?;
+        let genesis = SystemRecord::Genesis {
+            origin: origin.to_owned(),
+            verifier_key: signer.verifier().to_string(),
+        };
+        let mut ledger = Ledger {
+            dir: dir.to_owned(),
+            db,
+            origin: origin.to_owned(),
+            signers: vec![signer],
+            frontier: Frontier::default(),
+            last_leaf: Hash::ZERO,
+            duplicates_total: 0,
+            heads: HashMap::new(),
+            last_checkpoint: String::new(),
+        };
+        ledger.append(
+            vec![Submission {
+                origin: Origin::Ledger,
+                item: Item::System(genesis),
+            }],
+            &[],
+        )?;
+        Ok(ledger)
+    }
+
+    /// Opens an existing ledger for writing. Only one process may hold it.
+    pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
+        if !db_path(dir).join("CURRENT").exists() {
+            return Err(LedgerError::NotFound(dir.to_owned()));
+        }
+        let db = store::open_primary(&db_path(dir)).map_err(|e| map_open_error(dir, e))?;
+        let meta = db.cf_handle(CF_META).expect("meta column family exists");
+        let get = |k: &[u8]| -> Result<Vec<u8>, LedgerError> {
+            db.get_cf(&meta, k)?.ok_or_else(|| {
+                LedgerError::Inconsistent(format!(
+                    "meta key {} missing",
+                    String::from_utf8_lossy(k)
+                ))
+            })
+        };
+        let origin = String::from_utf8(get(META_ORIGIN)?)
+            .map_err(|_| LedgerError::Inconsistent("origin is not UTF-8".into()))?;
+        let size = be_u64(&get(META_TREE_SIZE)?)
+            .ok_or_else(|| LedgerError::Inconsistent("tree size is not 8 bytes".into()))?;
+        let signer_text = String::from_utf8(get(META_SIGNERS)?)
+            .map_err(|_| LedgerError::Inconsistent("signers are not UTF-8".into()))?;
+        let mut signers = Vec::new();
+        for line in signer_text.lines() {
+            let vkey =
+                VerifierKey::parse(line).map_err(|e| LedgerError::Inconsistent(e.to_string()))?;
+            signers.push(keys::load_signer(dir, &vkey)?);
+        }
+        let duplicates_total = db
+            .get_cf(&meta, META_DUPLICATES)?
+            .and_then(|v| be_u64(&v))
+            .unwrap_or(0);
+        let frontier = Frontier::load(&db, size)?;
+        let entries = db
+            .cf_handle(CF_ENTRIES)
+            .expect("entries column family exists");
+        let last_leaf = match size {
+            0 => Hash::ZERO,
+            n => {
+                let bytes = db.get_cf(&entries, seq_key(n - 1))?.ok_or_else(|| {
+                    LedgerError::Inconsistent(format!("entry {} (the last) is missing", n - 1))
+                })?;
+                leaf_hash(&bytes)
+            }
+        };
+        // Never sign a checkpoint inconsistent with an earlier one: the stored state must
+        // reproduce the latest signed checkpoint exactly before anything is appended.
+        let checkpoints = db
+            .cf_handle(CF_CHECKPOINTS)
+            .expect("checkpoints column family exists");
+        let mut iter = db.raw_iterator_cf(&checkpoints);
+        iter.seek_to_last();
+        let mut last_checkpoint = String::new();
+        if let (Some(k), Some(v)) = (iter.key(), iter.value()) {
+            let note = String::from_utf8_lossy(v).into_owned();
+            let cp_size = be_u64(k).unwrap_or(u64::MAX);
+            let text = note.split("\n\n").next().unwrap_or("").to_owned() + "\n";
+            let (cp, _) =
+                Checkpoint::parse(&text).map_err(|e| LedgerError::Inconsistent(e.to_string()))?;
+            if cp_size != size
+                || cp.size.0 != size
+                || cp.root != frontier.root()
+                || cp.origin != origin
+            {
+                return Err(LedgerError::Inconsistent(format!(
+                    "latest checkpoint (size {}) does not match the stored tree (size {size})",
+                    cp.size
+                )));
+            }
+            last_checkpoint = note;
+        }
+        drop(iter);
+        Ok(Ledger {
+            dir: dir.to_owned(),
+            db,
+            origin,
+            signers,
+            frontier,
+            last_leaf,
+            duplicates_total,
+            heads: HashMap::new(),
+            last_checkpoint,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+    pub fn size(&self) -> TreeSize {
+        TreeSize(self.frontier.size())
+    }
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+    pub fn duplicates_total(&self) -> u64 {
+        self.duplicates_total
+    }
+    /// The latest signed checkpoint note.
+    pub fn checkpoint(&self) -> &str {
+        &self.last_checkpoint
+    }
+    pub fn verifier_keys(&self) -> Vec<VerifierKey> {
+        self.signers.iter().map(|s| s.verifier().clone()).collect()
+    }
+    /// A reader over this writer's database (same process).
+    pub fn reader(&self) -> LedgerReader<'_> {
+        LedgerReader::over(&self.db, &self.origin)
+    }
+
+    /// The stored next offset of every partition.
+    pub fn positions(&self) -> Result<Vec<Position>, LedgerError> {
+        Ok(self.reader().positions()?)
+    }
+
+    fn head(
+        &self,
+        kind: HeadKind,
+        id: &str,
+        overlay: &HashMap<(HeadKind, String), u64>,
+    ) -> Result<Option<u64>, LedgerError> {
+        let key = (kind, id.to_owned());
+        if let Some(v) = overlay.get(&key).or_else(|| self.heads.get(&key)) {
+            return Ok(Some(*v));
+        }
+        let cf = self
+            .db
+            .cf_handle(CF_HEADS)
+            .expect("heads column family exists");
+        Ok(self
+            .db
+            .get_pinned_cf(&cf, head_key(kind, id))?
+            .and_then(|v| be_u64(&v)))
+    }
+
+    /// Appends a batch atomically. Entries, tiles, indexes, the given Kafka positions and a
+    /// checkpoint signed over the new tree are written in one synced RocksDB write: after a crash
+    /// the ledger is at a batch boundary whose positions match its contents.
+    pub fn append(
+        &mut self,
+        batch: Vec<Submission>,
+        positions: &[Position],
+    ) -> Result<AppendReport, LedgerError> {
+        let started = Instant::now();
+        let cf = |name| self.db.cf_handle(name).expect("column family exists");
+        let (
+            entries_cf,
+            dedupe_cf,
+            heads_cf,
+            resources_cf,
+            positions_cf,
+            meta_cf,
+            tiles_cf,
+            checkpoints_cf,
+        ) = (
+            cf(CF_ENTRIES),
+            cf(CF_DEDUPE),
+            cf(CF_HEADS),
+            cf(CF_RESOURCES),
+            cf(CF_POSITIONS),
+            cf(CF_META),
+            cf(CF_TILES),
+            cf(CF_CHECKPOINTS),
+        );
+        let mut wb = WriteBatch::default();
+        for p in positions {
+            let key = position_key(&p.topic, p.partition);
+            if let Some(stored) = self.db.get_pinned_cf(&positions_cf, &key)? {
+                let stored = be_u64(&stored).map_or(0, |v| v as i64);
+                if p.next_offset < stored {
+                    return Err(LedgerError::PositionRegression {
+                        topic: p.topic.clone(),
+                        partition: p.partition,
+                        stored,
+                        requested: p.next_offset,
+                    });
+                }
+            }
+            wb.put_cf(&positions_cf, key, (p.next_offset as u64).to_be_bytes());
+        }
+
+        let mut frontier = self.frontier.clone();
+        let mut dirty: DirtyTiles = Vec::new();
+        let mut last_leaf = self.last_leaf;
+        let mut head_overlay: HashMap<(HeadKind, String), u64> = HashMap::new();
+        let mut dedupe_overlay: HashMap<Vec<u8>, (u64, Hash)> = HashMap::new();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let (mut appended, mut quarantined, mut duplicates) = (0u64, 0u64, 0u64);
+        let received_at = Timestamp::now();
+        let mut signers_after: Option<Vec<VerifierKey>> = None;
+
+        for sub in batch {
+            let seq = frontier.size();
+            let body = match sub.item {
+                Item::Event(v) => {
+                    let e = v.event();
+                    let dkey = dedupe_key(&e.source, &e.id);
+                    let existing = match dedupe_overlay.get(&dkey) {
+                        Some(found) => Some(*found),
+                        None => self
+                            .db
+                            .get_pinned_cf(&dedupe_cf, &dkey)?
+                            .and_then(|v| Some((be_u64(&v)?, Hash::from_slice(v.get(8..40)?)?))),
+                    };
+                    match existing {
+                        Some((first, hash)) if hash == v.content_hash() => {
+                            duplicates += 1;
+                            outcomes.push(Outcome::Duplicate(Seq(first)));
+                            continue;
+                        }
+                        Some((first, _)) => Body::Quarantined(Box::new(Rejection {
+                            reason: RejectReason::ConflictingDuplicate { first_index: first },
+                            payload: KeptPayload::Event(Box::new(v.into_event())),
+                        })),
+                        None => {
+                            let links = BackLinks {
+                                prev_subject: self.head(
+                                    HeadKind::Subject,
+                                    &e.subject.id,
+                                    &head_overlay,
+                                )?,
+                                prev_grant: match &e.grant_id {
+                                    Some(g) => self.head(HeadKind::Grant, g, &head_overlay)?,
+                                    None => None,
+                                },
+                                prev_credential: match &e.credential {
+                                    Some(c) => {
+                                        self.head(HeadKind::Credential, &c.id, &head_overlay)?
+                                    }
+                                    None => None,
+                                },
+                            };
+                            head_overlay.insert((HeadKind::Subject, e.subject.id.clone()), seq);
+                            if let Some(g) = &e.grant_id {
+                                if links.prev_grant.is_none() {
+                                    if let Some(r) = &e.resource {
+                                        wb.put_cf(
+                                            &resources_cf,
+                                            resource_key(r, g),
+                                            seq.to_be_bytes(),
+                                        );
+                                    }
+                                }
+                                head_overlay.insert((HeadKind::Grant, g.clone()), seq);
+                            }
+                            if let Some(c) = &e.credential {
+                                head_overlay.insert((HeadKind::Credential, c.id.clone()), seq);
+                            }
+                            let mut dvalue = [0u8; 40];
+                            dvalue[..8].copy_from_slice(&seq.to_be_bytes());
+                            dvalue[8..].copy_from_slice(&v.content_hash().0);
+                            wb.put_cf(&dedupe_cf, &dkey, dvalue);
+                            dedupe_overlay.insert(dkey, (seq, v.content_hash()));
+                            Body::Event(Box::new(EventEntry {
+                                links,
+                                event: v.into_event(),
+                            }))
+                        }
+                    }
+                }
+                Item::Rejected(r) => Body::Quarantined(Box::new(r)),
+                Item::System(record) => {
+                    let mut keys = signers_after
+                        .clone()
+                        .unwrap_or_else(|| self.verifier_keys());
+                    match &record {
+                        SystemRecord::Genesis { .. } if seq != 0 => {
+                            return Err(LedgerError::Rotation("genesis must be entry 0".into()));
+                        }
+                        SystemRecord::Genesis { .. } => {}
+                        SystemRecord::KeyAdded { verifier_key } => {
+                            let k = VerifierKey::parse(verifier_key)
+                                .map_err(|e| LedgerError::Rotation(e.to_string()))?;
+                            if k.name() != self.origin {
+                                return Err(LedgerError::Rotation(format!(
+                                    "key name {} is not the origin {}",
+                                    k.name(),
+                                    self.origin
+                                )));
+                            }
+                            keys.push(k);
+                        }
+                        SystemRecord::KeyRetired { verifier_key } => {
+                            let before = keys.len();
+                            keys.retain(|k| k.to_string() != *verifier_key);
+                            if keys.len() == before || keys.is_empty() {
+                                return Err(LedgerError::Rotation(
+                                    "can only retire a signing key while another remains".into(),
+                                ));
+                            }
+                        }
+                    }
+                    signers_after = Some(keys);
+                    Body::System(record)
+                }
+            };
+            let is_quarantine = matches!(body, Body::Quarantined(_));
+            let entry = Entry {
+                version: FORMAT_VERSION,
+                seq,
+                prev_leaf_hash: last_leaf.0,
+                received_at,
+                origin: sub.origin,
+                body,
+            };
+            let bytes = entry.encode();
+            let hash = leaf_hash(&bytes);
+            wb.put_cf(&entries_cf, seq_key(seq), &bytes);
+            frontier.push(hash, &mut dirty);
+            last_leaf = hash;
+            if is_quarantine {
+                quarantined += 1;
+                outcomes.push(Outcome::Quarantined(Seq(seq)));
+            } else {
+                appended += 1;
+                outcomes.push(Outcome::Appended(Seq(seq)));
+            }
+        }
+
+        for ((kind, id), seq) in &head_overlay {
+            wb.put_cf(&heads_cf, head_key(*kind, id), seq.to_be_bytes());
+        }
+        for ((level, index), hashes) in &dirty {
+            wb.put_cf(&tiles_cf, tile_key(*level, *index), encode_tile(hashes));
+        }
+        for ((level, index), hashes) in frontier.partial_tiles() {
+            wb.put_cf(&tiles_cf, tile_key(level, index), encode_tile(hashes));
+        }
+        let size = frontier.size();
+        wb.put_cf(&meta_cf, META_TREE_SIZE, size.to_be_bytes());
+        if duplicates > 0 {
+            wb.put_cf(
+                &meta_cf,
+                META_DUPLICATES,
+                (self.duplicates_total + duplicates).to_be_bytes(),
+            );
+        }
+
+        // Load the signers for any newly added key before signing with it.
+        let mut new_signers: Option<Vec<NoteSigner>> = None;
+        if let Some(keys) = &signers_after {
+            let mut s = Vec::new();
+            for k in keys {
+                s.push(keys::load_signer(&self.dir, k)?);
+            }
+            let text: Vec<String> = keys.iter().map(ToString::to_string).collect();
+            wb.put_cf(&meta_cf, META_SIGNERS, text.join("\n").as_bytes());
+            new_signers = Some(s);
+        }
+        let root = frontier.root();
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            size: TreeSize(size),
+            root,
+        };
+        // A key being retired still signs the checkpoint that covers its retirement entry, so
+        // a verifier following the chain from the old key sees the hand-over.
+        let mut signing: Vec<&NoteSigner> = self.signers.iter().collect();
+        if let Some(new) = &new_signers {
+            for s in new {
+                if !signing.iter().any(|x| x.verifier() == s.verifier()) {
+                    signing.push(s);
+                }
+            }
+        }
+        let note = sign_note(&checkpoint.to_text(), &signing)
+            .map_err(|e| LedgerError::Inconsistent(e.to_string()))?;
+        wb.put_cf(&checkpoints_cf, seq_key(size), note.as_bytes());
+
+        let mut sync = WriteOptions::default();
+        sync.set_sync(true);
+        self.db.write_opt(wb, &sync)?;
+
+        // Committed: only now does in-memory state move forward.
+        self.frontier = frontier;
+        self.last_leaf = last_leaf;
+        self.duplicates_total += duplicates;
+        if self.heads.len() + head_overlay.len() > HEAD_CACHE_LIMIT {
+            self.heads.clear();
+        }
+        self.heads.extend(head_overlay);
+        if let Some(s) = new_signers {
+            self.signers = s;
+        }
+        self.last_checkpoint = note.clone();
+        Ok(AppendReport {
+            outcomes,
+            size: TreeSize(size),
+            root,
+            checkpoint: note,
+            appended,
+            quarantined,
+            duplicates,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Starts a key rotation: writes a new key file and appends a `KeyAdded` entry under the
+    /// current key(s). From then on checkpoints carry both signatures.
+    pub fn add_key(&mut self) -> Result<VerifierKey, LedgerError> {
+        let signer = NoteSigner::new(&self.origin, keys::generate()?).map_err(KeyError::from)?;
+        keys::write_key(
+            &keys::key_path(&self.dir, signer.verifier()),
+            signer.signing_key(),
+        )?;
+        let vkey = signer.verifier().clone();
+        self.append(
+            vec![Submission {
+                origin: Origin::Ledger,
+                item: Item::System(SystemRecord::KeyAdded {
+                    verifier_key: vkey.to_string(),
+                }),
+            }],
+            &[],
+        )?;
+        Ok(vkey)
+    }
+
+    /// Ends a rotation: appends a `KeyRetired` entry for `old`; later checkpoints are signed by
+    /// the remaining keys only.
+    pub fn retire_key(&mut self, old: &VerifierKey) -> Result<(), LedgerError> {
+        self.append(
+            vec![Submission {
+                origin: Origin::Ledger,
+                item: Item::System(SystemRecord::KeyRetired {
+                    verifier_key: old.to_string(),
+                }),
+            }],
+            &[],
+        )?;
+        Ok(())
+    }
+
+    /// Flushes memtables so a copy of the directory (or a secondary) sees everything.
+    pub fn flush(&self) -> Result<(), LedgerError> {
+        for name in ALL_CFS {
+            let cf = self.db.cf_handle(name).expect("column family exists");
+            self.db.flush_cf(&cf)?;
+        }
+        Ok(())
+    }
+
+    /// The underlying database, for fsck and tests in this crate's family.
+    pub fn db(&self) -> &DB {
+        &self.db
+    }
+}

@@ -1,0 +1,14 @@
+//! idledger's log: an append-only, hash-chained, Merkle-committed, Ed25519-signed ledger in
+//! RocksDB, with Kafka positions stored atomically with entries, proofs, and full verification.
+//! It does no network I/O.
+
+pub mod fsck;
+pub mod keys;
+pub mod ledger;
+pub mod reader;
+pub mod store;
+pub mod tree;
+
+pub use fsck::{FailureClass, FsckOptions, FsckReport, Trust, fsck};
+pub use ledger::{AppendReport, Item, Ledger, LedgerError, Outcome, Position, Submission};
+pub use reader::{HeadKind, LedgerReader, ReadError, ReadOnlyLedger};

@@ -1,0 +1,332 @@
+//! Read access to a ledger: entries, checkpoints, proofs, index heads and positions. Used by the
+//! writer's own process and by read-only processes through a RocksDB secondary instance, which
+//! follows a running writer without blocking it.
+
+use crate::ledger::{Position, db_path};
+use crate::store::{self, *};
+use crate::tree::{StoredNodes, TreeError};
+use idledger_proto::checkpoint::Checkpoint;
+use idledger_proto::entry::{Entry, LeafError};
+use idledger_proto::hash::Hash;
+use idledger_proto::merkle::{self, ProofRequestError};
+use idledger_proto::note::{VerifierKey, parse_note};
+use idledger_proto::proof::TlogProof;
+use idledger_proto::{Seq, TreeSize};
+use rocksdb::DB;
+use std::path::{Path, PathBuf};
+
+pub use crate::store::HeadKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("no ledger at {0}: run `idledger init --data {0}` first")]
+    NotFound(PathBuf),
+    #[error("database: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("tree: {0}")]
+    Tree(#[from] TreeError),
+    #[error("entry {0} is not in the ledger")]
+    NoEntry(u64),
+    #[error("entry {index}: {source}")]
+    BadEntry { index: u64, source: LeafError },
+    #[error("{0}")]
+    Request(#[from] ProofRequestError),
+    #[error("the ledger has no signed checkpoint yet")]
+    NoCheckpoint,
+    #[error("stored metadata is damaged: {0}")]
+    Damaged(String),
+}
+
+/// Reads over a database handle owned elsewhere.
+#[derive(Clone, Copy)]
+pub struct LedgerReader<'a> {
+    db: &'a DB,
+    origin: &'a str,
+}
+
+impl std::fmt::Debug for LedgerReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerReader")
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// A read-only handle on a ledger directory (a RocksDB secondary instance).
+pub struct ReadOnlyLedger {
+    db: DB,
+    origin: String,
+    _secondary_dir: tempfile_dir::TempDir,
+}
+
+impl std::fmt::Debug for ReadOnlyLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOnlyLedger")
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// A private scratch directory for the secondary instance's own files, removed on drop.
+mod tempfile_dir {
+    use std::path::{Path, PathBuf};
+    #[derive(Debug)]
+    pub struct TempDir(PathBuf);
+    impl TempDir {
+        pub fn new() -> std::io::Result<TempDir> {
+            let mut n = [0u8; 8];
+            getrandom::fill(&mut n).map_err(|e| std::io::Error::other(e.to_string()))?;
+            let p = std::env::temp_dir().join(format!("idledger-secondary-{}", hex::encode(n)));
+            std::fs::create_dir_all(&p)?;
+            Ok(TempDir(p))
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl ReadOnlyLedger {
+    pub fn open(dir: &Path) -> Result<ReadOnlyLedger, ReadError> {
+        let path = db_path(dir);
+        if !path.join("CURRENT").exists() {
+            return Err(ReadError::NotFound(dir.to_owned()));
+        }
+        let scratch = tempfile_dir::TempDir::new()
+            .map_err(|e| ReadError::Damaged(format!("cannot create scratch directory: {e}")))?;
+        let db = store::open_secondary(&path, scratch.path())?;
+        db.try_catch_up_with_primary()?;
+        let meta = db.cf_handle(CF_META).expect("meta column family exists");
+        let origin = db
+            .get_cf(&meta, META_ORIGIN)?
+            .and_then(|v| String::from_utf8(v).ok())
+            .ok_or_else(|| ReadError::Damaged("no origin".into()))?;
+        Ok(ReadOnlyLedger {
+            db,
+            origin,
+            _secondary_dir: scratch,
+        })
+    }
+
+    /// Catches up with a running writer.
+    pub fn refresh(&self) -> Result<(), ReadError> {
+        Ok(self.db.try_catch_up_with_primary()?)
+    }
+
+    pub fn reader(&self) -> LedgerReader<'_> {
+        LedgerReader::over(&self.db, &self.origin)
+    }
+
+    pub fn db(&self) -> &DB {
+        &self.db
+    }
+}
+
+impl<'a> LedgerReader<'a> {
+    pub fn over(db: &'a DB, origin: &'a str) -> LedgerReader<'a> {
+        LedgerReader { db, origin }
+    }
+
+    fn cf(&self, name: &str) -> &'a rocksdb::ColumnFamily {
+        self.db.cf_handle(name).expect("column family exists")
+    }
+
+    pub fn db(&self) -> &'a DB {
+        self.db
+    }
+
+    pub fn origin(&self) -> &'a str {
+        self.origin
+    }
+
+    /// The size of the tree as committed (the last complete batch).
+    pub fn size(&self) -> Result<TreeSize, ReadError> {
+        let v = self.db.get_cf(self.cf(CF_META), META_TREE_SIZE)?;
+        v.and_then(|v| be_u64(&v))
+            .map(TreeSize)
+            .ok_or_else(|| ReadError::Damaged("tree size missing".into()))
+    }
+
+    pub fn entry_bytes(&self, seq: Seq) -> Result<Vec<u8>, ReadError> {
+        self.db
+            .get_cf(self.cf(CF_ENTRIES), seq_key(seq.0))?
+            .ok_or(ReadError::NoEntry(seq.0))
+    }
+
+    pub fn entry(&self, seq: Seq) -> Result<Entry, ReadError> {
+        let bytes = self.entry_bytes(seq)?;
+        Entry::decode(&bytes).map_err(|source| ReadError::BadEntry {
+            index: seq.0,
+            source,
+        })
+    }
+
+    /// The latest signed checkpoint: its tree size and note text.
+    pub fn latest_checkpoint(&self) -> Result<(TreeSize, String), ReadError> {
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_CHECKPOINTS));
+        it.seek_to_last();
+        match (it.key(), it.value()) {
+            (Some(k), Some(v)) => Ok((
+                TreeSize(be_u64(k).ok_or_else(|| ReadError::Damaged("checkpoint key".into()))?),
+                String::from_utf8_lossy(v).into_owned(),
+            )),
+            _ => Err(ReadError::NoCheckpoint),
+        }
+    }
+
+    /// The stored checkpoint for exactly this size, if one was signed.
+    pub fn checkpoint_at(&self, size: TreeSize) -> Result<Option<String>, ReadError> {
+        Ok(self
+            .db
+            .get_cf(self.cf(CF_CHECKPOINTS), seq_key(size.0))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Verifier keys named in the latest checkpoint's signer list.
+    pub fn signer_keys(&self) -> Result<Vec<VerifierKey>, ReadError> {
+        let v = self
+            .db
+            .get_cf(self.cf(CF_META), META_SIGNERS)?
+            .unwrap_or_default();
+        String::from_utf8_lossy(&v)
+            .lines()
+            .map(|l| VerifierKey::parse(l).map_err(|e| ReadError::Damaged(e.to_string())))
+            .collect()
+    }
+
+    pub fn root_at(&self, size: TreeSize) -> Result<Hash, ReadError> {
+        Ok(merkle::root(&StoredNodes::new(self.db), size)?)
+    }
+
+    pub fn inclusion_proof(&self, seq: Seq, size: TreeSize) -> Result<Vec<Hash>, ReadError> {
+        Ok(merkle::inclusion_proof(
+            &StoredNodes::new(self.db),
+            seq,
+            size,
+        )??)
+    }
+
+    pub fn consistency_proof(&self, from: TreeSize, to: TreeSize) -> Result<Vec<Hash>, ReadError> {
+        Ok(merkle::consistency_proof(
+            &StoredNodes::new(self.db),
+            from,
+            to,
+        )??)
+    }
+
+    /// A C2SP tlog-proof for entry `seq` under the latest checkpoint, carrying the leaf bytes.
+    pub fn tlog_proof(&self, seq: Seq) -> Result<TlogProof, ReadError> {
+        let (size, note) = self.latest_checkpoint()?;
+        self.tlog_proof_under(seq, size, note)
+    }
+
+    /// A tlog-proof for `seq` under a given checkpoint (size and note).
+    pub fn tlog_proof_under(
+        &self,
+        seq: Seq,
+        size: TreeSize,
+        note: String,
+    ) -> Result<TlogProof, ReadError> {
+        let path = self.inclusion_proof(seq, size)?;
+        Ok(TlogProof {
+            extra: Some(self.entry_bytes(seq)?),
+            index: seq,
+            path,
+            checkpoint_note: note,
+        })
+    }
+
+    pub fn head(&self, kind: HeadKind, id: &str) -> Result<Option<Seq>, ReadError> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_HEADS), head_key(kind, id))?
+            .and_then(|v| be_u64(&v))
+            .map(Seq))
+    }
+
+    /// Grants that named `resource`, with the index of each grant's first such entry.
+    pub fn grants_for_resource(&self, resource: &str) -> Result<Vec<(String, Seq)>, ReadError> {
+        let prefix = resource_key(resource, "");
+        let mut out = Vec::new();
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_RESOURCES));
+        it.seek(&prefix);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let grant = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            out.push((grant, Seq(be_u64(v).unwrap_or(0))));
+            it.next();
+        }
+        it.status()?;
+        Ok(out)
+    }
+
+    pub fn positions(&self) -> Result<Vec<Position>, ReadError> {
+        let mut out = Vec::new();
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_POSITIONS));
+        it.seek_to_first();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let (topic, partition) =
+                parse_position_key(k).ok_or_else(|| ReadError::Damaged("position key".into()))?;
+            let next = be_u64(v).ok_or_else(|| ReadError::Damaged("position value".into()))?;
+            out.push(Position {
+                topic,
+                partition,
+                next_offset: next as i64,
+            });
+            it.next();
+        }
+        it.status()?;
+        Ok(out)
+    }
+
+    /// The number of identical duplicates skipped so far.
+    pub fn duplicates_skipped(&self) -> Result<u64, ReadError> {
+        Ok(self
+            .db
+            .get_cf(self.cf(CF_META), META_DUPLICATES)?
+            .and_then(|v| be_u64(&v))
+            .unwrap_or(0))
+    }
+
+    /// Calls `f` with each entry's index and bytes, in order, from `from` up to the committed size.
+    pub fn scan<F: FnMut(Seq, &[u8]) -> Result<(), E>, E: From<ReadError>>(
+        &self,
+        from: Seq,
+        mut f: F,
+    ) -> Result<(), E> {
+        let size = self.size()?;
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_ENTRIES));
+        it.seek(seq_key(from.0));
+        let mut expected = from.0;
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let seq = be_u64(k).ok_or_else(|| ReadError::Damaged("entry key".into()))?;
+            if seq >= size.0 {
+                break;
+            }
+            if seq != expected {
+                return Err(ReadError::NoEntry(expected).into());
+            }
+            f(Seq(seq), v)?;
+            expected += 1;
+            it.next();
+        }
+        it.status().map_err(ReadError::from)?;
+        if expected < size.0 {
+            return Err(ReadError::NoEntry(expected).into());
+        }
+        Ok(())
+    }
+
+    /// The checkpoint text of a stored note (without verifying it).
+    pub fn parse_checkpoint_note(note: &str) -> Option<Checkpoint> {
+        let parsed = parse_note(note).ok()?;
+        Checkpoint::parse(&parsed.text).ok().map(|(c, _)| c)
+    }
+}

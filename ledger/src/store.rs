@@ -1,0 +1,165 @@
+//! The RocksDB layout: column families, key encodings and database options. Every key format the
+//! ledger writes is defined here (and in docs/FORMAT.md).
+
+use rocksdb::{ColumnFamilyDescriptor, DB, DBCompressionType, DBRecoveryMode, Options};
+use std::path::Path;
+
+/// Column families. `entries` holds the log; everything else is derived from it and rebuilt or
+/// checked by fsck, except `checkpoints` (signatures) and `positions` (Kafka offsets).
+pub const CF_ENTRIES: &str = "entries";
+pub const CF_TILES: &str = "tiles";
+pub const CF_DEDUPE: &str = "dedupe";
+pub const CF_HEADS: &str = "heads";
+pub const CF_RESOURCES: &str = "resources";
+pub const CF_POSITIONS: &str = "positions";
+pub const CF_CHECKPOINTS: &str = "checkpoints";
+pub const CF_META: &str = "meta";
+
+pub const ALL_CFS: [&str; 8] = [
+    CF_ENTRIES,
+    CF_TILES,
+    CF_DEDUPE,
+    CF_HEADS,
+    CF_RESOURCES,
+    CF_POSITIONS,
+    CF_CHECKPOINTS,
+    CF_META,
+];
+
+/// `meta` keys.
+pub const META_ORIGIN: &[u8] = b"origin";
+pub const META_TREE_SIZE: &[u8] = b"tree_size";
+pub const META_SIGNERS: &[u8] = b"signers";
+pub const META_DUPLICATES: &[u8] = b"duplicates_skipped";
+pub const META_LAYOUT: &[u8] = b"layout_version";
+pub const LAYOUT_VERSION: &[u8] = b"1";
+
+/// Which head an index key points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HeadKind {
+    Subject,
+    Grant,
+    Credential,
+}
+
+impl HeadKind {
+    fn tag(self) -> u8 {
+        match self {
+            HeadKind::Subject => b's',
+            HeadKind::Grant => b'g',
+            HeadKind::Credential => b'c',
+        }
+    }
+}
+
+pub fn seq_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+pub fn tile_key(level: u8, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// `dedupe` key: u16 BE length of source, source, id.
+pub fn dedupe_key(source: &str, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + source.len() + id.len());
+    k.extend_from_slice(&(source.len() as u16).to_be_bytes());
+    k.extend_from_slice(source.as_bytes());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// `heads` key: a tag byte (`s`, `g`, `c`) and the id.
+pub fn head_key(kind: HeadKind, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + id.len());
+    k.push(kind.tag());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// `resources` key: resource, 0x00, grant id. The value is the index of the grant's first entry
+/// that named the resource.
+pub fn resource_key(resource: &str, grant_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(resource.len() + 1 + grant_id.len());
+    k.extend_from_slice(resource.as_bytes());
+    k.push(0);
+    k.extend_from_slice(grant_id.as_bytes());
+    k
+}
+
+/// `positions` key: topic, 0x00, partition as i32 BE.
+pub fn position_key(topic: &str, partition: i32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(topic.len() + 5);
+    k.extend_from_slice(topic.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&partition.to_be_bytes());
+    k
+}
+
+pub fn parse_position_key(k: &[u8]) -> Option<(String, i32)> {
+    if k.len() < 5 || k[k.len() - 5] != 0 {
+        return None;
+    }
+    let topic = std::str::from_utf8(&k[..k.len() - 5]).ok()?.to_owned();
+    let partition = i32::from_be_bytes(k[k.len() - 4..].try_into().ok()?);
+    Some((topic, partition))
+}
+
+pub fn be_u64(v: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(v.get(..8)?.try_into().ok()?))
+}
+
+fn db_options() -> Options {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    opts.set_paranoid_checks(true);
+    // Point-in-time recovery stops at the first damaged WAL record: after a crash the ledger is
+    // at the last complete synced batch, never past a hole (docs/DURABILITY.md).
+    opts.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
+    opts.set_track_and_verify_wals_in_manifest(true);
+    opts.increase_parallelism(2);
+    opts.set_max_background_jobs(2);
+    opts
+}
+
+fn cf_options(name: &str) -> Options {
+    let mut o = Options::default();
+    // One compression at every level lets compaction move sequential files down without
+    // rewriting them.
+    let compress = name == CF_ENTRIES || name == CF_CHECKPOINTS;
+    o.set_compression_type(if compress {
+        DBCompressionType::Lz4
+    } else {
+        DBCompressionType::None
+    });
+    let mut block = rocksdb::BlockBasedOptions::default();
+    block.set_bloom_filter(10.0, false);
+    o.set_block_based_table_factory(&block);
+    if name == CF_ENTRIES {
+        o.set_write_buffer_size(64 << 20);
+    }
+    o
+}
+
+fn descriptors() -> Vec<ColumnFamilyDescriptor> {
+    ALL_CFS
+        .iter()
+        .map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)))
+        .collect()
+}
+
+pub fn open_primary(path: &Path) -> Result<DB, rocksdb::Error> {
+    DB::open_cf_descriptors(&db_options(), path, descriptors())
+}
+
+/// Opens a secondary instance that follows a primary (which may be running) without blocking it.
+pub fn open_secondary(path: &Path, secondary: &Path) -> Result<DB, rocksdb::Error> {
+    let mut opts = db_options();
+    opts.create_if_missing(false);
+    opts.set_max_open_files(-1);
+    DB::open_cf_descriptors_as_secondary(&opts, path, secondary, descriptors())
+}

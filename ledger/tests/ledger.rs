@@ -1,0 +1,663 @@
+//! The ledger on disk: proofs against the naive RFC 6962 model, deduplication, positions,
+//! back-links, locking, key rotation, and every tamper class detected at its exact index.
+
+use idledger_ledger::store::{self, *};
+use idledger_ledger::{
+    FailureClass, FsckOptions, HeadKind, Item, Ledger, LedgerError, Outcome, Position,
+    ReadOnlyLedger, Submission, Trust, fsck,
+};
+use idledger_proto::entry::{Body, Origin};
+use idledger_proto::hash::{Hash, leaf_hash};
+use idledger_proto::merkle::reference::{naive_consistency, naive_path, naive_root};
+use idledger_proto::merkle::{verify_consistency, verify_inclusion};
+use idledger_proto::note::{NoteSigner, VerifierKey, sign_note};
+use idledger_proto::proof::verify_entry_proof;
+use idledger_proto::rejection::RejectReason;
+use idledger_proto::{Checkpoint, Seq, TreeSize, decode_event};
+use std::path::Path;
+
+fn event(id: &str, subject: &str, grant: Option<&str>, reason: &str) -> Item {
+    let (t, extra) = match grant {
+        Some(g) => (
+            "access.requested",
+            format!(r#","grant_id":"{g}","resource":"db:{g}""#),
+        ),
+        None => ("identity.updated", String::new()),
+    };
+    let json = format!(
+        r#"{{"id":"{id}","source":"test","type":"{t}","time":"2026-01-01T00:00:00Z","actor":{{"id":"{subject}","kind":"human"}},"subject":{{"id":"{subject}","kind":"human"}},"reason":"{reason}"{extra}}}"#
+    );
+    Item::Event(decode_event(json.as_bytes()).unwrap_or_else(|r| panic!("{json}: {}", r.reason)))
+}
+
+fn local(item: Item, line: u64) -> Submission {
+    Submission {
+        origin: Origin::Local {
+            label: "test".into(),
+            line,
+        },
+        item,
+    }
+}
+
+fn sub(item: Item, offset: i64) -> Submission {
+    Submission {
+        origin: Origin::Kafka(idledger_proto::KafkaOrigin::new(
+            "t",
+            0,
+            offset,
+            Some(1),
+            None,
+        )),
+        item,
+    }
+}
+
+/// A ledger with `n` entries after genesis: events about a few subjects and grants, and
+/// rejections, in batches of varying size. Returns the positions stored.
+fn fill(ledger: &mut Ledger, n: usize) {
+    let mut offset = ledger
+        .positions()
+        .expect("positions")
+        .first()
+        .map_or(0, |p| p.next_offset);
+    let mut remaining = n;
+    let mut batch_size = 1;
+    while remaining > 0 {
+        let size = batch_size.min(remaining);
+        let mut batch = Vec::new();
+        for _ in 0..size {
+            let k = offset as usize;
+            let item = if k % 7 == 3 {
+                Item::Rejected(decode_event(b"not json").expect_err("rejected"))
+            } else {
+                let grant = format!("g{}", k % 5);
+                event(
+                    &format!("e{k}"),
+                    &format!("user{}", k % 3),
+                    (k % 2 == 0).then_some(grant.as_str()),
+                    "because",
+                )
+            };
+            batch.push(sub(item, offset));
+            offset += 1;
+        }
+        ledger
+            .append(
+                batch,
+                &[Position {
+                    topic: "t".into(),
+                    partition: 0,
+                    next_offset: offset,
+                }],
+            )
+            .expect("append");
+        remaining -= size;
+        batch_size = batch_size % 37 + 5;
+    }
+}
+
+fn leaf_hashes(dir: &Path) -> Vec<Hash> {
+    let ro = ReadOnlyLedger::open(dir).expect("open read-only");
+    let r = ro.reader();
+    let size = r.size().expect("size").0;
+    (0..size)
+        .map(|i| leaf_hash(&r.entry_bytes(Seq(i)).expect("entry")))
+        .collect()
+}
+
+fn check(dir: &Path, trust: Option<Trust>) -> idledger_ledger::FsckReport {
+    let ro = ReadOnlyLedger::open(dir).expect("open read-only");
+    fsck(
+        &ro.reader(),
+        &FsckOptions {
+            trust,
+            ..FsckOptions::default()
+        },
+    )
+    .expect("fsck runs")
+}
+
+#[test]
+fn stored_tree_matches_reference_and_proofs_verify() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    fill(&mut ledger, 600);
+    let keys = ledger.verifier_keys();
+    drop(ledger);
+    // Reopening reproduces the frontier, and appending continues the same tree.
+    let mut ledger = Ledger::open(&dir).expect("reopen");
+    fill(&mut ledger, 100);
+    let size = ledger.size();
+    let root = ledger.root();
+    drop(ledger);
+    let leaves = leaf_hashes(&dir);
+    assert_eq!(leaves.len() as u64, size.0);
+    assert_eq!(root, naive_root(&leaves));
+
+    let ro = ReadOnlyLedger::open(&dir).expect("open");
+    let r = ro.reader();
+    let mut sizes = Vec::new();
+    for n in 1..=size.0 {
+        if let Some(note) = r.checkpoint_at(TreeSize(n)).expect("read") {
+            let (cp, _) = Checkpoint::parse(
+                &idledger_proto::note::verify_note(&note, &keys)
+                    .expect("signed")
+                    .text,
+            )
+            .expect("checkpoint");
+            assert_eq!(
+                cp.root,
+                naive_root(&leaves[..n as usize]),
+                "checkpoint root at {n}"
+            );
+            assert_eq!(
+                r.root_at(TreeSize(n)).expect("root"),
+                cp.root,
+                "stored root at {n}"
+            );
+            sizes.push(n);
+        }
+    }
+    assert!(sizes.len() > 20, "a checkpoint per batch");
+    for &n in sizes.iter().step_by(3) {
+        for m in (0..n).step_by(17) {
+            let path = r.inclusion_proof(Seq(m), TreeSize(n)).expect("proof");
+            assert_eq!(path, naive_path(m as usize, &leaves[..n as usize]));
+            verify_inclusion(
+                &leaves[m as usize],
+                Seq(m),
+                TreeSize(n),
+                &path,
+                &naive_root(&leaves[..n as usize]),
+            )
+            .expect("verifies");
+        }
+        for &from in sizes.iter().filter(|&&f| f <= n).step_by(5) {
+            let proof = r
+                .consistency_proof(TreeSize(from), TreeSize(n))
+                .expect("proof");
+            assert_eq!(
+                proof,
+                naive_consistency(from as usize, &leaves[..n as usize])
+            );
+            verify_consistency(
+                TreeSize(from),
+                TreeSize(n),
+                &naive_root(&leaves[..from as usize]),
+                &naive_root(&leaves[..n as usize]),
+                &proof,
+            )
+            .expect("consistent");
+        }
+    }
+    // A tlog-proof verifies offline, and any change to it fails.
+    let text = r.tlog_proof(Seq(123)).expect("tlog proof").to_text();
+    let v = verify_entry_proof(&text, Some("test.example/log"), &keys).expect("verifies");
+    assert_eq!(v.entry.seq, 123);
+    let bytes = text.as_bytes();
+    for i in (0..bytes.len()).step_by(7) {
+        let mut b = bytes.to_vec();
+        b[i] ^= 0x04;
+        if let Ok(t) = std::str::from_utf8(&b) {
+            assert!(
+                verify_entry_proof(t, Some("test.example/log"), &keys).is_err(),
+                "flip at byte {i} accepted"
+            );
+        }
+    }
+    assert!(check(&dir, None).ok());
+}
+
+#[test]
+fn duplicates_are_skipped_and_conflicts_quarantined_across_restarts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    let r = ledger
+        .append(
+            vec![
+                local(event("a", "u", None, "x"), 0),
+                local(event("a", "u", None, "x"), 1),
+                local(event("a", "u", None, "changed"), 2),
+            ],
+            &[],
+        )
+        .expect("append");
+    assert_eq!(
+        r.outcomes,
+        vec![
+            Outcome::Appended(Seq(1)),
+            Outcome::Duplicate(Seq(1)),
+            Outcome::Quarantined(Seq(2))
+        ]
+    );
+    drop(ledger);
+    let mut ledger = Ledger::open(&dir).expect("reopen");
+    let r = ledger
+        .append(
+            vec![
+                local(event("a", "u", None, "x"), 3),
+                local(event("a", "u", None, "other"), 4),
+            ],
+            &[],
+        )
+        .expect("append");
+    assert_eq!(
+        r.outcomes,
+        vec![Outcome::Duplicate(Seq(1)), Outcome::Quarantined(Seq(3))]
+    );
+    assert_eq!(ledger.duplicates_total(), 2);
+    let entry = ledger.reader().entry(Seq(3)).expect("entry");
+    let Body::Quarantined(rej) = entry.body else {
+        panic!("not quarantined")
+    };
+    assert_eq!(
+        rej.reason,
+        RejectReason::ConflictingDuplicate { first_index: 1 }
+    );
+    drop(ledger);
+    let report = check(&dir, None);
+    assert!(report.ok(), "{:?}", report.findings);
+}
+
+#[test]
+fn positions_are_atomic_and_never_move_back() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    let p = |o| {
+        [Position {
+            topic: "t".into(),
+            partition: 2,
+            next_offset: o,
+        }]
+    };
+    ledger
+        .append(vec![sub(event("a", "u", None, "x"), 0)], &p(10))
+        .expect("append");
+    let err = ledger
+        .append(vec![sub(event("b", "u", None, "x"), 1)], &p(9))
+        .expect_err("regression");
+    assert!(
+        matches!(
+            err,
+            LedgerError::PositionRegression {
+                stored: 10,
+                requested: 9,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The refused batch left nothing behind.
+    assert_eq!(ledger.size(), TreeSize(2));
+    assert_eq!(ledger.positions().expect("positions"), p(10).to_vec());
+}
+
+#[test]
+fn back_links_chain_each_subject_and_grant() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    fill(&mut ledger, 90);
+    let r = ledger.reader();
+    for (kind, id) in [(HeadKind::Subject, "user1"), (HeadKind::Grant, "g2")] {
+        let mut seen = Vec::new();
+        let mut next = r.head(kind, id).expect("head").map(|s| s.0);
+        while let Some(i) = next {
+            seen.push(i);
+            let Body::Event(e) = r.entry(Seq(i)).expect("entry").body else {
+                panic!("not an event")
+            };
+            next = if kind == HeadKind::Subject {
+                e.links.prev_subject
+            } else {
+                e.links.prev_grant
+            };
+        }
+        seen.reverse();
+        let all: Vec<u64> = (0..ledger.size().0)
+            .filter(|i| {
+                r.entry(Seq(*i))
+                    .expect("entry")
+                    .event()
+                    .is_some_and(|e| match kind {
+                        HeadKind::Subject => e.subject.id == id,
+                        _ => e.grant_id.as_deref() == Some(id),
+                    })
+            })
+            .collect();
+        assert_eq!(seen, all, "{kind:?} {id}");
+    }
+}
+
+#[test]
+fn a_second_writer_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let _first = Ledger::init(&dir, "test.example/log").expect("init");
+    let err = Ledger::open(&dir).expect_err("locked");
+    assert!(matches!(err, LedgerError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("in use by another process"));
+}
+
+#[test]
+fn key_files_are_private_pkcs8_that_openssl_reads() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    let path = idledger_ledger::keys::key_path(&dir, &ledger.verifier_keys()[0]);
+    let mode = std::fs::metadata(&path)
+        .expect("key file")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let pem = std::fs::read_to_string(&path).expect("read");
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+    match std::process::Command::new("openssl")
+        .args(["pkey", "-in"])
+        .arg(&path)
+        .args(["-pubout", "-outform", "DER"])
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "openssl: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            // The DER SubjectPublicKeyInfo of an Ed25519 key ends with the 32-byte key.
+            assert_eq!(
+                &out.stdout[out.stdout.len() - 32..],
+                ledger.verifier_keys()[0].key().as_bytes()
+            );
+        }
+        Err(e) => panic!("openssl is needed for this test (the README setup installs it): {e}"),
+    }
+}
+
+#[test]
+fn key_rotation_follows_the_chain_of_custody() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    let old = ledger.verifier_keys()[0].clone();
+    fill(&mut ledger, 20);
+    let new = ledger.add_key().expect("add key");
+    fill(&mut ledger, 20);
+    let both = idledger_proto::note::parse_note(ledger.checkpoint()).expect("note");
+    assert_eq!(
+        both.signatures.len(),
+        2,
+        "overlap checkpoints carry both signatures"
+    );
+    ledger.retire_key(&old).expect("retire");
+    fill(&mut ledger, 20);
+    let after = idledger_proto::note::parse_note(ledger.checkpoint()).expect("note");
+    assert_eq!(after.signatures.len(), 1);
+    assert_eq!(after.signatures[0].key_id, new.id());
+    drop(ledger);
+    let mut ledger = Ledger::open(&dir).expect("reopen with the new key");
+    fill(&mut ledger, 5);
+    drop(ledger);
+    for trusted in [&old, &new] {
+        let report = check(
+            &dir,
+            Some(Trust {
+                key: trusted.clone(),
+                checkpoint_note: None,
+            }),
+        );
+        assert!(report.ok(), "trusting {trusted}: {:?}", report.findings);
+        assert_eq!(report.final_keys, vec![new.to_string()]);
+    }
+    let stranger = NoteSigner::new(
+        "test.example/log",
+        ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+    )
+    .expect("key");
+    let report = check(
+        &dir,
+        Some(Trust {
+            key: stranger.verifier().clone(),
+            checkpoint_note: None,
+        }),
+    );
+    assert_eq!(
+        report.first().map(|f| f.class),
+        Some(FailureClass::UnknownKey)
+    );
+}
+
+fn get(db: &rocksdb::DB, n: &str, k: &[u8]) -> Vec<u8> {
+    db.get_cf(cf(db, n), k).expect("get").expect("present")
+}
+
+/// Edits the closed ledger's RocksDB directly.
+fn tamper(dir: &Path, f: impl FnOnce(&rocksdb::DB)) {
+    let db = store::open_primary(&dir.join("db")).expect("open raw");
+    f(&db);
+    db.flush_cf(db.cf_handle(CF_ENTRIES).expect("cf"))
+        .expect("flush");
+}
+
+fn cf<'a>(db: &'a rocksdb::DB, name: &str) -> &'a rocksdb::ColumnFamily {
+    db.cf_handle(name).expect("column family")
+}
+
+#[test]
+fn every_tamper_class_is_detected_at_its_index() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("base");
+    let mut ledger = Ledger::init(&base, "test.example/log").expect("init");
+    fill(&mut ledger, 300);
+    let keys = ledger.verifier_keys();
+    let trusted_note = ledger.checkpoint().to_owned();
+    let size = ledger.size().0;
+    drop(ledger);
+    assert!(
+        check(
+            &base,
+            Some(Trust {
+                key: keys[0].clone(),
+                checkpoint_note: Some(trusted_note.clone())
+            })
+        )
+        .ok()
+    );
+
+    let copy = |name: &str| {
+        let to = tmp.path().join(name);
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&base)
+            .arg(&to)
+            .status()
+            .expect("cp");
+        assert!(status.success());
+        to
+    };
+    let forged = NoteSigner::new(
+        "test.example/log",
+        ed25519_dalek::SigningKey::from_bytes(&[3; 32]),
+    )
+    .expect("key");
+    type Tamper = Box<dyn Fn(&rocksdb::DB)>;
+    let cases: Vec<(&str, Tamper, FailureClass, u64)> = vec![
+        (
+            "flip a byte in entry 50",
+            Box::new(move |db| {
+                let mut v = get(db, CF_ENTRIES, &seq_key(50));
+                let at = v.len() - 3;
+                v[at] ^= 0x20;
+                db.put_cf(cf(db, CF_ENTRIES), seq_key(50), v).expect("put");
+            }),
+            FailureClass::ModifiedEntry,
+            50,
+        ),
+        (
+            "delete entry 77",
+            Box::new(|db| {
+                db.delete_cf(cf(db, CF_ENTRIES), seq_key(77))
+                    .expect("delete")
+            }),
+            FailureClass::MissingEntry,
+            77,
+        ),
+        (
+            "insert an entry past the end",
+            Box::new(move |db| {
+                let v = get(db, CF_ENTRIES, &seq_key(size - 1));
+                db.put_cf(cf(db, CF_ENTRIES), seq_key(size), v)
+                    .expect("put");
+            }),
+            FailureClass::InsertedEntry,
+            size,
+        ),
+        (
+            "swap entries 120 and 121",
+            Box::new(|db| {
+                let (a, b) = (
+                    get(db, CF_ENTRIES, &seq_key(120)),
+                    get(db, CF_ENTRIES, &seq_key(121)),
+                );
+                db.put_cf(cf(db, CF_ENTRIES), seq_key(120), b).expect("put");
+                db.put_cf(cf(db, CF_ENTRIES), seq_key(121), a).expect("put");
+            }),
+            FailureClass::ReorderedEntries,
+            120,
+        ),
+        (
+            "corrupt a checkpoint signature",
+            Box::new(move |db| {
+                let v = String::from_utf8(get(db, CF_CHECKPOINTS, &seq_key(size))).expect("utf8");
+                let (text, sig) = v.rsplit_once(' ').expect("signature");
+                let mut sig = sig.to_owned().into_bytes();
+                sig[10] = if sig[10] == b'A' { b'B' } else { b'A' };
+                db.put_cf(
+                    cf(db, CF_CHECKPOINTS),
+                    seq_key(size),
+                    format!("{text} {}", String::from_utf8(sig).expect("ascii")),
+                )
+                .expect("put");
+            }),
+            FailureClass::ForgedSignature,
+            size,
+        ),
+        (
+            "strip a checkpoint's signatures",
+            Box::new(move |db| {
+                let v = String::from_utf8(get(db, CF_CHECKPOINTS, &seq_key(size))).expect("utf8");
+                let text = v.split("\n\n").next().expect("text").to_owned() + "\n";
+                db.put_cf(cf(db, CF_CHECKPOINTS), seq_key(size), text)
+                    .expect("put");
+            }),
+            FailureClass::MissingSignature,
+            size,
+        ),
+        (
+            "re-sign a checkpoint with an unknown key",
+            Box::new(move |db| {
+                let v = String::from_utf8(get(db, CF_CHECKPOINTS, &seq_key(size))).expect("utf8");
+                let text = v.split("\n\n").next().expect("text").to_owned() + "\n";
+                db.put_cf(
+                    cf(db, CF_CHECKPOINTS),
+                    seq_key(size),
+                    sign_note(&text, &[&forged]).expect("sign"),
+                )
+                .expect("put");
+            }),
+            FailureClass::UnknownKey,
+            size,
+        ),
+        (
+            "point a head index elsewhere",
+            Box::new(|db| {
+                db.put_cf(
+                    cf(db, CF_HEADS),
+                    head_key(HeadKind::Subject, "user1"),
+                    5u64.to_be_bytes(),
+                )
+                .expect("put");
+            }),
+            FailureClass::IndexMismatch,
+            5,
+        ),
+    ];
+    for (name, edit, class, index) in cases {
+        let dir = copy(&name.replace(' ', "_"));
+        tamper(&dir, edit);
+        let report = check(&dir, None);
+        let first = report
+            .first()
+            .unwrap_or_else(|| panic!("{name}: not detected"));
+        assert_eq!(
+            (first.class, first.index),
+            (class, index),
+            "{name}: {:?}",
+            report.findings
+        );
+    }
+
+    // Truncation and rollback, judged against the auditor's checkpoint.
+    let dir = copy("truncate");
+    tamper(&dir, |db| {
+        let keep = 200u64;
+        for i in keep..size {
+            db.delete_cf(cf(db, CF_ENTRIES), seq_key(i))
+                .expect("delete");
+        }
+        let mut it = db.raw_iterator_cf(cf(db, CF_CHECKPOINTS));
+        it.seek(seq_key(keep + 1));
+        let mut stale = Vec::new();
+        while let Some(k) = it.key() {
+            stale.push(k.to_vec());
+            it.next();
+        }
+        for k in stale {
+            db.delete_cf(cf(db, CF_CHECKPOINTS), k).expect("delete");
+        }
+        db.put_cf(cf(db, CF_META), META_TREE_SIZE, keep.to_be_bytes())
+            .expect("put");
+    });
+    let report = check(
+        &dir,
+        Some(Trust {
+            key: keys[0].clone(),
+            checkpoint_note: Some(trusted_note.clone()),
+        }),
+    );
+    assert!(
+        report
+            .counts
+            .contains_key(&FailureClass::TruncatedOrRolledBack),
+        "{:?}",
+        report.findings
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.class == FailureClass::TruncatedOrRolledBack && f.index == 200),
+        "{:?}",
+        report.findings
+    );
+
+    // An untouched copy still passes, and extends the trusted checkpoint.
+    let dir = copy("untouched");
+    let report = check(
+        &dir,
+        Some(Trust {
+            key: keys[0].clone(),
+            checkpoint_note: Some(trusted_note),
+        }),
+    );
+    assert!(report.ok(), "{:?}", report.findings);
+    assert_eq!(report.extends_trusted, Some(size));
+    let vk: VerifierKey = keys[0].clone();
+    assert_eq!(report.final_keys, vec![vk.to_string()]);
+}

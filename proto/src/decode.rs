@@ -1,0 +1,783 @@
+//! Native JSON (version 1) input: decoding and validation into a `ValidatedEvent`, or a
+//! `Rejection` that names the problem precisely and never keeps secret material.
+
+use crate::event::{
+    Actor, ActorKind, AttrValue, Credential, CredentialKind, Decision, Event, EventType, Family,
+    Policy, Subject, SubjectKind,
+};
+use crate::hash::{Hash, sha256};
+use crate::rejection::{KeptPayload, RejectReason, Rejection, quote};
+use crate::time::Timestamp;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+
+/// Largest accepted payload.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Largest `id`, `source`, actor, subject, grant, request, credential id and owner.
+pub const MAX_ID_BYTES: usize = 256;
+/// Largest `reason`.
+pub const MAX_REASON_BYTES: usize = 4096;
+/// Largest other string field, and attribute string value.
+pub const MAX_TEXT_BYTES: usize = 1024;
+/// Most attributes in one event, and the longest attribute key.
+pub const MAX_ATTRIBUTES: usize = 64;
+pub const MAX_ATTRIBUTE_KEY_BYTES: usize = 128;
+
+/// Member names that carry secret values, compared after lowercasing and removing `_`, `-`, `.`.
+const SECRET_NAMES: &[&str] = &[
+    "value",
+    "secret",
+    "secretvalue",
+    "secretkey",
+    "secretaccesskey",
+    "password",
+    "passwd",
+    "passphrase",
+    "privatekey",
+    "clientsecret",
+    "keymaterial",
+    "plaintext",
+    "token",
+    "accesstoken",
+    "refreshtoken",
+    "apikey",
+    "bearer",
+];
+
+/// The marker of a PEM private key block (`-----BEGIN … PRIVATE KEY-----`).
+const PEM_PRIVATE_KEY: &[u8] = b"PRIVATE KEY-----";
+
+fn is_secret_name(name: &str) -> bool {
+    if name.len() > 64 {
+        return false;
+    }
+    let normalized: String = name
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect();
+    SECRET_NAMES.contains(&normalized.as_str())
+}
+
+/// An event that passed every check of docs/EVENTS.md, with the SHA-256 of its canonical
+/// encoding (used to tell identical duplicates from conflicting ones).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidatedEvent {
+    event: Event,
+    content_hash: Hash,
+}
+
+impl ValidatedEvent {
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+    pub fn into_event(self) -> Event {
+        self.event
+    }
+    pub fn content_hash(&self) -> Hash {
+        self.content_hash
+    }
+    /// Validates an event built in code (rather than decoded from JSON) by the same rules.
+    pub fn check(event: Event) -> Result<ValidatedEvent, RejectReason> {
+        let json = serde_json::to_vec(&event).map_err(|e| RejectReason::InvalidValue {
+            field: String::new(),
+            message: e.to_string(),
+        })?;
+        decode_event(&json).map_err(|r| r.reason)
+    }
+}
+
+/// The SHA-256 of an event's canonical encoding.
+pub fn content_hash(event: &Event) -> Hash {
+    sha256(&crate::entry::encode_event(event))
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object with the event's fields"
+)]
+struct WireEvent<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    source: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    time: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    actor: Option<WireActor<'a>>,
+    #[serde(borrow, default)]
+    subject: Option<WireSubject<'a>>,
+    #[serde(borrow, default)]
+    grant_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    resource: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reason: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    ticket: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    policy: Option<WirePolicy<'a>>,
+    #[serde(borrow, default)]
+    decision: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    expires_at: Option<Cow<'a, str>>,
+    #[serde(default)]
+    exception: Option<bool>,
+    #[serde(borrow, default)]
+    credential: Option<WireCredential<'a>>,
+    #[serde(borrow, default)]
+    owner: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    attributes: Option<WireAttributes<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an object with `id`, `kind` and optional `mfa`"
+)]
+struct WireActor<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default)]
+    mfa: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object with `id` and `kind`")]
+struct WireSubject<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an object with `id` and optional `version`, `hash`"
+)]
+struct WirePolicy<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    hash: Option<Cow<'a, str>>,
+}
+
+/// A credential object. Members other than `id`, `kind` and `fingerprint` are not decoded: their
+/// names are remembered so the payload can be redacted, since any of them may hold a secret.
+#[derive(Default)]
+struct WireCredential<'a> {
+    id: Option<Cow<'a, str>>,
+    kind: Option<Cow<'a, str>>,
+    fingerprint: Option<Cow<'a, str>>,
+    other_members: Vec<String>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for WireCredential<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = WireCredential<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object with `id`, `kind` and `fingerprint`")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut c = WireCredential::default();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "id" => c.id = map.next_value::<Option<Cow<'de, str>>>()?,
+                        "kind" => c.kind = map.next_value::<Option<Cow<'de, str>>>()?,
+                        "fingerprint" => {
+                            c.fingerprint = map.next_value::<Option<Cow<'de, str>>>()?;
+                        }
+                        other => {
+                            c.other_members.push(quote(other));
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(c)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// `attributes` in input order, duplicates kept so they can be reported.
+struct WireAttributes<'a>(Vec<(Cow<'a, str>, AttrValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for WireAttributes<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = WireAttributes<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of string, number or boolean values")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    let value = map.next_value::<WireAttr>()?;
+                    out.push((key, value.0));
+                }
+                Ok(WireAttributes(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+struct WireAttr(AttrValue);
+
+impl<'de> Deserialize<'de> for WireAttr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = WireAttr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<WireAttr, E> {
+                Ok(WireAttr(AttrValue::Bool(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<WireAttr, E> {
+                Ok(WireAttr(AttrValue::Integer(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<WireAttr, E> {
+                Ok(WireAttr(match i64::try_from(v) {
+                    Ok(i) => AttrValue::Integer(i),
+                    Err(_) => AttrValue::Number(v as f64),
+                }))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<WireAttr, E> {
+                Ok(WireAttr(AttrValue::Number(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<WireAttr, E> {
+                Ok(WireAttr(AttrValue::Text(v.to_owned())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Decodes and validates one native JSON event.
+pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
+    let redact = |reason| Rejection {
+        reason,
+        payload: KeptPayload::redacted(raw),
+    };
+    let keep = |reason| Rejection {
+        reason,
+        payload: KeptPayload::raw(raw),
+    };
+    if raw.is_empty() {
+        return Err(keep(RejectReason::EmptyPayload));
+    }
+    if memchr::memmem::find(raw, PEM_PRIVATE_KEY).is_some() {
+        return Err(redact(RejectReason::SecretMaterial {
+            location: "PEM private key block".into(),
+        }));
+    }
+    if raw.len() > MAX_PAYLOAD_BYTES {
+        let reason = RejectReason::Oversized {
+            limit: MAX_PAYLOAD_BYTES as u64,
+            found: raw.len() as u64,
+        };
+        return Err(if find_secret_member(raw).is_some() {
+            redact(reason)
+        } else {
+            keep(reason)
+        });
+    }
+    let text = match std::str::from_utf8(raw) {
+        Ok(t) => t,
+        Err(e) => {
+            let reason = RejectReason::NotUtf8 {
+                valid_up_to: e.valid_up_to() as u64,
+            };
+            return Err(if find_secret_member(raw).is_some() {
+                redact(reason)
+            } else {
+                keep(reason)
+            });
+        }
+    };
+    // Derived structs also accept JSON arrays (positionally); the schema has no arrays at all.
+    if let Some(path) = first_array_path(text) {
+        let reason = RejectReason::WrongType {
+            field: path.0,
+            message: format!(
+                "invalid type: {}, expected an object, string, number or boolean",
+                path.1
+            ),
+        };
+        return Err(if find_secret_member(raw).is_some() {
+            redact(reason)
+        } else {
+            keep(reason)
+        });
+    }
+    let result = match serde_json::from_str::<WireEvent<'_>>(text) {
+        Ok(wire) => validate(wire),
+        Err(_) => Err(precise_parse_error(text)),
+    };
+    match result {
+        Ok(event) => {
+            let content_hash = content_hash(&event);
+            Ok(ValidatedEvent {
+                event,
+                content_hash,
+            })
+        }
+        Err(Failure::Secret(location)) => Err(redact(RejectReason::SecretMaterial { location })),
+        Err(Failure::RedactedReason(reason)) => Err(redact(reason)),
+        Err(Failure::Reason(reason)) => {
+            // A payload that failed for another reason may still carry a secret under a member
+            // name the schema never reached: check before keeping its bytes.
+            match find_secret_member(raw) {
+                Some(location) => Err(redact(RejectReason::SecretMaterial { location })),
+                None => Err(keep(reason)),
+            }
+        }
+    }
+}
+
+enum Failure {
+    Reason(RejectReason),
+    /// Rejected for this reason, but the payload may hold a secret: keep only its hash.
+    RedactedReason(RejectReason),
+    Secret(String),
+}
+
+impl From<RejectReason> for Failure {
+    fn from(r: RejectReason) -> Failure {
+        Failure::Reason(r)
+    }
+}
+
+/// Re-parses a payload that failed the fast path, tracking the path to the failing field.
+fn precise_parse_error(text: &str) -> Failure {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let err = match serde_path_to_error::deserialize::<_, WireEvent<'_>>(&mut de) {
+        Ok(_) => match de.end() {
+            Ok(()) => {
+                return Failure::Reason(RejectReason::NotJson {
+                    line: 0,
+                    column: 0,
+                    message: "unparsable".into(),
+                });
+            }
+            Err(e) => return Failure::Reason(not_json(&e)),
+        },
+        Err(e) => e,
+    };
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if matches!(
+        inner.classify(),
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+    ) {
+        return Failure::Reason(not_json(&inner));
+    }
+    let message = strip_location(&inner);
+    let join = |name: &str| -> String {
+        if path == "." || path.is_empty() || path.ends_with(name) {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    if let Some(name) = backticked_after(&message, "missing field `") {
+        return Failure::Reason(RejectReason::MissingField { field: join(&name) });
+    }
+    if let Some(name) = backticked_after(&message, "unknown field `") {
+        return Failure::Reason(RejectReason::UnknownField { field: join(&name) });
+    }
+    if let Some(name) = backticked_after(&message, "duplicate field `") {
+        return Failure::Reason(RejectReason::InvalidValue {
+            field: join(&name),
+            message: "appears more than once".into(),
+        });
+    }
+    let field = if path == "." { String::new() } else { path };
+    Failure::Reason(RejectReason::WrongType { field, message })
+}
+
+fn not_json(e: &serde_json::Error) -> RejectReason {
+    RejectReason::NotJson {
+        line: e.line() as u64,
+        column: e.column() as u64,
+        message: strip_location(e),
+    }
+}
+
+fn strip_location(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    full.strip_suffix(&suffix).unwrap_or(&full).to_owned()
+}
+
+fn backticked_after(message: &str, prefix: &str) -> Option<String> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.find('`').map(|end| rest[..end].to_owned())
+}
+
+/// The path of the first JSON array in a document, if it has one (and parses).
+fn first_array_path(text: &str) -> Option<(String, &'static str)> {
+    let bytes = text.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    let mut found = false;
+    while let Some(p) = memchr::memchr3(b'"', b'\\', b'[', &bytes[i..]) {
+        let at = i + p;
+        match bytes[at] {
+            b'\\' => i = at + 2,
+            b'"' => {
+                in_string = !in_string;
+                i = at + 1;
+            }
+            _ if in_string => i = at + 1,
+            _ => {
+                found = true;
+                break;
+            }
+        }
+        if i >= bytes.len() {
+            break;
+        }
+    }
+    if !found {
+        return None;
+    }
+    fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
+        match v {
+            serde_json::Value::Array(_) => Some(path.to_owned()),
+            serde_json::Value::Object(m) => m.iter().find_map(|(k, v)| {
+                walk(
+                    v,
+                    &if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    },
+                )
+            }),
+            _ => None,
+        }
+    }
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    walk(&value, "").map(|p| (p, "sequence"))
+}
+
+/// Finds a JSON member name that carries secret values anywhere in a payload, even one that is
+/// not valid JSON: every `"name"` followed by `:` is checked.
+pub fn find_secret_member(raw: &[u8]) -> Option<String> {
+    let mut i = 0;
+    while let Some(start) = memchr::memchr(b'"', &raw[i..]).map(|p| i + p + 1) {
+        let mut j = start;
+        while j < raw.len() && raw[j] != b'"' {
+            j += if raw[j] == b'\\' { 2 } else { 1 };
+        }
+        if j >= raw.len() {
+            return None;
+        }
+        let name = &raw[start..j];
+        let mut k = j + 1;
+        while k < raw.len() && raw[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        if raw.get(k) == Some(&b':') {
+            if let Ok(name) = std::str::from_utf8(name) {
+                if is_secret_name(name) {
+                    return Some(quote(name));
+                }
+            }
+        }
+        i = j + 1;
+    }
+    None
+}
+
+fn text(
+    field: &str,
+    value: Option<Cow<'_, str>>,
+    max: usize,
+) -> Result<Option<String>, RejectReason> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Err(RejectReason::EmptyField {
+            field: field.to_owned(),
+        }),
+        Some(v) if v.len() > max => Err(RejectReason::FieldTooLong {
+            field: field.to_owned(),
+            limit: max as u64,
+            found: v.len() as u64,
+        }),
+        Some(v) => Ok(Some(v.into_owned())),
+    }
+}
+
+fn required(field: &str, value: Option<String>) -> Result<String, RejectReason> {
+    value.ok_or_else(|| RejectReason::MissingField {
+        field: field.to_owned(),
+    })
+}
+
+fn enumerated<T>(
+    field: &str,
+    value: Option<Cow<'_, str>>,
+    parse: fn(&str) -> Option<T>,
+    names: &[&str],
+) -> Result<Option<T>, RejectReason> {
+    match value {
+        None => Ok(None),
+        Some(v) => parse(&v).map(Some).ok_or_else(|| RejectReason::WrongType {
+            field: field.to_owned(),
+            message: format!(
+                "unknown value `{}`, expected one of {}",
+                quote(&v),
+                names.join(", ")
+            ),
+        }),
+    }
+}
+
+fn time_field(field: &str, value: Option<Cow<'_, str>>) -> Result<Option<Timestamp>, RejectReason> {
+    match value {
+        None => Ok(None),
+        Some(v) => Timestamp::parse_rfc3339(&v)
+            .map(Some)
+            .map_err(|e| RejectReason::InvalidTime {
+                field: field.to_owned(),
+                found: quote(&v),
+                message: e.to_string(),
+            }),
+    }
+}
+
+fn fingerprint(value: &str) -> Result<[u8; 32], RejectReason> {
+    let bad = || RejectReason::BadFingerprint {
+        found: quote(value),
+    };
+    let hex_part = value.strip_prefix("sha256:").ok_or_else(bad)?;
+    if hex_part.len() != 64 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_part, &mut out).map_err(|_| bad())?;
+    Ok(out)
+}
+
+fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
+    let id = required("id", text("id", w.id, MAX_ID_BYTES)?)?;
+    let source = required("source", text("source", w.source, MAX_ID_BYTES)?)?;
+    let kind_text = w.kind.ok_or_else(|| RejectReason::MissingField {
+        field: "type".into(),
+    })?;
+    let kind = EventType::parse(&kind_text).ok_or_else(|| RejectReason::UnknownType {
+        found: quote(&kind_text),
+    })?;
+    let time = time_field("time", w.time)?.ok_or(RejectReason::MissingField {
+        field: "time".into(),
+    })?;
+
+    let subject = w.subject.ok_or(RejectReason::MissingField {
+        field: "subject".into(),
+    })?;
+    let subject = Subject {
+        id: required("subject.id", text("subject.id", subject.id, MAX_ID_BYTES)?)?,
+        kind: enumerated(
+            "subject.kind",
+            subject.kind,
+            SubjectKind::parse,
+            SubjectKind::NAMES,
+        )?
+        .ok_or(RejectReason::MissingField {
+            field: "subject.kind".into(),
+        })?,
+    };
+
+    let actor = match w.actor {
+        Some(a) => Some(Actor {
+            id: required("actor.id", text("actor.id", a.id, MAX_ID_BYTES)?)?,
+            kind: enumerated("actor.kind", a.kind, ActorKind::parse, ActorKind::NAMES)?.ok_or(
+                RejectReason::MissingField {
+                    field: "actor.kind".into(),
+                },
+            )?,
+            mfa: a.mfa,
+        }),
+        None if kind.actor_optional() => None,
+        None => {
+            return Err(RejectReason::MissingField {
+                field: "actor".into(),
+            }
+            .into());
+        }
+    };
+
+    let credential = match w.credential {
+        Some(c) => {
+            if let Some(member) = c.other_members.iter().find(|m| is_secret_name(m)) {
+                return Err(Failure::Secret(format!("credential.{member}")));
+            }
+            if let Some(member) = c.other_members.first() {
+                return Err(Failure::RedactedReason(RejectReason::UnknownField {
+                    field: format!("credential.{member}"),
+                }));
+            }
+            let fp = c.fingerprint.ok_or(RejectReason::MissingField {
+                field: "credential.fingerprint".into(),
+            })?;
+            Some(Credential {
+                id: required("credential.id", text("credential.id", c.id, MAX_ID_BYTES)?)?,
+                kind: enumerated(
+                    "credential.kind",
+                    c.kind,
+                    CredentialKind::parse,
+                    CredentialKind::NAMES,
+                )?
+                .ok_or(RejectReason::MissingField {
+                    field: "credential.kind".into(),
+                })?,
+                fingerprint: fingerprint(&fp)?,
+            })
+        }
+        None => None,
+    };
+
+    let mut attributes: Vec<(String, AttrValue)> = Vec::new();
+    if let Some(WireAttributes(list)) = w.attributes {
+        if list.len() > MAX_ATTRIBUTES {
+            return Err(RejectReason::InvalidValue {
+                field: "attributes".into(),
+                message: format!("{} attributes; the limit is {MAX_ATTRIBUTES}", list.len()),
+            }
+            .into());
+        }
+        for (key, value) in list {
+            let field = format!("attributes.{}", quote(&key));
+            if is_secret_name(&key) {
+                return Err(Failure::Secret(field));
+            }
+            if key.is_empty() {
+                return Err(RejectReason::EmptyField { field }.into());
+            }
+            if key.len() > MAX_ATTRIBUTE_KEY_BYTES {
+                return Err(RejectReason::FieldTooLong {
+                    field,
+                    limit: MAX_ATTRIBUTE_KEY_BYTES as u64,
+                    found: key.len() as u64,
+                }
+                .into());
+            }
+            if let AttrValue::Text(t) = &value {
+                if t.len() > MAX_TEXT_BYTES {
+                    return Err(RejectReason::FieldTooLong {
+                        field,
+                        limit: MAX_TEXT_BYTES as u64,
+                        found: t.len() as u64,
+                    }
+                    .into());
+                }
+            }
+            attributes.push((key.into_owned(), value));
+        }
+        attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = attributes.windows(2).find(|p| p[0].0 == p[1].0) {
+            return Err(RejectReason::InvalidValue {
+                field: format!("attributes.{}", quote(&pair[0].0)),
+                message: "appears more than once".into(),
+            }
+            .into());
+        }
+    }
+
+    let policy = match w.policy {
+        Some(p) => Some(Policy {
+            id: required("policy.id", text("policy.id", p.id, MAX_ID_BYTES)?)?,
+            version: text("policy.version", p.version, MAX_TEXT_BYTES)?,
+            hash: text("policy.hash", p.hash, MAX_TEXT_BYTES)?,
+        }),
+        None => None,
+    };
+
+    let event = Event {
+        source,
+        id,
+        kind,
+        time,
+        actor,
+        subject,
+        grant_id: text("grant_id", w.grant_id, MAX_ID_BYTES)?,
+        request_id: text("request_id", w.request_id, MAX_ID_BYTES)?,
+        resource: text("resource", w.resource, MAX_TEXT_BYTES)?,
+        reason: text("reason", w.reason, MAX_REASON_BYTES)?,
+        ticket: text("ticket", w.ticket, MAX_TEXT_BYTES)?,
+        policy,
+        decision: enumerated("decision", w.decision, Decision::parse, Decision::NAMES)?,
+        expires_at: time_field("expires_at", w.expires_at)?,
+        exception: w.exception.unwrap_or(false),
+        credential,
+        owner: text("owner", w.owner, MAX_ID_BYTES)?,
+        attributes,
+    };
+    check_required_for_type(&event)?;
+    Ok(event)
+}
+
+/// The per-type requirements of docs/EVENTS.md.
+fn check_required_for_type(e: &Event) -> Result<(), RejectReason> {
+    let missing = |field: &str| {
+        Err(RejectReason::MissingField {
+            field: field.to_owned(),
+        })
+    };
+    match e.kind.family() {
+        Family::Access => {
+            if e.grant_id.is_none() {
+                return missing("grant_id");
+            }
+            if e.resource.is_none() {
+                return missing("resource");
+            }
+            if e.kind == EventType::AccessReviewed && e.decision.is_none() {
+                return missing("decision");
+            }
+        }
+        Family::Credential => {
+            if e.credential.is_none() {
+                return missing("credential");
+            }
+        }
+        Family::Identity => {
+            let needs_owner = e.kind == EventType::IdentityOwnerChanged
+                || (e.kind == EventType::IdentityCreated && !e.subject.kind.is_human());
+            if needs_owner && e.owner.is_none() {
+                return missing("owner");
+            }
+        }
+    }
+    if e.decision.is_some() && e.kind != EventType::AccessReviewed {
+        return Err(RejectReason::InvalidValue {
+            field: "decision".into(),
+            message: format!(
+                "only `access.reviewed` carries a decision, not `{}`",
+                e.kind
+            ),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,307 @@
+//! The canonical identity lifecycle event: the validated form of every event type, for human and
+//! non-human identities, as it is encoded into ledger entries and printed as JSON.
+
+use crate::hash::Hash;
+use crate::time::Timestamp;
+use bincode::{Decode, Encode};
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// Every event type of native JSON version 1. The bincode variant index of each is part of the
+/// leaf format (docs/FORMAT.md): new types are only ever appended at the end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
+pub enum EventType {
+    IdentityCreated,
+    IdentityUpdated,
+    IdentityOwnerChanged,
+    IdentityDisabled,
+    IdentityEnabled,
+    IdentityDeleted,
+    AccessRequested,
+    AccessApproved,
+    AccessDenied,
+    AccessGranted,
+    AccessRevoked,
+    AccessExpired,
+    AccessReviewed,
+    CredentialIssued,
+    CredentialRotated,
+    CredentialRevoked,
+    CredentialExpired,
+}
+
+/// The three families of event types; each has its own required fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Identity,
+    Access,
+    Credential,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 17] = [
+        EventType::IdentityCreated,
+        EventType::IdentityUpdated,
+        EventType::IdentityOwnerChanged,
+        EventType::IdentityDisabled,
+        EventType::IdentityEnabled,
+        EventType::IdentityDeleted,
+        EventType::AccessRequested,
+        EventType::AccessApproved,
+        EventType::AccessDenied,
+        EventType::AccessGranted,
+        EventType::AccessRevoked,
+        EventType::AccessExpired,
+        EventType::AccessReviewed,
+        EventType::CredentialIssued,
+        EventType::CredentialRotated,
+        EventType::CredentialRevoked,
+        EventType::CredentialExpired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::IdentityCreated => "identity.created",
+            EventType::IdentityUpdated => "identity.updated",
+            EventType::IdentityOwnerChanged => "identity.owner_changed",
+            EventType::IdentityDisabled => "identity.disabled",
+            EventType::IdentityEnabled => "identity.enabled",
+            EventType::IdentityDeleted => "identity.deleted",
+            EventType::AccessRequested => "access.requested",
+            EventType::AccessApproved => "access.approved",
+            EventType::AccessDenied => "access.denied",
+            EventType::AccessGranted => "access.granted",
+            EventType::AccessRevoked => "access.revoked",
+            EventType::AccessExpired => "access.expired",
+            EventType::AccessReviewed => "access.reviewed",
+            EventType::CredentialIssued => "credential.issued",
+            EventType::CredentialRotated => "credential.rotated",
+            EventType::CredentialRevoked => "credential.revoked",
+            EventType::CredentialExpired => "credential.expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            EventType::IdentityCreated
+            | EventType::IdentityUpdated
+            | EventType::IdentityOwnerChanged
+            | EventType::IdentityDisabled
+            | EventType::IdentityEnabled
+            | EventType::IdentityDeleted => Family::Identity,
+            EventType::AccessRequested
+            | EventType::AccessApproved
+            | EventType::AccessDenied
+            | EventType::AccessGranted
+            | EventType::AccessRevoked
+            | EventType::AccessExpired
+            | EventType::AccessReviewed => Family::Access,
+            EventType::CredentialIssued
+            | EventType::CredentialRotated
+            | EventType::CredentialRevoked
+            | EventType::CredentialExpired => Family::Credential,
+        }
+    }
+
+    /// Expiries may come from a system with no acting principal.
+    pub fn actor_optional(self) -> bool {
+        matches!(
+            self,
+            EventType::AccessExpired | EventType::CredentialExpired
+        )
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
+        pub enum $name { $($variant),+ }
+        impl $name {
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+            pub fn as_str(self) -> &'static str { match self { $($name::$variant => $text),+ } }
+            pub fn parse(text: &str) -> Option<$name> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> { s.serialize_str(self.as_str()) }
+        }
+    };
+}
+
+string_enum!(
+    /// Who performed an action.
+    ActorKind { Human => "human", Service => "service", System => "system" }
+);
+string_enum!(
+    /// What kind of identity an event is about.
+    SubjectKind {
+        Human => "human",
+        ServiceAccount => "service_account",
+        ApiKey => "api_key",
+        Workload => "workload",
+        Bot => "bot",
+        Machine => "machine",
+    }
+);
+string_enum!(
+    /// The outcome of an access review.
+    Decision { Keep => "keep", Revoke => "revoke" }
+);
+string_enum!(
+    /// What kind of credential an event is about.
+    CredentialKind {
+        ApiKey => "api_key",
+        Secret => "secret",
+        Certificate => "certificate",
+        Token => "token",
+        SshKey => "ssh_key",
+    }
+);
+
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
+pub struct Actor {
+    pub id: String,
+    pub kind: ActorKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
+pub struct Subject {
+    pub id: String,
+    pub kind: SubjectKind,
+}
+
+impl SubjectKind {
+    pub fn is_human(self) -> bool {
+        self == SubjectKind::Human
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
+pub struct Policy {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+}
+
+/// A credential is recorded by id, kind and the SHA-256 fingerprint of its value, never the value.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
+pub struct Credential {
+    pub id: String,
+    pub kind: CredentialKind,
+    #[serde(serialize_with = "serialize_fingerprint")]
+    pub fingerprint: [u8; 32],
+}
+
+fn serialize_fingerprint<S: Serializer>(f: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("sha256:{}", Hash(*f).to_hex()))
+}
+
+/// A value in `attributes`: JSON strings, integers, other numbers and booleans.
+#[derive(Clone, Debug, PartialEq, Encode, Decode, Serialize)]
+#[serde(untagged)]
+pub enum AttrValue {
+    Text(String),
+    Integer(i64),
+    Number(f64),
+    Bool(bool),
+}
+
+impl Eq for AttrValue {}
+
+impl fmt::Display for AttrValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttrValue::Text(t) => f.write_str(t),
+            AttrValue::Integer(i) => i.fmt(f),
+            AttrValue::Number(n) => n.fmt(f),
+            AttrValue::Bool(b) => b.fmt(f),
+        }
+    }
+}
+
+/// A validated identity lifecycle event. Field order is the encoding order (docs/FORMAT.md).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
+pub struct Event {
+    pub source: String,
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub time: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor>,
+    pub subject: Subject,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exception: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<Credential>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Sorted by key, keys unique.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "serialize_attributes"
+    )]
+    pub attributes: Vec<(String, AttrValue)>,
+}
+
+fn serialize_attributes<S: Serializer>(
+    attrs: &[(String, AttrValue)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(attrs.len()))?;
+    for (k, v) in attrs {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+impl Event {
+    pub fn attribute(&self, key: &str) -> Option<&AttrValue> {
+        self.attributes
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| &self.attributes[i].1)
+    }
+}

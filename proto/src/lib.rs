@@ -1,0 +1,26 @@
+//! idledger's formats and verifiers: the identity event model and its validation, the canonical
+//! leaf encoding, RFC 6962 Merkle math, C2SP signed notes, checkpoints and tlog-proofs. No I/O,
+//! no RocksDB: an auditor's offline verifier needs this crate alone.
+
+pub mod bundle;
+pub mod checkpoint;
+pub mod decode;
+pub mod entry;
+pub mod event;
+pub mod hash;
+pub mod merkle;
+pub mod note;
+pub mod proof;
+pub mod rejection;
+pub mod time;
+pub mod tree_size;
+
+pub use checkpoint::Checkpoint;
+pub use decode::{ValidatedEvent, decode_event};
+pub use entry::{BackLinks, Body, Entry, EventEntry, KafkaOrigin, Origin, SystemRecord};
+pub use event::{Event, EventType};
+pub use hash::Hash;
+pub use note::{NoteSigner, VerifierKey};
+pub use rejection::{KeptPayload, RejectReason, Rejection};
+pub use time::Timestamp;
+pub use tree_size::{Seq, TreeSize};

@@ -1,0 +1,409 @@
+//! C2SP signed notes (c2sp.org/signed-note) with Ed25519: key IDs, verifier-key text, signing,
+//! and strict parsing and verification.
+
+use crate::hash::sha256;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use std::fmt;
+
+/// The signature algorithm byte for Ed25519 in signed-note key IDs and verifier keys.
+const ALG_ED25519: u8 = 0x01;
+/// Notes with more signatures than this are refused (bounded work for hostile input).
+pub const MAX_SIGNATURES: usize = 100;
+/// Notes longer than this are refused.
+pub const MAX_NOTE_BYTES: usize = 1024 * 1024;
+const SIG_PREFIX: &str = "\u{2014} ";
+
+/// Why a note, key or signature was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NoteError {
+    #[error("malformed verifier key: {0}")]
+    MalformedKey(String),
+    #[error("invalid key name `{0}`: names are non-empty and have no spaces or `+`")]
+    BadKeyName(String),
+    #[error("malformed note: {0}")]
+    Malformed(String),
+    #[error("signature by {name} (key {key_id}) does not verify")]
+    InvalidSignature { name: String, key_id: String },
+    #[error("note has no signature by a trusted key (signed by: {signers})")]
+    UnknownKey { signers: String },
+    #[error("note has no signatures")]
+    NoSignatures,
+}
+
+pub type KeyId = [u8; 4];
+
+/// Key ID per c2sp.org/signed-note: the first 4 bytes of SHA-256(name || 0x0A || 0x01 || key).
+pub fn key_id(name: &str, key: &VerifyingKey) -> KeyId {
+    let mut material = Vec::with_capacity(name.len() + 34);
+    material.extend_from_slice(name.as_bytes());
+    material.push(b'\n');
+    material.push(ALG_ED25519);
+    material.extend_from_slice(key.as_bytes());
+    let h = sha256(&material);
+    [h.0[0], h.0[1], h.0[2], h.0[3]]
+}
+
+fn check_name(name: &str) -> Result<(), NoteError> {
+    if name.is_empty() || name.contains('+') || name.chars().any(char::is_whitespace) {
+        return Err(NoteError::BadKeyName(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// A public key that verifies note signatures, with its name and key ID.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VerifierKey {
+    name: String,
+    id: KeyId,
+    key: VerifyingKey,
+}
+
+impl fmt::Debug for VerifierKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerifierKey({self})")
+    }
+}
+
+impl VerifierKey {
+    pub fn new(name: &str, key: VerifyingKey) -> Result<VerifierKey, NoteError> {
+        check_name(name)?;
+        Ok(VerifierKey {
+            name: name.to_owned(),
+            id: key_id(name, &key),
+            key,
+        })
+    }
+
+    /// Parses `<name>+<key ID as 8 hex digits>+<base64(0x01 || public key)>`.
+    pub fn parse(text: &str) -> Result<VerifierKey, NoteError> {
+        let text = text.trim();
+        // Names never contain `+`, but base64 may: split from the left.
+        let mut parts = text.splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(NoteError::MalformedKey(
+                "expected <name>+<hex key id>+<base64 key>".into(),
+            ));
+        };
+        check_name(name)?;
+        if id_hex.len() != 8 {
+            return Err(NoteError::MalformedKey(format!(
+                "key id `{id_hex}` is not 8 hex digits"
+            )));
+        }
+        let mut id = [0u8; 4];
+        hex::decode_to_slice(id_hex, &mut id)
+            .map_err(|_| NoteError::MalformedKey(format!("key id `{id_hex}` is not hex")))?;
+        let raw = B64
+            .decode(b64)
+            .map_err(|_| NoteError::MalformedKey("key is not standard base64".into()))?;
+        if raw.len() != 33 || raw[0] != ALG_ED25519 {
+            return Err(NoteError::MalformedKey(
+                "key is not an Ed25519 key (0x01 and 32 bytes)".into(),
+            ));
+        }
+        let bytes: [u8; 32] = raw[1..].try_into().expect("33 - 1 bytes");
+        let key = VerifyingKey::from_bytes(&bytes)
+            .map_err(|_| NoteError::MalformedKey("not a valid Ed25519 point".into()))?;
+        let vk = VerifierKey {
+            name: name.to_owned(),
+            id,
+            key,
+        };
+        if key_id(name, &key) != id {
+            return Err(NoteError::MalformedKey(format!(
+                "key id {id_hex} does not match the name and key (expected {})",
+                hex::encode(key_id(name, &key))
+            )));
+        }
+        Ok(vk)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+}
+
+impl fmt::Display for VerifierKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut raw = Vec::with_capacity(33);
+        raw.push(ALG_ED25519);
+        raw.extend_from_slice(self.key.as_bytes());
+        write!(
+            f,
+            "{}+{}+{}",
+            self.name,
+            hex::encode(self.id),
+            B64.encode(raw)
+        )
+    }
+}
+
+/// A private key that signs notes under a name.
+pub struct NoteSigner {
+    verifier: VerifierKey,
+    key: SigningKey,
+}
+
+impl fmt::Debug for NoteSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NoteSigner({})", self.verifier)
+    }
+}
+
+impl NoteSigner {
+    pub fn new(name: &str, key: SigningKey) -> Result<NoteSigner, NoteError> {
+        Ok(NoteSigner {
+            verifier: VerifierKey::new(name, key.verifying_key())?,
+            key,
+        })
+    }
+    pub fn verifier(&self) -> &VerifierKey {
+        &self.verifier
+    }
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+    /// The signature line for `text` (without the trailing newline).
+    pub fn signature_line(&self, text: &str) -> String {
+        let sig = self.key.sign(text.as_bytes());
+        let mut blob = Vec::with_capacity(68);
+        blob.extend_from_slice(&self.verifier.id);
+        blob.extend_from_slice(&sig.to_bytes());
+        format!("{SIG_PREFIX}{} {}", self.verifier.name, B64.encode(blob))
+    }
+}
+
+/// Signs `text` (which must end in a newline) with every signer, in order.
+pub fn sign_note(text: &str, signers: &[&NoteSigner]) -> Result<String, NoteError> {
+    check_text(text)?;
+    if signers.is_empty() {
+        return Err(NoteError::NoSignatures);
+    }
+    let mut note = String::with_capacity(text.len() + 1 + 100 * signers.len());
+    note.push_str(text);
+    note.push('\n');
+    for s in signers {
+        note.push_str(&s.signature_line(text));
+        note.push('\n');
+    }
+    Ok(note)
+}
+
+fn check_text(text: &str) -> Result<(), NoteError> {
+    if !text.ends_with('\n') {
+        return Err(NoteError::Malformed(
+            "note text must end with a newline".into(),
+        ));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(NoteError::Malformed(
+            "note text has control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// One signature line of a note, not yet verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteSignature {
+    pub name: String,
+    pub key_id: KeyId,
+    pub signature: [u8; 64],
+}
+
+/// A note split into its text and signature lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedNote {
+    pub text: String,
+    pub signatures: Vec<NoteSignature>,
+}
+
+/// Splits a note into its text and well-formed signature lines; anything else is refused.
+pub fn parse_note(note: &str) -> Result<ParsedNote, NoteError> {
+    if note.len() > MAX_NOTE_BYTES {
+        return Err(NoteError::Malformed(format!(
+            "longer than {MAX_NOTE_BYTES} bytes"
+        )));
+    }
+    let split = note
+        .rfind("\n\n")
+        .ok_or_else(|| NoteError::Malformed("no blank line before the signatures".into()))?;
+    let text = &note[..=split];
+    check_text(text)?;
+    let sigs = &note[split + 2..];
+    if !sigs.ends_with('\n') {
+        return Err(NoteError::Malformed(
+            "signature block must end with a newline".into(),
+        ));
+    }
+    let mut signatures = Vec::new();
+    for line in sigs[..sigs.len() - 1].split('\n') {
+        let rest = line
+            .strip_prefix(SIG_PREFIX)
+            .ok_or_else(|| NoteError::Malformed(format!("not a signature line: `{line}`")))?;
+        let (name, b64) = rest
+            .split_once(' ')
+            .ok_or_else(|| NoteError::Malformed("signature line has no signature".into()))?;
+        check_name(name)?;
+        let blob = B64
+            .decode(b64)
+            .map_err(|_| NoteError::Malformed("signature is not standard base64".into()))?;
+        if blob.len() != 68 {
+            return Err(NoteError::Malformed(format!(
+                "Ed25519 signature blob is {} bytes, expected 68",
+                blob.len()
+            )));
+        }
+        signatures.push(NoteSignature {
+            name: name.to_owned(),
+            key_id: blob[..4].try_into().expect("4 bytes"),
+            signature: blob[4..].try_into().expect("64 bytes"),
+        });
+        if signatures.len() > MAX_SIGNATURES {
+            return Err(NoteError::Malformed(format!(
+                "more than {MAX_SIGNATURES} signatures"
+            )));
+        }
+    }
+    if signatures.is_empty() {
+        return Err(NoteError::NoSignatures);
+    }
+    Ok(ParsedNote {
+        text: text.to_owned(),
+        signatures,
+    })
+}
+
+/// A note whose signatures by the listed keys verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedNote {
+    pub text: String,
+    /// The trusted keys whose signatures verified, in signature order.
+    pub verified_by: Vec<VerifierKey>,
+    /// Signatures by keys not in the trusted set (kept for witnesses and rotation).
+    pub other_signatures: Vec<NoteSignature>,
+}
+
+/// Verifies a note against a set of trusted keys: at least one trusted signature must verify,
+/// and every signature that claims a trusted key must verify.
+pub fn verify_note(note: &str, trusted: &[VerifierKey]) -> Result<VerifiedNote, NoteError> {
+    let parsed = parse_note(note)?;
+    let mut verified_by = Vec::new();
+    let mut other_signatures = Vec::new();
+    for sig in parsed.signatures {
+        match trusted
+            .iter()
+            .find(|k| k.name == sig.name && k.id == sig.key_id)
+        {
+            Some(k) => {
+                let signature = Signature::from_bytes(&sig.signature);
+                k.key
+                    .verify(parsed.text.as_bytes(), &signature)
+                    .map_err(|_| NoteError::InvalidSignature {
+                        name: sig.name.clone(),
+                        key_id: hex::encode(sig.key_id),
+                    })?;
+                if !verified_by.contains(k) {
+                    verified_by.push(k.clone());
+                }
+            }
+            None => other_signatures.push(sig),
+        }
+    }
+    if verified_by.is_empty() {
+        let signers = other_signatures
+            .iter()
+            .map(|s| format!("{}+{}", s.name, hex::encode(s.key_id)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(NoteError::UnknownKey { signers });
+    }
+    Ok(VerifiedNote {
+        text: parsed.text,
+        verified_by,
+        other_signatures,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC_VKEY: &str = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
+    const SPEC_NOTE: &str = "This is an example message.\n\n\u{2014} example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
+
+    #[test]
+    fn c2sp_signed_note_test_vector_verifies() {
+        let vk = VerifierKey::parse(SPEC_VKEY).expect("spec key parses");
+        assert_eq!(vk.to_string(), SPEC_VKEY);
+        assert_eq!(hex::encode(vk.id()), "530d903a");
+        let v = verify_note(SPEC_NOTE, &[vk]).expect("spec note verifies");
+        assert_eq!(v.text, "This is an example message.\n");
+    }
+
+    #[test]
+    fn every_single_bit_flip_of_the_spec_note_fails() {
+        let vk = VerifierKey::parse(SPEC_VKEY).expect("spec key parses");
+        let bytes = SPEC_NOTE.as_bytes();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut b = bytes.to_vec();
+                b[i] ^= 1 << bit;
+                if let Ok(text) = std::str::from_utf8(&b) {
+                    assert!(
+                        verify_note(text, std::slice::from_ref(&vk)).is_err(),
+                        "byte {i} bit {bit}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn keys_whose_base64_contains_plus_round_trip() {
+        for seed in 0u8..64 {
+            let signer =
+                NoteSigner::new("log.test/a", SigningKey::from_bytes(&[seed; 32])).expect("name");
+            let text = signer.verifier().to_string();
+            assert_eq!(VerifierKey::parse(&text).expect("parses").to_string(), text);
+        }
+    }
+
+    #[test]
+    fn malformed_keys_are_refused() {
+        let cases = [
+            "",
+            "example.com/foo",
+            "example.com/foo+530d903a",
+            "example.com/foo+530d903b+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
+            "example.com/foo+530d903a+AkyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
+            "example.com/foo+530d90+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
+            "exa mple+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
+        ];
+        for text in cases {
+            assert!(VerifierKey::parse(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn sign_then_verify_and_unknown_key() {
+        let signer = NoteSigner::new("log.test/a", SigningKey::from_bytes(&[7; 32])).expect("name");
+        let other = NoteSigner::new("log.test/a", SigningKey::from_bytes(&[8; 32])).expect("name");
+        let note = sign_note("hello\n", &[&signer]).expect("signs");
+        assert!(verify_note(&note, &[signer.verifier().clone()]).is_ok());
+        assert!(matches!(
+            verify_note(&note, &[other.verifier().clone()]),
+            Err(NoteError::UnknownKey { .. })
+        ));
+        assert!(sign_note("no newline", &[&signer]).is_err());
+    }
+}

@@ -1,0 +1,201 @@
+//! C2SP tlog-proof@v1 (c2sp.org/tlog-proof): inclusion proofs carrying the leaf bytes in the
+//! `extra` line and the signed checkpoint, and their offline verification.
+
+use crate::checkpoint::{Checkpoint, CheckpointError};
+use crate::entry::{Entry, LeafError};
+use crate::hash::{Hash, leaf_hash};
+use crate::merkle::{ProofError, verify_inclusion};
+use crate::note::{NoteError, VerifiedNote, VerifierKey, verify_note};
+use crate::tree_size::Seq;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+const HEADER: &str = "c2sp.org/tlog-proof@v1";
+/// Most hashes an inclusion path can have (a tree of 2^64 leaves).
+const MAX_PATH: usize = 64;
+
+/// A parsed tlog-proof.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlogProof {
+    /// Opaque application data; idledger puts the entry's leaf bytes here.
+    pub extra: Option<Vec<u8>>,
+    pub index: Seq,
+    /// The inclusion path, leaf's sibling first.
+    pub path: Vec<Hash>,
+    /// The signed checkpoint note, verbatim.
+    pub checkpoint_note: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TlogProofError {
+    #[error("malformed tlog-proof: {0}")]
+    Malformed(String),
+    #[error("checkpoint signature: {0}")]
+    Note(#[from] NoteError),
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] CheckpointError),
+    #[error("inclusion proof: {0}")]
+    Inclusion(#[from] ProofError),
+    #[error("the proof carries no leaf bytes (no `extra` line)")]
+    NoLeaf,
+    #[error("leaf: {0}")]
+    Leaf(#[from] LeafError),
+    #[error("leaf says it is entry {found} but the proof is for index {index}")]
+    SeqMismatch { index: u64, found: u64 },
+}
+
+impl TlogProof {
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        out.push_str(HEADER);
+        out.push('\n');
+        if let Some(extra) = &self.extra {
+            out.push_str("extra ");
+            out.push_str(&B64.encode(extra));
+            out.push('\n');
+        }
+        out.push_str(&format!("index {}\n", self.index.0));
+        for h in &self.path {
+            out.push_str(&h.to_base64());
+            out.push('\n');
+        }
+        out.push('\n');
+        out.push_str(&self.checkpoint_note);
+        out
+    }
+
+    /// Parses strictly: the header, optional `extra`, `index`, base64 hashes, a blank line, then
+    /// the checkpoint note.
+    pub fn parse(text: &str) -> Result<TlogProof, TlogProofError> {
+        let bad = |m: String| TlogProofError::Malformed(m);
+        let mut rest = text
+            .strip_prefix(HEADER)
+            .and_then(|r| r.strip_prefix('\n'))
+            .ok_or_else(|| bad(format!("first line must be `{HEADER}`")))?;
+        let next_line = |rest: &mut &str| -> Result<String, TlogProofError> {
+            let (line, tail) = rest
+                .split_once('\n')
+                .ok_or_else(|| bad("unexpected end of proof".into()))?;
+            *rest = tail;
+            Ok(line.to_owned())
+        };
+        let mut line = next_line(&mut rest)?;
+        let mut extra = None;
+        if let Some(b64) = line.strip_prefix("extra ") {
+            extra = Some(
+                B64.decode(b64)
+                    .map_err(|_| bad("`extra` is not standard base64".into()))?,
+            );
+            line = next_line(&mut rest)?;
+        }
+        let index_text = line
+            .strip_prefix("index ")
+            .ok_or_else(|| bad("expected an `index` line".into()))?;
+        let canonical = !index_text.is_empty()
+            && index_text.bytes().all(|b| b.is_ascii_digit())
+            && (index_text == "0" || !index_text.starts_with('0'));
+        if !canonical {
+            return Err(bad(
+                "index must be a decimal number without leading zeros".into()
+            ));
+        }
+        let index: u64 = index_text
+            .parse()
+            .map_err(|_| bad("index does not fit in 64 bits".into()))?;
+        let mut path = Vec::new();
+        loop {
+            let line = next_line(&mut rest)?;
+            if line.is_empty() {
+                break;
+            }
+            if path.len() == MAX_PATH {
+                return Err(bad(format!(
+                    "more than {MAX_PATH} hashes in the inclusion path"
+                )));
+            }
+            let h = Hash::from_base64(&line)
+                .filter(|h| h.to_base64() == line)
+                .ok_or_else(|| bad(format!("`{line}` is not a base64 SHA-256 hash")))?;
+            path.push(h);
+        }
+        if rest.is_empty() {
+            return Err(bad("no checkpoint after the blank line".into()));
+        }
+        Ok(TlogProof {
+            extra,
+            index: Seq(index),
+            path,
+            checkpoint_note: rest.to_owned(),
+        })
+    }
+}
+
+/// A checkpoint whose signature verified and whose origin is the expected one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedCheckpoint {
+    pub checkpoint: Checkpoint,
+    pub note: VerifiedNote,
+}
+
+/// Verifies a signed checkpoint note against the log's origin and trusted keys.
+pub fn verify_checkpoint(
+    note: &str,
+    origin: Option<&str>,
+    keys: &[VerifierKey],
+) -> Result<VerifiedCheckpoint, TlogProofError> {
+    let verified = verify_note(note, keys)?;
+    let (checkpoint, _extensions) = Checkpoint::parse(&verified.text)?;
+    let expected = origin.unwrap_or_else(|| keys.first().map_or("", |k| k.name()));
+    if checkpoint.origin != expected {
+        return Err(CheckpointError::WrongOrigin {
+            expected: expected.to_owned(),
+            found: checkpoint.origin,
+        }
+        .into());
+    }
+    Ok(VerifiedCheckpoint {
+        checkpoint,
+        note: verified,
+    })
+}
+
+/// What a verified entry proof establishes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedEntry {
+    pub entry: Entry,
+    pub leaf_hash: Hash,
+    pub checkpoint: VerifiedCheckpoint,
+}
+
+/// Verifies an idledger tlog-proof offline: the checkpoint is signed by a trusted key for the
+/// expected origin, the leaf bytes in `extra` hash to a leaf included at `index` under that
+/// checkpoint, and the leaf decodes to entry `index`.
+pub fn verify_entry_proof(
+    text: &str,
+    origin: Option<&str>,
+    keys: &[VerifierKey],
+) -> Result<VerifiedEntry, TlogProofError> {
+    let proof = TlogProof::parse(text)?;
+    let checkpoint = verify_checkpoint(&proof.checkpoint_note, origin, keys)?;
+    let leaf = proof.extra.as_deref().ok_or(TlogProofError::NoLeaf)?;
+    let hash = leaf_hash(leaf);
+    verify_inclusion(
+        &hash,
+        proof.index,
+        checkpoint.checkpoint.size,
+        &proof.path,
+        &checkpoint.checkpoint.root,
+    )?;
+    let entry = Entry::decode(leaf)?;
+    if entry.seq != proof.index.0 {
+        return Err(TlogProofError::SeqMismatch {
+            index: proof.index.0,
+            found: entry.seq,
+        });
+    }
+    Ok(VerifiedEntry {
+        entry,
+        leaf_hash: hash,
+        checkpoint,
+    })
+}

@@ -1,0 +1,13 @@
+//! idledger's read side: replays the ledger into projections and answers auditors' and incident
+//! responders' questions (histories, grant episodes, access at a time, governance reports), each
+//! with proofs checkable offline. It never writes the log.
+
+pub mod answers;
+pub mod episode;
+pub mod projections;
+pub mod reports;
+
+pub use answers::{AccessRow, GrantAnswer, History, QueryError, access_at, bundle, grant, history};
+pub use episode::Episode;
+pub use projections::Projections;
+pub use reports::{Report, ReportName, ReportOptions, report};

@@ -1,0 +1,2 @@
+//! idledger binary
+fn main() {}
