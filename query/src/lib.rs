@@ -3,6 +3,7 @@
 //! with proofs checkable offline. It never writes the log.
 
 pub mod answers;
+pub mod http;
 pub mod episode;
 pub mod projections;
 pub mod reports;

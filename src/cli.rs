@@ -1,0 +1,237 @@
+//! The command line: every subcommand and flag, parsed into plain data with no I/O.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "idledger", version, about = "Verifiable audit ledger for identity lifecycle events")]
+pub struct Cli {
+    /// TOML configuration file (docs/CONFIG.md); flags and environment variables override it.
+    #[arg(long, global = true, env = "IDLEDGER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, env = "IDLEDGER_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DataArg {
+    /// The ledger directory.
+    #[arg(long, env = "IDLEDGER_DATA")]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a proof bundle (checkable with `idledger verify-proof`) for the answer to this file.
+    #[arg(long, value_name = "FILE")]
+    pub proofs: Option<PathBuf>,
+    /// Judge expiries and ages as of this RFC 3339 time instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a ledger and its signing key; print the verifier key.
+    Init {
+        #[command(flatten)]
+        data: DataArg,
+        /// The checkpoint origin (and key name), e.g. `audit.example.com/identity`.
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// Print the verifier key(s) that sign this ledger's checkpoints.
+    Vkey {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Print the latest signed checkpoint.
+    Checkpoint {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Append JSON-lines events without Kafka (same validation, quarantine and dedupe).
+    Append {
+        #[command(flatten)]
+        data: DataArg,
+        /// A file of JSON lines, or `-` for standard input.
+        #[arg(default_value = "-")]
+        input: String,
+        /// Lines per batch (one synced write and one checkpoint each).
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// Verify everything: hashes, chain, back-links, tree, signatures, indexes, positions.
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+        /// A checkpoint you kept earlier; the log must be an append-only extension of it.
+        #[arg(long, value_name = "CHECKPOINT_FILE", requires = "vkey")]
+        trusted: Option<PathBuf>,
+        /// The verifier key you trust (text or a file holding it).
+        #[arg(long, value_name = "KEY")]
+        vkey: Option<String>,
+        /// Verification threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a C2SP tlog-proof for one entry, carrying its leaf bytes.
+    Prove {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        index: u64,
+    },
+    /// Print a consistency proof between two tree sizes (base64 hashes, one per line).
+    Consistency {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Check a tlog-proof or a proof bundle offline, with the verifier key only.
+    VerifyProof {
+        /// The verifier key (text or a file holding it).
+        #[arg(long)]
+        vkey: String,
+        /// The proof file (`-` for standard input).
+        file: String,
+    },
+    /// Rotate the signing key: add a new key (checkpoints then carry both), or finish by
+    /// retiring the old one.
+    RotateKey {
+        #[command(flatten)]
+        data: DataArg,
+        /// Retire every key but the newest.
+        #[arg(long)]
+        finish: bool,
+    },
+    /// Consume identity events from Kafka into the ledger, exactly once.
+    Ingest(IngestArgs),
+    /// Run a local Kafka-protocol broker (librdkafka's mock cluster) on 127.0.0.1.
+    DevBroker {
+        /// Topics to create, as NAME or NAME:PARTITIONS.
+        #[arg(long = "topic", default_values_t = ["identity-events:4".to_owned()])]
+        topics: Vec<String>,
+        #[arg(long, default_value_t = 1)]
+        brokers: i32,
+    },
+    /// Every entry about an identity, in order, with the gap check.
+    History {
+        #[command(flatten)]
+        data: DataArg,
+        subject: String,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// The story of one grant: who approved, why, and when access ended.
+    Grant {
+        #[command(flatten)]
+        data: DataArg,
+        grant_id: String,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Who had access to a resource at a time.
+    Access {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        resource: String,
+        /// RFC 3339 time.
+        #[arg(long)]
+        at: String,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Governance reports: lead-time, approvals, rotation, drift, exceptions.
+    Report {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(value_parser = ["lead-time", "approvals", "rotation", "drift", "exceptions"])]
+        name: String,
+        /// Group by this attribute (e.g. application, business_function).
+        #[arg(long)]
+        group_by: Option<String>,
+        /// Credentials unchanged for longer than this are flagged.
+        #[arg(long)]
+        max_age_days: Option<u64>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Serve the read-only HTTP API.
+    Serve {
+        #[command(flatten)]
+        data: DataArg,
+        /// Address to listen on (loopback by default).
+        #[arg(long)]
+        addr: Option<String>,
+    },
+    /// Run the whole job on an embedded broker with a realistic workload, and show the answers.
+    Demo {
+        /// Keep the ledger here instead of a temporary directory.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Events to generate (besides malformed, duplicate and secret-bearing messages).
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
+    },
+    /// Measure every performance target and print each figure against its limit.
+    Bench {
+        /// Smaller sizes, for a quick look.
+        #[arg(long)]
+        quick: bool,
+        /// Only these benchmarks (decode, append, verify, proof, replay, history, ingest).
+        #[arg(long = "only")]
+        only: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "IDLEDGER_BROKERS")]
+    pub brokers: Option<String>,
+    /// Topics to consume (repeat for several).
+    #[arg(long = "topic")]
+    pub topics: Vec<String>,
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Any librdkafka property, as kcat takes it: `-X security.protocol=SASL_SSL`.
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub properties: Vec<String>,
+    #[arg(long)]
+    pub batch_max: Option<usize>,
+    #[arg(long)]
+    pub batch_linger_ms: Option<u64>,
+    #[arg(long)]
+    pub workers: Option<usize>,
+    #[arg(long)]
+    pub dead_letter_topic: Option<String>,
+    /// Serve Prometheus metrics here (e.g. 127.0.0.1:9464).
+    #[arg(long)]
+    pub metrics_addr: Option<String>,
+    /// Exit once every assigned partition is fully in the ledger and idle this long (ms).
+    #[arg(long, value_name = "MS")]
+    pub until_caught_up: Option<u64>,
+}

@@ -1,0 +1,182 @@
+//! `idledger demo`: the whole job in one command, on an embedded Kafka-protocol broker.
+
+use crate::output::{line, stderr_is_terminal};
+use crate::workload::{self, STORY_GRANT, STORY_SUBJECT};
+use anyhow::Context as _;
+use idledger_ingest::{DevBroker, IngestConfig, Metrics, Shutdown};
+use idledger_ledger::{FsckOptions, Ledger, ReadOnlyLedger, fsck};
+use idledger_proto::Timestamp;
+use idledger_query::{ReportName, ReportOptions};
+use rdkafka::ClientConfig;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TOPIC: &str = "identity-events";
+
+fn step(text: &str) -> std::io::Result<()> {
+    line(format!("\n== {text}"))
+}
+
+pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (_tmp, dir, kept) = match data {
+        Some(d) => (None, d, true),
+        None => {
+            let t = tempfile::tempdir().context("cannot create a temporary directory")?;
+            let d = t.path().join("ledger");
+            (Some(t), d, false)
+        }
+    };
+    step("1. an embedded Kafka-protocol broker (librdkafka mock cluster) on 127.0.0.1")?;
+    let broker = DevBroker::start(1, &[(TOPIC.to_owned(), partitions)])?;
+    let bootstrap = broker.bootstrap_servers();
+    line(format!("bootstrap.servers={bootstrap}; topic {TOPIC} with {partitions} partitions"))?;
+
+    step("2. a new ledger and its Ed25519 signing key")?;
+    let ledger = Ledger::init(&dir, "demo.idledger.local/identity").with_context(|| format!("cannot create a ledger in {}", dir.display()))?;
+    let vkey = ledger.verifier_keys()[0].clone();
+    line(format!("ledger {}\nverifier key {vkey}", dir.display()))?;
+
+    step("3. a realistic identity lifecycle workload, produced to Kafka")?;
+    let w = workload::generate(events, 7);
+    line(format!(
+        "{} messages: {} valid events, {} re-sent duplicates, {} malformed or empty, {} carrying secrets, {} conflicting duplicate",
+        w.messages.len(),
+        w.valid,
+        w.duplicates,
+        w.invalid,
+        w.secrets,
+        w.conflicting
+    ))?;
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .context("cannot create a producer")?;
+    let bar = progress(w.messages.len() as u64, "producing");
+    for (i, m) in w.messages.iter().enumerate() {
+        let mut record = BaseRecord::<[u8], [u8]>::to(TOPIC);
+        if let Some(k) = &m.key {
+            record = record.key(k.as_slice());
+        }
+        if let Some(p) = &m.payload {
+            record = record.payload(p.as_slice());
+        }
+        let mut record = record;
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((e, r)) => {
+                    if !matches!(e.rdkafka_error_code(), Some(rdkafka::types::RDKafkaErrorCode::QueueFull)) {
+                        return Err(anyhow::anyhow!("cannot produce: {e}"));
+                    }
+                    producer.poll(Duration::from_millis(10));
+                    record = r;
+                }
+            }
+        }
+        if i % 1000 == 0 {
+            producer.poll(Duration::ZERO);
+            if let Some(b) = &bar {
+                b.set_position(i as u64);
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(60)).context("cannot flush the producer")?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+
+    step("4. the real ingest pipeline: consumer group, parallel decode, batched atomic appends")?;
+    let mut cfg = IngestConfig::new(&bootstrap, vec![TOPIC.to_owned()], "idledger-demo");
+    cfg.stop_when_caught_up = Some(Duration::from_millis(500));
+    let metrics = Arc::new(Metrics::default());
+    let ingest_started = Instant::now();
+    let (summary, ledger) = idledger_ingest::run(ledger, &cfg, &Shutdown::new(), metrics.clone())?;
+    let secs = ingest_started.elapsed().as_secs_f64();
+    line(format!(
+        "appended {} events and records, quarantined {}, skipped {} identical duplicates, in {secs:.1}s ({:.0} messages/s); {} batches, tree size {}",
+        summary.appended,
+        summary.quarantined,
+        summary.deduplicated,
+        (summary.appended + summary.quarantined + summary.deduplicated) as f64 / secs.max(1e-9),
+        summary.batches,
+        summary.tree_size
+    ))?;
+    for p in &summary.positions {
+        line(format!("  stored position {}/{} = {}", p.topic, p.partition, p.next_offset))?;
+    }
+    drop(ledger);
+    drop(broker);
+
+    step("5. full verification (every hash, link, back-link, signature, index and position)")?;
+    let ro = ReadOnlyLedger::open(&dir)?;
+    let r = ro.reader();
+    let report = fsck(&r, &FsckOptions::default())?;
+    if !report.ok() {
+        anyhow::bail!(crate::VerificationFailed(format!("the demo ledger failed verification: {:?}", report.first())));
+    }
+    line(format!("ok: ledger verified: {} entries, {} signed checkpoints, all consistent", report.entries_checked, report.checkpoints_checked))?;
+
+    let now = Timestamp::now();
+    step(&format!("6. who approved {STORY_GRANT}, why, and when did it end?"))?;
+    let g = idledger_query::grant(&r, STORY_GRANT, now)?;
+    for e in &g.entries {
+        line(format!("  {}", super::query::describe_entry(e).join("  ")))?;
+    }
+    line(format!("who approved: {}", g.who_approved))?;
+    line(format!("why:          {}", g.why))?;
+    line(format!("access ended: {}", g.when_ended))?;
+
+    step(&format!("7. the history of {STORY_SUBJECT}"))?;
+    let h = idledger_query::history(&r, STORY_SUBJECT)?;
+    for e in h.entries.iter().take(12) {
+        line(format!("  {}", super::query::describe_entry(e).join("  ")))?;
+    }
+    if h.entries.len() > 12 {
+        line(format!("  … {} more", h.entries.len() - 12))?;
+    }
+    line(format!("gap check: {}", if h.gap_free { "every entry links back to the previous one; none missing" } else { "FAILED" }))?;
+
+    step("8. entitlement drift report")?;
+    let projections = idledger_query::Projections::replay(&r)?;
+    let drift = idledger_query::report(&projections, ReportName::Drift, &ReportOptions { now, max_credential_age_days: 90, group_by: None });
+    for grp in &drift.groups {
+        for (k, v) in &grp.figures {
+            line(format!("  {k}: {v}"))?;
+        }
+        for item in grp.items.iter().take(3) {
+            line(format!("    e.g. {} {}: {}", item.kind, item.id, item.detail))?;
+        }
+    }
+
+    step("9. an inclusion proof for the revocation, checked offline with only the verifier key")?;
+    let revocation = g.episode.end.as_ref().and_then(|e| e.index).context("the story grant was revoked")?;
+    let proof = r.tlog_proof(idledger_proto::Seq(revocation))?.to_text();
+    let shown: Vec<&str> = proof.lines().map(|l| if l.len() > 100 { &l[..100] } else { l }).collect();
+    line(format!("{}\n…", shown.join("\n")))?;
+    let verified = idledger_proto::proof::verify_entry_proof(&proof, None, std::slice::from_ref(&vkey)).context("the proof did not verify")?;
+    line(format!("verified offline: entry {} is in the log under the signed checkpoint of size {}", verified.entry.seq, verified.checkpoint.checkpoint.size))?;
+
+    step(&format!("done in {:.1}s", started.elapsed().as_secs_f64()))?;
+    if kept {
+        let d = dir.display();
+        line(format!(
+            "explore the ledger:\n  idledger verify --data {d}\n  idledger grant --data {d} {STORY_GRANT}\n  idledger history --data {d} {STORY_SUBJECT} --proofs history.proof.json\n  idledger verify-proof --vkey '{vkey}' history.proof.json\n  idledger report --data {d} drift --group-by application\n  idledger access --data {d} --resource prod-db:read --at 2026-01-08T10:00:00Z\n  idledger prove --data {d} --index {revocation}"
+        ))?;
+    } else {
+        line("the ledger was in a temporary directory; run `idledger demo --data DIR` to keep it and explore it with the other commands")?;
+    }
+    Ok(())
+}
+
+fn progress(len: u64, what: &'static str) -> Option<indicatif::ProgressBar> {
+    stderr_is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(len);
+        b.set_style(indicatif::ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}}")).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        b
+    })
+}

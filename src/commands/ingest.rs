@@ -1,0 +1,115 @@
+//! `idledger ingest` (Kafka into the ledger, with /metrics) and `idledger dev-broker`.
+
+use crate::cli::IngestArgs;
+use crate::config::Config;
+use anyhow::{Context as _, bail};
+use idledger_ingest::{DevBroker, IngestConfig, Metrics, Shutdown};
+use idledger_ledger::Ledger;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn ingest(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
+    let dir = config.data_dir(args.data.data.as_ref())?;
+    let section = &config.ingest;
+    let brokers = args.brokers.or_else(|| section.brokers.clone()).context("no brokers: pass --brokers HOST:PORT or set ingest.brokers")?;
+    let topics = if args.topics.is_empty() { section.topics.clone() } else { args.topics };
+    if topics.is_empty() {
+        bail!("no topics: pass --topic NAME (repeat for several) or set ingest.topics");
+    }
+    let group = args.group.or_else(|| section.group.clone()).unwrap_or_else(|| "idledger".to_owned());
+    let mut cfg = IngestConfig::new(&brokers, topics, &group);
+    for (k, v) in &section.kafka {
+        cfg.properties.push((k.clone(), v.clone()));
+    }
+    for p in &args.properties {
+        let (k, v) = p.split_once('=').with_context(|| format!("-X {p}: expected KEY=VALUE"))?;
+        cfg.properties.push((k.to_owned(), v.to_owned()));
+    }
+    if let Some(b) = args.batch_max.or(section.batch_max) {
+        cfg.batch_max = b;
+    }
+    if let Some(ms) = args.batch_linger_ms.or(section.batch_linger_ms) {
+        cfg.batch_linger = Duration::from_millis(ms);
+    }
+    if let Some(w) = args.workers.or(section.workers) {
+        cfg.workers = w;
+    }
+    cfg.dead_letter_topic = args.dead_letter_topic.or_else(|| section.dead_letter_topic.clone());
+    cfg.stop_when_caught_up = args.until_caught_up.map(Duration::from_millis);
+    let ledger = Ledger::open(&dir).with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
+    let metrics = Arc::new(Metrics::default());
+    let shutdown = Shutdown::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    {
+        let shutdown = shutdown.clone();
+        runtime.spawn(async move {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            tracing::info!("shutdown requested: finishing the current batch");
+            shutdown.request();
+        });
+    }
+    if let Some(addr) = args.metrics_addr.or_else(|| section.metrics_addr.clone()) {
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(&addr)).with_context(|| format!("cannot listen on {addr} for metrics"))?;
+        let m = metrics.clone();
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let m = m.clone();
+                async move {
+                    let now = idledger_proto::Timestamp::now().0.max(0) as u64 / 1_000_000;
+                    ([("content-type", "text/plain; version=0.0.4")], m.render(now))
+                }
+            }),
+        );
+        tracing::info!(addr = %addr, "serving /metrics");
+        runtime.spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "metrics server stopped");
+            }
+        });
+    }
+    let (summary, _ledger) = idledger_ingest::run(ledger, &cfg, &shutdown, metrics)?;
+    crate::output::line(format!(
+        "ingest stopped: appended {}, quarantined {}, duplicates skipped {}, already present {}; tree size {}",
+        summary.appended, summary.quarantined, summary.deduplicated, summary.skipped_below_position, summary.tree_size
+    ))?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+pub fn dev_broker(topics: &[String], brokers: i32) -> anyhow::Result<()> {
+    let mut spec = Vec::new();
+    for t in topics {
+        let (name, parts) = match t.split_once(':') {
+            Some((n, p)) => (n.to_owned(), p.parse::<i32>().with_context(|| format!("--topic {t}: partitions must be a number"))?),
+            None => (t.clone(), 1),
+        };
+        spec.push((name, parts));
+    }
+    let broker = DevBroker::start(brokers, &spec)?;
+    crate::output::line(format!("bootstrap.servers={}", broker.bootstrap_servers()))?;
+    for (name, parts) in &spec {
+        eprintln!("topic {name}: {parts} partitions");
+    }
+    eprintln!("dev broker running on 127.0.0.1; stop with Ctrl-C");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    })?;
+    drop(broker);
+    Ok(())
+}

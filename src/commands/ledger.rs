@@ -1,0 +1,259 @@
+//! Ledger commands: init, vkey, checkpoint, append, verify, prove, consistency, verify-proof,
+//! rotate-key.
+
+use crate::VerificationFailed;
+use crate::output::{line, stderr_is_terminal};
+use anyhow::{Context as _, bail};
+use idledger_ledger::{FsckOptions, Item, Ledger, Outcome, ReadOnlyLedger, Submission, Trust, fsck};
+use idledger_proto::entry::Origin;
+use idledger_proto::{Seq, TreeSize, decode_event};
+use std::io::BufRead as _;
+use std::path::Path;
+
+pub fn init(dir: &Path, origin: Option<String>) -> anyhow::Result<()> {
+    let origin = match origin {
+        Some(o) => o,
+        None => {
+            let mut n = [0u8; 4];
+            getrandom::fill(&mut n).map_err(|e| anyhow::anyhow!("no random bytes from the operating system: {e}"))?;
+            format!("idledger.local/{}", hex_encode(&n))
+        }
+    };
+    let ledger = Ledger::init(dir, &origin).with_context(|| format!("cannot create a ledger in {}", dir.display()))?;
+    eprintln!("created ledger {} with origin {origin}; verifier key:", dir.display());
+    for k in ledger.verifier_keys() {
+        line(k)?;
+    }
+    Ok(())
+}
+
+fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn open_read(dir: &Path) -> anyhow::Result<ReadOnlyLedger> {
+    ReadOnlyLedger::open(dir).with_context(|| format!("cannot open the ledger in {}", dir.display()))
+}
+
+pub fn vkey(dir: &Path) -> anyhow::Result<()> {
+    let ro = open_read(dir)?;
+    for k in ro.reader().signer_keys()? {
+        line(k)?;
+    }
+    Ok(())
+}
+
+pub fn checkpoint(dir: &Path) -> anyhow::Result<()> {
+    let ro = open_read(dir)?;
+    let (_, note) = ro.reader().latest_checkpoint()?;
+    crate::output::text(&note)?;
+    Ok(())
+}
+
+pub fn append(dir: &Path, input: &str, batch: usize) -> anyhow::Result<()> {
+    let mut ledger = Ledger::open(dir).with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
+    let reader: Box<dyn std::io::BufRead> = if input == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(std::fs::File::open(input).with_context(|| format!("cannot read {input}"))?))
+    };
+    let label = if input == "-" { "stdin".to_owned() } else { input.to_owned() };
+    let (mut appended, mut quarantined, mut duplicates) = (0u64, 0u64, 0u64);
+    let mut pending: Vec<(u64, Submission)> = Vec::new();
+    let mut flush = |ledger: &mut Ledger, pending: &mut Vec<(u64, Submission)>| -> anyhow::Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<u64> = pending.iter().map(|(l, _)| *l).collect();
+        let subs: Vec<Submission> = pending.drain(..).map(|(_, s)| s).collect();
+        let reasons: Vec<Option<String>> = subs.iter().map(|s| match &s.item { Item::Rejected(r) => Some(r.reason.to_string()), _ => None }).collect();
+        let report = ledger.append(subs, &[])?;
+        for (i, o) in report.outcomes.iter().enumerate() {
+            match o {
+                Outcome::Appended(_) => appended += 1,
+                Outcome::Duplicate(first) => {
+                    duplicates += 1;
+                    eprintln!("line {}: duplicate of entry {first}, skipped", lines[i]);
+                }
+                Outcome::Quarantined(seq) => {
+                    quarantined += 1;
+                    let why = reasons[i].clone().unwrap_or_else(|| "same source and id as an earlier event but different content".into());
+                    eprintln!("line {}: quarantined as entry {seq}: {why}", lines[i]);
+                }
+            }
+        }
+        Ok(())
+    };
+    for (n, raw) in reader.split(b'\n').enumerate() {
+        let mut raw = raw.with_context(|| format!("cannot read {label}"))?;
+        if raw.last() == Some(&b'\r') {
+            raw.pop();
+        }
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let line_no = n as u64 + 1;
+        let item = match decode_event(&raw) {
+            Ok(v) => Item::Event(v),
+            Err(r) => Item::Rejected(r),
+        };
+        pending.push((line_no, Submission { origin: Origin::Local { label: label.clone(), line: line_no }, item }));
+        if pending.len() >= batch.max(1) {
+            flush(&mut ledger, &mut pending)?;
+        }
+    }
+    flush(&mut ledger, &mut pending)?;
+    line(format!("appended {appended}, quarantined {quarantined}, duplicates skipped {duplicates}; tree size {}", ledger.size()))?;
+    Ok(())
+}
+
+pub fn verify(dir: &Path, trusted: Option<&Path>, vkey: Option<&str>, threads: usize, json: bool) -> anyhow::Result<()> {
+    let ro = open_read(dir)?;
+    let trust = match vkey {
+        Some(v) => {
+            let keys = super::read_vkey(v)?;
+            let key = keys.into_iter().next().context("--vkey names no key")?;
+            let checkpoint_note = match trusted {
+                Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("cannot read trusted checkpoint {}", p.display()))?),
+                None => None,
+            };
+            Some(Trust { key, checkpoint_note })
+        }
+        None => None,
+    };
+    let bar = stderr_is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(indicatif::ProgressStyle::with_template("verifying {bar:40} {pos}/{len} entries ({per_sec}, eta {eta})").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        b
+    });
+    let progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let started = std::time::Instant::now();
+    let report = fsck(&ro.reader(), &FsckOptions { trust, threads, progress: Some(&progress) })?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let elapsed = started.elapsed();
+    if json {
+        let findings: Vec<serde_json::Value> = report
+            .findings
+            .iter()
+            .map(|f| serde_json::json!({"class": f.class.as_str(), "index": f.index, "detail": f.detail}))
+            .collect();
+        let counts: serde_json::Map<String, serde_json::Value> = report.counts.iter().map(|(k, v)| (k.as_str().to_owned(), (*v).into())).collect();
+        line(serde_json::to_string_pretty(&serde_json::json!({
+            "ok": report.ok(),
+            "tree_size": report.tree_size,
+            "entries_checked": report.entries_checked,
+            "checkpoints_checked": report.checkpoints_checked,
+            "extends_trusted_checkpoint_of_size": report.extends_trusted,
+            "keys": report.final_keys,
+            "counts": counts,
+            "findings": findings,
+        }))?)?;
+    } else {
+        line(format!(
+            "checked {} entries and {} checkpoints ({:.1} MB) in {:.2?}",
+            report.entries_checked,
+            report.checkpoints_checked,
+            report.bytes_hashed as f64 / 1e6,
+            elapsed
+        ))?;
+        if let Some(size) = report.extends_trusted {
+            line(format!("the log is an append-only extension of your checkpoint of size {size}"))?;
+        }
+    }
+    if report.ok() {
+        if !json {
+            line(format!("ok: ledger verified, tree size {}, signed by {}", report.tree_size, report.final_keys.join(", ")))?;
+        }
+        return Ok(());
+    }
+    let first = report.first().map(|f| format!("first failure: {} at index {}: {}", f.class, f.index, f.detail)).unwrap_or_default();
+    let counts: Vec<String> = report.counts.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+    if !json {
+        for f in report.findings.iter().take(20) {
+            line(format!("FAIL {} at index {}: {}", f.class, f.index, f.detail))?;
+        }
+    }
+    Err(VerificationFailed(format!("{first} ({})", counts.join(", "))).into())
+}
+
+pub fn prove(dir: &Path, index: u64) -> anyhow::Result<()> {
+    let ro = open_read(dir)?;
+    let r = ro.reader();
+    let (size, _) = r.latest_checkpoint()?;
+    if index >= size.0 {
+        bail!("index {index} is not in the ledger: the latest checkpoint covers entries 0 to {}", size.0.saturating_sub(1));
+    }
+    crate::output::text(&r.tlog_proof(Seq(index))?.to_text())?;
+    Ok(())
+}
+
+pub fn consistency(dir: &Path, from: u64, to: Option<u64>) -> anyhow::Result<()> {
+    let ro = open_read(dir)?;
+    let r = ro.reader();
+    let to = match to {
+        Some(t) => t,
+        None => r.latest_checkpoint()?.0.0,
+    };
+    for h in r.consistency_proof(TreeSize(from), TreeSize(to))? {
+        line(h.to_base64())?;
+    }
+    Ok(())
+}
+
+pub fn verify_proof(vkey: &str, file: &str) -> anyhow::Result<()> {
+    let keys = super::read_vkey(vkey)?;
+    let text = if file == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read proof file {file}"))?
+    };
+    if text.trim_start().starts_with('{') {
+        match idledger_proto::bundle::verify_bundle(&text, None, &keys) {
+            Ok(v) => {
+                crate::output::text(&v.describe())?;
+                line("ok: the bundle verifies")?;
+                Ok(())
+            }
+            Err(e) => Err(VerificationFailed(format!("proof bundle: {e}")).into()),
+        }
+    } else {
+        match idledger_proto::proof::verify_entry_proof(&text, None, &keys) {
+            Ok(v) => {
+                let cp = &v.checkpoint.checkpoint;
+                line(format!("ok: entry {} is in the log `{}` under the signed checkpoint of size {} (root {})", v.entry.seq, cp.origin, cp.size, cp.root.to_base64()))?;
+                line(format!("leaf hash {}", v.leaf_hash))?;
+                line(serde_json::to_string_pretty(&v.entry)?)?;
+                Ok(())
+            }
+            Err(e) => Err(VerificationFailed(format!("tlog-proof: {e}")).into()),
+        }
+    }
+}
+
+pub fn rotate_key(dir: &Path, finish: bool) -> anyhow::Result<()> {
+    let mut ledger = Ledger::open(dir).with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
+    if finish {
+        let keys = ledger.verifier_keys();
+        if keys.len() < 2 {
+            bail!("no rotation in progress: only one signing key ({}); run `idledger rotate-key` first", keys[0]);
+        }
+        for old in &keys[..keys.len() - 1] {
+            ledger.retire_key(old)?;
+            eprintln!("retired {old}");
+        }
+    } else {
+        let new = ledger.add_key()?;
+        eprintln!("added a new signing key; checkpoints now carry both signatures until `idledger rotate-key --finish`");
+        line(new)?;
+    }
+    Ok(())
+}

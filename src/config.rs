@@ -1,0 +1,84 @@
+//! The TOML configuration file (every field documented in docs/CONFIG.md; unknown fields are
+//! rejected), merged under flags and environment variables.
+
+use anyhow::Context as _;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The ledger directory.
+    pub data: Option<PathBuf>,
+    /// Checkpoint origin for `init`.
+    pub origin: Option<String>,
+    /// `text` or `json`.
+    pub log_format: Option<String>,
+    #[serde(default)]
+    pub ingest: IngestSection,
+    #[serde(default)]
+    pub serve: ServeSection,
+    #[serde(default)]
+    pub report: ReportSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSection {
+    pub brokers: Option<String>,
+    #[serde(default)]
+    pub topics: Vec<String>,
+    pub group: Option<String>,
+    pub batch_max: Option<usize>,
+    pub batch_linger_ms: Option<u64>,
+    pub workers: Option<usize>,
+    pub dead_letter_topic: Option<String>,
+    pub metrics_addr: Option<String>,
+    /// librdkafka properties, passed through as is.
+    #[serde(default)]
+    pub kafka: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    pub addr: Option<String>,
+    /// Bearer tokens and their roles.
+    #[serde(default)]
+    pub tokens: Vec<TokenEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    /// Who holds it (logged in access records instead of the token).
+    pub name: String,
+    /// The token itself. Prefer `token_env` to keep it out of the file.
+    pub token: Option<String>,
+    /// An environment variable holding the token.
+    pub token_env: Option<String>,
+    /// `auditor`, `responder` or `admin`.
+    pub role: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSection {
+    pub max_credential_age_days: Option<u64>,
+}
+
+impl Config {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let Some(path) = path else { return Ok(Config::default()) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+    }
+
+    /// The data directory from the flag, else the file; an error says how to give one.
+    pub fn data_dir(&self, flag: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+        flag.cloned()
+            .or_else(|| self.data.clone())
+            .context("no ledger directory: pass --data DIR, set IDLEDGER_DATA, or set `data` in the configuration file")
+    }
+}
