@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "idledger", version, about = "Verifiable audit ledger for identity lifecycle events")]
+#[command(
+    name = "idledger",
+    version,
+    about = "Verifiable audit ledger for identity lifecycle events"
+)]
 pub struct Cli {
     /// TOML configuration file (docs/CONFIG.md); flags and environment variables override it.
     #[arg(long, global = true, env = "IDLEDGER_CONFIG")]

@@ -70,9 +70,13 @@ pub struct ReportSection {
 
 impl Config {
     pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
-        let Some(path) = path else { return Ok(Config::default()) };
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read configuration file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("invalid configuration file {}", path.display()))
     }
 
     /// The data directory from the flag, else the file; an error says how to give one.

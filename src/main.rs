@@ -25,8 +25,11 @@ impl std::error::Error for VerificationFailed {}
 
 fn init_logging(format: Option<cli::LogFormat>) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("IDLEDGER_LOG").unwrap_or_else(|_| EnvFilter::new("info,librdkafka=warn,rdkafka=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_env("IDLEDGER_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,librdkafka=warn,rdkafka=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         Some(cli::LogFormat::Json) => builder.json().init(),
         _ => builder.with_ansi(output::stderr_is_terminal()).init(),
@@ -50,7 +53,10 @@ fn main() -> ExitCode {
     match commands::run(cli.command, &config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
             if let Some(v) = e.downcast_ref::<VerificationFailed>() {

@@ -54,12 +54,25 @@ fn at(secs: i64) -> String {
 }
 
 fn fingerprint(rng: &mut Rng) -> String {
-    format!("sha256:{:016x}{:016x}{:016x}{:016x}", rng.next(), rng.next(), rng.next(), rng.next())
+    format!(
+        "sha256:{:016x}{:016x}{:016x}{:016x}",
+        rng.next(),
+        rng.next(),
+        rng.next(),
+        rng.next()
+    )
 }
 
 const NON_HUMAN: [&str; 4] = ["service_account", "workload", "bot", "machine"];
 const APPS: [&str; 4] = ["payments", "billing", "identity", "analytics"];
-const RESOURCES: [&str; 6] = ["prod-db:read", "prod-db:write", "aws:role/deploy", "aws:role/readonly", "k8s:ns/payments:edit", "github:org/admin"];
+const RESOURCES: [&str; 6] = [
+    "prod-db:read",
+    "prod-db:write",
+    "aws:role/deploy",
+    "aws:role/readonly",
+    "k8s:ns/payments:edit",
+    "github:org/admin",
+];
 const REASONS: [&str; 5] = [
     "investigate failed payments for INC-{n}",
     "deploy hotfix for CHG-{n}",
@@ -70,12 +83,18 @@ const REASONS: [&str; 5] = [
 
 impl Workload {
     fn push(&mut self, key: &str, v: &Value) {
-        self.messages.push(Message { key: Some(key.as_bytes().to_vec()), payload: Some(v.to_string().into_bytes()) });
+        self.messages.push(Message {
+            key: Some(key.as_bytes().to_vec()),
+            payload: Some(v.to_string().into_bytes()),
+        });
         self.valid += 1;
     }
 
     fn push_raw(&mut self, key: Option<&str>, payload: Option<Vec<u8>>) {
-        self.messages.push(Message { key: key.map(|k| k.as_bytes().to_vec()), payload });
+        self.messages.push(Message {
+            key: key.map(|k| k.as_bytes().to_vec()),
+            payload,
+        });
     }
 }
 
@@ -100,7 +119,11 @@ fn story(w: &mut Workload) {
 
     let svc = json!({ "id": "svc-billing", "kind": "service_account" });
     let cred = |fp: &str| json!({ "id": "key-billing-1", "kind": "api_key", "fingerprint": fp });
-    let fps = ["sha256:".to_owned() + &"1".repeat(64), "sha256:".to_owned() + &"2".repeat(64), "sha256:".to_owned() + &"3".repeat(64)];
+    let fps = [
+        "sha256:".to_owned() + &"1".repeat(64),
+        "sha256:".to_owned() + &"2".repeat(64),
+        "sha256:".to_owned() + &"3".repeat(64),
+    ];
     w.push("svc-billing", &json!({ "id": "story-10", "source": "vault-eu", "type": "identity.created", "time": at(START + DAY), "actor": actor("carol@example.com", "human", Some(true)), "subject": svc, "owner": "carol@example.com", "attributes": { "application": "billing" } }));
     w.push("svc-billing", &json!({ "id": "story-11", "source": "vault-eu", "type": "credential.issued", "time": at(START + DAY + 60), "actor": actor("carol@example.com", "human", Some(true)), "subject": svc, "credential": cred(&fps[0]) }));
     w.push("svc-billing", &json!({ "id": "story-12", "source": "vault-eu", "type": "credential.rotated", "time": at(START + 30 * DAY), "actor": actor("vault-rotator", "service", None), "subject": svc, "credential": cred(&fps[1]) }));
@@ -147,13 +170,21 @@ pub fn generate(events: usize, seed: u64) -> Workload {
             let g = format!("g-{grant}");
             let resource = RESOURCES[rng.below(RESOURCES.len() as u64) as usize];
             let t0 = START + 5 * DAY + (grant as i64 * 97) % (300 * DAY);
-            let reason = REASONS[rng.below(REASONS.len() as u64) as usize].replace("{n}", &(grant % 9000).to_string());
+            let reason = REASONS[rng.below(REASONS.len() as u64) as usize]
+                .replace("{n}", &(grant % 9000).to_string());
             let ticket = format!("CHG-{}", 1000 + grant % 9000);
             let hours = [1i64, 4, 8, 24, 72][rng.below(5) as usize];
             let app = APPS[p % APPS.len()];
             let exception = rng.chance(3);
             w.push(&subject_id, &json!({ "id": format!("{g}-req"), "source": "access-portal", "type": "access.requested", "time": at(t0), "actor": actor(&subject_id, "human", Some(true)), "subject": subject, "grant_id": g, "resource": resource, "reason": reason, "ticket": ticket, "attributes": { "application": app } }));
-            let approver = if rng.chance(4) { subject_id.clone() } else { format!("user{}@example.com", (p + 1 + rng.below(5) as usize) % people) };
+            let approver = if rng.chance(4) {
+                subject_id.clone()
+            } else {
+                format!(
+                    "user{}@example.com",
+                    (p + 1 + rng.below(5) as usize) % people
+                )
+            };
             let lead = 60 + rng.below(4 * 3600) as i64;
             if rng.chance(8) {
                 w.push(&subject_id, &json!({ "id": format!("{g}-deny"), "source": "access-portal", "type": "access.denied", "time": at(t0 + lead), "actor": actor(&approver, "human", Some(true)), "subject": subject, "grant_id": g, "resource": resource, "reason": "not justified", "policy": { "id": "prod-access", "version": "7" } }));
@@ -183,7 +214,8 @@ pub fn generate(events: usize, seed: u64) -> Workload {
             let s = rng.below(services as u64) as usize;
             let subject_id = format!("svc-{s}");
             let subject = json!({ "id": subject_id, "kind": NON_HUMAN[s % 4] });
-            let kind = ["api_key", "certificate", "token", "ssh_key", "secret"][rng.below(5) as usize];
+            let kind =
+                ["api_key", "certificate", "token", "ssh_key", "secret"][rng.below(5) as usize];
             let c = |fp: String| json!({ "id": format!("cred-{cred}"), "kind": kind, "fingerprint": fp });
             let t0 = START + (cred as i64 * 131) % (200 * DAY);
             let mut issued = json!({ "id": format!("cred-{cred}-issued"), "source": "vault-eu", "type": "credential.issued", "time": at(t0), "actor": actor("vault", "service", None), "subject": subject, "credential": c(fingerprint(&mut rng)) });
@@ -235,7 +267,10 @@ pub fn generate(events: usize, seed: u64) -> Workload {
     }
     // A conflicting duplicate and a tombstone.
     let conflict = json!({ "id": "story-2", "source": "access-portal", "type": "access.requested", "time": at(START), "actor": actor("mallory@example.com", "human", None), "subject": { "id": "mallory@example.com", "kind": "human" }, "grant_id": "g-mallory", "resource": "prod-db:write", "reason": "replayed id with other content" });
-    w.push_raw(Some("mallory@example.com"), Some(conflict.to_string().into_bytes()));
+    w.push_raw(
+        Some("mallory@example.com"),
+        Some(conflict.to_string().into_bytes()),
+    );
     w.conflicting += 1;
     w.push_raw(Some("tombstone"), None);
     w.invalid += 1;

@@ -47,7 +47,10 @@ pub struct Token {
 
 impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token").field("name", &self.name).field("role", &self.role).finish()
+        f.debug_struct("Token")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .finish()
     }
 }
 
@@ -81,7 +84,9 @@ pub struct ServerState {
 
 impl std::fmt::Debug for ServerState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerState").field("tokens", &self.tokens.len()).finish()
+        f.debug_struct("ServerState")
+            .field("tokens", &self.tokens.len())
+            .finish()
     }
 }
 
@@ -113,7 +118,11 @@ impl ServerState {
         let mut found = None;
         for t in &self.tokens {
             let same_len = t.secret.len() == presented.len();
-            let eq = if same_len { bool::from(t.secret.ct_eq(presented)) } else { false };
+            let eq = if same_len {
+                bool::from(t.secret.ct_eq(presented))
+            } else {
+                false
+            };
             if eq && found.is_none() {
                 found = Some(t);
             }
@@ -130,8 +139,13 @@ fn query_error(e: QueryError) -> Response {
     match e {
         QueryError::NotFound { .. } => error(StatusCode::NOT_FOUND, e.to_string()),
         QueryError::BadRequest(m) => error(StatusCode::BAD_REQUEST, m),
-        QueryError::Read(idledger_ledger::ReadError::NoEntry(i)) => error(StatusCode::NOT_FOUND, format!("entry {i} is not in the ledger")),
-        QueryError::Read(idledger_ledger::ReadError::Request(r)) => error(StatusCode::BAD_REQUEST, r.to_string()),
+        QueryError::Read(idledger_ledger::ReadError::NoEntry(i)) => error(
+            StatusCode::NOT_FOUND,
+            format!("entry {i} is not in the ledger"),
+        ),
+        QueryError::Read(idledger_ledger::ReadError::Request(r)) => {
+            error(StatusCode::BAD_REQUEST, r.to_string())
+        }
         other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
     }
 }
@@ -142,117 +156,201 @@ fn flag(params: &Params, name: &str) -> Result<bool, Response> {
     match params.get(name).map(String::as_str) {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
-        Some(other) => Err(error(StatusCode::BAD_REQUEST, format!("`{name}` must be true or false, found `{other}`"))),
+        Some(other) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("`{name}` must be true or false, found `{other}`"),
+        )),
     }
 }
 
 fn time_param(params: &Params, name: &str) -> Result<Option<Timestamp>, Response> {
     match params.get(name) {
         None => Ok(None),
-        Some(t) => Timestamp::parse_rfc3339(t)
-            .map(Some)
-            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("`{name}` is not an RFC 3339 time: {e}"))),
+        Some(t) => Timestamp::parse_rfc3339(t).map(Some).map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("`{name}` is not an RFC 3339 time: {e}"),
+            )
+        }),
     }
 }
 
 fn u64_param(params: &Params, name: &str) -> Result<Option<u64>, Response> {
     match params.get(name) {
         None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| error(StatusCode::BAD_REQUEST, format!("`{name}` must be a non-negative integer, found `{v}`"))),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("`{name}` must be a non-negative integer, found `{v}`"),
+            )
+        }),
     }
 }
 
 fn only_params(params: &Params, known: &[&str]) -> Result<(), Response> {
     match params.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(error(StatusCode::BAD_REQUEST, format!("unknown parameter `{k}`; this route takes {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") }))),
+        Some(k) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "unknown parameter `{k}`; this route takes {}",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        )),
         None => Ok(()),
     }
 }
 
 /// Runs blocking ledger work off the async runtime.
 async fn blocking<F: FnOnce() -> Response + Send + 'static>(f: F) -> Response {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, format!("request failed: {e}")))
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("request failed: {e}"),
+        )
+    })
 }
 
-async fn authorize(state: Arc<ServerState>, need: Need, headers: HeaderMap, route: &'static str, req_path: String, inner: impl std::future::Future<Output = Response>) -> Response {
+async fn authorize(
+    state: Arc<ServerState>,
+    need: Need,
+    headers: HeaderMap,
+    route: &'static str,
+    req_path: String,
+    inner: impl std::future::Future<Output = Response>,
+) -> Response {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().as_bytes().to_vec());
     let Some(presented) = presented else {
-        state.denied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state
+            .denied
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(who = "anonymous", route, path = %req_path, status = 401, "read refused");
-        let mut r = error(StatusCode::UNAUTHORIZED, "a bearer token is required: Authorization: Bearer <token>");
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token is required: Authorization: Bearer <token>",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
         return r;
     };
     let Some(token) = state.authenticate(&presented).cloned() else {
-        state.denied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state
+            .denied
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(who = "unknown token", route, path = %req_path, status = 401, "read refused");
         return error(StatusCode::UNAUTHORIZED, "unknown bearer token");
     };
     if !allowed(token.role, need) {
-        state.denied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state
+            .denied
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(who = %token.name, role = ?token.role, route, path = %req_path, status = 403, "read refused");
-        return error(StatusCode::FORBIDDEN, format!("role {:?} may not read {route}", token.role));
+        return error(
+            StatusCode::FORBIDDEN,
+            format!("role {:?} may not read {route}", token.role),
+        );
     }
     state.refresh();
     let response = inner.await;
-    state.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state
+        .reads
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(who = %token.name, role = ?token.role, route, path = %req_path, status = response.status().as_u16(), at = %Timestamp::now(), "read");
     response
 }
 
-async fn checkpoint(State(s): State<Arc<ServerState>>, Query(p): Query<Params>, headers: HeaderMap, req: Request) -> Response {
+async fn checkpoint(
+    State(s): State<Arc<ServerState>>,
+    Query(p): Query<Params>,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
     let path = req.uri().path().to_owned();
-    authorize(s.clone(), Need::Auditor, headers, "/v1/checkpoint", path, async move {
-        if let Err(r) = only_params(&p, &[]) {
-            return r;
-        }
-        blocking(move || match s.ledger.reader().latest_checkpoint() {
-            Ok((_, note)) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response(),
-            Err(e) => query_error(e.into()),
-        })
-        .await
-    })
+    authorize(
+        s.clone(),
+        Need::Auditor,
+        headers,
+        "/v1/checkpoint",
+        path,
+        async move {
+            if let Err(r) = only_params(&p, &[]) {
+                return r;
+            }
+            blocking(move || match s.ledger.reader().latest_checkpoint() {
+                Ok((_, note)) => {
+                    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()
+                }
+                Err(e) => query_error(e.into()),
+            })
+            .await
+        },
+    )
     .await
 }
 
-async fn entry(State(s): State<Arc<ServerState>>, Path(index): Path<String>, Query(p): Query<Params>, headers: HeaderMap, req: Request) -> Response {
+async fn entry(
+    State(s): State<Arc<ServerState>>,
+    Path(index): Path<String>,
+    Query(p): Query<Params>,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
     let path = req.uri().path().to_owned();
-    authorize(s.clone(), Need::Auditor, headers, "/v1/entries/{index}", path, async move {
-        if let Err(r) = only_params(&p, &[]) {
-            return r;
-        }
-        let Ok(index) = index.parse::<u64>() else {
-            return error(StatusCode::BAD_REQUEST, format!("entry index must be a non-negative integer, found `{index}`"));
-        };
-        blocking(move || {
-            let r = s.ledger.reader();
-            let result = (|| -> Result<serde_json::Value, QueryError> {
-                let (size, _) = r.latest_checkpoint()?;
-                if index >= size.0 {
-                    return Err(QueryError::NotFound { kind: "entry", id: index.to_string() });
-                }
-                let proof = r.tlog_proof(Seq(index))?;
-                let leaf = proof.extra.clone().unwrap_or_default();
-                let entry = idledger_proto::Entry::decode(&leaf).map_err(|source| idledger_ledger::ReadError::BadEntry { index, source })?;
-                Ok(json!({
-                    "index": index,
-                    "entry": entry,
-                    "leaf_hex": hex_string(&leaf),
-                    "leaf_hash": idledger_proto::hash::leaf_hash(&leaf).to_hex(),
-                    "tlog_proof": proof.to_text(),
-                }))
-            })();
-            match result {
-                Ok(v) => axum::Json(v).into_response(),
-                Err(e) => query_error(e),
+    authorize(
+        s.clone(),
+        Need::Auditor,
+        headers,
+        "/v1/entries/{index}",
+        path,
+        async move {
+            if let Err(r) = only_params(&p, &[]) {
+                return r;
             }
-        })
-        .await
-    })
+            let Ok(index) = index.parse::<u64>() else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("entry index must be a non-negative integer, found `{index}`"),
+                );
+            };
+            blocking(move || {
+                let r = s.ledger.reader();
+                let result = (|| -> Result<serde_json::Value, QueryError> {
+                    let (size, _) = r.latest_checkpoint()?;
+                    if index >= size.0 {
+                        return Err(QueryError::NotFound {
+                            kind: "entry",
+                            id: index.to_string(),
+                        });
+                    }
+                    let proof = r.tlog_proof(Seq(index))?;
+                    let leaf = proof.extra.clone().unwrap_or_default();
+                    let entry = idledger_proto::Entry::decode(&leaf)
+                        .map_err(|source| idledger_ledger::ReadError::BadEntry { index, source })?;
+                    Ok(json!({
+                        "index": index,
+                        "entry": entry,
+                        "leaf_hex": hex_string(&leaf),
+                        "leaf_hash": idledger_proto::hash::leaf_hash(&leaf).to_hex(),
+                        "tlog_proof": proof.to_text(),
+                    }))
+                })();
+                match result {
+                    Ok(v) => axum::Json(v).into_response(),
+                    Err(e) => query_error(e),
+                }
+            })
+            .await
+        },
+    )
     .await
 }
 
@@ -260,7 +358,12 @@ fn hex_string(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-async fn consistency(State(s): State<Arc<ServerState>>, Query(p): Query<Params>, headers: HeaderMap, req: Request) -> Response {
+async fn consistency(
+    State(s): State<Arc<ServerState>>,
+    Query(p): Query<Params>,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
     let path = req.uri().path().to_owned();
     authorize(s.clone(), Need::Auditor, headers, "/v1/proof/consistency", path, async move {
         if let Err(r) = only_params(&p, &["from", "to"]) {
@@ -297,135 +400,215 @@ async fn consistency(State(s): State<Arc<ServerState>>, Query(p): Query<Params>,
     .await
 }
 
-async fn history(State(s): State<Arc<ServerState>>, Path(id): Path<String>, Query(p): Query<Params>, headers: HeaderMap, req: Request) -> Response {
+async fn history(
+    State(s): State<Arc<ServerState>>,
+    Path(id): Path<String>,
+    Query(p): Query<Params>,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
     let path = req.uri().path().to_owned();
-    authorize(s.clone(), Need::Responder, headers, "/v1/identities/{id}/history", path, async move {
-        if let Err(r) = only_params(&p, &["proofs"]) {
-            return r;
-        }
-        let proofs = match flag(&p, "proofs") {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
-        blocking(move || {
-            let r = s.ledger.reader();
-            let result = (|| -> Result<serde_json::Value, QueryError> {
-                let h = answers::history(&r, &id)?;
-                let mut v = serde_json::to_value(&h).map_err(|e| QueryError::BadRequest(e.to_string()))?;
-                if proofs {
-                    let idx: Vec<u64> = h.entries.iter().map(|e| e.seq).collect();
-                    v["proofs"] = serde_json::to_value(answers::bundle(&r, &idx, Some((ChainKind::Subject, &id)))?).unwrap_or_default();
-                }
-                Ok(v)
-            })();
-            match result {
-                Ok(v) => axum::Json(v).into_response(),
-                Err(e) => query_error(e),
+    authorize(
+        s.clone(),
+        Need::Responder,
+        headers,
+        "/v1/identities/{id}/history",
+        path,
+        async move {
+            if let Err(r) = only_params(&p, &["proofs"]) {
+                return r;
             }
-        })
-        .await
-    })
-    .await
-}
-
-async fn grant(State(s): State<Arc<ServerState>>, Path(id): Path<String>, Query(p): Query<Params>, headers: HeaderMap, req: Request) -> Response {
-    let path = req.uri().path().to_owned();
-    authorize(s.clone(), Need::Responder, headers, "/v1/grants/{id}", path, async move {
-        if let Err(r) = only_params(&p, &["proofs", "now"]) {
-            return r;
-        }
-        let (proofs, now) = match (flag(&p, "proofs"), time_param(&p, "now")) {
-            (Ok(f), Ok(n)) => (f, n.unwrap_or_else(Timestamp::now)),
-            (Err(r), _) | (_, Err(r)) => return r,
-        };
-        blocking(move || {
-            let r = s.ledger.reader();
-            let result = (|| -> Result<serde_json::Value, QueryError> {
-                let a = answers::grant(&r, &id, now)?;
-                let mut v = serde_json::to_value(&a).map_err(|e| QueryError::BadRequest(e.to_string()))?;
-                if proofs {
-                    v["proofs"] = serde_json::to_value(answers::bundle(&r, &a.episode.entries, Some((ChainKind::Grant, &id)))?).unwrap_or_default();
-                }
-                Ok(v)
-            })();
-            match result {
-                Ok(v) => axum::Json(v).into_response(),
-                Err(e) => query_error(e),
-            }
-        })
-        .await
-    })
-    .await
-}
-
-async fn access(State(s): State<Arc<ServerState>>, Query(p): Query<Params>, headers: HeaderMap, req: Request) -> Response {
-    let path = req.uri().path().to_owned();
-    authorize(s.clone(), Need::Responder, headers, "/v1/access", path, async move {
-        if let Err(r) = only_params(&p, &["resource", "at", "proofs", "now"]) {
-            return r;
-        }
-        let Some(resource) = p.get("resource").cloned().filter(|r| !r.is_empty()) else {
-            return error(StatusCode::BAD_REQUEST, "`resource` is required");
-        };
-        let at = match time_param(&p, "at") {
-            Ok(Some(t)) => t,
-            Ok(None) => return error(StatusCode::BAD_REQUEST, "`at` (an RFC 3339 time) is required"),
-            Err(r) => return r,
-        };
-        let (proofs, now) = match (flag(&p, "proofs"), time_param(&p, "now")) {
-            (Ok(f), Ok(n)) => (f, n.unwrap_or_else(Timestamp::now)),
-            (Err(r), _) | (_, Err(r)) => return r,
-        };
-        blocking(move || {
-            let r = s.ledger.reader();
-            let result = (|| -> Result<serde_json::Value, QueryError> {
-                let rows = answers::access_at(&r, &resource, at, now)?;
-                let mut v = json!({ "resource": resource, "at": at, "grants": rows });
-                if proofs {
-                    let mut idx = Vec::new();
-                    for row in &rows {
-                        idx.extend(answers::grant(&r, &row.grant_id, now)?.episode.entries);
+            let proofs = match flag(&p, "proofs") {
+                Ok(f) => f,
+                Err(r) => return r,
+            };
+            blocking(move || {
+                let r = s.ledger.reader();
+                let result = (|| -> Result<serde_json::Value, QueryError> {
+                    let h = answers::history(&r, &id)?;
+                    let mut v = serde_json::to_value(&h)
+                        .map_err(|e| QueryError::BadRequest(e.to_string()))?;
+                    if proofs {
+                        let idx: Vec<u64> = h.entries.iter().map(|e| e.seq).collect();
+                        v["proofs"] = serde_json::to_value(answers::bundle(
+                            &r,
+                            &idx,
+                            Some((ChainKind::Subject, &id)),
+                        )?)
+                        .unwrap_or_default();
                     }
-                    idx.sort_unstable();
-                    v["proofs"] = serde_json::to_value(answers::bundle(&r, &idx, None)?).unwrap_or_default();
+                    Ok(v)
+                })();
+                match result {
+                    Ok(v) => axum::Json(v).into_response(),
+                    Err(e) => query_error(e),
                 }
-                Ok(v)
-            })();
-            match result {
-                Ok(v) => axum::Json(v).into_response(),
-                Err(e) => query_error(e),
-            }
-        })
-        .await
-    })
+            })
+            .await
+        },
+    )
     .await
 }
 
-async fn report(State(s): State<Arc<ServerState>>, Path(name): Path<String>, Query(p): Query<Params>, headers: HeaderMap, req: Request) -> Response {
+async fn grant(
+    State(s): State<Arc<ServerState>>,
+    Path(id): Path<String>,
+    Query(p): Query<Params>,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
     let path = req.uri().path().to_owned();
-    authorize(s.clone(), Need::Auditor, headers, "/v1/reports/{name}", path, async move {
-        if let Err(r) = only_params(&p, &["group_by", "now", "max_age_days"]) {
-            return r;
-        }
-        let Some(name) = ReportName::parse(&name) else {
-            let names: Vec<&str> = ReportName::ALL.iter().map(|r| r.as_str()).collect();
-            return error(StatusCode::NOT_FOUND, format!("no report `{name}`; reports are {}", names.join(", ")));
-        };
-        let (now, max_age) = match (time_param(&p, "now"), u64_param(&p, "max_age_days")) {
-            (Ok(n), Ok(m)) => (n.unwrap_or_else(Timestamp::now), m.unwrap_or(90)),
-            (Err(r), _) | (_, Err(r)) => return r,
-        };
-        let group_by = p.get("group_by").cloned();
-        blocking(move || {
-            let mut projections = s.projections.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(e) = projections.catch_up(&s.ledger.reader()) {
-                return query_error(e);
+    authorize(
+        s.clone(),
+        Need::Responder,
+        headers,
+        "/v1/grants/{id}",
+        path,
+        async move {
+            if let Err(r) = only_params(&p, &["proofs", "now"]) {
+                return r;
             }
-            let rep = reports::report(&projections, name, &ReportOptions { now, max_credential_age_days: max_age, group_by });
-            axum::Json(rep).into_response()
-        })
-        .await
-    })
+            let (proofs, now) = match (flag(&p, "proofs"), time_param(&p, "now")) {
+                (Ok(f), Ok(n)) => (f, n.unwrap_or_else(Timestamp::now)),
+                (Err(r), _) | (_, Err(r)) => return r,
+            };
+            blocking(move || {
+                let r = s.ledger.reader();
+                let result = (|| -> Result<serde_json::Value, QueryError> {
+                    let a = answers::grant(&r, &id, now)?;
+                    let mut v = serde_json::to_value(&a)
+                        .map_err(|e| QueryError::BadRequest(e.to_string()))?;
+                    if proofs {
+                        v["proofs"] = serde_json::to_value(answers::bundle(
+                            &r,
+                            &a.episode.entries,
+                            Some((ChainKind::Grant, &id)),
+                        )?)
+                        .unwrap_or_default();
+                    }
+                    Ok(v)
+                })();
+                match result {
+                    Ok(v) => axum::Json(v).into_response(),
+                    Err(e) => query_error(e),
+                }
+            })
+            .await
+        },
+    )
+    .await
+}
+
+async fn access(
+    State(s): State<Arc<ServerState>>,
+    Query(p): Query<Params>,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    authorize(
+        s.clone(),
+        Need::Responder,
+        headers,
+        "/v1/access",
+        path,
+        async move {
+            if let Err(r) = only_params(&p, &["resource", "at", "proofs", "now"]) {
+                return r;
+            }
+            let Some(resource) = p.get("resource").cloned().filter(|r| !r.is_empty()) else {
+                return error(StatusCode::BAD_REQUEST, "`resource` is required");
+            };
+            let at = match time_param(&p, "at") {
+                Ok(Some(t)) => t,
+                Ok(None) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "`at` (an RFC 3339 time) is required",
+                    );
+                }
+                Err(r) => return r,
+            };
+            let (proofs, now) = match (flag(&p, "proofs"), time_param(&p, "now")) {
+                (Ok(f), Ok(n)) => (f, n.unwrap_or_else(Timestamp::now)),
+                (Err(r), _) | (_, Err(r)) => return r,
+            };
+            blocking(move || {
+                let r = s.ledger.reader();
+                let result = (|| -> Result<serde_json::Value, QueryError> {
+                    let rows = answers::access_at(&r, &resource, at, now)?;
+                    let mut v = json!({ "resource": resource, "at": at, "grants": rows });
+                    if proofs {
+                        let mut idx = Vec::new();
+                        for row in &rows {
+                            idx.extend(answers::grant(&r, &row.grant_id, now)?.episode.entries);
+                        }
+                        idx.sort_unstable();
+                        v["proofs"] = serde_json::to_value(answers::bundle(&r, &idx, None)?)
+                            .unwrap_or_default();
+                    }
+                    Ok(v)
+                })();
+                match result {
+                    Ok(v) => axum::Json(v).into_response(),
+                    Err(e) => query_error(e),
+                }
+            })
+            .await
+        },
+    )
+    .await
+}
+
+async fn report(
+    State(s): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+    Query(p): Query<Params>,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    authorize(
+        s.clone(),
+        Need::Auditor,
+        headers,
+        "/v1/reports/{name}",
+        path,
+        async move {
+            if let Err(r) = only_params(&p, &["group_by", "now", "max_age_days"]) {
+                return r;
+            }
+            let Some(name) = ReportName::parse(&name) else {
+                let names: Vec<&str> = ReportName::ALL.iter().map(|r| r.as_str()).collect();
+                return error(
+                    StatusCode::NOT_FOUND,
+                    format!("no report `{name}`; reports are {}", names.join(", ")),
+                );
+            };
+            let (now, max_age) = match (time_param(&p, "now"), u64_param(&p, "max_age_days")) {
+                (Ok(n), Ok(m)) => (n.unwrap_or_else(Timestamp::now), m.unwrap_or(90)),
+                (Err(r), _) | (_, Err(r)) => return r,
+            };
+            let group_by = p.get("group_by").cloned();
+            blocking(move || {
+                let mut projections = s.projections.lock().unwrap_or_else(|e| e.into_inner());
+                if let Err(e) = projections.catch_up(&s.ledger.reader()) {
+                    return query_error(e);
+                }
+                let rep = reports::report(
+                    &projections,
+                    name,
+                    &ReportOptions {
+                        now,
+                        max_credential_age_days: max_age,
+                        group_by,
+                    },
+                );
+                axum::Json(rep).into_response()
+            })
+            .await
+        },
+    )
     .await
 }
 
@@ -469,7 +652,12 @@ pub fn openapi_document() -> serde_json::Value {
     let path_param = |name: &str, ty: &str| json!({ "name": name, "in": "path", "required": true, "schema": { "type": ty } });
     let q = |name: &str, required: bool, ty: &str, desc: &str| json!({ "name": name, "in": "query", "required": required, "schema": { "type": ty }, "description": desc });
     let json_ok = json!({ "description": "ok", "content": { "application/json": { "schema": { "type": "object" } } } });
-    let proofs = q("proofs", false, "boolean", "add a proof bundle (idledger-proof-bundle@v1)");
+    let proofs = q(
+        "proofs",
+        false,
+        "boolean",
+        "add a proof bundle (idledger-proof-bundle@v1)",
+    );
     json!({
         "openapi": "3.0.3",
         "info": { "title": "idledger", "version": env!("CARGO_PKG_VERSION"), "description": "Read-only API of an idledger audit ledger. Every answer can carry proofs checkable offline with the ledger's verifier key." },

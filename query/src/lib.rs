@@ -3,8 +3,8 @@
 //! with proofs checkable offline. It never writes the log.
 
 pub mod answers;
-pub mod http;
 pub mod episode;
+pub mod http;
 pub mod projections;
 pub mod reports;
 

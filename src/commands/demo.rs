@@ -32,10 +32,13 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
     step("1. an embedded Kafka-protocol broker (librdkafka mock cluster) on 127.0.0.1")?;
     let broker = DevBroker::start(1, &[(TOPIC.to_owned(), partitions)])?;
     let bootstrap = broker.bootstrap_servers();
-    line(format!("bootstrap.servers={bootstrap}; topic {TOPIC} with {partitions} partitions"))?;
+    line(format!(
+        "bootstrap.servers={bootstrap}; topic {TOPIC} with {partitions} partitions"
+    ))?;
 
     step("2. a new ledger and its Ed25519 signing key")?;
-    let ledger = Ledger::init(&dir, "demo.idledger.local/identity").with_context(|| format!("cannot create a ledger in {}", dir.display()))?;
+    let ledger = Ledger::init(&dir, "demo.idledger.local/identity")
+        .with_context(|| format!("cannot create a ledger in {}", dir.display()))?;
     let vkey = ledger.verifier_keys()[0].clone();
     line(format!("ledger {}\nverifier key {vkey}", dir.display()))?;
 
@@ -70,7 +73,10 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
             match producer.send(record) {
                 Ok(()) => break,
                 Err((e, r)) => {
-                    if !matches!(e.rdkafka_error_code(), Some(rdkafka::types::RDKafkaErrorCode::QueueFull)) {
+                    if !matches!(
+                        e.rdkafka_error_code(),
+                        Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
+                    ) {
                         return Err(anyhow::anyhow!("cannot produce: {e}"));
                     }
                     producer.poll(Duration::from_millis(10));
@@ -85,7 +91,9 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
             }
         }
     }
-    producer.flush(Duration::from_secs(60)).context("cannot flush the producer")?;
+    producer
+        .flush(Duration::from_secs(60))
+        .context("cannot flush the producer")?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -107,7 +115,10 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
         summary.tree_size
     ))?;
     for p in &summary.positions {
-        line(format!("  stored position {}/{} = {}", p.topic, p.partition, p.next_offset))?;
+        line(format!(
+            "  stored position {}/{} = {}",
+            p.topic, p.partition, p.next_offset
+        ))?;
     }
     drop(ledger);
     drop(broker);
@@ -117,12 +128,20 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
     let r = ro.reader();
     let report = fsck(&r, &FsckOptions::default())?;
     if !report.ok() {
-        anyhow::bail!(crate::VerificationFailed(format!("the demo ledger failed verification: {:?}", report.first())));
+        anyhow::bail!(crate::VerificationFailed(format!(
+            "the demo ledger failed verification: {:?}",
+            report.first()
+        )));
     }
-    line(format!("ok: ledger verified: {} entries, {} signed checkpoints, all consistent", report.entries_checked, report.checkpoints_checked))?;
+    line(format!(
+        "ok: ledger verified: {} entries, {} signed checkpoints, all consistent",
+        report.entries_checked, report.checkpoints_checked
+    ))?;
 
     let now = Timestamp::now();
-    step(&format!("6. who approved {STORY_GRANT}, why, and when did it end?"))?;
+    step(&format!(
+        "6. who approved {STORY_GRANT}, why, and when did it end?"
+    ))?;
     let g = idledger_query::grant(&r, STORY_GRANT, now)?;
     for e in &g.entries {
         line(format!("  {}", super::query::describe_entry(e).join("  ")))?;
@@ -139,27 +158,58 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
     if h.entries.len() > 12 {
         line(format!("  … {} more", h.entries.len() - 12))?;
     }
-    line(format!("gap check: {}", if h.gap_free { "every entry links back to the previous one; none missing" } else { "FAILED" }))?;
+    line(format!(
+        "gap check: {}",
+        if h.gap_free {
+            "every entry links back to the previous one; none missing"
+        } else {
+            "FAILED"
+        }
+    ))?;
 
     step("8. entitlement drift report")?;
     let projections = idledger_query::Projections::replay(&r)?;
-    let drift = idledger_query::report(&projections, ReportName::Drift, &ReportOptions { now, max_credential_age_days: 90, group_by: None });
+    let drift = idledger_query::report(
+        &projections,
+        ReportName::Drift,
+        &ReportOptions {
+            now,
+            max_credential_age_days: 90,
+            group_by: None,
+        },
+    );
     for grp in &drift.groups {
         for (k, v) in &grp.figures {
             line(format!("  {k}: {v}"))?;
         }
         for item in grp.items.iter().take(3) {
-            line(format!("    e.g. {} {}: {}", item.kind, item.id, item.detail))?;
+            line(format!(
+                "    e.g. {} {}: {}",
+                item.kind, item.id, item.detail
+            ))?;
         }
     }
 
     step("9. an inclusion proof for the revocation, checked offline with only the verifier key")?;
-    let revocation = g.episode.end.as_ref().and_then(|e| e.index).context("the story grant was revoked")?;
+    let revocation = g
+        .episode
+        .end
+        .as_ref()
+        .and_then(|e| e.index)
+        .context("the story grant was revoked")?;
     let proof = r.tlog_proof(idledger_proto::Seq(revocation))?.to_text();
-    let shown: Vec<&str> = proof.lines().map(|l| if l.len() > 100 { &l[..100] } else { l }).collect();
+    let shown: Vec<&str> = proof
+        .lines()
+        .map(|l| if l.len() > 100 { &l[..100] } else { l })
+        .collect();
     line(format!("{}\n…", shown.join("\n")))?;
-    let verified = idledger_proto::proof::verify_entry_proof(&proof, None, std::slice::from_ref(&vkey)).context("the proof did not verify")?;
-    line(format!("verified offline: entry {} is in the log under the signed checkpoint of size {}", verified.entry.seq, verified.checkpoint.checkpoint.size))?;
+    let verified =
+        idledger_proto::proof::verify_entry_proof(&proof, None, std::slice::from_ref(&vkey))
+            .context("the proof did not verify")?;
+    line(format!(
+        "verified offline: entry {} is in the log under the signed checkpoint of size {}",
+        verified.entry.seq, verified.checkpoint.checkpoint.size
+    ))?;
 
     step(&format!("done in {:.1}s", started.elapsed().as_secs_f64()))?;
     if kept {
@@ -168,7 +218,9 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
             "explore the ledger:\n  idledger verify --data {d}\n  idledger grant --data {d} {STORY_GRANT}\n  idledger history --data {d} {STORY_SUBJECT} --proofs history.proof.json\n  idledger verify-proof --vkey '{vkey}' history.proof.json\n  idledger report --data {d} drift --group-by application\n  idledger access --data {d} --resource prod-db:read --at 2026-01-08T10:00:00Z\n  idledger prove --data {d} --index {revocation}"
         ))?;
     } else {
-        line("the ledger was in a temporary directory; run `idledger demo --data DIR` to keep it and explore it with the other commands")?;
+        line(
+            "the ledger was in a temporary directory; run `idledger demo --data DIR` to keep it and explore it with the other commands",
+        )?;
     }
     Ok(())
 }
@@ -176,7 +228,10 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
 fn progress(len: u64, what: &'static str) -> Option<indicatif::ProgressBar> {
     stderr_is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(len);
-        b.set_style(indicatif::ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}}")).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        b.set_style(
+            indicatif::ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}}"))
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
         b
     })
 }

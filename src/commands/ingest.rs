@@ -11,18 +11,30 @@ use std::time::Duration;
 pub fn ingest(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
     let dir = config.data_dir(args.data.data.as_ref())?;
     let section = &config.ingest;
-    let brokers = args.brokers.or_else(|| section.brokers.clone()).context("no brokers: pass --brokers HOST:PORT or set ingest.brokers")?;
-    let topics = if args.topics.is_empty() { section.topics.clone() } else { args.topics };
+    let brokers = args
+        .brokers
+        .or_else(|| section.brokers.clone())
+        .context("no brokers: pass --brokers HOST:PORT or set ingest.brokers")?;
+    let topics = if args.topics.is_empty() {
+        section.topics.clone()
+    } else {
+        args.topics
+    };
     if topics.is_empty() {
         bail!("no topics: pass --topic NAME (repeat for several) or set ingest.topics");
     }
-    let group = args.group.or_else(|| section.group.clone()).unwrap_or_else(|| "idledger".to_owned());
+    let group = args
+        .group
+        .or_else(|| section.group.clone())
+        .unwrap_or_else(|| "idledger".to_owned());
     let mut cfg = IngestConfig::new(&brokers, topics, &group);
     for (k, v) in &section.kafka {
         cfg.properties.push((k.clone(), v.clone()));
     }
     for p in &args.properties {
-        let (k, v) = p.split_once('=').with_context(|| format!("-X {p}: expected KEY=VALUE"))?;
+        let (k, v) = p
+            .split_once('=')
+            .with_context(|| format!("-X {p}: expected KEY=VALUE"))?;
         cfg.properties.push((k.to_owned(), v.to_owned()));
     }
     if let Some(b) = args.batch_max.or(section.batch_max) {
@@ -34,22 +46,29 @@ pub fn ingest(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
     if let Some(w) = args.workers.or(section.workers) {
         cfg.workers = w;
     }
-    cfg.dead_letter_topic = args.dead_letter_topic.or_else(|| section.dead_letter_topic.clone());
+    cfg.dead_letter_topic = args
+        .dead_letter_topic
+        .or_else(|| section.dead_letter_topic.clone());
     cfg.stop_when_caught_up = args.until_caught_up.map(Duration::from_millis);
-    let ledger = Ledger::open(&dir).with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
+    let ledger = Ledger::open(&dir)
+        .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
     let metrics = Arc::new(Metrics::default());
     let shutdown = Shutdown::new();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     {
         let shutdown = shutdown.clone();
         runtime.spawn(async move {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot listen for SIGTERM");
-                    return;
-                }
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGTERM");
+                        return;
+                    }
+                };
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
@@ -59,7 +78,9 @@ pub fn ingest(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
         });
     }
     if let Some(addr) = args.metrics_addr.or_else(|| section.metrics_addr.clone()) {
-        let listener = runtime.block_on(tokio::net::TcpListener::bind(&addr)).with_context(|| format!("cannot listen on {addr} for metrics"))?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(&addr))
+            .with_context(|| format!("cannot listen on {addr} for metrics"))?;
         let m = metrics.clone();
         let app = axum::Router::new().route(
             "/metrics",
@@ -67,7 +88,10 @@ pub fn ingest(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
                 let m = m.clone();
                 async move {
                     let now = idledger_proto::Timestamp::now().0.max(0) as u64 / 1_000_000;
-                    ([("content-type", "text/plain; version=0.0.4")], m.render(now))
+                    (
+                        [("content-type", "text/plain; version=0.0.4")],
+                        m.render(now),
+                    )
                 }
             }),
         );
@@ -81,7 +105,11 @@ pub fn ingest(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
     let (summary, _ledger) = idledger_ingest::run(ledger, &cfg, &shutdown, metrics)?;
     crate::output::line(format!(
         "ingest stopped: appended {}, quarantined {}, duplicates skipped {}, already present {}; tree size {}",
-        summary.appended, summary.quarantined, summary.deduplicated, summary.skipped_below_position, summary.tree_size
+        summary.appended,
+        summary.quarantined,
+        summary.deduplicated,
+        summary.skipped_below_position,
+        summary.tree_size
     ))?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
@@ -91,7 +119,11 @@ pub fn dev_broker(topics: &[String], brokers: i32) -> anyhow::Result<()> {
     let mut spec = Vec::new();
     for t in topics {
         let (name, parts) = match t.split_once(':') {
-            Some((n, p)) => (n.to_owned(), p.parse::<i32>().with_context(|| format!("--topic {t}: partitions must be a number"))?),
+            Some((n, p)) => (
+                n.to_owned(),
+                p.parse::<i32>()
+                    .with_context(|| format!("--topic {t}: partitions must be a number"))?,
+            ),
             None => (t.clone(), 1),
         };
         spec.push((name, parts));
@@ -102,7 +134,9 @@ pub fn dev_broker(topics: &[String], brokers: i32) -> anyhow::Result<()> {
         eprintln!("topic {name}: {parts} partitions");
     }
     eprintln!("dev broker running on 127.0.0.1; stop with Ctrl-C");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {

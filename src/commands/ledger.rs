@@ -4,7 +4,9 @@
 use crate::VerificationFailed;
 use crate::output::{line, stderr_is_terminal};
 use anyhow::{Context as _, bail};
-use idledger_ledger::{FsckOptions, Item, Ledger, Outcome, ReadOnlyLedger, Submission, Trust, fsck};
+use idledger_ledger::{
+    FsckOptions, Item, Ledger, Outcome, ReadOnlyLedger, Submission, Trust, fsck,
+};
 use idledger_proto::entry::Origin;
 use idledger_proto::{Seq, TreeSize, decode_event};
 use std::io::BufRead as _;
@@ -15,12 +17,17 @@ pub fn init(dir: &Path, origin: Option<String>) -> anyhow::Result<()> {
         Some(o) => o,
         None => {
             let mut n = [0u8; 4];
-            getrandom::fill(&mut n).map_err(|e| anyhow::anyhow!("no random bytes from the operating system: {e}"))?;
+            getrandom::fill(&mut n)
+                .map_err(|e| anyhow::anyhow!("no random bytes from the operating system: {e}"))?;
             format!("idledger.local/{}", hex_encode(&n))
         }
     };
-    let ledger = Ledger::init(dir, &origin).with_context(|| format!("cannot create a ledger in {}", dir.display()))?;
-    eprintln!("created ledger {} with origin {origin}; verifier key:", dir.display());
+    let ledger = Ledger::init(dir, &origin)
+        .with_context(|| format!("cannot create a ledger in {}", dir.display()))?;
+    eprintln!(
+        "created ledger {} with origin {origin}; verifier key:",
+        dir.display()
+    );
     for k in ledger.verifier_keys() {
         line(k)?;
     }
@@ -32,7 +39,8 @@ fn hex_encode(b: &[u8]) -> String {
 }
 
 fn open_read(dir: &Path) -> anyhow::Result<ReadOnlyLedger> {
-    ReadOnlyLedger::open(dir).with_context(|| format!("cannot open the ledger in {}", dir.display()))
+    ReadOnlyLedger::open(dir)
+        .with_context(|| format!("cannot open the ledger in {}", dir.display()))
 }
 
 pub fn vkey(dir: &Path) -> anyhow::Result<()> {
@@ -51,39 +59,55 @@ pub fn checkpoint(dir: &Path) -> anyhow::Result<()> {
 }
 
 pub fn append(dir: &Path, input: &str, batch: usize) -> anyhow::Result<()> {
-    let mut ledger = Ledger::open(dir).with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
+    let mut ledger = Ledger::open(dir)
+        .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
     let reader: Box<dyn std::io::BufRead> = if input == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        Box::new(std::io::BufReader::new(std::fs::File::open(input).with_context(|| format!("cannot read {input}"))?))
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(input).with_context(|| format!("cannot read {input}"))?,
+        ))
     };
-    let label = if input == "-" { "stdin".to_owned() } else { input.to_owned() };
+    let label = if input == "-" {
+        "stdin".to_owned()
+    } else {
+        input.to_owned()
+    };
     let (mut appended, mut quarantined, mut duplicates) = (0u64, 0u64, 0u64);
     let mut pending: Vec<(u64, Submission)> = Vec::new();
-    let mut flush = |ledger: &mut Ledger, pending: &mut Vec<(u64, Submission)>| -> anyhow::Result<()> {
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let lines: Vec<u64> = pending.iter().map(|(l, _)| *l).collect();
-        let subs: Vec<Submission> = pending.drain(..).map(|(_, s)| s).collect();
-        let reasons: Vec<Option<String>> = subs.iter().map(|s| match &s.item { Item::Rejected(r) => Some(r.reason.to_string()), _ => None }).collect();
-        let report = ledger.append(subs, &[])?;
-        for (i, o) in report.outcomes.iter().enumerate() {
-            match o {
-                Outcome::Appended(_) => appended += 1,
-                Outcome::Duplicate(first) => {
-                    duplicates += 1;
-                    eprintln!("line {}: duplicate of entry {first}, skipped", lines[i]);
-                }
-                Outcome::Quarantined(seq) => {
-                    quarantined += 1;
-                    let why = reasons[i].clone().unwrap_or_else(|| "same source and id as an earlier event but different content".into());
-                    eprintln!("line {}: quarantined as entry {seq}: {why}", lines[i]);
+    let mut flush =
+        |ledger: &mut Ledger, pending: &mut Vec<(u64, Submission)>| -> anyhow::Result<()> {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let lines: Vec<u64> = pending.iter().map(|(l, _)| *l).collect();
+            let subs: Vec<Submission> = pending.drain(..).map(|(_, s)| s).collect();
+            let reasons: Vec<Option<String>> = subs
+                .iter()
+                .map(|s| match &s.item {
+                    Item::Rejected(r) => Some(r.reason.to_string()),
+                    _ => None,
+                })
+                .collect();
+            let report = ledger.append(subs, &[])?;
+            for (i, o) in report.outcomes.iter().enumerate() {
+                match o {
+                    Outcome::Appended(_) => appended += 1,
+                    Outcome::Duplicate(first) => {
+                        duplicates += 1;
+                        eprintln!("line {}: duplicate of entry {first}, skipped", lines[i]);
+                    }
+                    Outcome::Quarantined(seq) => {
+                        quarantined += 1;
+                        let why = reasons[i].clone().unwrap_or_else(|| {
+                            "same source and id as an earlier event but different content".into()
+                        });
+                        eprintln!("line {}: quarantined as entry {seq}: {why}", lines[i]);
+                    }
                 }
             }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     for (n, raw) in reader.split(b'\n').enumerate() {
         let mut raw = raw.with_context(|| format!("cannot read {label}"))?;
         if raw.last() == Some(&b'\r') {
@@ -97,33 +121,62 @@ pub fn append(dir: &Path, input: &str, batch: usize) -> anyhow::Result<()> {
             Ok(v) => Item::Event(v),
             Err(r) => Item::Rejected(r),
         };
-        pending.push((line_no, Submission { origin: Origin::Local { label: label.clone(), line: line_no }, item }));
+        pending.push((
+            line_no,
+            Submission {
+                origin: Origin::Local {
+                    label: label.clone(),
+                    line: line_no,
+                },
+                item,
+            },
+        ));
         if pending.len() >= batch.max(1) {
             flush(&mut ledger, &mut pending)?;
         }
     }
     flush(&mut ledger, &mut pending)?;
-    line(format!("appended {appended}, quarantined {quarantined}, duplicates skipped {duplicates}; tree size {}", ledger.size()))?;
+    line(format!(
+        "appended {appended}, quarantined {quarantined}, duplicates skipped {duplicates}; tree size {}",
+        ledger.size()
+    ))?;
     Ok(())
 }
 
-pub fn verify(dir: &Path, trusted: Option<&Path>, vkey: Option<&str>, threads: usize, json: bool) -> anyhow::Result<()> {
+pub fn verify(
+    dir: &Path,
+    trusted: Option<&Path>,
+    vkey: Option<&str>,
+    threads: usize,
+    json: bool,
+) -> anyhow::Result<()> {
     let ro = open_read(dir)?;
     let trust = match vkey {
         Some(v) => {
             let keys = super::read_vkey(v)?;
             let key = keys.into_iter().next().context("--vkey names no key")?;
-            let checkpoint_note = match trusted {
-                Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("cannot read trusted checkpoint {}", p.display()))?),
-                None => None,
-            };
-            Some(Trust { key, checkpoint_note })
+            let checkpoint_note =
+                match trusted {
+                    Some(p) => Some(std::fs::read_to_string(p).with_context(|| {
+                        format!("cannot read trusted checkpoint {}", p.display())
+                    })?),
+                    None => None,
+                };
+            Some(Trust {
+                key,
+                checkpoint_note,
+            })
         }
         None => None,
     };
     let bar = stderr_is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
-        b.set_style(indicatif::ProgressStyle::with_template("verifying {bar:40} {pos}/{len} entries ({per_sec}, eta {eta})").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "verifying {bar:40} {pos}/{len} entries ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
         b
     });
     let progress = |done: u64, total: u64| {
@@ -133,7 +186,14 @@ pub fn verify(dir: &Path, trusted: Option<&Path>, vkey: Option<&str>, threads: u
         }
     };
     let started = std::time::Instant::now();
-    let report = fsck(&ro.reader(), &FsckOptions { trust, threads, progress: Some(&progress) })?;
+    let report = fsck(
+        &ro.reader(),
+        &FsckOptions {
+            trust,
+            threads,
+            progress: Some(&progress),
+        },
+    )?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -144,7 +204,11 @@ pub fn verify(dir: &Path, trusted: Option<&Path>, vkey: Option<&str>, threads: u
             .iter()
             .map(|f| serde_json::json!({"class": f.class.as_str(), "index": f.index, "detail": f.detail}))
             .collect();
-        let counts: serde_json::Map<String, serde_json::Value> = report.counts.iter().map(|(k, v)| (k.as_str().to_owned(), (*v).into())).collect();
+        let counts: serde_json::Map<String, serde_json::Value> = report
+            .counts
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), (*v).into()))
+            .collect();
         line(serde_json::to_string_pretty(&serde_json::json!({
             "ok": report.ok(),
             "tree_size": report.tree_size,
@@ -164,20 +228,41 @@ pub fn verify(dir: &Path, trusted: Option<&Path>, vkey: Option<&str>, threads: u
             elapsed
         ))?;
         if let Some(size) = report.extends_trusted {
-            line(format!("the log is an append-only extension of your checkpoint of size {size}"))?;
+            line(format!(
+                "the log is an append-only extension of your checkpoint of size {size}"
+            ))?;
         }
     }
     if report.ok() {
         if !json {
-            line(format!("ok: ledger verified, tree size {}, signed by {}", report.tree_size, report.final_keys.join(", ")))?;
+            line(format!(
+                "ok: ledger verified, tree size {}, signed by {}",
+                report.tree_size,
+                report.final_keys.join(", ")
+            ))?;
         }
         return Ok(());
     }
-    let first = report.first().map(|f| format!("first failure: {} at index {}: {}", f.class, f.index, f.detail)).unwrap_or_default();
-    let counts: Vec<String> = report.counts.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+    let first = report
+        .first()
+        .map(|f| {
+            format!(
+                "first failure: {} at index {}: {}",
+                f.class, f.index, f.detail
+            )
+        })
+        .unwrap_or_default();
+    let counts: Vec<String> = report
+        .counts
+        .iter()
+        .map(|(c, n)| format!("{c}: {n}"))
+        .collect();
     if !json {
         for f in report.findings.iter().take(20) {
-            line(format!("FAIL {} at index {}: {}", f.class, f.index, f.detail))?;
+            line(format!(
+                "FAIL {} at index {}: {}",
+                f.class, f.index, f.detail
+            ))?;
         }
     }
     Err(VerificationFailed(format!("{first} ({})", counts.join(", "))).into())
@@ -188,7 +273,10 @@ pub fn prove(dir: &Path, index: u64) -> anyhow::Result<()> {
     let r = ro.reader();
     let (size, _) = r.latest_checkpoint()?;
     if index >= size.0 {
-        bail!("index {index} is not in the ledger: the latest checkpoint covers entries 0 to {}", size.0.saturating_sub(1));
+        bail!(
+            "index {index} is not in the ledger: the latest checkpoint covers entries 0 to {}",
+            size.0.saturating_sub(1)
+        );
     }
     crate::output::text(&r.tlog_proof(Seq(index))?.to_text())?;
     Ok(())
@@ -229,7 +317,13 @@ pub fn verify_proof(vkey: &str, file: &str) -> anyhow::Result<()> {
         match idledger_proto::proof::verify_entry_proof(&text, None, &keys) {
             Ok(v) => {
                 let cp = &v.checkpoint.checkpoint;
-                line(format!("ok: entry {} is in the log `{}` under the signed checkpoint of size {} (root {})", v.entry.seq, cp.origin, cp.size, cp.root.to_base64()))?;
+                line(format!(
+                    "ok: entry {} is in the log `{}` under the signed checkpoint of size {} (root {})",
+                    v.entry.seq,
+                    cp.origin,
+                    cp.size,
+                    cp.root.to_base64()
+                ))?;
                 line(format!("leaf hash {}", v.leaf_hash))?;
                 line(serde_json::to_string_pretty(&v.entry)?)?;
                 Ok(())
@@ -240,11 +334,15 @@ pub fn verify_proof(vkey: &str, file: &str) -> anyhow::Result<()> {
 }
 
 pub fn rotate_key(dir: &Path, finish: bool) -> anyhow::Result<()> {
-    let mut ledger = Ledger::open(dir).with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
+    let mut ledger = Ledger::open(dir)
+        .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
     if finish {
         let keys = ledger.verifier_keys();
         if keys.len() < 2 {
-            bail!("no rotation in progress: only one signing key ({}); run `idledger rotate-key` first", keys[0]);
+            bail!(
+                "no rotation in progress: only one signing key ({}); run `idledger rotate-key` first",
+                keys[0]
+            );
         }
         for old in &keys[..keys.len() - 1] {
             ledger.retire_key(old)?;
@@ -252,7 +350,9 @@ pub fn rotate_key(dir: &Path, finish: bool) -> anyhow::Result<()> {
         }
     } else {
         let new = ledger.add_key()?;
-        eprintln!("added a new signing key; checkpoints now carry both signatures until `idledger rotate-key --finish`");
+        eprintln!(
+            "added a new signing key; checkpoints now carry both signatures until `idledger rotate-key --finish`"
+        );
         line(new)?;
     }
     Ok(())

@@ -5,14 +5,15 @@ use crate::cli::OutputArgs;
 use crate::output::{line, table};
 use anyhow::Context as _;
 use idledger_ledger::ReadOnlyLedger;
+use idledger_proto::Timestamp;
 use idledger_proto::bundle::{ChainKind, ProofBundle};
 use idledger_proto::entry::{Body, Entry, Origin};
-use idledger_proto::Timestamp;
 use idledger_query::{ReportName, ReportOptions};
 use std::path::Path;
 
 fn open(dir: &Path) -> anyhow::Result<ReadOnlyLedger> {
-    ReadOnlyLedger::open(dir).with_context(|| format!("cannot open the ledger in {}", dir.display()))
+    ReadOnlyLedger::open(dir)
+        .with_context(|| format!("cannot open the ledger in {}", dir.display()))
 }
 
 fn now(out: &OutputArgs) -> anyhow::Result<Timestamp> {
@@ -24,8 +25,14 @@ fn now(out: &OutputArgs) -> anyhow::Result<Timestamp> {
 
 fn write_bundle(out: &OutputArgs, bundle: Option<ProofBundle>) -> anyhow::Result<()> {
     if let (Some(path), Some(b)) = (&out.proofs, bundle) {
-        std::fs::write(path, b.to_json()).with_context(|| format!("cannot write proofs to {}", path.display()))?;
-        eprintln!("proof bundle ({} entries) written to {}; check it with `idledger verify-proof --vkey KEY {}`", b.proofs.len(), path.display(), path.display());
+        std::fs::write(path, b.to_json())
+            .with_context(|| format!("cannot write proofs to {}", path.display()))?;
+        eprintln!(
+            "proof bundle ({} entries) written to {}; check it with `idledger verify-proof --vkey KEY {}`",
+            b.proofs.len(),
+            path.display(),
+            path.display()
+        );
     }
     Ok(())
 }
@@ -59,10 +66,31 @@ pub fn describe_entry(e: &Entry) -> Vec<String> {
             if let Some(r) = &x.reason {
                 what.push_str(&format!("\"{r}\""));
             }
-            vec![e.seq.to_string(), x.time.to_string(), x.kind.to_string(), x.actor.as_ref().map_or("-".into(), |a| a.id.clone()), what.trim().to_owned(), origin]
+            vec![
+                e.seq.to_string(),
+                x.time.to_string(),
+                x.kind.to_string(),
+                x.actor.as_ref().map_or("-".into(), |a| a.id.clone()),
+                what.trim().to_owned(),
+                origin,
+            ]
         }
-        Body::Quarantined(r) => vec![e.seq.to_string(), e.received_at.to_string(), "quarantined".into(), "-".into(), r.reason.to_string(), origin],
-        Body::System(s) => vec![e.seq.to_string(), e.received_at.to_string(), "system".into(), "-".into(), format!("{s:?}"), origin],
+        Body::Quarantined(r) => vec![
+            e.seq.to_string(),
+            e.received_at.to_string(),
+            "quarantined".into(),
+            "-".into(),
+            r.reason.to_string(),
+            origin,
+        ],
+        Body::System(s) => vec![
+            e.seq.to_string(),
+            e.received_at.to_string(),
+            "system".into(),
+            "-".into(),
+            format!("{s:?}"),
+            origin,
+        ],
     }
 }
 
@@ -72,7 +100,11 @@ pub fn history(dir: &Path, subject: &str, out: &OutputArgs) -> anyhow::Result<()
     let h = idledger_query::history(&r, subject)?;
     let indexes: Vec<u64> = h.entries.iter().map(|e| e.seq).collect();
     let bundle = match &out.proofs {
-        Some(_) => Some(idledger_query::bundle(&r, &indexes, Some((ChainKind::Subject, subject)))?),
+        Some(_) => Some(idledger_query::bundle(
+            &r,
+            &indexes,
+            Some((ChainKind::Subject, subject)),
+        )?),
         None => None,
     };
     if out.json {
@@ -80,7 +112,10 @@ pub fn history(dir: &Path, subject: &str, out: &OutputArgs) -> anyhow::Result<()
     } else {
         line(format!("history of {subject}: {} entries", h.entries.len()))?;
         let rows: Vec<Vec<String>> = h.entries.iter().map(describe_entry).collect();
-        table(&["index", "time", "type", "actor", "details", "source"], &rows)?;
+        table(
+            &["index", "time", "type", "actor", "details", "source"],
+            &rows,
+        )?;
         line(if h.gap_free {
             "gap check: every entry links back to the one before it; none is missing".to_owned()
         } else {
@@ -95,7 +130,11 @@ pub fn grant(dir: &Path, grant_id: &str, out: &OutputArgs) -> anyhow::Result<()>
     let r = ro.reader();
     let a = idledger_query::grant(&r, grant_id, now(out)?)?;
     let bundle = match &out.proofs {
-        Some(_) => Some(idledger_query::bundle(&r, &a.episode.entries, Some((ChainKind::Grant, grant_id)))?),
+        Some(_) => Some(idledger_query::bundle(
+            &r,
+            &a.episode.entries,
+            Some((ChainKind::Grant, grant_id)),
+        )?),
         None => None,
     };
     if out.json {
@@ -109,12 +148,21 @@ pub fn grant(dir: &Path, grant_id: &str, out: &OutputArgs) -> anyhow::Result<()>
             ep.status
         ))?;
         let rows: Vec<Vec<String>> = a.entries.iter().map(describe_entry).collect();
-        table(&["index", "time", "type", "actor", "details", "source"], &rows)?;
+        table(
+            &["index", "time", "type", "actor", "details", "source"],
+            &rows,
+        )?;
         line(format!("who approved: {}", a.who_approved))?;
         line(format!("why:          {}", a.why))?;
         line(format!("access ended: {}", a.when_ended))?;
         for f in &ep.flags {
-            line(format!("flag: {}", serde_json::to_value(f)?.get("flag").and_then(|v| v.as_str()).unwrap_or("?")))?;
+            line(format!(
+                "flag: {}",
+                serde_json::to_value(f)?
+                    .get("flag")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?")
+            ))?;
         }
     }
     write_bundle(out, bundle)
@@ -129,7 +177,11 @@ pub fn access(dir: &Path, resource: &str, at: &str, out: &OutputArgs) -> anyhow:
         Some(_) => {
             let mut indexes = Vec::new();
             for row in &rows {
-                indexes.extend(idledger_query::grant(&r, &row.grant_id, now(out)?)?.episode.entries);
+                indexes.extend(
+                    idledger_query::grant(&r, &row.grant_id, now(out)?)?
+                        .episode
+                        .entries,
+                );
             }
             indexes.sort_unstable();
             Some(idledger_query::bundle(&r, &indexes, None)?)
@@ -139,10 +191,27 @@ pub fn access(dir: &Path, resource: &str, at: &str, out: &OutputArgs) -> anyhow:
     if out.json {
         line(serde_json::to_string_pretty(&rows)?)?;
     } else {
-        line(format!("access to {resource} at {at}: {} grants", rows.len()))?;
+        line(format!(
+            "access to {resource} at {at}: {} grants",
+            rows.len()
+        ))?;
         let t: Vec<Vec<String>> = rows
             .iter()
-            .map(|x| vec![x.subject.clone(), x.grant_id.clone(), x.granted_at.map_or("-".into(), |t| t.to_string()), if x.approvers.is_empty() { "(none)".into() } else { x.approvers.join(", ") }, x.ends.or(x.expires_at).map_or("-".into(), |t| t.to_string())])
+            .map(|x| {
+                vec![
+                    x.subject.clone(),
+                    x.grant_id.clone(),
+                    x.granted_at.map_or("-".into(), |t| t.to_string()),
+                    if x.approvers.is_empty() {
+                        "(none)".into()
+                    } else {
+                        x.approvers.join(", ")
+                    },
+                    x.ends
+                        .or(x.expires_at)
+                        .map_or("-".into(), |t| t.to_string()),
+                ]
+            })
             .collect();
         table(&["subject", "grant", "granted", "approved by", "until"], &t)?;
     }
@@ -162,24 +231,61 @@ fn human_seconds(s: f64) -> String {
     }
 }
 
-pub fn report(dir: &Path, name: &str, group_by: Option<String>, max_age_days: u64, out: &OutputArgs) -> anyhow::Result<()> {
+pub fn report(
+    dir: &Path,
+    name: &str,
+    group_by: Option<String>,
+    max_age_days: u64,
+    out: &OutputArgs,
+) -> anyhow::Result<()> {
     let name = ReportName::parse(name).context("unknown report")?;
     let ro = open(dir)?;
     let projections = idledger_query::Projections::replay(&ro.reader())?;
-    let opts = ReportOptions { now: now(out)?, max_credential_age_days: max_age_days, group_by };
+    let opts = ReportOptions {
+        now: now(out)?,
+        max_credential_age_days: max_age_days,
+        group_by,
+    };
     let rep = idledger_query::report(&projections, name, &opts);
     if out.json {
         return line(serde_json::to_string_pretty(&rep)?).map_err(Into::into);
     }
-    line(format!("report {} as of {}{}", name.as_str(), rep.now, rep.group_by.as_ref().map(|g| format!(", grouped by {g}")).unwrap_or_default()))?;
+    line(format!(
+        "report {} as of {}{}",
+        name.as_str(),
+        rep.now,
+        rep.group_by
+            .as_ref()
+            .map(|g| format!(", grouped by {g}"))
+            .unwrap_or_default()
+    ))?;
     for g in &rep.groups {
         let figures: Vec<String> = g
             .figures
             .iter()
-            .map(|(k, v)| if k.ends_with("_seconds") { format!("{}={}", k.trim_end_matches("_seconds"), human_seconds(*v)) } else if v.fract() == 0.0 { format!("{k}={v}") } else { format!("{k}={v:.2}") })
+            .map(|(k, v)| {
+                if k.ends_with("_seconds") {
+                    format!("{}={}", k.trim_end_matches("_seconds"), human_seconds(*v))
+                } else if v.fract() == 0.0 {
+                    format!("{k}={v}")
+                } else {
+                    format!("{k}={v:.2}")
+                }
+            })
             .collect();
         line(format!("[{}] {}", g.key, figures.join("  ")))?;
-        let rows: Vec<Vec<String>> = g.items.iter().map(|i| vec![i.kind.to_owned(), i.id.clone(), i.index.map_or("-".into(), |x| x.to_string()), i.detail.clone()]).collect();
+        let rows: Vec<Vec<String>> = g
+            .items
+            .iter()
+            .map(|i| {
+                vec![
+                    i.kind.to_owned(),
+                    i.id.clone(),
+                    i.index.map_or("-".into(), |x| x.to_string()),
+                    i.detail.clone(),
+                ]
+            })
+            .collect();
         if !rows.is_empty() {
             table(&["finding", "id", "entry", "detail"], &rows)?;
         }

@@ -1,0 +1,76 @@
+//! Helpers shared by the integration tests: running the binary, temporary ledgers, events.
+#![allow(dead_code)] // Each test file uses a different subset.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_idledger"))
+}
+
+/// Runs the binary with arguments (and optional stdin), returning its output.
+pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env_remove("IDLEDGER_DATA")
+        .env_remove("IDLEDGER_CONFIG")
+        .env("IDLEDGER_LOG", "warn");
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn idledger");
+    if let Some(input) = stdin {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    child.wait_with_output().expect("wait")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs and requires success, returning stdout.
+pub fn ok(args: &[&str], stdin: Option<&str>) -> String {
+    let o = run(args, stdin);
+    assert!(
+        o.status.success(),
+        "idledger {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+pub fn init(dir: &Path) -> String {
+    ok(
+        &[
+            "init",
+            "--data",
+            dir.to_str().expect("utf8"),
+            "--origin",
+            "test.example/ledger",
+        ],
+        None,
+    )
+    .trim()
+    .to_owned()
+}
+
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("utf8 path")
+}
