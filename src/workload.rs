@@ -265,12 +265,10 @@ pub fn generate(events: usize, seed: u64) -> Workload {
         w.push_raw(Some("svc-0"), Some(secret.to_string().into_bytes()));
         w.secrets += 1;
     }
-    // A conflicting duplicate and a tombstone.
-    let conflict = json!({ "id": "story-2", "source": "access-portal", "type": "access.requested", "time": at(START), "actor": actor("mallory@example.com", "human", None), "subject": { "id": "mallory@example.com", "kind": "human" }, "grant_id": "g-mallory", "resource": "prod-db:write", "reason": "replayed id with other content" });
-    w.push_raw(
-        Some("mallory@example.com"),
-        Some(conflict.to_string().into_bytes()),
-    );
+    // A conflicting duplicate and a tombstone. The conflict reuses an id from the same key, so
+    // it lands in the same partition after the original and is the one quarantined.
+    let conflict = json!({ "id": "story-11", "source": "vault-eu", "type": "credential.issued", "time": at(START), "actor": actor("mallory@example.com", "human", None), "subject": { "id": "svc-billing", "kind": "service_account" }, "credential": { "id": "key-billing-1", "kind": "api_key", "fingerprint": "sha256:".to_owned() + &"f".repeat(64) }, "reason": "replayed id with other content" });
+    w.push_raw(Some("svc-billing"), Some(conflict.to_string().into_bytes()));
     w.conflicting += 1;
     w.push_raw(Some("tombstone"), None);
     w.invalid += 1;
