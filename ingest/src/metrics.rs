@@ -11,6 +11,7 @@ const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 
 #[derive(Debug, Default)]
 pub struct Metrics {
+    pub polled: AtomicU64,
     pub appended: AtomicU64,
     pub quarantined: AtomicU64,
     pub deduplicated: AtomicU64,

@@ -141,6 +141,8 @@ type Positions = Arc<Mutex<HashMap<(String, i32), i64>>>;
 /// revocation, record fatal errors.
 struct IngestContext {
     positions: Positions,
+    /// Low and high watermarks per partition, from librdkafka's statistics (never blocks).
+    watermarks: Arc<Mutex<HashMap<(String, i32), (i64, i64)>>>,
     dispatch: Arc<Mutex<Dispatch>>,
     progress: Arc<Progress>,
     assigned: Arc<Mutex<BTreeSet<(String, i32)>>>,
@@ -149,6 +151,20 @@ struct IngestContext {
 }
 
 impl ClientContext for IngestContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let mut w = self.watermarks.lock().unwrap_or_else(|e| e.into_inner());
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition >= 0 && p.hi_offset >= 0 {
+                    w.insert(
+                        (topic.clone(), *partition),
+                        (p.lo_offset.max(0), p.hi_offset),
+                    );
+                }
+            }
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         self.metrics.broker_errors.fetch_add(1, Relaxed);
         let code = error.rdkafka_error_code();
@@ -248,9 +264,17 @@ impl IngestContext {
         }
     }
 
-    /// Before giving partitions away, everything already polled is appended and the positions
-    /// are committed to the group, so the next owner starts exactly where this ledger stopped.
+    /// Before giving partitions away: they leave the assigned set first, so the sequencer
+    /// drops whatever it holds for them unappended (the next owner reads those messages from the
+    /// group offset); then the pipeline drains, and the group offset is set to this ledger's
+    /// position so the next owner starts exactly where this ledger stopped.
     fn revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        {
+            let mut assigned = self.assigned.lock().unwrap_or_else(|e| e.into_inner());
+            for el in tpl.elements() {
+                assigned.remove(&(el.topic().to_owned(), el.partition()));
+            }
+        }
         let target = {
             let mut d = self.dispatch.lock().unwrap_or_else(|e| e.into_inner());
             d.flush();
@@ -273,13 +297,13 @@ impl IngestContext {
             }
         }
         if commit.count() > 0 {
+            // Usually already committed after the last batch; a broker in mid-rebalance may
+            // refuse this one, which is harmless then.
             if let Err(e) = consumer.commit(&commit, CommitMode::Sync) {
-                warn!(error = %e, "commit on revocation failed");
+                debug!(error = %e, "commit on revocation not accepted");
             }
         }
-        let mut assigned = self.assigned.lock().unwrap_or_else(|e| e.into_inner());
         for el in tpl.elements() {
-            assigned.remove(&(el.topic().to_owned(), el.partition()));
             info!(
                 topic = el.topic(),
                 partition = el.partition(),
@@ -342,7 +366,9 @@ fn client_config(config: &IngestConfig) -> ClientConfig {
         .set("queued.max.messages.kbytes", "16384")
         .set("queued.min.messages", "10000")
         .set("reconnect.backoff.ms", "100")
-        .set("reconnect.backoff.max.ms", "5000");
+        .set("reconnect.backoff.max.ms", "5000")
+        // Watermarks for lag come from statistics so the polling thread never blocks on them.
+        .set("statistics.interval.ms", "500");
     for (k, v) in &config.properties {
         c.set(k, v);
     }
@@ -398,8 +424,10 @@ pub fn run(
     let progress = Arc::new(Progress::default());
     let assigned = Arc::new(Mutex::new(BTreeSet::new()));
     let fatal = Arc::new(Mutex::new(None::<String>));
+    let watermarks = Arc::new(Mutex::new(HashMap::new()));
     let context = IngestContext {
         positions: positions.clone(),
+        watermarks: watermarks.clone(),
         dispatch: dispatch.clone(),
         progress: progress.clone(),
         assigned: assigned.clone(),
@@ -455,6 +483,7 @@ pub fn run(
             let metrics = metrics.clone();
             let consumer = consumer.clone();
             let stop = stop_sequencer.clone();
+            let assigned_for_sequencer = assigned.clone();
             let dlq = config.dead_letter_topic.clone();
             let batch_max = config.batch_max.max(1);
             let linger = config.batch_linger;
@@ -472,6 +501,7 @@ pub fn run(
                     batch_max,
                     linger,
                     &stop,
+                    &assigned_for_sequencer,
                     &mut summary,
                 )?;
                 summary.tree_size = ledger.size().0;
@@ -482,8 +512,17 @@ pub fn run(
 
         // The polling loop runs here, on the caller's thread.
         let poll_result = poll_loop(
-            &consumer, config, shutdown, &dispatch, &progress, &positions, &assigned, &fatal,
-            &metrics, &sequencer,
+            &consumer,
+            &watermarks,
+            config,
+            shutdown,
+            &dispatch,
+            &progress,
+            &positions,
+            &assigned,
+            &fatal,
+            &metrics,
+            &sequencer,
         );
         // Closing the worker inputs drains the pipeline; the sequencer then writes what is left.
         {
@@ -528,6 +567,7 @@ pub fn run(
 #[allow(clippy::too_many_arguments)] // The loop's shared state; one call site.
 fn poll_loop(
     consumer: &BaseConsumer<IngestContext>,
+    watermarks: &Mutex<HashMap<(String, i32), (i64, i64)>>,
     config: &IngestConfig,
     shutdown: &Shutdown,
     dispatch: &Mutex<Dispatch>,
@@ -552,6 +592,7 @@ fn poll_loop(
         }
         match consumer.poll(Duration::from_millis(50)) {
             Some(Ok(m)) => {
+                metrics.polled.fetch_add(1, Relaxed);
                 backoff = Duration::from_millis(100);
                 last_message = Instant::now();
                 let raw = RawMessage {
@@ -583,7 +624,7 @@ fn poll_loop(
         }
         if last_lag_check.elapsed() >= Duration::from_millis(500) {
             last_lag_check = Instant::now();
-            let caught_up = update_lag(consumer, positions, assigned, metrics);
+            let caught_up = update_lag(watermarks, positions, assigned, metrics);
             if let Some(idle) = config.stop_when_caught_up {
                 let sent = dispatch.lock().unwrap_or_else(|e| e.into_inner()).sent;
                 let processed = *progress.processed.lock().unwrap_or_else(|e| e.into_inner());
@@ -597,9 +638,10 @@ fn poll_loop(
     Ok(())
 }
 
-/// Updates lag gauges; true when every assigned partition's position is at its high watermark.
+/// Updates lag gauges from the cached watermarks; true when every assigned partition's position
+/// is at its high watermark.
 fn update_lag(
-    consumer: &BaseConsumer<IngestContext>,
+    watermarks: &Mutex<HashMap<(String, i32), (i64, i64)>>,
     positions: &Positions,
     assigned: &Mutex<BTreeSet<(String, i32)>>,
     metrics: &Metrics,
@@ -609,22 +651,17 @@ fn update_lag(
         return false;
     }
     let positions = positions.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let watermarks = watermarks.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut all = true;
-    for (topic, partition) in assigned {
-        match consumer.fetch_watermarks(&topic, partition, Duration::from_secs(2)) {
-            Ok((low, high)) => {
-                let pos = positions
-                    .get(&(topic.clone(), partition))
-                    .copied()
-                    .unwrap_or(low);
-                let lag = (high - pos.max(low)).max(0);
-                metrics.set_lag(&topic, partition, lag);
+    for key in assigned {
+        match watermarks.get(&key) {
+            Some(&(low, high)) => {
+                let pos = positions.get(&key).copied().unwrap_or(low).max(low);
+                let lag = (high - pos).max(0);
+                metrics.set_lag(&key.0, key.1, lag);
                 all &= lag == 0;
             }
-            Err(e) => {
-                debug!(topic, partition, error = %e, "watermarks unavailable");
-                all = false;
-            }
+            None => all = false,
         }
     }
     all
@@ -643,6 +680,7 @@ fn sequence(
     batch_max: usize,
     linger: Duration,
     stop: &AtomicBool,
+    assigned: &Mutex<BTreeSet<(String, i32)>>,
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
     let mut next = 0usize;
@@ -666,7 +704,13 @@ fn sequence(
             Ok(chunk) => {
                 next = (next + 1) % receivers.len();
                 let stored = positions.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let owned = assigned.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 for d in chunk {
+                    if !owned.contains(&(d.topic.clone(), d.partition)) {
+                        // Revoked while in flight: the next owner reads it from the group offset.
+                        skipped_in_batch += 1;
+                        continue;
+                    }
                     let floor = stored
                         .get(&(d.topic.clone(), d.partition))
                         .copied()
@@ -867,13 +911,15 @@ fn write_batch(
         }
     }
     progress.add(n + skipped);
-    // Committed to the group only so lag shows in ordinary tooling; the ledger is the truth.
+    // The ledger is the truth for this ledger; the group offset shows lag in ordinary tooling
+    // and tells the next owner of a partition where this ledger stopped, so it is committed
+    // synchronously after every batch.
     let mut tpl = TopicPartitionList::new();
     for p in &pos {
         let _ = tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.next_offset));
     }
-    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
-        debug!(error = %e, "async offset commit failed");
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+        debug!(error = %e, "offset commit to the group failed (the ledger holds the positions)");
     }
     debug!(
         size = report.size.0,
