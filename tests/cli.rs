@@ -285,3 +285,72 @@ fn demo_runs_the_whole_job_and_prints_the_answers() {
         assert!(out.contains(expect), "demo output lacks `{expect}`:\n{out}");
     }
 }
+
+#[test]
+fn dev_broker_and_ingest_as_the_readme_shows() {
+    use rdkafka::ClientConfig;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+    use std::io::BufRead as _;
+    let mut broker = std::process::Command::new(bin())
+        .args(["dev-broker", "--topic", "identity-events:2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dev-broker");
+    let mut first = String::new();
+    std::io::BufReader::new(broker.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("address");
+    let bootstrap = first
+        .trim()
+        .strip_prefix("bootstrap.servers=127.0.0.1:")
+        .map(|p| format!("127.0.0.1:{p}"))
+        .unwrap_or_else(|| panic!("{first}"));
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("producer");
+    for i in 0..20 {
+        let payload = format!(
+            r#"{{"id":"r{i}","source":"okta","type":"identity.updated","time":"2026-01-01T00:00:00Z","actor":{{"id":"hr","kind":"service"}},"subject":{{"id":"alice","kind":"human"}}}}"#
+        );
+        p.send(
+            BaseRecord::<str, str>::to("identity-events")
+                .key("alice")
+                .payload(&payload),
+        )
+        .expect("send");
+    }
+    p.send(
+        BaseRecord::<str, str>::to("identity-events")
+            .key("x")
+            .payload("not json"),
+    )
+    .expect("send");
+    p.flush(std::time::Duration::from_secs(30)).expect("flush");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    init(&dir);
+    let out = ok(
+        &[
+            "ingest",
+            "--data",
+            path(&dir),
+            "--brokers",
+            &bootstrap,
+            "--topic",
+            "identity-events",
+            "--group",
+            "readme",
+            "--until-caught-up",
+            "500",
+        ],
+        None,
+    );
+    assert!(out.contains("appended 20, quarantined 1"), "{out}");
+    assert!(
+        ok(&["verify", "--data", path(&dir)], None).contains("ok: ledger verified, tree size 22")
+    );
+    let _ = broker.kill();
+    let _ = broker.wait();
+}
