@@ -624,6 +624,14 @@ fn poll_loop(
         }
         if last_lag_check.elapsed() >= Duration::from_millis(500) {
             last_lag_check = Instant::now();
+            let idle = config
+                .stop_when_caught_up
+                .is_some_and(|idle| last_message.elapsed() >= idle);
+            if idle {
+                // Statistics only report a partition's watermark once it was fetched; when idle
+                // and about to decide whether to stop, ask the broker for any still unknown.
+                fill_missing_watermarks(consumer, watermarks, assigned);
+            }
             let caught_up = update_lag(watermarks, positions, assigned, metrics);
             if let Some(idle) = config.stop_when_caught_up {
                 let sent = dispatch.lock().unwrap_or_else(|e| e.into_inner()).sent;
@@ -636,6 +644,27 @@ fn poll_loop(
         }
     }
     Ok(())
+}
+
+fn fill_missing_watermarks(
+    consumer: &BaseConsumer<IngestContext>,
+    watermarks: &Mutex<HashMap<(String, i32), (i64, i64)>>,
+    assigned: &Mutex<BTreeSet<(String, i32)>>,
+) {
+    let assigned = assigned.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let known = watermarks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for (topic, partition) in assigned {
+        if !known.contains_key(&(topic.clone(), partition)) {
+            if let Ok((low, high)) =
+                consumer.fetch_watermarks(&topic, partition, Duration::from_secs(2))
+            {
+                watermarks
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((topic, partition), (low, high));
+            }
+        }
+    }
 }
 
 /// Updates lag gauges from the cached watermarks; true when every assigned partition's position
