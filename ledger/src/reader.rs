@@ -241,6 +241,27 @@ impl<'a> LedgerReader<'a> {
         })
     }
 
+    /// tlog-proofs for several entries under one checkpoint, sharing one tile cache.
+    pub fn tlog_proofs_under(
+        &self,
+        seqs: &[Seq],
+        size: TreeSize,
+        note: &str,
+    ) -> Result<Vec<TlogProof>, ReadError> {
+        let nodes = StoredNodes::new(self.db);
+        seqs.iter()
+            .map(|&seq| {
+                let path = merkle::inclusion_proof(&nodes, seq, size)??;
+                Ok(TlogProof {
+                    extra: Some(self.entry_bytes(seq)?),
+                    index: seq,
+                    path,
+                    checkpoint_note: note.to_owned(),
+                })
+            })
+            .collect()
+    }
+
     pub fn head(&self, kind: HeadKind, id: &str) -> Result<Option<Seq>, ReadError> {
         Ok(self
             .db

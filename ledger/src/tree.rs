@@ -169,6 +169,8 @@ impl Frontier {
 pub struct StoredNodes<'a> {
     db: &'a DB,
     cache: RefCell<HashMap<(u8, u64), Vec<Hash>>>,
+    /// Subtree roots already computed, so proofs sharing this source hash each node once.
+    nodes: RefCell<HashMap<(u8, u64), Hash>>,
 }
 
 impl std::fmt::Debug for StoredNodes<'_> {
@@ -184,6 +186,7 @@ impl<'a> StoredNodes<'a> {
         StoredNodes {
             db,
             cache: RefCell::new(HashMap::new()),
+            nodes: RefCell::new(HashMap::new()),
         }
     }
 }
@@ -191,6 +194,17 @@ impl<'a> StoredNodes<'a> {
 impl NodeSource for StoredNodes<'_> {
     type Error = TreeError;
     fn node(&self, level: u8, index: u64) -> Result<Hash, TreeError> {
+        if let Some(h) = self.nodes.borrow().get(&(level, index)) {
+            return Ok(*h);
+        }
+        let h = self.compute(level, index)?;
+        self.nodes.borrow_mut().insert((level, index), h);
+        Ok(h)
+    }
+}
+
+impl StoredNodes<'_> {
+    fn compute(&self, level: u8, index: u64) -> Result<Hash, TreeError> {
         let tile_level = (u32::from(level) / TILE_HEIGHT) as u8;
         let r = u32::from(level) % TILE_HEIGHT;
         let start = index << r;

@@ -227,19 +227,17 @@ pub fn bundle(
     chain: Option<(ChainKind, &str)>,
 ) -> Result<ProofBundle, QueryError> {
     let (size, note) = reader.latest_checkpoint()?;
-    let mut proofs = Vec::with_capacity(indexes.len());
-    for &i in indexes {
-        if i >= size.0 {
-            return Err(QueryError::BadRequest(format!(
-                "entry {i} is not yet covered by a checkpoint"
-            )));
-        }
-        proofs.push(
-            reader
-                .tlog_proof_under(Seq(i), size, note.clone())?
-                .to_text(),
-        );
+    if let Some(&i) = indexes.iter().find(|&&i| i >= size.0) {
+        return Err(QueryError::BadRequest(format!(
+            "entry {i} is not yet covered by a checkpoint"
+        )));
     }
+    let seqs: Vec<Seq> = indexes.iter().map(|&i| Seq(i)).collect();
+    let proofs = reader
+        .tlog_proofs_under(&seqs, size, &note)?
+        .iter()
+        .map(|p| p.to_text())
+        .collect();
     Ok(ProofBundle {
         format: BUNDLE_FORMAT.to_owned(),
         checkpoint: note,
