@@ -261,10 +261,13 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
     let dlq: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         .set("group.id", "dlq-reader")
-        .set("auto.offset.reset", "earliest")
         .create()
         .expect("consumer");
-    dlq.subscribe(&["dlq"]).expect("subscribe");
+    // A plain assignment, no group: closing a group member waits for it to leave the group.
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset("dlq", 0, rdkafka::Offset::Beginning)
+        .expect("partition");
+    dlq.assign(&tpl).expect("assign");
     let mut classes = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while classes.len() < 5 && Instant::now() < deadline {
