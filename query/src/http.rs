@@ -321,36 +321,43 @@ async fn entry(
                     format!("entry index must be a non-negative integer, found `{index}`"),
                 );
             };
-            blocking(move || {
-                let r = s.ledger.reader();
-                let result = (|| -> Result<serde_json::Value, QueryError> {
-                    let (size, _) = r.latest_checkpoint()?;
-                    if index >= size.0 {
-                        return Err(QueryError::NotFound {
-                            kind: "entry",
-                            id: index.to_string(),
-                        });
-                    }
-                    let proof = r.tlog_proof(Seq(index))?;
-                    let leaf = proof.extra.clone().unwrap_or_default();
-                    let entry = idledger_proto::Entry::decode(&leaf)
-                        .map_err(|source| idledger_ledger::ReadError::BadEntry { index, source })?;
-                    Ok(json!({
-                        "index": index,
-                        "entry": entry,
-                        "leaf_hex": hex_string(&leaf),
-                        "leaf_hash": idledger_proto::hash::leaf_hash(&leaf).to_hex(),
-                        "tlog_proof": proof.to_text(),
-                    }))
-                })();
-                match result {
-                    Ok(v) => axum::Json(v).into_response(),
-                    Err(e) => query_error(e),
+            json_answer(s, move |r| {
+                let (size, _) = r.latest_checkpoint()?;
+                if index >= size.0 {
+                    return Err(QueryError::NotFound {
+                        kind: "entry",
+                        id: index.to_string(),
+                    });
                 }
+                let proof = r.tlog_proof(Seq(index))?;
+                let leaf = proof.extra.clone().unwrap_or_default();
+                let entry = idledger_proto::Entry::decode(&leaf)
+                    .map_err(|source| idledger_ledger::ReadError::BadEntry { index, source })?;
+                Ok(json!({
+                    "index": index,
+                    "entry": entry,
+                    "leaf_hex": hex_string(&leaf),
+                    "leaf_hash": idledger_proto::hash::leaf_hash(&leaf).to_hex(),
+                    "tlog_proof": proof.to_text(),
+                }))
             })
             .await
         },
     )
+    .await
+}
+
+/// Answers with JSON computed off the async runtime; errors map to their HTTP status.
+async fn json_answer<F>(s: Arc<ServerState>, f: F) -> Response
+where
+    F: FnOnce(&idledger_ledger::LedgerReader<'_>) -> Result<serde_json::Value, QueryError>
+        + Send
+        + 'static,
+{
+    blocking(move || match f(&s.ledger.reader()) {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => query_error(e),
+    })
     .await
 }
 
@@ -374,9 +381,7 @@ async fn consistency(
             (Ok(None), _) => return error(StatusCode::BAD_REQUEST, "`from` is required"),
             (Err(r), _) | (_, Err(r)) => return r,
         };
-        blocking(move || {
-            let r = s.ledger.reader();
-            let result = (|| -> Result<serde_json::Value, QueryError> {
+        json_answer(s, move |r| {
                 let (size, note) = r.latest_checkpoint()?;
                 let to = to.unwrap_or(size.0);
                 if to > size.0 {
@@ -389,12 +394,7 @@ async fn consistency(
                     "proof": proof.iter().map(|h| h.to_base64()).collect::<Vec<_>>(),
                     "checkpoint": if to == size.0 { Some(note) } else { r.checkpoint_at(TreeSize(to))? },
                 }))
-            })();
-            match result {
-                Ok(v) => axum::Json(v).into_response(),
-                Err(e) => query_error(e),
-            }
-        })
+            })
         .await
     })
     .await
@@ -422,27 +422,20 @@ async fn history(
                 Ok(f) => f,
                 Err(r) => return r,
             };
-            blocking(move || {
-                let r = s.ledger.reader();
-                let result = (|| -> Result<serde_json::Value, QueryError> {
-                    let h = answers::history(&r, &id)?;
-                    let mut v = serde_json::to_value(&h)
-                        .map_err(|e| QueryError::BadRequest(e.to_string()))?;
-                    if proofs {
-                        let idx: Vec<u64> = h.entries.iter().map(|e| e.seq).collect();
-                        v["proofs"] = serde_json::to_value(answers::bundle(
-                            &r,
-                            &idx,
-                            Some((ChainKind::Subject, &id)),
-                        )?)
-                        .unwrap_or_default();
-                    }
-                    Ok(v)
-                })();
-                match result {
-                    Ok(v) => axum::Json(v).into_response(),
-                    Err(e) => query_error(e),
+            json_answer(s, move |r| {
+                let h = answers::history(&r, &id)?;
+                let mut v =
+                    serde_json::to_value(&h).map_err(|e| QueryError::BadRequest(e.to_string()))?;
+                if proofs {
+                    let idx: Vec<u64> = h.entries.iter().map(|e| e.seq).collect();
+                    v["proofs"] = serde_json::to_value(answers::bundle(
+                        &r,
+                        &idx,
+                        Some((ChainKind::Subject, &id)),
+                    )?)
+                    .unwrap_or_default();
                 }
+                Ok(v)
             })
             .await
         },
@@ -472,26 +465,19 @@ async fn grant(
                 (Ok(f), Ok(n)) => (f, n.unwrap_or_else(Timestamp::now)),
                 (Err(r), _) | (_, Err(r)) => return r,
             };
-            blocking(move || {
-                let r = s.ledger.reader();
-                let result = (|| -> Result<serde_json::Value, QueryError> {
-                    let a = answers::grant(&r, &id, now)?;
-                    let mut v = serde_json::to_value(&a)
-                        .map_err(|e| QueryError::BadRequest(e.to_string()))?;
-                    if proofs {
-                        v["proofs"] = serde_json::to_value(answers::bundle(
-                            &r,
-                            &a.episode.entries,
-                            Some((ChainKind::Grant, &id)),
-                        )?)
-                        .unwrap_or_default();
-                    }
-                    Ok(v)
-                })();
-                match result {
-                    Ok(v) => axum::Json(v).into_response(),
-                    Err(e) => query_error(e),
+            json_answer(s, move |r| {
+                let a = answers::grant(&r, &id, now)?;
+                let mut v =
+                    serde_json::to_value(&a).map_err(|e| QueryError::BadRequest(e.to_string()))?;
+                if proofs {
+                    v["proofs"] = serde_json::to_value(answers::bundle(
+                        &r,
+                        &a.episode.entries,
+                        Some((ChainKind::Grant, &id)),
+                    )?)
+                    .unwrap_or_default();
                 }
+                Ok(v)
             })
             .await
         },
@@ -533,26 +519,19 @@ async fn access(
                 (Ok(f), Ok(n)) => (f, n.unwrap_or_else(Timestamp::now)),
                 (Err(r), _) | (_, Err(r)) => return r,
             };
-            blocking(move || {
-                let r = s.ledger.reader();
-                let result = (|| -> Result<serde_json::Value, QueryError> {
-                    let rows = answers::access_at(&r, &resource, at, now)?;
-                    let mut v = json!({ "resource": resource, "at": at, "grants": rows });
-                    if proofs {
-                        let mut idx = Vec::new();
-                        for row in &rows {
-                            idx.extend(answers::grant(&r, &row.grant_id, now)?.episode.entries);
-                        }
-                        idx.sort_unstable();
-                        v["proofs"] = serde_json::to_value(answers::bundle(&r, &idx, None)?)
-                            .unwrap_or_default();
+            json_answer(s, move |r| {
+                let rows = answers::access_at(&r, &resource, at, now)?;
+                let mut v = json!({ "resource": resource, "at": at, "grants": rows });
+                if proofs {
+                    let mut idx = Vec::new();
+                    for row in &rows {
+                        idx.extend(answers::grant(&r, &row.grant_id, now)?.episode.entries);
                     }
-                    Ok(v)
-                })();
-                match result {
-                    Ok(v) => axum::Json(v).into_response(),
-                    Err(e) => query_error(e),
+                    idx.sort_unstable();
+                    v["proofs"] =
+                        serde_json::to_value(answers::bundle(&r, &idx, None)?).unwrap_or_default();
                 }
+                Ok(v)
             })
             .await
         },
