@@ -204,7 +204,7 @@ pub enum Command {
         #[arg(long)]
         quick: bool,
         /// Only these benchmarks (decode, append, verify, proof, replay, history, ingest).
-        #[arg(long = "only")]
+        #[arg(long = "only", value_delimiter = ',')]
         only: Vec<String>,
     },
 }

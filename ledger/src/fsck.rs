@@ -4,17 +4,16 @@
 
 use crate::reader::{LedgerReader, ReadError};
 use crate::store::*;
-use crate::tree::{TILE_WIDTH, decode_tile};
+use crate::tree::{TILE_HEIGHT, TILE_WIDTH, decode_tile};
 use ed25519_dalek::Verifier as _;
 use idledger_proto::Hash;
 use idledger_proto::checkpoint::Checkpoint;
-use idledger_proto::decode::content_hash;
-use idledger_proto::entry::{Body, Entry, Origin, SystemRecord};
+use idledger_proto::entry::{BackLinks, SystemRecord};
 use idledger_proto::hash::{leaf_hash, node_hash};
-use idledger_proto::merkle::reference::naive_root;
 use idledger_proto::note::{VerifierKey, parse_note};
 use idledger_proto::proof::verify_checkpoint;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use idledger_proto::view::{BodyView, EntryView, OriginView};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 /// What kind of damage a finding is.
@@ -117,6 +116,8 @@ pub struct Trust {
 pub struct FsckOptions<'a> {
     pub trust: Option<Trust>,
     pub threads: usize,
+    /// Entries per unit of parallel work (tests use small chunks to cross many boundaries).
+    pub chunk_entries: u64,
     pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
 }
 
@@ -125,6 +126,7 @@ impl std::fmt::Debug for FsckOptions<'_> {
         f.debug_struct("FsckOptions")
             .field("trust", &self.trust)
             .field("threads", &self.threads)
+            .field("chunk_entries", &self.chunk_entries)
             .finish()
     }
 }
@@ -134,49 +136,203 @@ impl Default for FsckOptions<'_> {
         FsckOptions {
             trust: None,
             threads: 2,
+            chunk_entries: 4096,
             progress: None,
         }
     }
 }
 
-const CHUNK: usize = 8192;
-
-struct Decoded {
-    key: u64,
-    leaf: Hash,
-    len: usize,
-    entry: Result<Entry, String>,
-    content: Option<Hash>,
+/// Keyed 64-bit fingerprints of ids and index records. The key is random per run, so nobody can
+/// make two different records collide on purpose; indexes are compared as multisets of
+/// fingerprints, and any disagreement is then located exactly by a slower second pass.
+struct Fingerprints {
+    state: std::hash::RandomState,
 }
 
-fn decode_all(items: &[(u64, Vec<u8>)]) -> Vec<Decoded> {
-    items
-        .iter()
-        .map(|(key, bytes)| {
-            let entry = Entry::decode(bytes).map_err(|e| e.to_string());
-            let content = entry
-                .as_ref()
-                .ok()
-                .and_then(|e| e.event().map(content_hash));
-            Decoded {
-                key: *key,
-                leaf: leaf_hash(bytes),
-                len: bytes.len(),
-                entry,
-                content,
+impl Fingerprints {
+    fn of(&self, bytes: &[u8]) -> u64 {
+        use std::hash::{BuildHasher as _, Hasher as _};
+        let mut h = self.state.build_hasher();
+        h.write(bytes);
+        h.finish()
+    }
+}
+
+/// A `HashMap` hasher for keys that are already keyed fingerprints.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type FingerprintMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<PassThrough>>;
+
+/// What one stored entry says, extracted by a worker: its hash and, for events, fingerprints of
+/// the ids the sequential checks need. Nothing here borrows the entry's bytes.
+struct Walked {
+    key: u64,
+    leaf: Hash,
+    len: u32,
+    facts: Result<Facts, String>,
+}
+
+struct Facts {
+    seq: u64,
+    prev: Hash,
+    /// Topic fingerprint, partition, offset.
+    kafka: Option<(u64, i32, i64)>,
+    body: BodyFacts,
+}
+
+enum BodyFacts {
+    Event {
+        links: BackLinks,
+        subject: u64,
+        grant: Option<u64>,
+        credential: Option<u64>,
+        /// Fingerprint of the `resources` record this entry makes if it is its grant's first.
+        resource: Option<u64>,
+        /// Fingerprint of the `dedupe` record that must point at this entry.
+        dedupe: u64,
+    },
+    System(SystemRecord),
+    Quarantined,
+}
+
+/// One chunk's results, in key order, and the names behind its topic fingerprints.
+struct ChunkOut {
+    walked: Vec<Walked>,
+    topics: Vec<(u64, String)>,
+}
+
+/// Reads, hashes and parses the entries with keys in `[lower, upper)` (byte order).
+fn walk_chunk(
+    db: &rocksdb::DB,
+    lower: Option<[u8; 8]>,
+    upper: Option<[u8; 8]>,
+    fp: &Fingerprints,
+) -> Result<ChunkOut, rocksdb::Error> {
+    let cf = db
+        .cf_handle(CF_ENTRIES)
+        .expect("entries column family exists");
+    let mut ro = rocksdb::ReadOptions::default();
+    // Every byte read is SHA-256 hashed and compared with the tree, which catches any damage
+    // RocksDB's block CRCs would; a one-pass scan should not churn the block cache either.
+    ro.set_verify_checksums(false);
+    ro.fill_cache(false);
+    ro.set_readahead_size(2 << 20);
+    if let Some(l) = lower {
+        ro.set_iterate_lower_bound(l.to_vec());
+    }
+    if let Some(u) = upper {
+        ro.set_iterate_upper_bound(u.to_vec());
+    }
+    let mut it = db.raw_iterator_cf_opt(cf, ro);
+    it.seek_to_first();
+    let mut out = ChunkOut {
+        walked: Vec::new(),
+        topics: Vec::new(),
+    };
+    let mut scratch = Vec::with_capacity(256);
+    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        let key = be_u64(k).filter(|_| k.len() == 8).unwrap_or(u64::MAX);
+        out.walked
+            .push(walk_entry(key, v, fp, &mut scratch, &mut out.topics));
+        it.next();
+    }
+    it.status()?;
+    Ok(out)
+}
+
+fn walk_entry(
+    key: u64,
+    bytes: &[u8],
+    fp: &Fingerprints,
+    scratch: &mut Vec<u8>,
+    topics: &mut Vec<(u64, String)>,
+) -> Walked {
+    let mut print = |parts: &[&[u8]]| {
+        scratch.clear();
+        for p in parts {
+            scratch.extend_from_slice(p);
+        }
+        fp.of(scratch)
+    };
+    let facts = EntryView::decode(bytes)
+        .map_err(|e| e.to_string())
+        .map(|view| {
+            let kafka = match &view.origin {
+                OriginView::Kafka(k) => {
+                    let t = print(&[k.topic.as_bytes()]);
+                    if !topics.iter().any(|(f, _)| *f == t) {
+                        topics.push((t, k.topic.to_owned()));
+                    }
+                    Some((t, k.partition, k.offset))
+                }
+                _ => None,
+            };
+            let body = match view.body {
+                BodyView::Event(e) => {
+                    let ev = &e.event;
+                    let seq = key.to_be_bytes();
+                    let source_len = (ev.source.len() as u16).to_be_bytes();
+                    BodyFacts::Event {
+                        subject: print(&[b"s", ev.subject.id.as_bytes()]),
+                        grant: ev.grant_id.map(|g| print(&[b"g", g.as_bytes()])),
+                        credential: ev
+                            .credential
+                            .as_ref()
+                            .map(|c| print(&[b"c", c.id.as_bytes()])),
+                        resource: match (ev.resource, ev.grant_id) {
+                            (Some(r), Some(g)) => {
+                                Some(print(&[r.as_bytes(), &[0], g.as_bytes(), &seq]))
+                            }
+                            _ => None,
+                        },
+                        dedupe: print(&[&source_len, ev.source.as_bytes(), ev.id.as_bytes(), &seq]),
+                        links: e.links,
+                    }
+                }
+                BodyView::System(record) => BodyFacts::System(record),
+                BodyView::Quarantined(_) => BodyFacts::Quarantined,
+            };
+            Facts {
+                seq: view.seq,
+                prev: Hash(view.prev_leaf_hash),
+                kafka,
+                body,
             }
-        })
-        .collect()
+        });
+    Walked {
+        key,
+        leaf: leaf_hash(bytes),
+        len: bytes.len() as u32,
+        facts,
+    }
 }
 
 /// A compact range of perfect subtrees: roots at any size while walking leaves in order.
 #[derive(Default)]
 struct CompactRange {
     stack: Vec<(u32, Hash)>,
+    leaves: u64,
 }
 
 impl CompactRange {
-    fn push(&mut self, leaf: Hash) {
+    /// Adds a leaf; `completed(height, index, hash)` sees every perfect subtree it completes
+    /// whose height is a multiple of the tile height (the nodes upper tiles store).
+    fn push(&mut self, leaf: Hash, mut completed: impl FnMut(u32, u64, Hash)) {
         let mut node = (0u32, leaf);
         while let Some(&(level, left)) = self.stack.last() {
             if level != node.0 {
@@ -184,8 +340,12 @@ impl CompactRange {
             }
             self.stack.pop();
             node = (level + 1, node_hash(&left, &node.1));
+            if node.0 % TILE_HEIGHT == 0 {
+                completed(node.0, ((self.leaves + 1) >> node.0) - 1, node.1);
+            }
         }
         self.stack.push(node);
+        self.leaves += 1;
     }
     fn root(&self) -> Hash {
         let mut it = self.stack.iter().rev();
@@ -194,6 +354,43 @@ impl CompactRange {
             Some(&(_, last)) => it.fold(last, |acc, &(_, left)| node_hash(&left, &acc)),
         }
     }
+}
+
+/// The stored tile holding each level's current node, read once per 256 nodes.
+struct TileCursor {
+    cached: Vec<Option<(u64, Vec<Hash>)>>,
+}
+
+impl TileCursor {
+    fn hash(&mut self, db: &rocksdb::DB, level: u8, node: u64) -> Result<Option<Hash>, ReadError> {
+        let tile = node / TILE_WIDTH as u64;
+        let slot = &mut self.cached;
+        if slot.len() <= level as usize {
+            slot.resize(level as usize + 1, None);
+        }
+        let entry = &mut slot[level as usize];
+        if entry.as_ref().map(|(i, _)| *i) != Some(tile) {
+            let cf = db.cf_handle(CF_TILES).expect("tiles column family exists");
+            let bytes = db.get_cf(cf, tile_key(level, tile))?.unwrap_or_default();
+            *entry = Some((tile, decode_tile(level, tile, &bytes).unwrap_or_default()));
+        }
+        Ok(entry
+            .as_ref()
+            .and_then(|(_, t)| t.get((node % TILE_WIDTH as u64) as usize).copied()))
+    }
+}
+
+/// Index state rebuilt from the entries while walking.
+#[derive(Default)]
+struct Rebuilt {
+    heads: FingerprintMap<u64>,
+    /// Multiset sums (wrapping) of the `dedupe` and `resources` record fingerprints.
+    dedupe_sum: u64,
+    resources_sum: u64,
+    resources: u64,
+    events: u64,
+    max_offsets: HashMap<(u64, i32), i64>,
+    topics: HashMap<u64, String>,
 }
 
 /// Verifies everything the ledger stores.
@@ -205,6 +402,9 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
     let mut report = FsckReport {
         tree_size: size,
         ..FsckReport::default()
+    };
+    let fp = Fingerprints {
+        state: std::hash::RandomState::new(),
     };
 
     let mut checkpoints: Vec<(u64, String)> = Vec::new();
@@ -247,13 +447,9 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
     let mut cp_next = 0usize;
     let mut active_keys: Vec<VerifierKey> = Vec::new();
     let mut known_keys: Vec<VerifierKey> = Vec::new();
-    let mut heads: HashMap<(HeadKind, String), u64> = HashMap::new();
-    let mut resources: HashSet<Vec<u8>> = HashSet::new();
-    let mut max_offsets: HashMap<(String, i32), i64> = HashMap::new();
-    let mut event_entries = 0u64;
-    let mut tile_cache: Option<(u64, Vec<Hash>)> = None;
+    let mut rebuilt = Rebuilt::default();
+    let mut tiles = TileCursor { cached: Vec::new() };
     let mut trusted_root_seen: Option<Hash> = None;
-    let dedupe_cf = cf(CF_DEDUPE);
 
     let check_checkpoints_up_to = |tree: u64,
                                    range: &CompactRange,
@@ -282,42 +478,20 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
         &mut cp_next,
     );
 
-    let mut it = db.raw_iterator_cf(cf(CF_ENTRIES));
-    it.seek_to_first();
-    loop {
-        let mut chunk: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK);
-        while chunk.len() < CHUNK {
-            match (it.key(), it.value()) {
-                (Some(k), Some(v)) => {
-                    let key = be_u64(k).unwrap_or(u64::MAX);
-                    chunk.push((key, v.to_vec()));
-                    it.next();
-                }
-                _ => break,
-            }
-        }
-        it.status()?;
-        if chunk.is_empty() {
-            break;
-        }
-        let threads = opts.threads.max(1);
-        let decoded: Vec<Decoded> = if threads == 1 {
-            decode_all(&chunk)
-        } else {
-            let per = chunk.len().div_ceil(threads);
-            std::thread::scope(|s| {
-                let handles: Vec<_> = chunk
-                    .chunks(per)
-                    .map(|part| s.spawn(move || decode_all(part)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().expect("verification worker does not panic"))
-                    .collect()
-            })
-        };
-        for d in decoded {
-            report.bytes_hashed += d.len as u64;
+    // Chunk `k` covers keys [k * chunk, (k + 1) * chunk); the last also everything after.
+    let chunk = opts.chunk_entries.max(1);
+    let chunks = size.div_ceil(chunk) + 1;
+    let bounds = |k: u64| {
+        (
+            (k > 0).then(|| (k * chunk).to_be_bytes()),
+            (k + 1 < chunks).then(|| ((k + 1) * chunk).to_be_bytes()),
+        )
+    };
+    let threads = opts.threads.max(1) as u64;
+    let mut merge = |out: ChunkOut, report: &mut FsckReport| -> Result<(), ReadError> {
+        rebuilt.topics.extend(out.topics);
+        for d in out.walked {
+            report.bytes_hashed += u64::from(d.len);
             if d.key >= size {
                 report.add(
                     FailureClass::InsertedEntry,
@@ -334,14 +508,14 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
                 );
                 // The tree cannot be recomputed past a hole; later roots will not match.
                 while expected < d.key {
-                    range.push(Hash::ZERO);
+                    range.push(Hash::ZERO, |_, _, _| {});
                     expected += 1;
                     check_checkpoints_up_to(
                         expected,
                         &range,
                         &active_keys,
                         &known_keys,
-                        &mut report,
+                        report,
                         &mut cp_next,
                     );
                 }
@@ -349,31 +523,19 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
             }
             report.entries_checked += 1;
             // The level-0 tile holds the leaf hash the tree committed to.
-            let tile_index = d.key / TILE_WIDTH as u64;
-            if tile_cache.as_ref().map(|(i, _)| *i) != Some(tile_index) {
-                let bytes = db
-                    .get_cf(cf(CF_TILES), tile_key(0, tile_index))?
-                    .unwrap_or_default();
-                tile_cache = Some((
-                    tile_index,
-                    decode_tile(0, tile_index, &bytes).unwrap_or_default(),
-                ));
-            }
-            let tile_hash = tile_cache
-                .as_ref()
-                .and_then(|(_, t)| t.get((d.key % TILE_WIDTH as u64) as usize).copied());
-            match &d.entry {
+            let tile_hash = tiles.hash(db, 0, d.key)?;
+            match &d.facts {
                 Err(e) => report.add(
                     FailureClass::ModifiedEntry,
                     d.key,
                     format!("entry {} does not decode: {e}", d.key),
                 ),
-                Ok(entry) if entry.seq != d.key => report.add(
+                Ok(facts) if facts.seq != d.key => report.add(
                     FailureClass::ReorderedEntries,
                     d.key,
-                    format!("entry at index {} says it is entry {}", d.key, entry.seq),
+                    format!("entry at index {} says it is entry {}", d.key, facts.seq),
                 ),
-                Ok(entry) => {
+                Ok(facts) => {
                     if tile_hash != Some(d.leaf) {
                         report.add(
                             FailureClass::ModifiedEntry,
@@ -384,14 +546,14 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
                             ),
                         );
                     } else if let Some(p) = prev_leaf {
-                        if entry.prev_leaf_hash() != p {
+                        if facts.prev != p {
                             report.add(
                                 FailureClass::ModifiedEntry,
                                 d.key.saturating_sub(1),
                                 format!("entry {} does not chain to entry {}", d.key, d.key - 1),
                             );
                         }
-                    } else if d.key == 0 && entry.prev_leaf_hash() != Hash::ZERO {
+                    } else if d.key == 0 && facts.prev != Hash::ZERO {
                         report.add(
                             FailureClass::ModifiedEntry,
                             0,
@@ -399,20 +561,31 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
                         );
                     }
                     check_entry(
-                        entry,
-                        d.content,
-                        &mut heads,
-                        &mut resources,
-                        &mut max_offsets,
+                        d.key,
+                        facts,
+                        &mut rebuilt,
                         &mut active_keys,
                         &mut known_keys,
-                        &mut event_entries,
-                        &mut report,
-                        |k| db.get_cf(dedupe_cf, k).ok().flatten(),
+                        report,
                     );
                 }
             }
-            range.push(d.leaf);
+            let mut upper_mismatch = Ok(None);
+            range.push(d.leaf, |height, node, hash| {
+                if upper_mismatch.as_ref().is_ok_and(Option::is_none) {
+                    let level = (height / TILE_HEIGHT) as u8;
+                    upper_mismatch = tiles
+                        .hash(db, level, node)
+                        .map(|stored| (stored != Some(hash)).then_some((level, node)));
+                }
+            });
+            if let Some((level, node)) = upper_mismatch? {
+                report.add(
+                    FailureClass::IndexMismatch,
+                    d.key,
+                    format!("tile level {level} hash {node} does not match the entries below it"),
+                );
+            }
             prev_leaf = Some(d.leaf);
             expected = d.key + 1;
             if let Some(t) = &trusted_checkpoint {
@@ -425,13 +598,55 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
                 &range,
                 &active_keys,
                 &known_keys,
-                &mut report,
+                report,
                 &mut cp_next,
             );
         }
         if let Some(p) = opts.progress {
             p(expected.min(size), size);
         }
+        Ok(())
+    };
+    if threads == 1 {
+        for k in 0..chunks {
+            let (lo, hi) = bounds(k);
+            merge(walk_chunk(db, lo, hi, &fp)?, &mut report)?;
+        }
+    } else {
+        // Worker `w` walks chunks w, w + T, w + 2T, ...; the merge takes them in order from each
+        // worker's short queue in turn, so memory stays bounded and order is kept.
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| -> Result<(), ReadError> {
+            let receivers: Vec<_> = (0..threads)
+                .map(|w| {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(2);
+                    let (fp, stop) = (&fp, &stop);
+                    s.spawn(move || {
+                        let mut k = w;
+                        while k < chunks && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            let (lo, hi) = bounds(k);
+                            if tx.send(walk_chunk(db, lo, hi, fp)).is_err() {
+                                break;
+                            }
+                            k += threads;
+                        }
+                    });
+                    rx
+                })
+                .collect();
+            let result = (|| {
+                for k in 0..chunks {
+                    let out = receivers[(k % threads) as usize]
+                        .recv()
+                        .expect("a verification worker sends every chunk it is given")?;
+                    merge(out, &mut report)?;
+                }
+                Ok(())
+            })();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            drop(receivers);
+            result
+        })?;
     }
     if expected < size {
         report.add(
@@ -479,50 +694,40 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
         }
     }
 
-    check_indexes(
-        reader,
-        size,
-        &heads,
-        &resources,
-        &max_offsets,
-        event_entries,
-        &mut report,
-    )?;
-    check_upper_tiles(reader, size, &mut report)?;
+    check_indexes(reader, size, &rebuilt, &fp, &mut report)?;
+    check_tile_extents(reader, size, &mut report)?;
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)] // One walk's state, threaded through a single call site.
+/// The sequential checks of one entry: back-links against the heads so far, key records, and
+/// the index records it implies.
 fn check_entry(
-    entry: &Entry,
-    content: Option<Hash>,
-    heads: &mut HashMap<(HeadKind, String), u64>,
-    resources: &mut HashSet<Vec<u8>>,
-    max_offsets: &mut HashMap<(String, i32), i64>,
+    key: u64,
+    facts: &Facts,
+    rebuilt: &mut Rebuilt,
     active_keys: &mut Vec<VerifierKey>,
     known_keys: &mut Vec<VerifierKey>,
-    event_entries: &mut u64,
     report: &mut FsckReport,
-    dedupe_get: impl Fn(&[u8]) -> Option<Vec<u8>>,
 ) {
-    let seq = entry.seq;
-    if let Origin::Kafka(k) = &entry.origin {
-        let slot = max_offsets
-            .entry((k.topic.clone(), k.partition))
-            .or_insert(-1);
-        *slot = (*slot).max(k.offset);
+    let seq = key;
+    if let Some((topic, partition, offset)) = facts.kafka {
+        let slot = rebuilt.max_offsets.entry((topic, partition)).or_insert(-1);
+        *slot = (*slot).max(offset);
     }
-    match &entry.body {
-        Body::Event(e) => {
-            *event_entries += 1;
-            let ev = &e.event;
-            let first_of_grant = ev
-                .grant_id
-                .as_ref()
-                .is_some_and(|g| !heads.contains_key(&(HeadKind::Grant, g.clone())));
-            let mut link = |kind: HeadKind, id: &str, stated: Option<u64>, name: &str| {
-                let key = (kind, id.to_owned());
-                let actual = heads.get(&key).copied();
+    match &facts.body {
+        BodyFacts::Event {
+            links,
+            subject,
+            grant,
+            credential,
+            resource,
+            dedupe,
+        } => {
+            rebuilt.events += 1;
+            rebuilt.dedupe_sum = rebuilt.dedupe_sum.wrapping_add(*dedupe);
+            let heads = &mut rebuilt.heads;
+            let mut link = |id: u64, stated: Option<u64>, name: &str| {
+                let actual = heads.insert(id, seq);
                 if actual != stated {
                     report.add(
                         FailureClass::IndexMismatch,
@@ -530,43 +735,21 @@ fn check_entry(
                         format!("entry {seq}: back-link to previous {name} entry is {stated:?}, the log has {actual:?}"),
                     );
                 }
-                heads.insert(key, seq);
+                actual
             };
-            link(
-                HeadKind::Subject,
-                &ev.subject.id,
-                e.links.prev_subject,
-                "subject",
-            );
-            if let Some(g) = &ev.grant_id {
-                link(HeadKind::Grant, g, e.links.prev_grant, "grant");
-                if first_of_grant {
-                    if let Some(r) = &ev.resource {
-                        resources.insert(resource_key(r, g));
-                    }
+            link(*subject, links.prev_subject, "subject");
+            if let Some(g) = grant {
+                let first_of_grant = link(*g, links.prev_grant, "grant").is_none();
+                if let (true, Some(r)) = (first_of_grant, resource) {
+                    rebuilt.resources += 1;
+                    rebuilt.resources_sum = rebuilt.resources_sum.wrapping_add(*r);
                 }
             }
-            if let Some(c) = &ev.credential {
-                link(
-                    HeadKind::Credential,
-                    &c.id,
-                    e.links.prev_credential,
-                    "credential",
-                );
-            }
-            let stored = dedupe_get(&dedupe_key(&ev.source, &ev.id));
-            let ok = stored.as_deref().is_some_and(|v| {
-                be_u64(v) == Some(seq) && v.get(8..40).and_then(Hash::from_slice) == content
-            });
-            if !ok {
-                report.add(
-                    FailureClass::IndexMismatch,
-                    seq,
-                    format!("entry {seq}: deduplication index does not point at it"),
-                );
+            if let Some(c) = credential {
+                link(*c, links.prev_credential, "credential");
             }
         }
-        Body::System(record) => {
+        BodyFacts::System(record) => {
             let parse = |text: &str| VerifierKey::parse(text).ok();
             match record {
                 SystemRecord::Genesis { verifier_key, .. }
@@ -593,7 +776,7 @@ fn check_entry(
                 }
             }
         }
-        Body::Quarantined(_) => {}
+        BodyFacts::Quarantined => {}
     }
 }
 
@@ -689,10 +872,8 @@ fn check_checkpoint(
 fn check_indexes(
     reader: &LedgerReader<'_>,
     size: u64,
-    heads: &HashMap<(HeadKind, String), u64>,
-    resources: &HashSet<Vec<u8>>,
-    max_offsets: &HashMap<(String, i32), i64>,
-    event_entries: u64,
+    rebuilt: &Rebuilt,
+    fp: &Fingerprints,
     report: &mut FsckReport,
 ) -> Result<(), ReadError> {
     let db = reader.db();
@@ -702,15 +883,9 @@ fn check_indexes(
     it.seek_to_first();
     while let (Some(k), Some(v)) = (it.key(), it.value()) {
         stored_heads += 1;
-        let kind = match k.first() {
-            Some(b's') => Some(HeadKind::Subject),
-            Some(b'g') => Some(HeadKind::Grant),
-            Some(b'c') => Some(HeadKind::Credential),
-            _ => None,
-        };
-        let id = String::from_utf8_lossy(&k[1.min(k.len())..]).into_owned();
-        let want = kind.and_then(|kind| heads.get(&(kind, id.clone())).copied());
+        let want = rebuilt.heads.get(&fp.of(k)).copied();
         if want.is_none() || want != be_u64(v) {
+            let id = String::from_utf8_lossy(&k[1.min(k.len())..]).into_owned();
             report.add(
                 FailureClass::IndexMismatch,
                 be_u64(v).unwrap_or(size),
@@ -723,64 +898,55 @@ fn check_indexes(
         it.next();
     }
     it.status()?;
-    if stored_heads != heads.len() as u64 {
+    if stored_heads != rebuilt.heads.len() as u64 {
         report.add(
             FailureClass::IndexMismatch,
             size,
             format!(
                 "{stored_heads} head index entries for {} ids in the log",
-                heads.len()
+                rebuilt.heads.len()
             ),
         );
     }
-    let mut stored_dedupe = 0u64;
-    let mut it = db.raw_iterator_cf(cf(CF_DEDUPE));
-    it.seek_to_first();
-    while it.valid() {
-        stored_dedupe += 1;
-        it.next();
-    }
-    it.status()?;
-    if stored_dedupe != event_entries {
-        report.add(
-            FailureClass::IndexMismatch,
-            size,
-            format!("{stored_dedupe} deduplication keys for {event_entries} events"),
-        );
-    }
-    let mut stored_resources = 0u64;
-    let mut it = db.raw_iterator_cf(cf(CF_RESOURCES));
-    it.seek_to_first();
-    while let Some(k) = it.key() {
-        stored_resources += 1;
-        if !resources.contains(k) {
-            report.add(
-                FailureClass::IndexMismatch,
-                size,
-                format!(
-                    "resource index key {:?} is not backed by an entry",
-                    String::from_utf8_lossy(k)
-                ),
-            );
+
+    // `dedupe` and `resources` as multisets of (key, index) fingerprints.
+    let multiset = |name: &'static str| -> Result<(u64, u64), ReadError> {
+        let (mut count, mut sum) = (0u64, 0u64);
+        let mut scratch = Vec::with_capacity(256);
+        let mut it = db.raw_iterator_cf(cf(name));
+        it.seek_to_first();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            count += 1;
+            scratch.clear();
+            scratch.extend_from_slice(k);
+            scratch.extend_from_slice(v);
+            sum = sum.wrapping_add(fp.of(&scratch));
+            it.next();
         }
-        it.next();
+        it.status()?;
+        Ok((count, sum))
+    };
+    if multiset(CF_DEDUPE)? != (rebuilt.events, rebuilt.dedupe_sum) {
+        locate_dedupe_mismatches(reader, size, report)?;
     }
-    it.status()?;
-    if stored_resources != resources.len() as u64 {
+    let (count, sum) = multiset(CF_RESOURCES)?;
+    if (count, sum) != (rebuilt.resources, rebuilt.resources_sum) {
         report.add(
             FailureClass::IndexMismatch,
             size,
             format!(
-                "{stored_resources} resource index entries for {} in the log",
-                resources.len()
+                "the resource index ({count} records) does not match the {} grants' first entries in the log",
+                rebuilt.resources
             ),
         );
     }
+
     let positions = reader.positions()?;
-    for ((topic, partition), max) in max_offsets {
+    for ((topic, partition), max) in &rebuilt.max_offsets {
+        let topic = rebuilt.topics.get(topic).map_or("?", String::as_str);
         let stored = positions
             .iter()
-            .find(|p| &p.topic == topic && p.partition == *partition);
+            .find(|p| p.topic == topic && p.partition == *partition);
         match stored {
             Some(p) if p.next_offset > *max => {}
             _ => report.add(
@@ -796,8 +962,73 @@ fn check_indexes(
     Ok(())
 }
 
-/// Every stored tile above level 0 must hold the roots of the full tiles below it.
-fn check_upper_tiles(
+/// The slow second pass, run only when the deduplication index disagrees with the log: every
+/// event must be the target of its own key, and every key must point at the event it names.
+fn locate_dedupe_mismatches(
+    reader: &LedgerReader<'_>,
+    size: u64,
+    report: &mut FsckReport,
+) -> Result<(), ReadError> {
+    let db = reader.db();
+    let cf = |n| db.cf_handle(n).expect("column family exists");
+    let before = report.counts.values().sum::<u64>();
+    let mut it = db.raw_iterator_cf(cf(CF_ENTRIES));
+    it.seek_to_first();
+    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        if let (Some(seq), Ok(view)) = (be_u64(k), EntryView::decode(v)) {
+            if let (true, Some(ev)) = (seq < size && view.seq == seq, view.event()) {
+                let stored = db.get_cf(cf(CF_DEDUPE), dedupe_key(ev.source, ev.id))?;
+                if stored.as_deref().and_then(be_u64) != Some(seq) {
+                    report.add(
+                        FailureClass::IndexMismatch,
+                        seq,
+                        format!("entry {seq}: deduplication index does not point at it"),
+                    );
+                }
+            }
+        }
+        it.next();
+    }
+    it.status()?;
+    let mut it = db.raw_iterator_cf(cf(CF_DEDUPE));
+    it.seek_to_first();
+    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        let target = be_u64(v).filter(|_| v.len() == 8);
+        let entry = match target {
+            Some(seq) => db.get_cf(cf(CF_ENTRIES), seq_key(seq))?,
+            None => None,
+        };
+        let names_it = entry.as_deref().and_then(|e| {
+            let view = EntryView::decode(e).ok()?;
+            let ev = view.event()?;
+            Some(dedupe_key(ev.source, ev.id) == k)
+        });
+        if names_it != Some(true) {
+            report.add(
+                FailureClass::IndexMismatch,
+                target.unwrap_or(size),
+                format!(
+                    "deduplication key {:?} points at {target:?}, which is not that event",
+                    String::from_utf8_lossy(k)
+                ),
+            );
+        }
+        it.next();
+    }
+    it.status()?;
+    if report.counts.values().sum::<u64>() == before {
+        report.add(
+            FailureClass::IndexMismatch,
+            size,
+            "the deduplication index does not match the log".into(),
+        );
+    }
+    Ok(())
+}
+
+/// Every stored tile must hold exactly the hashes the tree of this size has: the walk compared
+/// each of them, and nothing may lie beyond.
+fn check_tile_extents(
     reader: &LedgerReader<'_>,
     size: u64,
     report: &mut FsckReport,
@@ -805,25 +1036,29 @@ fn check_upper_tiles(
     let db = reader.db();
     let cf = db.cf_handle(CF_TILES).expect("tiles column family exists");
     let mut it = db.raw_iterator_cf(cf);
-    it.seek(tile_key(1, 0));
+    it.seek_to_first();
     while let (Some(k), Some(v)) = (it.key(), it.value()) {
-        let (level, index) = (k[0], be_u64(&k[1..]).unwrap_or(0));
-        let hashes = decode_tile(level, index, v).unwrap_or_default();
-        for (j, h) in hashes.iter().enumerate() {
-            let below_index = index * TILE_WIDTH as u64 + j as u64;
-            let below = db
-                .get_cf(cf, tile_key(level - 1, below_index))?
-                .unwrap_or_default();
-            let below = decode_tile(level - 1, below_index, &below).unwrap_or_default();
-            if below.len() != TILE_WIDTH || naive_root(&below) != *h {
-                report.add(
-                    FailureClass::IndexMismatch,
-                    size,
-                    format!(
-                        "tile level {level} index {index} hash {j} does not match the tile below"
-                    ),
-                );
-            }
+        let (level, index) = match (k.len(), be_u64(k.get(1..).unwrap_or_default())) {
+            (9, Some(index)) => (u32::from(k[0]), index),
+            _ => (u32::MAX, 0),
+        };
+        let nodes = if level < 8 {
+            size >> (TILE_HEIGHT * level)
+        } else {
+            0
+        };
+        let width = TILE_WIDTH as u64;
+        let want = nodes.saturating_sub(index * width).min(width);
+        if v.len() as u64 != want * 32 {
+            report.add(
+                FailureClass::IndexMismatch,
+                (index * width) << (TILE_HEIGHT * level.min(7)),
+                format!(
+                    "tile level {level} index {index} holds {} bytes; a tree of {size} has {} hashes there",
+                    v.len(),
+                    want
+                ),
+            );
         }
         it.next();
     }

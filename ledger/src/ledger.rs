@@ -12,6 +12,7 @@ use idledger_proto::entry::{
 use idledger_proto::hash::{Hash, leaf_hash};
 use idledger_proto::note::{NoteSigner, VerifierKey, sign_note};
 use idledger_proto::rejection::{KeptPayload, RejectReason, Rejection};
+use idledger_proto::view::EntryView;
 use idledger_proto::{Seq, Timestamp, TreeSize, ValidatedEvent};
 use rocksdb::{DB, WriteBatch, WriteOptions};
 use std::collections::HashMap;
@@ -212,6 +213,14 @@ impl Ledger {
                 ))
             })
         };
+        let layout = get(META_LAYOUT)?;
+        if layout != LAYOUT_VERSION {
+            return Err(LedgerError::Inconsistent(format!(
+                "database layout version {} is not the {} this build reads",
+                String::from_utf8_lossy(&layout),
+                String::from_utf8_lossy(LAYOUT_VERSION)
+            )));
+        }
         let origin = String::from_utf8(get(META_ORIGIN)?)
             .map_err(|_| LedgerError::Inconsistent("origin is not UTF-8".into()))?;
         let size = be_u64(&get(META_TREE_SIZE)?)
@@ -313,6 +322,39 @@ impl Ledger {
         Ok(self.reader().positions()?)
     }
 
+    /// Whether the event recorded at `seq` (stored, or earlier in the batch being built) is
+    /// identical to `event`: a re-sent duplicate rather than a conflicting one.
+    fn recorded_event_is(
+        &self,
+        seq: u64,
+        event: &idledger_proto::Event,
+        batch_leaves: &[Vec<u8>],
+    ) -> Result<bool, LedgerError> {
+        let first_in_batch = self.frontier.size();
+        let stored;
+        let leaf: &[u8] = if seq >= first_in_batch {
+            batch_leaves
+                .get((seq - first_in_batch) as usize)
+                .ok_or_else(|| {
+                    LedgerError::Inconsistent(format!("deduplication points past the end at {seq}"))
+                })?
+        } else {
+            let cf = self
+                .db
+                .cf_handle(CF_ENTRIES)
+                .expect("entries column family exists");
+            stored = self.db.get_pinned_cf(&cf, seq_key(seq))?.ok_or_else(|| {
+                LedgerError::Inconsistent(format!("deduplication points at missing entry {seq}"))
+            })?;
+            &stored
+        };
+        let view = EntryView::decode(leaf)
+            .map_err(|e| LedgerError::Inconsistent(format!("entry {seq}: {e}")))?;
+        Ok(view
+            .event()
+            .is_some_and(|recorded| recorded.to_event() == *event))
+    }
+
     fn head(
         &self,
         kind: HeadKind,
@@ -383,7 +425,10 @@ impl Ledger {
         let mut dirty: DirtyTiles = Vec::new();
         let mut last_leaf = self.last_leaf;
         let mut head_overlay: HashMap<(HeadKind, String), u64> = HashMap::new();
-        let mut dedupe_overlay: HashMap<Vec<u8>, (u64, Hash)> = HashMap::new();
+        let mut dedupe_overlay: HashMap<Vec<u8>, u64> = HashMap::new();
+        // This batch's leaves so far (index = seq - first), for duplicates within the batch.
+        let first_seq = frontier.size();
+        let mut batch_leaves: Vec<Vec<u8>> = Vec::with_capacity(batch.len());
         let mut outcomes = Vec::with_capacity(batch.len());
         let (mut appended, mut quarantined, mut duplicates) = (0u64, 0u64, 0u64);
         let received_at = Timestamp::now();
@@ -396,19 +441,27 @@ impl Ledger {
                     let e = v.event();
                     let dkey = dedupe_key(&e.source, &e.id);
                     let existing = match dedupe_overlay.get(&dkey) {
-                        Some(found) => Some(*found),
+                        Some(&first) => Some(first),
                         None => self
                             .db
                             .get_pinned_cf(&dedupe_cf, &dkey)?
-                            .and_then(|v| Some((be_u64(&v)?, Hash::from_slice(v.get(8..40)?)?))),
+                            .map(|v| {
+                                be_u64(&v).ok_or_else(|| {
+                                    LedgerError::Inconsistent(format!(
+                                        "deduplication value for {}/{} is not 8 bytes",
+                                        e.source, e.id
+                                    ))
+                                })
+                            })
+                            .transpose()?,
                     };
                     match existing {
-                        Some((first, hash)) if hash == v.content_hash() => {
+                        Some(first) if self.recorded_event_is(first, e, &batch_leaves)? => {
                             duplicates += 1;
                             outcomes.push(Outcome::Duplicate(Seq(first)));
                             continue;
                         }
-                        Some((first, _)) => Body::Quarantined(Box::new(Rejection {
+                        Some(first) => Body::Quarantined(Box::new(Rejection {
                             reason: RejectReason::ConflictingDuplicate { first_index: first },
                             payload: KeptPayload::Event(Box::new(v.into_event())),
                         })),
@@ -446,11 +499,8 @@ impl Ledger {
                             if let Some(c) = &e.credential {
                                 head_overlay.insert((HeadKind::Credential, c.id.clone()), seq);
                             }
-                            let mut dvalue = [0u8; 40];
-                            dvalue[..8].copy_from_slice(&seq.to_be_bytes());
-                            dvalue[8..].copy_from_slice(&v.content_hash().0);
-                            wb.put_cf(&dedupe_cf, &dkey, dvalue);
-                            dedupe_overlay.insert(dkey, (seq, v.content_hash()));
+                            wb.put_cf(&dedupe_cf, &dkey, seq.to_be_bytes());
+                            dedupe_overlay.insert(dkey, seq);
                             Body::Event(Box::new(EventEntry {
                                 links,
                                 event: v.into_event(),
@@ -506,6 +556,8 @@ impl Ledger {
             let bytes = entry.encode();
             let hash = leaf_hash(&bytes);
             wb.put_cf(&entries_cf, seq_key(seq), &bytes);
+            debug_assert_eq!(seq - first_seq, batch_leaves.len() as u64);
+            batch_leaves.push(bytes);
             frontier.push(hash, &mut dirty);
             last_leaf = hash;
             if is_quarantine {

@@ -106,16 +106,41 @@ fn leaf_hashes(dir: &Path) -> Vec<Hash> {
         .collect()
 }
 
+/// Verifies with one thread in whole chunks and with several threads in chunks small enough to
+/// cross many boundaries: the findings must not depend on how the work was split.
 fn check(dir: &Path, trust: Option<Trust>) -> idledger_ledger::FsckReport {
     let ro = ReadOnlyLedger::open(dir).expect("open read-only");
-    fsck(
-        &ro.reader(),
-        &FsckOptions {
-            trust,
-            ..FsckOptions::default()
-        },
-    )
-    .expect("fsck runs")
+    let run = |threads, chunk_entries| {
+        fsck(
+            &ro.reader(),
+            &FsckOptions {
+                trust: trust.clone(),
+                threads,
+                chunk_entries,
+                ..FsckOptions::default()
+            },
+        )
+        .expect("fsck runs")
+    };
+    let reference = run(1, 4096);
+    for (threads, chunk) in [(2, 7), (3, 64)] {
+        let other = run(threads, chunk);
+        let key = |r: &idledger_ledger::FsckReport| {
+            (
+                r.findings.clone(),
+                r.counts.clone(),
+                r.entries_checked,
+                r.checkpoints_checked,
+                r.bytes_hashed,
+            )
+        };
+        assert_eq!(
+            key(&other),
+            key(&reference),
+            "{threads} threads, chunks of {chunk}"
+        );
+    }
+    reference
 }
 
 #[test]
@@ -586,6 +611,50 @@ fn every_tamper_class_is_detected_at_its_index() {
             }),
             FailureClass::IndexMismatch,
             5,
+        ),
+        (
+            "point a deduplication key at another event",
+            Box::new(|db| {
+                let mut it = db.raw_iterator_cf(cf(db, CF_DEDUPE));
+                it.seek_to_first();
+                let key = it.key().expect("a dedupe key").to_vec();
+                drop(it);
+                db.put_cf(cf(db, CF_DEDUPE), key, 2u64.to_be_bytes())
+                    .expect("put");
+            }),
+            FailureClass::IndexMismatch,
+            1,
+        ),
+        (
+            "drop a resource index record",
+            Box::new(move |db| {
+                let mut it = db.raw_iterator_cf(cf(db, CF_RESOURCES));
+                it.seek_to_first();
+                let key = it.key().expect("a resource key").to_vec();
+                drop(it);
+                db.delete_cf(cf(db, CF_RESOURCES), key).expect("delete");
+            }),
+            FailureClass::IndexMismatch,
+            size,
+        ),
+        (
+            "change a hash in an upper tile",
+            Box::new(|db| {
+                let mut v = get(db, CF_TILES, &tile_key(1, 0));
+                v[0] ^= 1;
+                db.put_cf(cf(db, CF_TILES), tile_key(1, 0), v).expect("put");
+            }),
+            FailureClass::IndexMismatch,
+            255,
+        ),
+        (
+            "store a tile beyond the tree",
+            Box::new(move |db| {
+                db.put_cf(cf(db, CF_TILES), tile_key(0, 9), [7u8; 64])
+                    .expect("put");
+            }),
+            FailureClass::IndexMismatch,
+            9 * 256,
         ),
     ];
     for (name, edit, class, index) in cases {

@@ -61,12 +61,10 @@ fn is_secret_name(name: &str) -> bool {
     SECRET_NAMES.contains(&normalized.as_str())
 }
 
-/// An event that passed every check of docs/EVENTS.md, with the SHA-256 of its canonical
-/// encoding (used to tell identical duplicates from conflicting ones).
+/// An event that passed every check of docs/EVENTS.md. Only `decode_event` and `check` make one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidatedEvent {
     event: Event,
-    content_hash: Hash,
 }
 
 impl ValidatedEvent {
@@ -76,8 +74,9 @@ impl ValidatedEvent {
     pub fn into_event(self) -> Event {
         self.event
     }
+    /// The SHA-256 of the event's canonical encoding (computed on each call).
     pub fn content_hash(&self) -> Hash {
-        self.content_hash
+        content_hash(&self.event)
     }
     /// Validates an event built in code (rather than decoded from JSON) by the same rules.
     pub fn check(event: Event) -> Result<ValidatedEvent, RejectReason> {
@@ -334,13 +333,7 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
         Err(_) => Err(precise_parse_error(text)),
     };
     match result {
-        Ok(event) => {
-            let content_hash = content_hash(&event);
-            Ok(ValidatedEvent {
-                event,
-                content_hash,
-            })
-        }
+        Ok(event) => Ok(ValidatedEvent { event }),
         Err(Failure::Secret(location)) => Err(redact(RejectReason::SecretMaterial { location })),
         Err(Failure::RedactedReason(reason)) => Err(redact(reason)),
         Err(Failure::Reason(reason)) => {

@@ -14,6 +14,7 @@ pub mod proof;
 pub mod rejection;
 pub mod time;
 pub mod tree_size;
+pub mod view;
 
 pub use checkpoint::Checkpoint;
 pub use decode::{ValidatedEvent, decode_event};

@@ -8,6 +8,7 @@ use idledger_proto::entry::{
 use idledger_proto::event::EventType;
 use idledger_proto::rejection::{KeptPayload, RejectReason};
 use idledger_proto::time::Timestamp;
+use idledger_proto::view::EntryView;
 use proptest::prelude::*;
 
 const EVENTS_MD: &str = include_str!("../../docs/EVENTS.md");
@@ -300,6 +301,15 @@ proptest! {
         let back = Entry::decode(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&back, &entry);
         prop_assert_eq!(back.encode(), bytes.clone());
+        let view = EntryView::decode(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(view.to_entry(), entry.clone());
+        // Any single changed byte or cut: the view and the owned decoder agree on acceptance and value.
+        for at in [1usize, 9, 41, bytes.len() / 2, bytes.len() - 1] {
+            let mut bent = bytes.clone();
+            bent[at] ^= 0x81;
+            prop_assert_eq!(EntryView::decode(&bent).map(|v| v.to_entry()).ok(), Entry::decode(&bent).ok());
+            prop_assert_eq!(EntryView::decode(&bytes[..at]).map(|v| v.to_entry()).ok(), Entry::decode(&bytes[..at]).ok());
+        }
         let (hs, hp) = Entry::decode_header(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!((hs.0, hp.0), (seq, prev));
         let again = decode_event(&serde_json::to_vec(v.event()).expect("serializes")).map_err(|r| TestCaseError::fail(r.reason.to_string()))?;
@@ -323,7 +333,9 @@ proptest! {
     #[test]
     fn arbitrary_leaves_decode_strictly(mut input in proptest::collection::vec(any::<u8>(), 0..400)) {
         if let Some(b) = input.first_mut() { *b = FORMAT_VERSION; }
-        if let Ok(e) = Entry::decode(&input) {
+        let owned = Entry::decode(&input);
+        prop_assert_eq!(EntryView::decode(&input).map(|v| v.to_entry()).ok(), owned.as_ref().ok().cloned());
+        if let Ok(e) = owned {
             prop_assert_eq!(e.encode(), input);
         }
     }

@@ -144,11 +144,13 @@ pub fn bench(quick: bool, only: &[String]) -> anyhow::Result<()> {
         let r = ro.reader();
         if want("verify") {
             let mut all = Vec::with_capacity(size.0 as usize);
+            let t = Instant::now();
             r.scan(Seq(0), |_, b| -> Result<(), idledger_ledger::ReadError> {
                 leaf_bytes += b.len() as u64;
                 all.push(b.to_vec());
                 Ok(())
             })?;
+            let scan = per_sec(leaf_bytes, t.elapsed());
             let t = Instant::now();
             for b in &all {
                 std::hint::black_box(idledger_proto::hash::leaf_hash(b));
@@ -179,9 +181,12 @@ pub fn bench(quick: bool, only: &[String]) -> anyhow::Result<()> {
                     },
                     measured: format!("{:.0} MB/s", rate / 1e6),
                     baseline: format!(
-                        "raw SHA-256 1 thread {:.0} MB/s ({:.2}x)",
+                        "raw SHA-256 1 thread {:.0} MB/s ({:.2}x); RocksDB scan alone {:.0} MB/s, so one thread's bound is {:.2}x",
                         sha / 1e6,
-                        rate / sha
+                        rate / sha,
+                        scan / 1e6,
+                        // Scanning and hashing the same bytes one after the other.
+                        (1.0 / (1.0 / scan + 1.0 / sha)) / sha
                     ),
                     target: format!("≥ {need}x raw SHA-256"),
                     pass: rate / sha >= need,

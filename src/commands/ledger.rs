@@ -192,6 +192,7 @@ pub fn verify(
             trust,
             threads,
             progress: Some(&progress),
+            ..FsckOptions::default()
         },
     )?;
     if let Some(b) = &bar {

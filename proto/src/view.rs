@@ -1,0 +1,261 @@
+//! Zero-copy views of leaf bytes: the same version-1 layout as `entry::Entry`, with every string
+//! borrowed from the leaf instead of allocated. Verification and replay read millions of leaves;
+//! a view decodes one without touching the allocator (except for an event's attribute list).
+//!
+//! A view accepts exactly the bytes `Entry::decode` accepts (the types mirror the owned ones
+//! field for field; a property test holds them together), and `to_entry` gives the same value.
+
+use crate::entry::{BackLinks, Body, Entry, EventEntry, FORMAT_VERSION, MAX_LEAF_BYTES, Origin};
+use crate::entry::{KafkaOrigin, LeafError, SystemRecord};
+use crate::event::{
+    Actor, ActorKind, AttrValue, Credential, CredentialKind, Decision, Event, EventType, Policy,
+    Subject, SubjectKind,
+};
+use crate::rejection::Rejection;
+use crate::time::Timestamp;
+use bincode::BorrowDecode;
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard()
+        .with_big_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<MAX_LEAF_BYTES>()
+}
+
+/// Borrowed `entry::Entry`.
+#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+pub struct EntryView<'a> {
+    pub version: u8,
+    pub seq: u64,
+    pub prev_leaf_hash: [u8; 32],
+    pub received_at: Timestamp,
+    pub origin: OriginView<'a>,
+    pub body: BodyView<'a>,
+}
+
+/// Borrowed `entry::Origin`.
+#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+pub enum OriginView<'a> {
+    Kafka(KafkaOriginView<'a>),
+    Local { label: &'a str, line: u64 },
+    Ledger,
+}
+
+/// Borrowed `entry::KafkaOrigin`.
+#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+pub struct KafkaOriginView<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp_ms: Option<i64>,
+    pub key: Option<&'a [u8]>,
+    pub key_truncated: bool,
+}
+
+/// Borrowed `entry::Body`. Quarantined and system entries are rare and decoded owned.
+#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+pub enum BodyView<'a> {
+    Event(EventEntryView<'a>),
+    Quarantined(Box<Rejection>),
+    System(SystemRecord),
+}
+
+/// Borrowed `entry::EventEntry`.
+#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+pub struct EventEntryView<'a> {
+    pub links: BackLinks,
+    pub event: EventView<'a>,
+}
+
+/// Borrowed `event::Event`, field for field.
+#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+pub struct EventView<'a> {
+    pub source: &'a str,
+    pub id: &'a str,
+    pub kind: EventType,
+    pub time: Timestamp,
+    pub actor: Option<ActorView<'a>>,
+    pub subject: SubjectView<'a>,
+    pub grant_id: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub resource: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub ticket: Option<&'a str>,
+    pub policy: Option<PolicyView<'a>>,
+    pub decision: Option<Decision>,
+    pub expires_at: Option<Timestamp>,
+    pub exception: bool,
+    pub credential: Option<CredentialView<'a>>,
+    pub owner: Option<&'a str>,
+    pub attributes: Vec<(&'a str, AttrValueView<'a>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+pub struct ActorView<'a> {
+    pub id: &'a str,
+    pub kind: ActorKind,
+    pub mfa: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+pub struct SubjectView<'a> {
+    pub id: &'a str,
+    pub kind: SubjectKind,
+}
+
+#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+pub struct PolicyView<'a> {
+    pub id: &'a str,
+    pub version: Option<&'a str>,
+    pub hash: Option<&'a str>,
+}
+
+#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+pub struct CredentialView<'a> {
+    pub id: &'a str,
+    pub kind: CredentialKind,
+    pub fingerprint: [u8; 32],
+}
+
+#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+pub enum AttrValueView<'a> {
+    Text(&'a str),
+    Integer(i64),
+    Number(f64),
+    Bool(bool),
+}
+
+impl<'a> EntryView<'a> {
+    /// Decodes leaf bytes by the same rules as `Entry::decode`: right version, size limit,
+    /// nothing left over.
+    pub fn decode(leaf: &'a [u8]) -> Result<EntryView<'a>, LeafError> {
+        if leaf.len() > MAX_LEAF_BYTES {
+            return Err(LeafError::TooLarge {
+                found: leaf.len(),
+                limit: MAX_LEAF_BYTES,
+            });
+        }
+        match leaf.first() {
+            Some(&FORMAT_VERSION) => {}
+            Some(&v) => {
+                return Err(LeafError::UnknownVersion {
+                    found: v,
+                    expected: FORMAT_VERSION,
+                });
+            }
+            None => return Err(LeafError::Malformed("empty".into())),
+        }
+        let (view, used): (EntryView<'a>, usize) =
+            bincode::borrow_decode_from_slice(leaf, config())
+                .map_err(|e| LeafError::Malformed(e.to_string()))?;
+        if used != leaf.len() {
+            return Err(LeafError::TrailingBytes(leaf.len() - used));
+        }
+        Ok(view)
+    }
+
+    /// The event, if this entry records one.
+    pub fn event(&self) -> Option<&EventView<'a>> {
+        match &self.body {
+            BodyView::Event(e) => Some(&e.event),
+            _ => None,
+        }
+    }
+
+    /// The owned entry with the same value.
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            version: self.version,
+            seq: self.seq,
+            prev_leaf_hash: self.prev_leaf_hash,
+            received_at: self.received_at,
+            origin: match &self.origin {
+                OriginView::Kafka(k) => Origin::Kafka(KafkaOrigin {
+                    topic: k.topic.to_owned(),
+                    partition: k.partition,
+                    offset: k.offset,
+                    timestamp_ms: k.timestamp_ms,
+                    key: k.key.map(<[u8]>::to_vec),
+                    key_truncated: k.key_truncated,
+                }),
+                OriginView::Local { label, line } => Origin::Local {
+                    label: (*label).to_owned(),
+                    line: *line,
+                },
+                OriginView::Ledger => Origin::Ledger,
+            },
+            body: match &self.body {
+                BodyView::Event(e) => Body::Event(Box::new(EventEntry {
+                    links: e.links.clone(),
+                    event: e.event.to_event(),
+                })),
+                BodyView::Quarantined(r) => Body::Quarantined(r.clone()),
+                BodyView::System(s) => Body::System(s.clone()),
+            },
+        }
+    }
+}
+
+impl EventView<'_> {
+    /// The owned event with the same value.
+    pub fn to_event(&self) -> Event {
+        let own = |s: &Option<&str>| s.map(str::to_owned);
+        Event {
+            source: self.source.to_owned(),
+            id: self.id.to_owned(),
+            kind: self.kind,
+            time: self.time,
+            actor: self.actor.as_ref().map(|a| Actor {
+                id: a.id.to_owned(),
+                kind: a.kind,
+                mfa: a.mfa,
+            }),
+            subject: Subject {
+                id: self.subject.id.to_owned(),
+                kind: self.subject.kind,
+            },
+            grant_id: own(&self.grant_id),
+            request_id: own(&self.request_id),
+            resource: own(&self.resource),
+            reason: own(&self.reason),
+            ticket: own(&self.ticket),
+            policy: self.policy.as_ref().map(|p| Policy {
+                id: p.id.to_owned(),
+                version: own(&p.version),
+                hash: own(&p.hash),
+            }),
+            decision: self.decision,
+            expires_at: self.expires_at,
+            exception: self.exception,
+            credential: self.credential.as_ref().map(|c| Credential {
+                id: c.id.to_owned(),
+                kind: c.kind,
+                fingerprint: c.fingerprint,
+            }),
+            owner: own(&self.owner),
+            attributes: self
+                .attributes
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        (*k).to_owned(),
+                        match v {
+                            AttrValueView::Text(t) => AttrValue::Text((*t).to_owned()),
+                            AttrValueView::Integer(i) => AttrValue::Integer(*i),
+                            AttrValueView::Number(n) => AttrValue::Number(*n),
+                            AttrValueView::Bool(b) => AttrValue::Bool(*b),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// An attribute by key (attributes are sorted by key).
+    pub fn attribute(&self, key: &str) -> Option<&AttrValueView<'_>> {
+        self.attributes
+            .binary_search_by(|(k, _)| (*k).cmp(key))
+            .ok()
+            .map(|i| &self.attributes[i].1)
+    }
+}
