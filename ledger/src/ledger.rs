@@ -104,6 +104,53 @@ pub enum LedgerError {
 /// Cached index heads are dropped when the cache holds more ids than this.
 const HEAD_CACHE_LIMIT: usize = 1_000_000;
 
+/// The latest entry index per subject, grant and credential id; looked up by `&str` without
+/// allocating.
+#[derive(Debug, Default)]
+struct HeadMap([HashMap<String, u64>; 3]);
+
+impl HeadMap {
+    fn slot(kind: HeadKind) -> usize {
+        match kind {
+            HeadKind::Subject => 0,
+            HeadKind::Grant => 1,
+            HeadKind::Credential => 2,
+        }
+    }
+    fn get(&self, kind: HeadKind, id: &str) -> Option<u64> {
+        self.0[Self::slot(kind)].get(id).copied()
+    }
+    fn insert(&mut self, kind: HeadKind, id: &str, seq: u64) {
+        let map = &mut self.0[Self::slot(kind)];
+        match map.get_mut(id) {
+            Some(v) => *v = seq,
+            None => {
+                map.insert(id.to_owned(), seq);
+            }
+        }
+    }
+    fn len(&self) -> usize {
+        self.0.iter().map(HashMap::len).sum()
+    }
+    fn clear(&mut self) {
+        self.0.iter_mut().for_each(HashMap::clear);
+    }
+    fn iter(&self) -> impl Iterator<Item = (HeadKind, &str, u64)> {
+        [HeadKind::Subject, HeadKind::Grant, HeadKind::Credential]
+            .into_iter()
+            .flat_map(move |kind| {
+                self.0[Self::slot(kind)]
+                    .iter()
+                    .map(move |(id, seq)| (kind, id.as_str(), *seq))
+            })
+    }
+    fn extend(&mut self, other: &HeadMap) {
+        for (kind, id, seq) in other.iter() {
+            self.insert(kind, id, seq);
+        }
+    }
+}
+
 /// The single writer of a ledger directory.
 pub struct Ledger {
     dir: PathBuf,
@@ -113,7 +160,7 @@ pub struct Ledger {
     frontier: Frontier,
     last_leaf: Hash,
     duplicates_total: u64,
-    heads: HashMap<(HeadKind, String), u64>,
+    heads: HeadMap,
     last_checkpoint: String,
 }
 
@@ -185,7 +232,7 @@ impl Ledger {
             frontier: Frontier::default(),
             last_leaf: Hash::ZERO,
             duplicates_total: 0,
-            heads: HashMap::new(),
+            heads: HeadMap::default(),
             last_checkpoint: String::new(),
         };
         ledger.append(
@@ -285,7 +332,7 @@ impl Ledger {
             frontier,
             last_leaf,
             duplicates_total,
-            heads: HashMap::new(),
+            heads: HeadMap::default(),
             last_checkpoint,
         })
     }
@@ -359,11 +406,10 @@ impl Ledger {
         &self,
         kind: HeadKind,
         id: &str,
-        overlay: &HashMap<(HeadKind, String), u64>,
+        overlay: &HeadMap,
     ) -> Result<Option<u64>, LedgerError> {
-        let key = (kind, id.to_owned());
-        if let Some(v) = overlay.get(&key).or_else(|| self.heads.get(&key)) {
-            return Ok(Some(*v));
+        if let Some(v) = overlay.get(kind, id).or_else(|| self.heads.get(kind, id)) {
+            return Ok(Some(v));
         }
         let cf = self
             .db
@@ -424,7 +470,7 @@ impl Ledger {
         let mut frontier = self.frontier.clone();
         let mut dirty: DirtyTiles = Vec::new();
         let mut last_leaf = self.last_leaf;
-        let mut head_overlay: HashMap<(HeadKind, String), u64> = HashMap::new();
+        let mut head_overlay = HeadMap::default();
         let mut dedupe_overlay: HashMap<Vec<u8>, u64> = HashMap::new();
         // This batch's leaves so far (index = seq - first), for duplicates within the batch.
         let first_seq = frontier.size();
@@ -483,7 +529,7 @@ impl Ledger {
                                     None => None,
                                 },
                             };
-                            head_overlay.insert((HeadKind::Subject, e.subject.id.clone()), seq);
+                            head_overlay.insert(HeadKind::Subject, &e.subject.id, seq);
                             if let Some(g) = &e.grant_id {
                                 if links.prev_grant.is_none() {
                                     if let Some(r) = &e.resource {
@@ -494,10 +540,10 @@ impl Ledger {
                                         );
                                     }
                                 }
-                                head_overlay.insert((HeadKind::Grant, g.clone()), seq);
+                                head_overlay.insert(HeadKind::Grant, g, seq);
                             }
                             if let Some(c) = &e.credential {
-                                head_overlay.insert((HeadKind::Credential, c.id.clone()), seq);
+                                head_overlay.insert(HeadKind::Credential, &c.id, seq);
                             }
                             wb.put_cf(&dedupe_cf, &dkey, seq.to_be_bytes());
                             dedupe_overlay.insert(dkey, seq);
@@ -569,8 +615,8 @@ impl Ledger {
             }
         }
 
-        for ((kind, id), seq) in &head_overlay {
-            wb.put_cf(&heads_cf, head_key(*kind, id), seq.to_be_bytes());
+        for (kind, id, seq) in head_overlay.iter() {
+            wb.put_cf(&heads_cf, head_key(kind, id), seq.to_be_bytes());
         }
         for ((level, index), hashes) in &dirty {
             wb.put_cf(&tiles_cf, tile_key(*level, *index), encode_tile(hashes));
@@ -630,7 +676,7 @@ impl Ledger {
         if self.heads.len() + head_overlay.len() > HEAD_CACHE_LIMIT {
             self.heads.clear();
         }
-        self.heads.extend(head_overlay);
+        self.heads.extend(&head_overlay);
         if let Some(s) = new_signers {
             self.signers = s;
         }

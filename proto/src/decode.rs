@@ -53,12 +53,27 @@ fn is_secret_name(name: &str) -> bool {
     if name.len() > 64 {
         return false;
     }
-    let normalized: String = name
-        .chars()
+    if name.is_ascii() {
+        // The common case, without allocating: the same normalization on a stack buffer.
+        let mut buf = [0u8; 64];
+        let mut n = 0;
+        for b in name.bytes() {
+            if !matches!(b, b'_' | b'-' | b'.' | b' ') {
+                buf[n] = b.to_ascii_lowercase();
+                n += 1;
+            }
+        }
+        return SECRET_NAMES.iter().any(|s| s.as_bytes() == &buf[..n]);
+    }
+    SECRET_NAMES.contains(&normalize_name(name).as_str())
+}
+
+/// Member-name normalization for secret detection: separators dropped, Unicode lowercase.
+fn normalize_name(name: &str) -> String {
+    name.chars()
         .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
         .flat_map(char::to_lowercase)
-        .collect();
-    SECRET_NAMES.contains(&normalized.as_str())
+        .collect()
 }
 
 /// An event that passed every check of docs/EVENTS.md. Only `decode_event` and `check` make one.
@@ -430,6 +445,10 @@ fn backticked_after(message: &str, prefix: &str) -> Option<String> {
 /// The path of the first JSON array in a document, if it has one (and parses).
 fn first_array_path(text: &str) -> Option<(String, &'static str)> {
     let bytes = text.as_bytes();
+    if memchr::memchr(b'[', bytes).is_none() {
+        // No bracket anywhere, so no array: the usual case, in one fast pass.
+        return None;
+    }
     let mut in_string = false;
     let mut i = 0;
     let mut found = false;
@@ -773,4 +792,37 @@ fn check_required_for_type(e: &Event) -> Result<(), RejectReason> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn secret_names_are_recognized_as_written_by_real_systems() {
+        let cases: &[(&str, bool)] = &[
+            ("client_secret", true),
+            ("Private-Key", true),
+            ("API.KEY", true),
+            ("secret access key", true),
+            ("PRIVATE_\u{212A}EY", true), // Kelvin sign lowercases to `k`
+            ("secrets", false),
+            ("fingerprint", false),
+            ("clé", false),
+            ("", false),
+        ];
+        for (name, secret) in cases {
+            assert_eq!(is_secret_name(name), *secret, "{name:?}");
+        }
+    }
+
+    proptest! {
+        /// The allocation-free ASCII path decides exactly as the general normalization.
+        #[test]
+        fn ascii_fast_path_matches_normalization(name in "[a-zA-Z_. -]{0,70}|(?i)(client|api|private|access)[_. -]?(secret|key|token)") {
+            let general = name.len() <= 64 && SECRET_NAMES.contains(&normalize_name(&name).as_str());
+            prop_assert_eq!(is_secret_name(&name), general);
+        }
+    }
 }

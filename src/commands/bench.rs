@@ -46,30 +46,37 @@ pub fn bench(quick: bool, only: &[String]) -> anyhow::Result<()> {
             .map(|i| event_json(i, "alice@example.com"))
             .collect();
         let bytes: usize = inputs.iter().map(String::len).sum::<usize>() / inputs.len();
-        let t = Instant::now();
+        // Best of five passes over the same inputs, for both, so a noisy neighbour on the
+        // machine does not decide the figure.
         let mut sink = 0usize;
-        for raw in &inputs {
-            let v: serde_json::Value = serde_json::from_slice(raw.as_bytes())?;
-            sink += v.as_object().map_or(0, |o| o.len());
+        let mut baseline = Duration::MAX;
+        let mut ours = Duration::MAX;
+        for _ in 0..5 {
+            let t = Instant::now();
+            for raw in &inputs {
+                let v: serde_json::Value = serde_json::from_slice(raw.as_bytes())?;
+                sink += v.as_object().map_or(0, |o| o.len());
+            }
+            baseline = baseline.min(t.elapsed());
+            let t = Instant::now();
+            for (i, raw) in inputs.iter().enumerate() {
+                let v =
+                    decode_event(raw.as_bytes()).map_err(|r| anyhow::anyhow!("{}", r.reason))?;
+                let entry = Entry {
+                    version: FORMAT_VERSION,
+                    seq: i as u64,
+                    prev_leaf_hash: [0; 32],
+                    received_at: Timestamp(0),
+                    origin: Origin::Ledger,
+                    body: Body::Event(Box::new(EventEntry {
+                        links: BackLinks::default(),
+                        event: v.into_event(),
+                    })),
+                };
+                sink += entry.encode().len();
+            }
+            ours = ours.min(t.elapsed());
         }
-        let baseline = t.elapsed();
-        let t = Instant::now();
-        for (i, raw) in inputs.iter().enumerate() {
-            let v = decode_event(raw.as_bytes()).map_err(|r| anyhow::anyhow!("{}", r.reason))?;
-            let entry = Entry {
-                version: FORMAT_VERSION,
-                seq: i as u64,
-                prev_leaf_hash: [0; 32],
-                received_at: Timestamp(0),
-                origin: Origin::Ledger,
-                body: Body::Event(Box::new(EventEntry {
-                    links: BackLinks::default(),
-                    event: v.into_event(),
-                })),
-            };
-            sink += entry.encode().len();
-        }
-        let ours = t.elapsed();
         std::hint::black_box(sink);
         let us = ours.as_secs_f64() * 1e6 / inputs.len() as f64;
         let base_us = baseline.as_secs_f64() * 1e6 / inputs.len() as f64;
@@ -440,22 +447,35 @@ fn ingest_bench(tmp: &std::path::Path, messages: usize, rows: &mut Vec<Row>) -> 
             .stdout(std::process::Stdio::null())
             .spawn()?;
         let mut peak = 0u64;
+        // Throughput counts from the first entry the ledger shows to the moment it holds all of
+        // them (group join, start-up and the caught-up wait before exit are excluded), read by
+        // following the ledger as a secondary every 20 ms.
         let mut first_entry: Option<Instant> = None;
+        let mut all_in: Option<Instant> = None;
+        let mut follower: Option<ReadOnlyLedger> = None;
         loop {
             if let Some(s) = child.try_wait()? {
                 anyhow::ensure!(s.success(), "ingest failed: {s}");
                 break;
             }
             peak = peak.max(rss_kib(child.id()).unwrap_or(0));
-            if first_entry.is_none() && dir.join("db").exists() {
-                if let Ok(ro) = ReadOnlyLedger::open(&dir) {
-                    if ro.reader().size().map(|s| s.0 > 1).unwrap_or(false) {
+            if follower.is_none() && dir.join("db").exists() {
+                follower = ReadOnlyLedger::open(&dir).ok();
+            }
+            if let (Some(f), None) = (&follower, all_in) {
+                if f.refresh().is_ok() {
+                    let size = f.reader().size().map(|s| s.0).unwrap_or(0);
+                    if size > 1 && first_entry.is_none() {
                         first_entry = Some(Instant::now());
+                    }
+                    if size as usize >= messages + 1 {
+                        all_in = Some(Instant::now());
                     }
                 }
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
+        drop(follower);
         let total = t.elapsed();
         let ro = ReadOnlyLedger::open(&dir)?;
         let size = ro.reader().size()?.0;
@@ -463,11 +483,10 @@ fn ingest_bench(tmp: &std::path::Path, messages: usize, rows: &mut Vec<Row>) -> 
             size as usize == messages + 1,
             "ingest stored {size} entries for {messages} messages"
         );
-        // Throughput counts from the first appended entry (group join and start-up excluded)
-        // to exit (which includes the idle wait of --until-caught-up).
-        let busy = first_entry.map_or(total, |f| {
-            f.elapsed().saturating_sub(Duration::from_millis(500))
-        });
+        let busy = match (first_entry, all_in) {
+            (Some(f), Some(a)) => a - f,
+            _ => total,
+        };
         let rate = per_sec(messages as u64, busy);
         rows.push(Row {
             name: "durable ingest from the dev broker",
