@@ -206,6 +206,12 @@ pub enum Command {
         /// Only these benchmarks (decode, append, verify, proof, replay, history, ingest).
         #[arg(long = "only", value_delimiter = ',')]
         only: Vec<String>,
+        /// Ledger size for append, verify, proof, replay and history (default 10M; 200k quick).
+        #[arg(long)]
+        entries: Option<usize>,
+        /// Backlog for the ingest benchmark (default 5M; 100k quick).
+        #[arg(long)]
+        ingest_events: Option<usize>,
     },
 }
 

@@ -7,7 +7,7 @@ use crate::store::{self, HeadKind, *};
 use crate::tree::{DirtyTiles, Frontier, TreeError, encode_tile};
 use idledger_proto::checkpoint::{Checkpoint, check_origin};
 use idledger_proto::entry::{
-    BackLinks, Body, Entry, EventEntry, FORMAT_VERSION, Origin, SystemRecord,
+    BackLinks, Body, Entry, FORMAT_VERSION, Origin, SystemRecord, encode_event_leaf,
 };
 use idledger_proto::hash::{Hash, leaf_hash};
 use idledger_proto::note::{NoteSigner, VerifierKey, sign_note};
@@ -101,15 +101,21 @@ pub enum LedgerError {
     Rotation(String),
 }
 
-/// Cached index heads are dropped when the cache holds more ids than this.
-const HEAD_CACHE_LIMIT: usize = 1_000_000;
+/// Cached index heads are dropped when the cache holds more ids than this (about 10 MiB).
+const HEAD_CACHE_LIMIT: usize = 100_000;
 
 /// The latest entry index per subject, grant and credential id; looked up by `&str` without
 /// allocating.
-#[derive(Debug, Default)]
-struct HeadMap([HashMap<String, u64>; 3]);
+#[derive(Debug)]
+struct HeadMap<V = u64>([HashMap<String, V>; 3]);
 
-impl HeadMap {
+impl<V> Default for HeadMap<V> {
+    fn default() -> Self {
+        HeadMap([HashMap::new(), HashMap::new(), HashMap::new()])
+    }
+}
+
+impl<V: Copy> HeadMap<V> {
     fn slot(kind: HeadKind) -> usize {
         match kind {
             HeadKind::Subject => 0,
@@ -117,10 +123,10 @@ impl HeadMap {
             HeadKind::Credential => 2,
         }
     }
-    fn get(&self, kind: HeadKind, id: &str) -> Option<u64> {
+    fn get(&self, kind: HeadKind, id: &str) -> Option<V> {
         self.0[Self::slot(kind)].get(id).copied()
     }
-    fn insert(&mut self, kind: HeadKind, id: &str, seq: u64) {
+    fn insert(&mut self, kind: HeadKind, id: &str, seq: V) {
         let map = &mut self.0[Self::slot(kind)];
         match map.get_mut(id) {
             Some(v) => *v = seq,
@@ -135,7 +141,7 @@ impl HeadMap {
     fn clear(&mut self) {
         self.0.iter_mut().for_each(HashMap::clear);
     }
-    fn iter(&self) -> impl Iterator<Item = (HeadKind, &str, u64)> {
+    fn iter(&self) -> impl Iterator<Item = (HeadKind, &str, V)> {
         [HeadKind::Subject, HeadKind::Grant, HeadKind::Credential]
             .into_iter()
             .flat_map(move |kind| {
@@ -144,11 +150,17 @@ impl HeadMap {
                     .map(move |(id, seq)| (kind, id.as_str(), *seq))
             })
     }
-    fn extend(&mut self, other: &HeadMap) {
+    fn extend(&mut self, other: &HeadMap<V>) {
         for (kind, id, seq) in other.iter() {
             self.insert(kind, id, seq);
         }
     }
+}
+
+/// One submission's leaf: assembled from an event's canonical bytes, or encoded from a body.
+enum Built {
+    Leaf(Vec<u8>),
+    Body(Body),
 }
 
 /// The single writer of a ledger directory.
@@ -402,14 +414,54 @@ impl Ledger {
             .is_some_and(|recorded| recorded.to_event() == *event))
     }
 
+    /// The stored heads of every id the batch names that the cache does not hold.
+    fn prefetch_heads(&self, batch: &[Submission]) -> Result<HeadMap<Option<u64>>, LedgerError> {
+        let mut wanted: Vec<(HeadKind, &str)> = Vec::new();
+        let mut seen = HeadMap::<()>::default();
+        for sub in batch {
+            let Item::Event(v) = &sub.item else { continue };
+            let e = v.event();
+            let ids = [
+                Some((HeadKind::Subject, e.subject.id.as_str())),
+                e.grant_id.as_deref().map(|g| (HeadKind::Grant, g)),
+                e.credential
+                    .as_ref()
+                    .map(|c| (HeadKind::Credential, c.id.as_str())),
+            ];
+            for (kind, id) in ids.into_iter().flatten() {
+                if self.heads.get(kind, id).is_none() && seen.get(kind, id).is_none() {
+                    seen.insert(kind, id, ());
+                    wanted.push((kind, id));
+                }
+            }
+        }
+        let cf = self
+            .db
+            .cf_handle(CF_HEADS)
+            .expect("heads column family exists");
+        let keys: Vec<Vec<u8>> = wanted.iter().map(|(k, id)| head_key(*k, id)).collect();
+        let mut out = HeadMap::default();
+        for ((kind, id), found) in wanted
+            .iter()
+            .zip(self.db.batched_multi_get_cf(&cf, &keys, false))
+        {
+            out.insert(*kind, id, found?.and_then(|v| be_u64(&v)));
+        }
+        Ok(out)
+    }
+
     fn head(
         &self,
         kind: HeadKind,
         id: &str,
         overlay: &HeadMap,
+        prefetched: &HeadMap<Option<u64>>,
     ) -> Result<Option<u64>, LedgerError> {
         if let Some(v) = overlay.get(kind, id).or_else(|| self.heads.get(kind, id)) {
             return Ok(Some(v));
+        }
+        if let Some(v) = prefetched.get(kind, id) {
+            return Ok(v);
         }
         let cf = self
             .db
@@ -480,52 +532,70 @@ impl Ledger {
         let received_at = Timestamp::now();
         let mut signers_after: Option<Vec<VerifierKey>> = None;
 
+        // Index lookups for the whole batch at once: RocksDB's batched MultiGet is much cheaper
+        // per key than one Get each, and most of these keys are new (not found).
+        let dedupe_keys: Vec<Vec<u8>> = batch
+            .iter()
+            .filter_map(|s| match &s.item {
+                Item::Event(v) => Some(dedupe_key(&v.event().source, &v.event().id)),
+                _ => None,
+            })
+            .collect();
+        let mut dedupe_stored = Vec::with_capacity(dedupe_keys.len());
+        for found in self
+            .db
+            .batched_multi_get_cf(&dedupe_cf, &dedupe_keys, false)
+        {
+            dedupe_stored.push(match found? {
+                Some(v) => Some(be_u64(&v).filter(|_| v.len() == 8).ok_or_else(|| {
+                    LedgerError::Inconsistent("a deduplication value is not 8 bytes".into())
+                })?),
+                None => None,
+            });
+        }
+        let prefetched = self.prefetch_heads(&batch)?;
+        let mut dedupe_stored = dedupe_keys.into_iter().zip(dedupe_stored);
+
         for sub in batch {
             let seq = frontier.size();
-            let body = match sub.item {
+            let built = match sub.item {
                 Item::Event(v) => {
                     let e = v.event();
-                    let dkey = dedupe_key(&e.source, &e.id);
-                    let existing = match dedupe_overlay.get(&dkey) {
-                        Some(&first) => Some(first),
-                        None => self
-                            .db
-                            .get_pinned_cf(&dedupe_cf, &dkey)?
-                            .map(|v| {
-                                be_u64(&v).ok_or_else(|| {
-                                    LedgerError::Inconsistent(format!(
-                                        "deduplication value for {}/{} is not 8 bytes",
-                                        e.source, e.id
-                                    ))
-                                })
-                            })
-                            .transpose()?,
-                    };
+                    let (dkey, stored) = dedupe_stored
+                        .next()
+                        .expect("one deduplication lookup per event");
+                    let existing = dedupe_overlay.get(&dkey).copied().or(stored);
                     match existing {
                         Some(first) if self.recorded_event_is(first, e, &batch_leaves)? => {
                             duplicates += 1;
                             outcomes.push(Outcome::Duplicate(Seq(first)));
                             continue;
                         }
-                        Some(first) => Body::Quarantined(Box::new(Rejection {
+                        Some(first) => Built::Body(Body::Quarantined(Box::new(Rejection {
                             reason: RejectReason::ConflictingDuplicate { first_index: first },
                             payload: KeptPayload::Event(Box::new(v.into_event())),
-                        })),
+                        }))),
                         None => {
                             let links = BackLinks {
                                 prev_subject: self.head(
                                     HeadKind::Subject,
                                     &e.subject.id,
                                     &head_overlay,
+                                    &prefetched,
                                 )?,
                                 prev_grant: match &e.grant_id {
-                                    Some(g) => self.head(HeadKind::Grant, g, &head_overlay)?,
+                                    Some(g) => {
+                                        self.head(HeadKind::Grant, g, &head_overlay, &prefetched)?
+                                    }
                                     None => None,
                                 },
                                 prev_credential: match &e.credential {
-                                    Some(c) => {
-                                        self.head(HeadKind::Credential, &c.id, &head_overlay)?
-                                    }
+                                    Some(c) => self.head(
+                                        HeadKind::Credential,
+                                        &c.id,
+                                        &head_overlay,
+                                        &prefetched,
+                                    )?,
                                     None => None,
                                 },
                             };
@@ -547,14 +617,18 @@ impl Ledger {
                             }
                             wb.put_cf(&dedupe_cf, &dkey, seq.to_be_bytes());
                             dedupe_overlay.insert(dkey, seq);
-                            Body::Event(Box::new(EventEntry {
-                                links,
-                                event: v.into_event(),
-                            }))
+                            Built::Leaf(encode_event_leaf(
+                                seq,
+                                &last_leaf,
+                                received_at,
+                                &sub.origin,
+                                &links,
+                                v.encoded(),
+                            ))
                         }
                     }
                 }
-                Item::Rejected(r) => Body::Quarantined(Box::new(r)),
+                Item::Rejected(r) => Built::Body(Body::Quarantined(Box::new(r))),
                 Item::System(record) => {
                     let mut keys = signers_after
                         .clone()
@@ -587,19 +661,24 @@ impl Ledger {
                         }
                     }
                     signers_after = Some(keys);
-                    Body::System(record)
+                    Built::Body(Body::System(record))
                 }
             };
-            let is_quarantine = matches!(body, Body::Quarantined(_));
-            let entry = Entry {
-                version: FORMAT_VERSION,
-                seq,
-                prev_leaf_hash: last_leaf.0,
-                received_at,
-                origin: sub.origin,
-                body,
+            let (bytes, is_quarantine) = match built {
+                Built::Leaf(bytes) => (bytes, false),
+                Built::Body(body) => {
+                    let is_quarantine = matches!(body, Body::Quarantined(_));
+                    let entry = Entry {
+                        version: FORMAT_VERSION,
+                        seq,
+                        prev_leaf_hash: last_leaf.0,
+                        received_at,
+                        origin: sub.origin,
+                        body,
+                    };
+                    (entry.encode(), is_quarantine)
+                }
             };
-            let bytes = entry.encode();
             let hash = leaf_hash(&bytes);
             wb.put_cf(&entries_cf, seq_key(seq), &bytes);
             debug_assert_eq!(seq - first_seq, batch_leaves.len() as u64);

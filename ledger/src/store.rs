@@ -123,6 +123,8 @@ fn db_options() -> Options {
     opts.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
     opts.set_track_and_verify_wals_in_manifest(true);
     opts.increase_parallelism(2);
+    // All memtables together stay under 64 MiB, whatever the number of column families.
+    opts.set_db_write_buffer_size(64 << 20);
     opts.set_max_background_jobs(2);
     opts
 }
@@ -146,7 +148,9 @@ fn cf_options(name: &str) -> Options {
     }
     o.set_block_based_table_factory(&block);
     if name == CF_ENTRIES {
-        o.set_write_buffer_size(64 << 20);
+        o.set_write_buffer_size(32 << 20);
+    } else {
+        o.set_write_buffer_size(8 << 20);
     }
     o
 }

@@ -76,10 +76,12 @@ fn normalize_name(name: &str) -> String {
         .collect()
 }
 
-/// An event that passed every check of docs/EVENTS.md. Only `decode_event` and `check` make one.
+/// An event that passed every check of docs/EVENTS.md, with its canonical encoding (computed
+/// once, by whichever thread validated it). Only `decode_event` and `check` make one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidatedEvent {
     event: Event,
+    encoded: Vec<u8>,
 }
 
 impl ValidatedEvent {
@@ -89,9 +91,13 @@ impl ValidatedEvent {
     pub fn into_event(self) -> Event {
         self.event
     }
+    /// The event's canonical encoding: the bytes it has inside a leaf.
+    pub fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
     /// The SHA-256 of the event's canonical encoding (computed on each call).
     pub fn content_hash(&self) -> Hash {
-        content_hash(&self.event)
+        sha256(&self.encoded)
     }
     /// Validates an event built in code (rather than decoded from JSON) by the same rules.
     pub fn check(event: Event) -> Result<ValidatedEvent, RejectReason> {
@@ -348,7 +354,10 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
         Err(_) => Err(precise_parse_error(text)),
     };
     match result {
-        Ok(event) => Ok(ValidatedEvent { event }),
+        Ok(event) => {
+            let encoded = crate::entry::encode_event(&event);
+            Ok(ValidatedEvent { event, encoded })
+        }
         Err(Failure::Secret(location)) => Err(redact(RejectReason::SecretMaterial { location })),
         Err(Failure::RedactedReason(reason)) => Err(redact(reason)),
         Err(Failure::Reason(reason)) => {

@@ -227,6 +227,34 @@ pub fn encode_event(event: &Event) -> Vec<u8> {
     out
 }
 
+/// The leaf bytes of an event entry assembled from the event's canonical encoding (as
+/// `ValidatedEvent::encoded` holds it): byte for byte what `Entry::encode` gives for the same
+/// entry with `Body::Event`, without encoding the event again (a property test holds the two
+/// together). Layout: docs/FORMAT.md.
+pub fn encode_event_leaf(
+    seq: u64,
+    prev_leaf_hash: &Hash,
+    received_at: Timestamp,
+    origin: &Origin,
+    links: &BackLinks,
+    event_bytes: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + event_bytes.len());
+    out.push(FORMAT_VERSION);
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&prev_leaf_hash.0);
+    (|| {
+        bincode::encode_into_std_write(received_at, &mut out, config())?;
+        bincode::encode_into_std_write(origin, &mut out, config())?;
+        // `Body::Event` is variant 0, a u32 in this configuration.
+        bincode::encode_into_std_write(0u32, &mut out, config())?;
+        bincode::encode_into_std_write(links, &mut out, config())
+    })()
+    .expect("encoding to a Vec cannot fail");
+    out.extend_from_slice(event_bytes);
+    out
+}
+
 /// The RFC 6962 leaf hash of an entry's bytes.
 pub fn entry_leaf_hash(leaf: &[u8]) -> Hash {
     leaf_hash(leaf)

@@ -287,7 +287,8 @@ proptest! {
     /// Encoding is deterministic and decoding then encoding gives the same bytes; re-encoding
     /// the event as JSON and decoding it again gives the same event.
     #[test]
-    fn leaf_encoding_round_trips_byte_identically(json in arb_json_event(), seq in any::<u64>(), prev in any::<[u8; 32]>(), offset in any::<i64>(), key in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40))) {
+    fn leaf_encoding_round_trips_byte_identically(json in arb_json_event(), seq in any::<u64>(), prev in any::<[u8; 32]>(), offset in any::<i64>(), key in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)), links in any::<(Option<u64>, Option<u64>, Option<u64>)>()) {
+        let links = BackLinks { prev_subject: links.0, prev_grant: links.1, prev_credential: links.2 };
         let v = decode_event(json.as_bytes()).map_err(|r| TestCaseError::fail(format!("{json}: {}", r.reason)))?;
         let entry = Entry {
             version: FORMAT_VERSION,
@@ -295,9 +296,11 @@ proptest! {
             prev_leaf_hash: prev,
             received_at: Timestamp(1),
             origin: Origin::Kafka(KafkaOrigin::new("t", 3, offset, Some(5), key.as_deref())),
-            body: Body::Event(Box::new(EventEntry { links: BackLinks { prev_subject: Some(1), prev_grant: None, prev_credential: Some(7) }, event: v.event().clone() })),
+            body: Body::Event(Box::new(EventEntry { links: links.clone(), event: v.event().clone() })),
         };
         let bytes = entry.encode();
+        let assembled = idledger_proto::entry::encode_event_leaf(seq, &idledger_proto::Hash(prev), Timestamp(1), &entry.origin, &links, v.encoded());
+        prop_assert_eq!(&assembled, &bytes);
         let back = Entry::decode(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&back, &entry);
         prop_assert_eq!(back.encode(), bytes.clone());

@@ -34,11 +34,16 @@ fn p99(mut samples: Vec<Duration>) -> Duration {
     samples[(samples.len() * 99 / 100).min(samples.len() - 1)]
 }
 
-pub fn bench(quick: bool, only: &[String]) -> anyhow::Result<()> {
+pub fn bench(
+    quick: bool,
+    only: &[String],
+    entries: Option<usize>,
+    ingest_events: Option<usize>,
+) -> anyhow::Result<()> {
     let want = |n: &str| only.is_empty() || only.iter().any(|o| o == n);
     let mut rows: Vec<Row> = Vec::new();
     let tmp = tempfile::tempdir().context("temporary directory")?;
-    let ledger_entries: usize = if quick { 200_000 } else { 10_000_000 };
+    let ledger_entries: usize = entries.unwrap_or(if quick { 200_000 } else { 10_000_000 });
     let mut ledger_dir = None;
 
     if want("decode") {
@@ -271,8 +276,9 @@ pub fn bench(quick: bool, only: &[String]) -> anyhow::Result<()> {
     let _ = TreeSize(0);
 
     if want("ingest") {
-        // The most the mock broker holds whole (48 partitions of ~5 MB); see PARTITIONS.
-        let messages: usize = if quick { 100_000 } else { 300_000 };
+        // A backlog of five million in full (the memory target's size), held by the dev broker
+        // as lz4 batches over enough partitions (see `partitions_for`).
+        let messages: usize = ingest_events.unwrap_or(if quick { 100_000 } else { 5_000_000 });
         ingest_bench(tmp.path(), messages, &mut rows)?;
     }
 
@@ -336,11 +342,14 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// librdkafka's mock broker keeps about 5 MB per partition and silently drops older messages,
-/// so the backlog is spread over enough partitions to be held whole.
-const PARTITIONS: i32 = 48;
+/// librdkafka's mock broker keeps about 5 MB (of compressed batches) per partition and silently
+/// drops older ones, so the backlog is spread over enough partitions to be held whole.
+fn partitions_for(messages: usize) -> i32 {
+    (messages / 40_000).clamp(8, 256) as i32
+}
 
 fn ingest_bench(tmp: &std::path::Path, messages: usize, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let partitions = partitions_for(messages);
     use rdkafka::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, Consumer as _};
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
@@ -348,7 +357,7 @@ fn ingest_bench(tmp: &std::path::Path, messages: usize, rows: &mut Vec<Row>) -> 
     let exe = std::env::current_exe()?;
     // The broker runs in its own process so the ingest process's memory is measured alone.
     let mut broker = std::process::Command::new(&exe)
-        .args(["dev-broker", "--topic", &format!("bench:{PARTITIONS}")])
+        .args(["dev-broker", "--topic", &format!("bench:{partitions}")])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()?;
@@ -363,8 +372,12 @@ fn ingest_bench(tmp: &std::path::Path, messages: usize, rows: &mut Vec<Row>) -> 
     let result = (|| -> anyhow::Result<()> {
         let producer: BaseProducer = ClientConfig::new()
             .set("bootstrap.servers", &bootstrap)
-            .set("linger.ms", "20")
+            .set("linger.ms", "50")
             .set("batch.num.messages", "10000")
+            .set("batch.size", "4000000")
+            // As most production feeds do; it also lets the mock broker's 5 MB per partition
+            // hold a backlog of millions.
+            .set("compression.type", "lz4")
             .set("queue.buffering.max.messages", "2000000")
             .create()?;
         for i in 0..messages {
@@ -373,7 +386,7 @@ fn ingest_bench(tmp: &std::path::Path, messages: usize, rows: &mut Vec<Row>) -> 
             let mut rec = BaseRecord::<str, str>::to("bench")
                 .key(&key)
                 .payload(&payload)
-                .partition((i % PARTITIONS as usize) as i32);
+                .partition((i % partitions as usize) as i32);
             loop {
                 match producer.send(rec) {
                     Ok(()) => break,
@@ -389,7 +402,7 @@ fn ingest_bench(tmp: &std::path::Path, messages: usize, rows: &mut Vec<Row>) -> 
             .set("bootstrap.servers", &bootstrap)
             .create()?;
         let mut in_topic = 0i64;
-        for p in 0..PARTITIONS {
+        for p in 0..partitions {
             let (low, high) = probe.fetch_watermarks("bench", p, Duration::from_secs(10))?;
             anyhow::ensure!(
                 low == 0,
@@ -410,7 +423,7 @@ fn ingest_bench(tmp: &std::path::Path, messages: usize, rows: &mut Vec<Row>) -> 
             .set("enable.auto.commit", "false")
             .create()?;
         let mut tpl = rdkafka::TopicPartitionList::new();
-        for p in 0..PARTITIONS {
+        for p in 0..partitions {
             tpl.add_partition_offset("bench", p, rdkafka::Offset::Beginning)?;
         }
         c.assign(&tpl)?;

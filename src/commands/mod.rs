@@ -83,7 +83,12 @@ pub fn run(command: Command, config: &Config) -> anyhow::Result<()> {
             events,
             partitions,
         } => demo::demo(data, events, partitions),
-        Command::Bench { quick, only } => bench::bench(quick, &only),
+        Command::Bench {
+            quick,
+            only,
+            entries,
+            ingest_events,
+        } => bench::bench(quick, &only, entries, ingest_events),
     }
 }
 
