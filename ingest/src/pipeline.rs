@@ -18,7 +18,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{
-    AtomicBool,
+    AtomicBool, AtomicU64,
     Ordering::{Relaxed, SeqCst},
 };
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
@@ -57,7 +57,8 @@ pub struct IngestSummary {
 
 /// A message as polled.
 struct RawMessage {
-    topic: String,
+    /// Shared by every message of the topic (interned by the polling thread).
+    topic: Arc<str>,
     partition: i32,
     offset: i64,
     timestamp_ms: Option<i64>,
@@ -67,7 +68,7 @@ struct RawMessage {
 
 /// A decoded message, ready for the sequencer.
 struct Decoded {
-    topic: String,
+    topic: Arc<str>,
     partition: i32,
     offset: i64,
     submission: Submission,
@@ -137,6 +138,27 @@ impl Progress {
 
 type Positions = Arc<Mutex<HashMap<(String, i32), i64>>>;
 
+/// A value per (topic, partition), looked up by `&str` without allocating.
+#[derive(Default)]
+struct PartitionMap(HashMap<String, HashMap<i32, i64>>);
+
+impl PartitionMap {
+    fn get(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.0.get(topic)?.get(&partition).copied()
+    }
+    fn set(&mut self, topic: &str, partition: i32, value: i64) {
+        match self.0.get_mut(topic) {
+            Some(m) => {
+                m.insert(partition, value);
+            }
+            None => {
+                self.0
+                    .insert(topic.to_owned(), HashMap::from([(partition, value)]));
+            }
+        }
+    }
+}
+
 /// Consumer callbacks: seek to the ledger's positions on assignment, drain and commit on
 /// revocation, record fatal errors.
 struct IngestContext {
@@ -146,6 +168,8 @@ struct IngestContext {
     dispatch: Arc<Mutex<Dispatch>>,
     progress: Arc<Progress>,
     assigned: Arc<Mutex<BTreeSet<(String, i32)>>>,
+    /// Bumped on every change of `assigned`, so the sequencer re-reads it only then.
+    assigned_epoch: Arc<AtomicU64>,
     fatal: Arc<Mutex<Option<String>>>,
     metrics: Arc<Metrics>,
 }
@@ -259,6 +283,7 @@ impl IngestContext {
             }
             assigned.insert((topic, partition));
         }
+        self.assigned_epoch.fetch_add(1, SeqCst);
         if let Err(e) = consumer.assign(tpl) {
             error!(error = %e, "assign failed");
         }
@@ -274,6 +299,7 @@ impl IngestContext {
             for el in tpl.elements() {
                 assigned.remove(&(el.topic().to_owned(), el.partition()));
             }
+            self.assigned_epoch.fetch_add(1, SeqCst);
         }
         let target = {
             let mut d = self.dispatch.lock().unwrap_or_else(|e| e.into_inner());
@@ -431,6 +457,7 @@ pub fn run(
     }));
     let progress = Arc::new(Progress::default());
     let assigned = Arc::new(Mutex::new(BTreeSet::new()));
+    let assigned_epoch = Arc::new(AtomicU64::new(0));
     let fatal = Arc::new(Mutex::new(None::<String>));
     let watermarks = Arc::new(Mutex::new(HashMap::new()));
     let context = IngestContext {
@@ -439,6 +466,7 @@ pub fn run(
         dispatch: dispatch.clone(),
         progress: progress.clone(),
         assigned: assigned.clone(),
+        assigned_epoch: assigned_epoch.clone(),
         fatal: fatal.clone(),
         metrics: metrics.clone(),
     };
@@ -492,6 +520,7 @@ pub fn run(
             let consumer = consumer.clone();
             let stop = stop_sequencer.clone();
             let assigned_for_sequencer = assigned.clone();
+            let epoch_for_sequencer = assigned_epoch.clone();
             let dlq = config.dead_letter_topic.clone();
             let batch_max = config.batch_max.max(1);
             let linger = config.batch_linger;
@@ -509,7 +538,7 @@ pub fn run(
                     batch_max,
                     linger,
                     &stop,
-                    &assigned_for_sequencer,
+                    (&assigned_for_sequencer, &epoch_for_sequencer),
                     &mut summary,
                 )?;
                 summary.tree_size = ledger.size().0;
@@ -587,6 +616,7 @@ fn poll_loop(
     sequencer: &std::thread::ScopedJoinHandle<'_, Result<(IngestSummary, Ledger), IngestError>>,
 ) -> Result<(), IngestError> {
     let chunk_size = config.chunk.max(1);
+    let mut topic_names: Vec<Arc<str>> = Vec::new();
     let mut last_message = Instant::now();
     let mut last_lag_check = Instant::now();
     let mut backoff = Duration::from_millis(100);
@@ -603,8 +633,16 @@ fn poll_loop(
                 metrics.polled.fetch_add(1, Relaxed);
                 backoff = Duration::from_millis(100);
                 last_message = Instant::now();
+                let topic = match topic_names.iter().find(|t| t.as_ref() == m.topic()) {
+                    Some(t) => t.clone(),
+                    None => {
+                        let t: Arc<str> = Arc::from(m.topic());
+                        topic_names.push(t.clone());
+                        t
+                    }
+                };
                 let raw = RawMessage {
-                    topic: m.topic().to_owned(),
+                    topic,
                     partition: m.partition(),
                     offset: m.offset(),
                     timestamp_ms: m.timestamp().to_millis(),
@@ -717,9 +755,17 @@ fn sequence(
     batch_max: usize,
     linger: Duration,
     stop: &AtomicBool,
-    assigned: &Mutex<BTreeSet<(String, i32)>>,
+    (assigned, assigned_epoch): (&Mutex<BTreeSet<(String, i32)>>, &AtomicU64),
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
+    // The next offset this ledger accepts per partition: its stored position, raised by every
+    // message taken into a batch. Only this thread writes positions, so it keeps its own copy.
+    let mut floors = PartitionMap::default();
+    for ((topic, partition), next) in positions.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        floors.set(topic, *partition, *next);
+    }
+    let mut owned = PartitionMap::default();
+    let mut owned_epoch = u64::MAX;
     let mut next = 0usize;
     let mut batch: Vec<Decoded> = Vec::with_capacity(batch_max);
     let mut batch_started = Instant::now();
@@ -740,30 +786,30 @@ fn sequence(
         match received {
             Ok(chunk) => {
                 next = (next + 1) % receivers.len();
-                let stored = positions.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                let owned = assigned.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let epoch = assigned_epoch.load(SeqCst);
+                if epoch != owned_epoch {
+                    owned_epoch = epoch;
+                    owned = PartitionMap::default();
+                    for (topic, partition) in
+                        assigned.lock().unwrap_or_else(|e| e.into_inner()).iter()
+                    {
+                        owned.set(topic, *partition, 0);
+                    }
+                }
                 for d in chunk {
-                    if !owned.contains(&(d.topic.clone(), d.partition)) {
+                    if owned.get(&d.topic, d.partition).is_none() {
                         // Revoked while in flight: the next owner reads it from the group offset.
                         skipped_in_batch += 1;
                         continue;
                     }
-                    let floor = stored
-                        .get(&(d.topic.clone(), d.partition))
-                        .copied()
-                        .unwrap_or(i64::MIN);
-                    let in_batch_floor = batch
-                        .iter()
-                        .rev()
-                        .find(|b| b.topic == d.topic && b.partition == d.partition)
-                        .map(|b| b.offset + 1);
-                    if d.offset < floor || in_batch_floor.is_some_and(|f| d.offset < f) {
+                    if d.offset < floors.get(&d.topic, d.partition).unwrap_or(i64::MIN) {
                         // Already in the ledger (a re-delivery after a seek or rebalance).
                         metrics.skipped_below_position.fetch_add(1, Relaxed);
                         summary.skipped_below_position += 1;
                         skipped_in_batch += 1;
                         continue;
                     }
+                    floors.set(&d.topic, d.partition, d.offset + 1);
                     if batch.is_empty() {
                         batch_started = Instant::now();
                     }
@@ -854,14 +900,14 @@ fn write_batch(
         progress.add(skipped);
         return Ok(());
     }
-    let mut next_offsets: HashMap<(String, i32), i64> = HashMap::new();
+    let mut next_offsets = PartitionMap::default();
+    for d in batch.iter() {
+        let next = next_offsets.get(&d.topic, d.partition).unwrap_or(i64::MIN);
+        next_offsets.set(&d.topic, d.partition, next.max(d.offset + 1));
+    }
     let mut submissions = Vec::with_capacity(batch.len());
     let mut dead = Vec::new();
     for d in batch.drain(..) {
-        let slot = next_offsets
-            .entry((d.topic.clone(), d.partition))
-            .or_insert(d.offset + 1);
-        *slot = (*slot).max(d.offset + 1);
         dead.push(
             d.dead_letter
                 .map(|raw| (d.topic.clone(), d.partition, d.offset, raw)),
@@ -877,11 +923,14 @@ fn write_batch(
         })
         .collect();
     let pos: Vec<Position> = next_offsets
+        .0
         .iter()
-        .map(|((topic, partition), next)| Position {
-            topic: topic.clone(),
-            partition: *partition,
-            next_offset: *next,
+        .flat_map(|(topic, parts)| {
+            parts.iter().map(|(partition, next)| Position {
+                topic: topic.clone(),
+                partition: *partition,
+                next_offset: *next,
+            })
         })
         .collect();
     let started = Instant::now();
@@ -949,8 +998,9 @@ fn write_batch(
     }
     progress.add(n + skipped);
     // The ledger is the truth for this ledger; the group offset shows lag in ordinary tooling
-    // and tells the next owner of a partition where this ledger stopped, so it is committed
-    // synchronously after every batch.
+    // and tells the next owner of a partition where this ledger stopped. It is committed
+    // asynchronously after every batch (the pipeline does not wait a broker round trip per
+    // batch), and synchronously when partitions are revoked and at shutdown.
     let mut tpl = TopicPartitionList::new();
     for p in &pos {
         let _ = tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.next_offset));

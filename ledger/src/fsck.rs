@@ -2,9 +2,9 @@
 //! root and signature along the key chain of custody, the stored tiles, indexes and positions,
 //! and, given an auditor's checkpoint, that the log is an append-only extension of it.
 
-use crate::reader::{LedgerReader, ReadError};
+use crate::reader::{ChunkCursor, LedgerReader, ReadError};
 use crate::store::*;
-use crate::tree::{TILE_HEIGHT, TILE_WIDTH, decode_tile};
+use crate::tree::{SUBTREE_HASHES, TILE_HEIGHT, TILE_WIDTH, decode_tile, subtree_slot};
 use ed25519_dalek::Verifier as _;
 use idledger_proto::Hash;
 use idledger_proto::checkpoint::Checkpoint;
@@ -216,43 +216,19 @@ struct ChunkOut {
     topics: Vec<(u64, String)>,
 }
 
-/// Reads, hashes and parses the entries with keys in `[lower, upper)` (byte order).
-fn walk_chunk(
-    db: &rocksdb::DB,
-    lower: Option<[u8; 8]>,
-    upper: Option<[u8; 8]>,
-    fp: &Fingerprints,
-) -> Result<ChunkOut, rocksdb::Error> {
-    let cf = db
-        .cf_handle(CF_ENTRIES)
-        .expect("entries column family exists");
-    let mut ro = rocksdb::ReadOptions::default();
-    // Every byte read is SHA-256 hashed and compared with the tree, which catches any damage
-    // RocksDB's block CRCs would; a one-pass scan should not churn the block cache either.
-    ro.set_verify_checksums(false);
-    ro.fill_cache(false);
-    ro.set_readahead_size(2 << 20);
-    if let Some(l) = lower {
-        ro.set_iterate_lower_bound(l.to_vec());
-    }
-    if let Some(u) = upper {
-        ro.set_iterate_upper_bound(u.to_vec());
-    }
-    let mut it = db.raw_iterator_cf_opt(cf, ro);
-    it.seek_to_first();
+/// Hashes and parses one chunk of entries.
+fn walk_chunk(cursor: &mut ChunkCursor<'_>, fp: &Fingerprints) -> ChunkOut {
     let mut out = ChunkOut {
         walked: Vec::new(),
         topics: Vec::new(),
     };
     let mut scratch = Vec::with_capacity(256);
-    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+    while let Some((k, v)) = cursor.next() {
         let key = be_u64(k).filter(|_| k.len() == 8).unwrap_or(u64::MAX);
         out.walked
             .push(walk_entry(key, v, fp, &mut scratch, &mut out.topics));
-        it.next();
     }
-    it.status()?;
-    Ok(out)
+    out
 }
 
 fn walk_entry(
@@ -330,8 +306,8 @@ struct CompactRange {
 }
 
 impl CompactRange {
-    /// Adds a leaf; `completed(height, index, hash)` sees every perfect subtree it completes
-    /// whose height is a multiple of the tile height (the nodes upper tiles store).
+    /// Adds a leaf; `completed(height, index, hash)` sees every perfect subtree it completes (the
+    /// nodes upper tiles and the interior hashes of full tiles store).
     fn push(&mut self, leaf: Hash, mut completed: impl FnMut(u32, u64, Hash)) {
         let mut node = (0u32, leaf);
         while let Some(&(level, left)) = self.stack.last() {
@@ -340,9 +316,7 @@ impl CompactRange {
             }
             self.stack.pop();
             node = (level + 1, node_hash(&left, &node.1));
-            if node.0 % TILE_HEIGHT == 0 {
-                completed(node.0, ((self.leaves + 1) >> node.0) - 1, node.1);
-            }
+            completed(node.0, ((self.leaves + 1) >> node.0) - 1, node.1);
         }
         self.stack.push(node);
         self.leaves += 1;
@@ -377,6 +351,54 @@ impl TileCursor {
         Ok(entry
             .as_ref()
             .and_then(|(_, t)| t.get((node % TILE_WIDTH as u64) as usize).copied()))
+    }
+}
+
+/// The stored interior hashes of the full tile holding each level's current node.
+struct SubtreeCursor {
+    cached: Vec<Option<(u64, Vec<u8>)>>,
+}
+
+impl SubtreeCursor {
+    /// The stored hash of the node at `height` within tile level `level` (`node` counts nodes
+    /// at that height): `None` when its tile is not full at tree size `size` (nothing is stored
+    /// then), `Some(None)` when it should be stored and is not.
+    fn hash(
+        &mut self,
+        db: &rocksdb::DB,
+        size: u64,
+        level: u8,
+        height: u32,
+        node: u64,
+    ) -> Result<Option<Option<Hash>>, ReadError> {
+        let start = node << height;
+        let tile = start / TILE_WIDTH as u64;
+        let full_tiles = (size >> (TILE_HEIGHT * u32::from(level))) / TILE_WIDTH as u64;
+        if tile >= full_tiles {
+            return Ok(None);
+        }
+        if self.cached.len() <= level as usize {
+            self.cached.resize(level as usize + 1, None);
+        }
+        let entry = &mut self.cached[level as usize];
+        if entry.as_ref().map(|(i, _)| *i) != Some(tile) {
+            let cf = db
+                .cf_handle(CF_SUBTREES)
+                .expect("subtrees column family exists");
+            let bytes = db.get_cf(cf, tile_key(level, tile))?.unwrap_or_default();
+            *entry = Some((tile, bytes));
+        }
+        let bytes = entry
+            .as_ref()
+            .map(|(_, b)| b.as_slice())
+            .unwrap_or_default();
+        let slot = subtree_slot(height, ((start % TILE_WIDTH as u64) >> height) as usize);
+        Ok(Some(
+            bytes
+                .get(slot * 32..slot * 32 + 32)
+                .filter(|_| bytes.len() == SUBTREE_HASHES * 32)
+                .and_then(Hash::from_slice),
+        ))
     }
 }
 
@@ -449,6 +471,7 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
     let mut known_keys: Vec<VerifierKey> = Vec::new();
     let mut rebuilt = Rebuilt::default();
     let mut tiles = TileCursor { cached: Vec::new() };
+    let mut subtrees = SubtreeCursor { cached: Vec::new() };
     let mut trusted_root_seen: Option<Hash> = None;
 
     let check_checkpoints_up_to = |tree: u64,
@@ -478,16 +501,6 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
         &mut cp_next,
     );
 
-    // Chunk `k` covers keys [k * chunk, (k + 1) * chunk); the last also everything after.
-    let chunk = opts.chunk_entries.max(1);
-    let chunks = size.div_ceil(chunk) + 1;
-    let bounds = |k: u64| {
-        (
-            (k > 0).then(|| (k * chunk).to_be_bytes()),
-            (k + 1 < chunks).then(|| ((k + 1) * chunk).to_be_bytes()),
-        )
-    };
-    let threads = opts.threads.max(1) as u64;
     let mut merge = |out: ChunkOut, report: &mut FsckReport| -> Result<(), ReadError> {
         rebuilt.topics.extend(out.topics);
         for d in out.walked {
@@ -574,16 +587,27 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
             range.push(d.leaf, |height, node, hash| {
                 if upper_mismatch.as_ref().is_ok_and(Option::is_none) {
                     let level = (height / TILE_HEIGHT) as u8;
-                    upper_mismatch = tiles
-                        .hash(db, level, node)
-                        .map(|stored| (stored != Some(hash)).then_some((level, node)));
+                    let r = height % TILE_HEIGHT;
+                    upper_mismatch = if r == 0 {
+                        tiles
+                            .hash(db, level, node)
+                            .map(|stored| (stored != Some(hash)).then_some((height, node)))
+                    } else {
+                        subtrees
+                            .hash(db, size, level, r, node)
+                            .map(|stored| match stored {
+                                // Not a full tile at this size: nothing stored to compare.
+                                None => None,
+                                Some(stored) => (stored != Some(hash)).then_some((height, node)),
+                            })
+                    };
                 }
             });
-            if let Some((level, node)) = upper_mismatch? {
+            if let Some((height, node)) = upper_mismatch? {
                 report.add(
                     FailureClass::IndexMismatch,
                     d.key,
-                    format!("tile level {level} hash {node} does not match the entries below it"),
+                    format!("stored tree node {node} at height {height} does not match the entries below it"),
                 );
             }
             prev_leaf = Some(d.leaf);
@@ -607,47 +631,14 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
         }
         Ok(())
     };
-    if threads == 1 {
-        for k in 0..chunks {
-            let (lo, hi) = bounds(k);
-            merge(walk_chunk(db, lo, hi, &fp)?, &mut report)?;
-        }
-    } else {
-        // Worker `w` walks chunks w, w + T, w + 2T, ...; the merge takes them in order from each
-        // worker's short queue in turn, so memory stays bounded and order is kept.
-        let stop = std::sync::atomic::AtomicBool::new(false);
-        std::thread::scope(|s| -> Result<(), ReadError> {
-            let receivers: Vec<_> = (0..threads)
-                .map(|w| {
-                    let (tx, rx) = std::sync::mpsc::sync_channel(2);
-                    let (fp, stop) = (&fp, &stop);
-                    s.spawn(move || {
-                        let mut k = w;
-                        while k < chunks && !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                            let (lo, hi) = bounds(k);
-                            if tx.send(walk_chunk(db, lo, hi, fp)).is_err() {
-                                break;
-                            }
-                            k += threads;
-                        }
-                    });
-                    rx
-                })
-                .collect();
-            let result = (|| {
-                for k in 0..chunks {
-                    let out = receivers[(k % threads) as usize]
-                        .recv()
-                        .expect("a verification worker sends every chunk it is given")?;
-                    merge(out, &mut report)?;
-                }
-                Ok(())
-            })();
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            drop(receivers);
-            result
-        })?;
-    }
+    reader.par_chunks(
+        0,
+        None,
+        opts.threads,
+        opts.chunk_entries,
+        |cursor| Ok::<_, ReadError>(walk_chunk(cursor, &fp)),
+        |out| merge(out, &mut report),
+    )?;
     if expected < size {
         report.add(
             FailureClass::MissingEntry,
@@ -1057,6 +1048,31 @@ fn check_tile_extents(
                     "tile level {level} index {index} holds {} bytes; a tree of {size} has {} hashes there",
                     v.len(),
                     want
+                ),
+            );
+        }
+        it.next();
+    }
+    it.status()?;
+    // Interior hashes are stored for full tiles only, each exactly 254 hashes.
+    let cf = db
+        .cf_handle(CF_SUBTREES)
+        .expect("subtrees column family exists");
+    let mut it = db.raw_iterator_cf(cf);
+    it.seek_to_first();
+    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        let (level, index) = match (k.len(), be_u64(k.get(1..).unwrap_or_default())) {
+            (9, Some(index)) if k[0] < 8 => (u32::from(k[0]), index),
+            _ => (7, u64::MAX),
+        };
+        let full_tiles = (size >> (TILE_HEIGHT * level)) / TILE_WIDTH as u64;
+        if index >= full_tiles || v.len() != SUBTREE_HASHES * 32 {
+            report.add(
+                FailureClass::IndexMismatch,
+                index.saturating_mul(TILE_WIDTH as u64) << (TILE_HEIGHT * level),
+                format!(
+                    "interior hashes stored for tile level {level} index {index} ({} bytes), which a tree of {size} does not have as a full tile",
+                    v.len()
                 ),
             );
         }

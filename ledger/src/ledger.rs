@@ -520,7 +520,7 @@ impl Ledger {
         }
 
         let mut frontier = self.frontier.clone();
-        let mut dirty: DirtyTiles = Vec::new();
+        let mut dirty = DirtyTiles::default();
         let mut last_leaf = self.last_leaf;
         let mut head_overlay = HeadMap::default();
         let mut dedupe_overlay: HashMap<Vec<u8>, u64> = HashMap::new();
@@ -697,8 +697,12 @@ impl Ledger {
         for (kind, id, seq) in head_overlay.iter() {
             wb.put_cf(&heads_cf, head_key(kind, id), seq.to_be_bytes());
         }
-        for ((level, index), hashes) in &dirty {
+        for ((level, index), hashes) in &dirty.tiles {
             wb.put_cf(&tiles_cf, tile_key(*level, *index), encode_tile(hashes));
+        }
+        let subtrees_cf = cf(CF_SUBTREES);
+        for ((level, index), hashes) in &dirty.subtrees {
+            wb.put_cf(&subtrees_cf, tile_key(*level, *index), encode_tile(hashes));
         }
         for ((level, index), hashes) in frontier.partial_tiles() {
             wb.put_cf(&tiles_cf, tile_key(level, index), encode_tile(hashes));

@@ -11,4 +11,4 @@ pub mod tree;
 
 pub use fsck::{FailureClass, FsckOptions, FsckReport, Trust, fsck};
 pub use ledger::{AppendReport, Item, Ledger, LedgerError, Outcome, Position, Submission};
-pub use reader::{HeadKind, LedgerReader, ReadError, ReadOnlyLedger};
+pub use reader::{ChunkCursor, HeadKind, LedgerReader, ReadError, ReadOnlyLedger};

@@ -37,6 +37,59 @@ pub enum ReadError {
     Damaged(String),
 }
 
+/// The entries of one chunk of a parallel scan, in key order: `next` gives each key and value.
+pub struct ChunkCursor<'a> {
+    it: rocksdb::DBRawIteratorWithThreadMode<'a, DB>,
+    started: bool,
+}
+
+impl std::fmt::Debug for ChunkCursor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkCursor")
+            .field("started", &self.started)
+            .finish()
+    }
+}
+
+impl<'a> ChunkCursor<'a> {
+    fn new(db: &'a DB, lower: Option<u64>, upper: Option<u64>) -> ChunkCursor<'a> {
+        let cf = db
+            .cf_handle(CF_ENTRIES)
+            .expect("entries column family exists");
+        let mut ro = rocksdb::ReadOptions::default();
+        // A one-pass scan: every reader of a chunk parses (and verification hashes) what it
+        // reads, and it should not churn the block cache that point reads rely on.
+        ro.fill_cache(false);
+        ro.set_readahead_size(2 << 20);
+        if let Some(l) = lower {
+            ro.set_iterate_lower_bound(seq_key(l).to_vec());
+        }
+        if let Some(u) = upper {
+            ro.set_iterate_upper_bound(seq_key(u).to_vec());
+        }
+        let mut it = db.raw_iterator_cf_opt(cf, ro);
+        it.seek_to_first();
+        ChunkCursor { it, started: false }
+    }
+
+    /// The next entry's key and bytes.
+    #[allow(clippy::should_implement_trait)] // A lending iterator: items borrow the cursor.
+    pub fn next(&mut self) -> Option<(&[u8], &[u8])> {
+        if self.started {
+            self.it.next();
+        }
+        self.started = true;
+        match (self.it.key(), self.it.value()) {
+            (Some(k), Some(v)) => Some((k, v)),
+            _ => None,
+        }
+    }
+
+    fn status(&self) -> Result<(), rocksdb::Error> {
+        self.it.status()
+    }
+}
+
 /// Reads over a database handle owned elsewhere.
 #[derive(Clone, Copy)]
 pub struct LedgerReader<'a> {
@@ -248,18 +301,47 @@ impl<'a> LedgerReader<'a> {
         size: TreeSize,
         note: &str,
     ) -> Result<Vec<TlogProof>, ReadError> {
-        let nodes = StoredNodes::new(self.db);
-        seqs.iter()
-            .map(|&seq| {
-                let path = merkle::inclusion_proof(&nodes, seq, size)??;
-                Ok(TlogProof {
-                    extra: Some(self.entry_bytes(seq)?),
-                    index: seq,
-                    path,
-                    checkpoint_note: note.to_owned(),
+        // All the leaves in one batched MultiGet.
+        let keys: Vec<[u8; 8]> = seqs.iter().map(|s| seq_key(s.0)).collect();
+        let leaves: Vec<Vec<u8>> = seqs
+            .iter()
+            .zip(
+                self.db
+                    .batched_multi_get_cf(self.cf(CF_ENTRIES), &keys, false),
+            )
+            .map(|(seq, leaf)| Ok(leaf?.ok_or(ReadError::NoEntry(seq.0))?.to_vec()))
+            .collect::<Result<_, ReadError>>()?;
+        // Most of a proof's cost is hashing the subtrees inside tiles; a long list is split
+        // between two threads, each with its own node cache.
+        let prove = |seqs: &[Seq], leaves: Vec<Vec<u8>>| -> Result<Vec<TlogProof>, ReadError> {
+            let nodes = StoredNodes::new(self.db);
+            seqs.iter()
+                .zip(leaves)
+                .map(|(&seq, leaf)| {
+                    let path = merkle::inclusion_proof(&nodes, seq, size)??;
+                    Ok(TlogProof {
+                        extra: Some(leaf),
+                        index: seq,
+                        path,
+                        checkpoint_note: note.to_owned(),
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        };
+        if seqs.len() < 16 {
+            return prove(seqs, leaves);
+        }
+        let half = seqs.len() / 2;
+        let mut leaves = leaves;
+        let second_leaves = leaves.split_off(half);
+        let (first, second) = std::thread::scope(|s| {
+            let other = s.spawn(|| prove(&seqs[half..], second_leaves));
+            let first = prove(&seqs[..half], leaves);
+            (first, other.join().expect("a proof worker does not panic"))
+        });
+        let mut out = first?;
+        out.extend(second?);
+        Ok(out)
     }
 
     pub fn head(&self, kind: HeadKind, id: &str) -> Result<Option<Seq>, ReadError> {
@@ -343,6 +425,103 @@ impl<'a> LedgerReader<'a> {
             return Err(ReadError::NoEntry(expected).into());
         }
         Ok(())
+    }
+
+    /// Reads `entries` keys from `start` (inclusive) to `end` (exclusive; `None`: everything
+    /// after, including keys that are not 8 bytes) in chunks of `chunk` keys. `threads` workers
+    /// call `map` on chunks in parallel; `fold` receives the results in key order, at most a
+    /// few chunks ahead of it in memory. A failing `map` or `fold` stops the scan with its error.
+    pub fn par_chunks<T, E, M, F>(
+        &self,
+        start: u64,
+        end: Option<u64>,
+        threads: usize,
+        chunk: u64,
+        map: M,
+        mut fold: F,
+    ) -> Result<(), E>
+    where
+        T: Send,
+        E: Send + From<ReadError>,
+        M: Fn(&mut ChunkCursor<'_>) -> Result<T, E> + Sync,
+        F: FnMut(T) -> Result<(), E>,
+    {
+        let chunk = chunk.max(1);
+        let (count, bounds): (u64, Box<dyn Fn(u64) -> (Option<u64>, Option<u64>) + Sync>) =
+            match end {
+                Some(end) => (
+                    end.saturating_sub(start).div_ceil(chunk),
+                    Box::new(move |k| {
+                        (
+                            Some(start + k * chunk),
+                            Some((start + (k + 1) * chunk).min(end)),
+                        )
+                    }),
+                ),
+                None => {
+                    // Open-ended (verification): chunks up to the committed size, then one more
+                    // for anything stored past it.
+                    let size = self.size()?.0.max(start);
+                    let n = (size - start).div_ceil(chunk) + 1;
+                    (
+                        n,
+                        Box::new(move |k| {
+                            (
+                                (k > 0 || start > 0).then_some(start + k * chunk),
+                                (k + 1 < n).then_some(start + (k + 1) * chunk),
+                            )
+                        }),
+                    )
+                }
+            };
+        let db = self.db;
+        let run = |k: u64| -> Result<T, E> {
+            let (lo, hi) = bounds(k);
+            let mut cursor = ChunkCursor::new(db, lo, hi);
+            let out = map(&mut cursor)?;
+            cursor.status().map_err(|e| E::from(ReadError::from(e)))?;
+            Ok(out)
+        };
+        let threads = threads.max(1) as u64;
+        if threads == 1 {
+            for k in 0..count {
+                fold(run(k)?)?;
+            }
+            return Ok(());
+        }
+        // Worker `w` takes chunks w, w + T, w + 2T, ...; the fold takes them from each worker's
+        // short queue in turn, which keeps key order and bounds memory.
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let receivers: Vec<_> = (0..threads)
+                .map(|w| {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(2);
+                    let (run, stop) = (&run, &stop);
+                    s.spawn(move || {
+                        let mut k = w;
+                        while k < count && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            if tx.send(run(k)).is_err() {
+                                break;
+                            }
+                            k += threads;
+                        }
+                    });
+                    rx
+                })
+                .collect();
+            let result = (|| {
+                for k in 0..count {
+                    let out = receivers[(k % threads) as usize]
+                        .recv()
+                        .expect("a scan worker sends every chunk it is given")?;
+                    fold(out)?;
+                }
+                Ok(())
+            })();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            drop(receivers);
+            result
+        })
     }
 
     /// The checkpoint text of a stored note (without verifying it).

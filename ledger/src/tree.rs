@@ -1,7 +1,7 @@
 //! The stored Merkle tree: tiles of 256 hashes (as in C2SP tlog-tiles), an in-memory frontier
 //! for incremental appends, and a `NodeSource` over stored tiles for proofs at any size.
 
-use crate::store::{CF_TILES, tile_key};
+use crate::store::{CF_SUBTREES, CF_TILES, tile_key};
 use idledger_proto::Hash;
 use idledger_proto::merkle::NodeSource;
 use idledger_proto::merkle::reference::naive_root;
@@ -28,6 +28,8 @@ pub enum TreeError {
     },
     #[error("tile level {level} index {index} is not a whole number of 32-byte hashes")]
     BadTile { level: u8, index: u64 },
+    #[error("the interior hashes of full tile level {level} index {index} are missing or damaged")]
+    MissingSubtrees { level: u8, index: u64 },
 }
 
 pub fn decode_tile(level: u8, index: u64, bytes: &[u8]) -> Result<Vec<Hash>, TreeError> {
@@ -58,8 +60,42 @@ pub struct Frontier {
     partial: Vec<Vec<Hash>>,
 }
 
-/// Tiles changed by appends, to be written in the same batch.
-pub type DirtyTiles = Vec<((u8, u64), Vec<Hash>)>;
+/// Interior hashes of a full tile, heights 1 to 7 inside it: 128 + 64 + … + 2 = 254 of them.
+pub const SUBTREE_HASHES: usize = TILE_WIDTH - 2;
+
+/// Tiles changed by appends, and the interior hashes of tiles they completed, to be written in
+/// the same batch.
+#[derive(Debug, Default)]
+pub struct DirtyTiles {
+    pub tiles: Vec<((u8, u64), Vec<Hash>)>,
+    pub subtrees: Vec<((u8, u64), Vec<Hash>)>,
+}
+
+/// The root of a full tile and its interior hashes, level by level from height 1 (the 128
+/// parents of its hashes) to height 7 (the 2 children of the root).
+pub fn tile_subtrees(tile: &[Hash]) -> (Hash, Vec<Hash>) {
+    debug_assert_eq!(tile.len(), TILE_WIDTH);
+    let mut interior = Vec::with_capacity(SUBTREE_HASHES);
+    let mut level: Vec<Hash> = tile.to_vec();
+    while level.len() > 1 {
+        let up: Vec<Hash> = level
+            .chunks_exact(2)
+            .map(|p| idledger_proto::hash::node_hash(&p[0], &p[1]))
+            .collect();
+        if up.len() > 1 {
+            interior.extend_from_slice(&up);
+        }
+        level = up;
+    }
+    (level[0], interior)
+}
+
+/// Where the interior hash at `height` (1 to 7) and position `i` within a full tile sits in the
+/// list `tile_subtrees` returns.
+pub fn subtree_slot(height: u32, i: usize) -> usize {
+    // Heights below `height` hold 128 + 64 + … hashes: 256 - 2^(9 - height) in all.
+    (TILE_WIDTH - (TILE_WIDTH >> (height - 1))) + i
+}
 
 impl Frontier {
     pub fn size(&self) -> u64 {
@@ -117,9 +153,11 @@ impl Frontier {
                 return;
             }
             let full = std::mem::take(&mut self.partial[level]);
-            hash = naive_root(&full);
+            let (root, interior) = tile_subtrees(&full);
+            hash = root;
             let index = self.counts[level] / TILE_WIDTH as u64 - 1;
-            dirty.push(((level as u8, index), full));
+            dirty.tiles.push(((level as u8, index), full));
+            dirty.subtrees.push(((level as u8, index), interior));
             level += 1;
         }
     }
@@ -169,6 +207,8 @@ impl Frontier {
 pub struct StoredNodes<'a> {
     db: &'a DB,
     cache: RefCell<HashMap<(u8, u64), Vec<Hash>>>,
+    /// Interior hashes of full tiles, read from `subtrees`.
+    interior: RefCell<HashMap<(u8, u64), Vec<Hash>>>,
     /// Subtree roots already computed, so proofs sharing this source hash each node once.
     nodes: RefCell<HashMap<(u8, u64), Hash>>,
 }
@@ -186,6 +226,7 @@ impl<'a> StoredNodes<'a> {
         StoredNodes {
             db,
             cache: RefCell::new(HashMap::new()),
+            interior: RefCell::new(HashMap::new()),
             nodes: RefCell::new(HashMap::new()),
         }
     }
@@ -227,6 +268,33 @@ impl StoredNodes<'_> {
             cache.insert((tile_level, tile_index), hashes);
         }
         let tile = &cache[&(tile_level, tile_index)];
+        if r > 0 && tile.len() == TILE_WIDTH {
+            // Inside a full tile: stored, no hashing.
+            let mut interior = self.interior.borrow_mut();
+            if !interior.contains_key(&(tile_level, tile_index)) {
+                let cf = self
+                    .db
+                    .cf_handle(CF_SUBTREES)
+                    .expect("subtrees column family exists");
+                let bytes = self
+                    .db
+                    .get_pinned_cf(&cf, tile_key(tile_level, tile_index))?;
+                let hashes = match bytes {
+                    Some(b) if b.len() == SUBTREE_HASHES * 32 => b
+                        .chunks_exact(32)
+                        .map(|c| Hash(c.try_into().expect("32-byte chunk")))
+                        .collect(),
+                    _ => {
+                        return Err(TreeError::MissingSubtrees {
+                            level: tile_level,
+                            index: tile_index,
+                        });
+                    }
+                };
+                interior.insert((tile_level, tile_index), hashes);
+            }
+            return Ok(interior[&(tile_level, tile_index)][subtree_slot(r, offset >> r)]);
+        }
         if tile.len() < needed {
             return Err(TreeError::MissingTile {
                 level: tile_level,
@@ -248,7 +316,7 @@ mod tests {
     fn frontier_root_equals_reference_across_tile_boundaries() {
         let mut f = Frontier::default();
         let mut leaves = Vec::new();
-        let mut dirty = Vec::new();
+        let mut dirty = DirtyTiles::default();
         for i in 0..70_000u64 {
             let h = leaf_hash(&i.to_be_bytes());
             leaves.push(h);
@@ -259,8 +327,25 @@ mod tests {
                 assert_eq!(f.root(), naive_root(&leaves), "size {n}");
             }
         }
-        let full_level0 = dirty.iter().filter(|((l, _), _)| *l == 0).count();
+        let full_level0 = dirty.tiles.iter().filter(|((l, _), _)| *l == 0).count();
         assert_eq!(full_level0, 70_000 / 256);
-        assert_eq!(dirty.iter().filter(|((l, _), _)| *l == 1).count(), 1);
+        assert_eq!(dirty.tiles.iter().filter(|((l, _), _)| *l == 1).count(), 1);
+        // Every stored interior hash is the root of the right 2^h hashes of its tile.
+        for (((level, index), interior), ((tl, ti), tile)) in
+            dirty.subtrees.iter().zip(&dirty.tiles)
+        {
+            assert_eq!((level, index), (tl, ti));
+            assert_eq!(interior.len(), SUBTREE_HASHES);
+            for height in 1..TILE_HEIGHT {
+                for i in 0..(TILE_WIDTH >> height) {
+                    let span = &tile[i << height..(i + 1) << height];
+                    assert_eq!(
+                        interior[subtree_slot(height, i)],
+                        naive_root(span),
+                        "tile {level}/{index} height {height} #{i}"
+                    );
+                }
+            }
+        }
     }
 }

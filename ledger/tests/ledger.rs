@@ -648,6 +648,27 @@ fn every_tamper_class_is_detected_at_its_index() {
             255,
         ),
         (
+            "change an interior hash of a full tile",
+            Box::new(|db| {
+                let mut v = get(db, CF_SUBTREES, &tile_key(0, 0));
+                v[0] ^= 1;
+                db.put_cf(cf(db, CF_SUBTREES), tile_key(0, 0), v)
+                    .expect("put");
+            }),
+            FailureClass::IndexMismatch,
+            1,
+        ),
+        (
+            "store interior hashes for a tile that is not full",
+            Box::new(|db| {
+                let v = get(db, CF_SUBTREES, &tile_key(0, 0));
+                db.put_cf(cf(db, CF_SUBTREES), tile_key(0, 1), v)
+                    .expect("put");
+            }),
+            FailureClass::IndexMismatch,
+            256,
+        ),
+        (
             "store a tile beyond the tree",
             Box::new(move |db| {
                 db.put_cf(cf(db, CF_TILES), tile_key(0, 9), [7u8; 64])

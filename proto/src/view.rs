@@ -196,7 +196,60 @@ impl<'a> EntryView<'a> {
     }
 }
 
-impl EventView<'_> {
+impl<'a> EventView<'a> {
+    /// A view of an owned event (for code that serves owned and stored events alike).
+    pub fn of(e: &'a Event) -> EventView<'a> {
+        EventView {
+            source: &e.source,
+            id: &e.id,
+            kind: e.kind,
+            time: e.time,
+            actor: e.actor.as_ref().map(|a| ActorView {
+                id: &a.id,
+                kind: a.kind,
+                mfa: a.mfa,
+            }),
+            subject: SubjectView {
+                id: &e.subject.id,
+                kind: e.subject.kind,
+            },
+            grant_id: e.grant_id.as_deref(),
+            request_id: e.request_id.as_deref(),
+            resource: e.resource.as_deref(),
+            reason: e.reason.as_deref(),
+            ticket: e.ticket.as_deref(),
+            policy: e.policy.as_ref().map(|p| PolicyView {
+                id: &p.id,
+                version: p.version.as_deref(),
+                hash: p.hash.as_deref(),
+            }),
+            decision: e.decision,
+            expires_at: e.expires_at,
+            exception: e.exception,
+            credential: e.credential.as_ref().map(|c| CredentialView {
+                id: &c.id,
+                kind: c.kind,
+                fingerprint: c.fingerprint,
+            }),
+            owner: e.owner.as_deref(),
+            attributes: e
+                .attributes
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str(),
+                        match v {
+                            AttrValue::Text(t) => AttrValueView::Text(t),
+                            AttrValue::Integer(i) => AttrValueView::Integer(*i),
+                            AttrValue::Number(n) => AttrValueView::Number(*n),
+                            AttrValue::Bool(b) => AttrValueView::Bool(*b),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
     /// The owned event with the same value.
     pub fn to_event(&self) -> Event {
         let own = |s: &Option<&str>| s.map(str::to_owned);
@@ -251,11 +304,40 @@ impl EventView<'_> {
         }
     }
 
+    /// The subject, owned.
+    pub fn subject(&self) -> Subject {
+        Subject {
+            id: self.subject.id.to_owned(),
+            kind: self.subject.kind,
+        }
+    }
+
+    /// The policy, owned.
+    pub fn policy(&self) -> Option<Policy> {
+        self.policy.as_ref().map(|p| Policy {
+            id: p.id.to_owned(),
+            version: p.version.map(str::to_owned),
+            hash: p.hash.map(str::to_owned),
+        })
+    }
+
     /// An attribute by key (attributes are sorted by key).
     pub fn attribute(&self, key: &str) -> Option<&AttrValueView<'_>> {
         self.attributes
             .binary_search_by(|(k, _)| (*k).cmp(key))
             .ok()
             .map(|i| &self.attributes[i].1)
+    }
+}
+
+impl std::fmt::Display for AttrValueView<'_> {
+    /// As `AttrValue` displays the same value.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttrValueView::Text(t) => f.write_str(t),
+            AttrValueView::Integer(i) => i.fmt(f),
+            AttrValueView::Number(n) => n.fmt(f),
+            AttrValueView::Bool(b) => b.fmt(f),
+        }
     }
 }

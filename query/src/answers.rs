@@ -6,7 +6,8 @@ use crate::episode::{Episode, IdentityChange};
 use idledger_ledger::{HeadKind, LedgerReader, ReadError};
 use idledger_proto::bundle::{BUNDLE_FORMAT, Chain, ChainKind, ProofBundle};
 use idledger_proto::entry::{Body, Entry};
-use idledger_proto::event::{Event, Family};
+use idledger_proto::event::Family;
+use idledger_proto::view::EventView;
 use idledger_proto::{Seq, Timestamp};
 use serde::Serialize;
 
@@ -156,13 +157,13 @@ pub fn grant(
     now: Timestamp,
 ) -> Result<GrantAnswer, QueryError> {
     let entries = chain(reader, HeadKind::Grant, grant_id)?;
-    let events: Vec<(u64, &Event)> = entries
+    let events: Vec<(u64, EventView<'_>)> = entries
         .iter()
-        .filter_map(|e| e.event().map(|ev| (e.seq, ev)))
+        .filter_map(|e| e.event().map(|ev| (e.seq, EventView::of(ev))))
         .collect();
     let subject = events
         .first()
-        .map(|(_, e)| e.subject.id.clone())
+        .map(|(_, e)| e.subject.id.to_owned())
         .unwrap_or_default();
     let identity = match chain(reader, HeadKind::Subject, &subject) {
         Ok(h) => identity_changes(&h),

@@ -3,7 +3,8 @@
 //! when access ended.
 
 use idledger_proto::Timestamp;
-use idledger_proto::event::{Decision, Event, EventType, Policy, Subject};
+use idledger_proto::event::{Decision, EventType, Policy, Subject};
+use idledger_proto::view::EventView;
 use serde::Serialize;
 
 /// One recorded step of an episode.
@@ -19,15 +20,15 @@ pub struct Step {
 }
 
 impl Step {
-    fn from(index: u64, e: &Event) -> Step {
+    fn from(index: u64, e: &EventView<'_>) -> Step {
         Step {
             index,
             time: e.time,
-            actor: e.actor.as_ref().map(|a| a.id.clone()),
+            actor: e.actor.as_ref().map(|a| a.id.to_owned()),
             mfa: e.actor.as_ref().and_then(|a| a.mfa),
-            reason: e.reason.clone(),
-            ticket: e.ticket.clone(),
-            policy: e.policy.clone(),
+            reason: e.reason.map(str::to_owned),
+            ticket: e.ticket.map(str::to_owned),
+            policy: e.policy(),
         }
     }
 }
@@ -120,7 +121,7 @@ impl Episode {
     /// changes, and the time at which "now" is judged.
     pub fn build(
         grant_id: &str,
-        events: &[(u64, &Event)],
+        events: &[(u64, EventView<'_>)],
         identity: &[IdentityChange],
         now: Timestamp,
     ) -> Episode {
@@ -143,13 +144,13 @@ impl Episode {
         };
         for (index, e) in events {
             ep.entries.push(*index);
-            ep.subject.get_or_insert_with(|| e.subject.clone());
+            ep.subject.get_or_insert_with(|| e.subject());
             if ep.resource.is_none() {
-                ep.resource = e.resource.clone();
+                ep.resource = e.resource.map(str::to_owned);
             }
             for (k, v) in &e.attributes {
                 if !ep.attributes.iter().any(|(key, _)| key == k) {
-                    ep.attributes.push((k.clone(), v.to_string()));
+                    ep.attributes.push(((*k).to_owned(), v.to_string()));
                 }
             }
             let step = Step::from(*index, e);
@@ -158,7 +159,7 @@ impl Episode {
                 time: e.time,
                 index: Some(*index),
                 actor: step.actor.clone(),
-                reason: e.reason.clone(),
+                reason: e.reason.map(str::to_owned),
             };
             match e.kind {
                 EventType::AccessRequested => {

@@ -3,10 +3,10 @@
 
 use crate::answers::QueryError;
 use crate::episode::{Episode, IdentityChange};
-use idledger_ledger::LedgerReader;
-use idledger_proto::entry::{Body, Entry};
-use idledger_proto::event::{CredentialKind, Event, EventType, Family, SubjectKind};
-use idledger_proto::{Seq, Timestamp};
+use idledger_ledger::{LedgerReader, ReadError};
+use idledger_proto::Timestamp;
+use idledger_proto::event::{CredentialKind, EventType, Family, SubjectKind};
+use idledger_proto::view::{BodyView, EntryView, EventView};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -53,17 +53,38 @@ impl CredentialState {
     }
 }
 
+/// Where one access entry's leaf sits in the projections' arena.
+#[derive(Clone, Copy, Debug)]
+struct LeafRef {
+    index: u64,
+    start: usize,
+    len: usize,
+}
+
+/// Entries per unit of parallel reading during replay.
+const REPLAY_CHUNK: u64 = 4096;
+
 /// Everything the reports need, as of `size` entries.
 #[derive(Debug, Default)]
 pub struct Projections {
     pub size: u64,
     pub events: u64,
-    pub identities: BTreeMap<String, Identity>,
-    /// The access events of each grant, in order.
-    pub grants: BTreeMap<String, Vec<(u64, Event)>>,
-    pub credentials: BTreeMap<String, CredentialState>,
+    /// By identity id (`identities_sorted` gives them in id order).
+    pub identities: HashMap<String, Identity>,
+    /// By credential id (`credentials_sorted` gives them in id order).
+    pub credentials: HashMap<String, CredentialState>,
     pub quarantined: BTreeMap<&'static str, u64>,
+    /// The access entries of each grant, in order, as leaf bytes kept in `arena`: episodes are
+    /// told from them when asked for, without a copy of every event kept in between.
+    grants: HashMap<String, Vec<LeafRef>>,
+    arena: Vec<u8>,
     identity_changes: HashMap<String, Vec<IdentityChange>>,
+}
+
+/// One chunk of leaves read by a replay worker: the bytes back to back, and where each ends.
+struct LeafChunk {
+    bytes: Vec<u8>,
+    leaves: Vec<(u64, usize)>,
 }
 
 impl Projections {
@@ -74,50 +95,89 @@ impl Projections {
         Ok(p)
     }
 
-    /// Applies the entries appended since the last call.
+    /// Applies the entries appended since the last call. Two threads read and check the leaves
+    /// in chunks while this one applies them in order.
     pub fn catch_up(&mut self, reader: &LedgerReader<'_>) -> Result<(), QueryError> {
-        reader.scan(Seq(self.size), |seq, bytes| -> Result<(), QueryError> {
-            let entry =
-                Entry::decode(bytes).map_err(|source| idledger_ledger::ReadError::BadEntry {
-                    index: seq.0,
-                    source,
-                })?;
-            self.apply(&entry);
-            Ok(())
-        })
+        let size = reader.size()?.0;
+        let mut expected = self.size;
+        reader.par_chunks(
+            self.size,
+            Some(size),
+            2,
+            REPLAY_CHUNK,
+            |cursor| -> Result<LeafChunk, QueryError> {
+                let mut chunk = LeafChunk {
+                    bytes: Vec::with_capacity(REPLAY_CHUNK as usize * 700),
+                    leaves: Vec::with_capacity(REPLAY_CHUNK as usize),
+                };
+                while let Some((k, v)) = cursor.next() {
+                    let index = be_key(k)?;
+                    EntryView::decode(v).map_err(|source| ReadError::BadEntry { index, source })?;
+                    chunk.bytes.extend_from_slice(v);
+                    chunk.leaves.push((index, chunk.bytes.len()));
+                }
+                Ok(chunk)
+            },
+            |chunk| {
+                let mut start = 0;
+                for (index, end) in chunk.leaves {
+                    if index != expected {
+                        return Err(ReadError::NoEntry(expected).into());
+                    }
+                    let leaf = &chunk.bytes[start..end];
+                    start = end;
+                    let view = EntryView::decode(leaf)
+                        .map_err(|source| ReadError::BadEntry { index, source })?;
+                    self.apply_view(&view, leaf);
+                    expected += 1;
+                }
+                Ok(())
+            },
+        )?;
+        if expected < size {
+            return Err(ReadError::NoEntry(expected).into());
+        }
+        Ok(())
     }
 
-    pub fn apply(&mut self, entry: &Entry) {
+    /// Applies one entry (its decoded view and its leaf bytes).
+    pub fn apply_view(&mut self, entry: &EntryView<'_>, leaf: &[u8]) {
         self.size = entry.seq + 1;
         match &entry.body {
-            Body::Event(e) => self.apply_event(entry.seq, &e.event),
-            Body::Quarantined(r) => *self.quarantined.entry(r.reason.class()).or_default() += 1,
-            Body::System(_) => {}
+            BodyView::Event(e) => self.apply_event(entry.seq, &e.event, leaf),
+            BodyView::Quarantined(r) => *self.quarantined.entry(r.reason.class()).or_default() += 1,
+            BodyView::System(_) => {}
         }
     }
 
-    fn apply_event(&mut self, index: u64, e: &Event) {
+    fn apply_event(&mut self, index: u64, e: &EventView<'_>, leaf: &[u8]) {
         self.events += 1;
+        if !self.identities.contains_key(e.subject.id) {
+            self.identities.insert(
+                e.subject.id.to_owned(),
+                Identity {
+                    id: e.subject.id.to_owned(),
+                    kind: e.subject.kind,
+                    owner: None,
+                    status: IdentityStatus::Active,
+                    changes: Vec::new(),
+                    attributes: BTreeMap::new(),
+                    events: 0,
+                },
+            );
+        }
         let identity = self
             .identities
-            .entry(e.subject.id.clone())
-            .or_insert_with(|| Identity {
-                id: e.subject.id.clone(),
-                kind: e.subject.kind,
-                owner: None,
-                status: IdentityStatus::Active,
-                changes: Vec::new(),
-                attributes: BTreeMap::new(),
-                events: 0,
-            });
+            .get_mut(e.subject.id)
+            .expect("inserted above");
         identity.events += 1;
         match e.kind.family() {
             Family::Identity => {
                 for (k, v) in &e.attributes {
-                    identity.attributes.insert(k.clone(), v.to_string());
+                    identity.attributes.insert((*k).to_owned(), v.to_string());
                 }
-                if e.owner.is_some() {
-                    identity.owner = e.owner.clone();
+                if let Some(owner) = e.owner {
+                    identity.owner = Some(owner.to_owned());
                 }
                 let status = match e.kind {
                     EventType::IdentityDisabled => Some(IdentityStatus::Disabled),
@@ -132,40 +192,51 @@ impl Projections {
                     identity.changes.push((e.time, s, index));
                 }
                 self.identity_changes
-                    .entry(e.subject.id.clone())
+                    .entry(e.subject.id.to_owned())
                     .or_default()
                     .push(IdentityChange {
                         index,
                         time: e.time,
                         kind: e.kind,
-                        actor: e.actor.as_ref().map(|a| a.id.clone()),
-                        reason: e.reason.clone(),
+                        actor: e.actor.as_ref().map(|a| a.id.to_owned()),
+                        reason: e.reason.map(str::to_owned),
                     });
             }
             Family::Access => {
-                if let Some(g) = &e.grant_id {
-                    self.grants
-                        .entry(g.clone())
-                        .or_default()
-                        .push((index, e.clone()));
+                if let Some(g) = e.grant_id {
+                    let at = LeafRef {
+                        index,
+                        start: self.arena.len(),
+                        len: leaf.len(),
+                    };
+                    self.arena.extend_from_slice(leaf);
+                    match self.grants.get_mut(g) {
+                        Some(refs) => refs.push(at),
+                        None => {
+                            self.grants.insert(g.to_owned(), vec![at]);
+                        }
+                    }
                 }
             }
             Family::Credential => {
                 if let Some(c) = &e.credential {
-                    let state =
-                        self.credentials
-                            .entry(c.id.clone())
-                            .or_insert_with(|| CredentialState {
-                                id: c.id.clone(),
+                    if !self.credentials.contains_key(c.id) {
+                        self.credentials.insert(
+                            c.id.to_owned(),
+                            CredentialState {
+                                id: c.id.to_owned(),
                                 kind: c.kind,
-                                subject: e.subject.id.clone(),
+                                subject: e.subject.id.to_owned(),
                                 issued_at: None,
                                 rotations: Vec::new(),
                                 revoked_at: None,
                                 expired_at: None,
                                 expires_at: None,
                                 last_index: index,
-                            });
+                            },
+                        );
+                    }
+                    let state = self.credentials.get_mut(c.id).expect("inserted above");
                     state.last_index = index;
                     if e.expires_at.is_some() {
                         state.expires_at = e.expires_at;
@@ -182,23 +253,57 @@ impl Projections {
         }
     }
 
-    /// The episode of every grant, judged at `now`.
+    /// How many grants the log names.
+    pub fn grant_count(&self) -> usize {
+        self.grants.len()
+    }
+
+    /// Identities in id order.
+    pub fn identities_sorted(&self) -> Vec<&Identity> {
+        let mut v: Vec<&Identity> = self.identities.values().collect();
+        v.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// Credentials in id order.
+    pub fn credentials_sorted(&self) -> Vec<&CredentialState> {
+        let mut v: Vec<&CredentialState> = self.credentials.values().collect();
+        v.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// The episode of every grant, in grant id order, judged at `now`.
     pub fn episodes(&self, now: Timestamp) -> Vec<Episode> {
-        self.grants
-            .iter()
-            .map(|(id, events)| {
-                let refs: Vec<(u64, &Event)> = events.iter().map(|(i, e)| (*i, e)).collect();
-                let subject = events
-                    .first()
-                    .map(|(_, e)| e.subject.id.as_str())
-                    .unwrap_or("");
+        let mut ids: Vec<&String> = self.grants.keys().collect();
+        ids.sort_unstable();
+        ids.into_iter()
+            .map(|id| {
+                let views: Vec<(u64, EventView<'_>)> = self.grants[id]
+                    .iter()
+                    .filter_map(|r| {
+                        let leaf = &self.arena[r.start..r.start + r.len];
+                        // Checked when it was applied; a leaf in the arena always decodes.
+                        let view = EntryView::decode(leaf).ok()?;
+                        match view.body {
+                            BodyView::Event(e) => Some((r.index, e.event)),
+                            _ => None,
+                        }
+                    })
+                    .collect();
+                let subject = views.first().map(|(_, e)| e.subject.id).unwrap_or("");
                 let changes = self
                     .identity_changes
                     .get(subject)
                     .map(Vec::as_slice)
                     .unwrap_or(&[]);
-                Episode::build(id, &refs, changes, now)
+                Episode::build(id, &views, changes, now)
             })
             .collect()
     }
+}
+
+fn be_key(k: &[u8]) -> Result<u64, ReadError> {
+    k.try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| ReadError::Damaged("entry key is not 8 bytes".into()))
 }

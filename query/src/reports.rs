@@ -192,7 +192,7 @@ pub fn report(p: &Projections, name: ReportName, opts: &ReportOptions) -> Report
         }
         ReportName::Rotation => {
             let max_age = opts.max_credential_age_days as i64 * 86_400 * 1_000_000_000;
-            for c in p.credentials.values() {
+            for c in p.credentials_sorted() {
                 let identity = p.identities.get(&c.subject);
                 let g = group(
                     &mut groups,
@@ -289,7 +289,7 @@ pub fn report(p: &Projections, name: ReportName, opts: &ReportOptions) -> Report
                     }
                 }
             }
-            for i in p.identities.values() {
+            for i in p.identities_sorted() {
                 let key = group_key(opts, &[], Some(&i.attributes));
                 if !i.kind.is_human() && i.owner.is_none() && i.status != IdentityStatus::Deleted {
                     group(&mut groups, key.clone()).items.push(Item {
@@ -300,7 +300,7 @@ pub fn report(p: &Projections, name: ReportName, opts: &ReportOptions) -> Report
                     });
                 }
             }
-            for c in p.credentials.values() {
+            for c in p.credentials_sorted() {
                 let identity = p.identities.get(&c.subject);
                 if c.live() && identity.is_some_and(|i| i.status == IdentityStatus::Deleted) {
                     let key = group_key(opts, &[], identity.map(|i| &i.attributes));

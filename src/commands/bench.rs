@@ -240,9 +240,11 @@ pub fn bench(
         }
         if want("history") {
             let mut samples = Vec::new();
+            let mut in_history = Duration::ZERO;
             for _ in 0..200 {
                 let t = Instant::now();
                 let h = idledger_query::history(&r, "history-subject")?;
+                in_history += t.elapsed();
                 let idx: Vec<u64> = h.entries.iter().map(|e| e.seq).collect();
                 let b = idledger_query::bundle(
                     &r,
@@ -256,6 +258,12 @@ pub fn bench(
                 samples.push(t.elapsed());
             }
             let h = idledger_query::history(&r, "history-subject")?;
+            let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+            eprintln!(
+                "bench: history mean {:.2} ms, of which following back-links {:.2} ms",
+                mean.as_secs_f64() * 1e3,
+                in_history.as_secs_f64() * 1e3 / samples.len() as f64
+            );
             let p = p99(samples);
             rows.push(Row {
                 name: "history of 100 entries with proofs",
