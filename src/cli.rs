@@ -244,4 +244,7 @@ pub struct IngestArgs {
     /// Exit once every assigned partition is fully in the ledger and idle this long (ms).
     #[arg(long, value_name = "MS")]
     pub until_caught_up: Option<u64>,
+    /// Print the final summary as JSON (counts, and events/s over the time spent ingesting).
+    #[arg(long)]
+    pub json: bool,
 }

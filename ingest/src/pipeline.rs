@@ -4,7 +4,7 @@
 
 use crate::config::IngestConfig;
 use crate::metrics::Metrics;
-use idledger_ledger::{Item, Ledger, LedgerError, Outcome, Position, Submission};
+use idledger_ledger::{AppendReport, Item, Ledger, LedgerError, Outcome, Position, Submission};
 use idledger_proto::decode_event;
 use idledger_proto::entry::{KafkaOrigin, Origin};
 use idledger_proto::rejection::{KeptPayload, Rejection};
@@ -53,6 +53,20 @@ pub struct IngestSummary {
     pub batches: u64,
     pub tree_size: u64,
     pub positions: Vec<Position>,
+    /// When the sequencer received its first messages, and when its last batch was durable.
+    pub first_received: Option<Instant>,
+    pub last_durable: Option<Instant>,
+}
+
+impl IngestSummary {
+    /// Time spent ingesting: from the first messages received to the last batch made durable
+    /// (start-up, group join and idle time after the last batch are not counted).
+    pub fn busy(&self) -> Duration {
+        match (self.first_received, self.last_durable) {
+            (Some(a), Some(b)) => b.saturating_duration_since(a),
+            _ => Duration::ZERO,
+        }
+    }
 }
 
 /// A message as polled.
@@ -766,6 +780,17 @@ fn sequence(
     }
     let mut owned = PartitionMap::default();
     let mut owned_epoch = u64::MAX;
+    let mut sink = Sink {
+        ledger,
+        positions,
+        progress,
+        metrics,
+        consumer,
+        producer,
+        dlq,
+        summary,
+        pending: None,
+    };
     let mut next = 0usize;
     let mut batch: Vec<Decoded> = Vec::with_capacity(batch_max);
     let mut batch_started = Instant::now();
@@ -773,7 +798,11 @@ fn sequence(
     let mut open = receivers.len();
     let mut closed = vec![false; receivers.len()];
     loop {
-        let wait = if batch.is_empty() {
+        let wait = if batch.is_empty() && sink.pending.is_some() {
+            // A batch is being written and nothing waits to join the next: look briefly, then
+            // make it durable rather than leave it unacknowledged.
+            Duration::from_millis(1)
+        } else if batch.is_empty() {
             Duration::from_millis(50)
         } else {
             linger.saturating_sub(batch_started.elapsed())
@@ -786,6 +815,7 @@ fn sequence(
         match received {
             Ok(chunk) => {
                 next = (next + 1) % receivers.len();
+                sink.summary.first_received.get_or_insert_with(Instant::now);
                 let epoch = assigned_epoch.load(SeqCst);
                 if epoch != owned_epoch {
                     owned_epoch = epoch;
@@ -805,7 +835,7 @@ fn sequence(
                     if d.offset < floors.get(&d.topic, d.partition).unwrap_or(i64::MIN) {
                         // Already in the ledger (a re-delivery after a seek or rebalance).
                         metrics.skipped_below_position.fetch_add(1, Relaxed);
-                        summary.skipped_below_position += 1;
+                        sink.summary.skipped_below_position += 1;
                         skipped_in_batch += 1;
                         continue;
                     }
@@ -815,23 +845,16 @@ fn sequence(
                     }
                     batch.push(d);
                     if batch.len() >= batch_max {
-                        write_batch(
-                            ledger,
-                            &mut batch,
-                            positions,
-                            progress,
-                            metrics,
-                            consumer,
-                            producer,
-                            dlq,
-                            summary,
-                            skipped_in_batch,
-                        )?;
+                        sink.submit(&mut batch, skipped_in_batch)?;
                         skipped_in_batch = 0;
                     }
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Timeout) => {
+                if batch.is_empty() {
+                    sink.finish()?;
+                }
+            }
             Err(RecvTimeoutError::Disconnected) => {
                 if !closed[next] {
                     closed[next] = true;
@@ -839,18 +862,8 @@ fn sequence(
                 }
                 next = (next + 1) % receivers.len();
                 if open == 0 {
-                    write_batch(
-                        ledger,
-                        &mut batch,
-                        positions,
-                        progress,
-                        metrics,
-                        consumer,
-                        producer,
-                        dlq,
-                        summary,
-                        skipped_in_batch,
-                    )?;
+                    sink.submit(&mut batch, skipped_in_batch)?;
+                    sink.finish()?;
                     if let Some(p) = producer {
                         let _ = p.flush(Duration::from_secs(10));
                     }
@@ -863,19 +876,12 @@ fn sequence(
             || flush
             || (stop.load(SeqCst) && open == 0)
         {
-            write_batch(
-                ledger,
-                &mut batch,
-                positions,
-                progress,
-                metrics,
-                consumer,
-                producer,
-                dlq,
-                summary,
-                skipped_in_batch,
-            )?;
+            sink.submit(&mut batch, skipped_in_batch)?;
             skipped_in_batch = 0;
+            if flush || stop.load(SeqCst) {
+                // Someone waits for everything to be durable (a revocation, or shutdown).
+                sink.finish()?;
+            }
         } else if batch.is_empty() && skipped_in_batch > 0 {
             progress.add(skipped_in_batch);
             skipped_in_batch = 0;
@@ -883,136 +889,179 @@ fn sequence(
     }
 }
 
-#[allow(clippy::too_many_arguments)] // The sequencer's shared state; one call site.
-fn write_batch(
-    ledger: &mut Ledger,
-    batch: &mut Vec<Decoded>,
-    positions: &Positions,
-    progress: &Progress,
-    metrics: &Metrics,
-    consumer: &BaseConsumer<IngestContext>,
-    producer: Option<&BaseProducer>,
-    dlq: Option<&str>,
-    summary: &mut IngestSummary,
+/// A batch handed to the ledger whose write may still be in flight, with what is needed to
+/// account for it once durable.
+struct PendingBatch {
+    n: u64,
     skipped: u64,
-) -> Result<(), IngestError> {
-    if batch.is_empty() {
-        progress.add(skipped);
-        return Ok(());
-    }
-    let mut next_offsets = PartitionMap::default();
-    for d in batch.iter() {
-        let next = next_offsets.get(&d.topic, d.partition).unwrap_or(i64::MIN);
-        next_offsets.set(&d.topic, d.partition, next.max(d.offset + 1));
-    }
-    let mut submissions = Vec::with_capacity(batch.len());
-    let mut dead = Vec::new();
-    for d in batch.drain(..) {
-        dead.push(
-            d.dead_letter
-                .map(|raw| (d.topic.clone(), d.partition, d.offset, raw)),
-        );
-        submissions.push(d.submission);
-    }
-    let n = submissions.len() as u64;
-    let classes: Vec<Option<&'static str>> = submissions
-        .iter()
-        .map(|s| match &s.item {
-            Item::Rejected(r) => Some(r.reason.class()),
-            _ => None,
-        })
-        .collect();
-    let pos: Vec<Position> = next_offsets
-        .0
-        .iter()
-        .flat_map(|(topic, parts)| {
-            parts.iter().map(|(partition, next)| Position {
-                topic: topic.clone(),
-                partition: *partition,
-                next_offset: *next,
+    classes: Vec<Option<&'static str>>,
+    dead: Vec<Option<(Arc<str>, i32, i64, Vec<u8>)>>,
+    positions: Vec<Position>,
+    submitted: Instant,
+}
+
+/// The sequencer's end of the pipeline: hands batches to the ledger (the write of one overlaps
+/// the preparation of the next) and, once each is durable, publishes its positions, counts,
+/// dead letters and group commit.
+struct Sink<'a> {
+    ledger: &'a mut Ledger,
+    positions: &'a Positions,
+    progress: &'a Progress,
+    metrics: &'a Metrics,
+    consumer: &'a BaseConsumer<IngestContext>,
+    producer: Option<&'a BaseProducer>,
+    dlq: Option<&'a str>,
+    summary: &'a mut IngestSummary,
+    pending: Option<PendingBatch>,
+}
+
+impl Sink<'_> {
+    /// Submits the batch (and accounts for messages skipped since the last one).
+    fn submit(&mut self, batch: &mut Vec<Decoded>, skipped: u64) -> Result<(), IngestError> {
+        if batch.is_empty() {
+            self.progress.add(skipped);
+            return Ok(());
+        }
+        let mut next_offsets = PartitionMap::default();
+        for d in batch.iter() {
+            let next = next_offsets.get(&d.topic, d.partition).unwrap_or(i64::MIN);
+            next_offsets.set(&d.topic, d.partition, next.max(d.offset + 1));
+        }
+        let mut submissions = Vec::with_capacity(batch.len());
+        let mut dead = Vec::with_capacity(batch.len());
+        for d in batch.drain(..) {
+            dead.push(
+                d.dead_letter
+                    .map(|raw| (d.topic.clone(), d.partition, d.offset, raw)),
+            );
+            submissions.push(d.submission);
+        }
+        let classes: Vec<Option<&'static str>> = submissions
+            .iter()
+            .map(|s| match &s.item {
+                Item::Rejected(r) => Some(r.reason.class()),
+                _ => None,
             })
-        })
-        .collect();
-    let started = Instant::now();
-    let report = ledger.append(submissions, &pos)?;
-    metrics.observe_batch(n, started.elapsed().as_secs_f64());
-    metrics.tree_size.store(report.size.0, Relaxed);
-    metrics.last_checkpoint_unix_ms.store(
-        idledger_proto::Timestamp::now().0.max(0) as u64 / 1_000_000,
-        Relaxed,
-    );
-    for (i, outcome) in report.outcomes.iter().enumerate() {
-        match outcome {
-            Outcome::Appended(_) => {
-                metrics.appended.fetch_add(1, Relaxed);
-                summary.appended += 1;
+            .collect();
+        let positions: Vec<Position> = next_offsets
+            .0
+            .iter()
+            .flat_map(|(topic, parts)| {
+                parts.iter().map(|(partition, next)| Position {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    next_offset: *next,
+                })
+            })
+            .collect();
+        let this = PendingBatch {
+            n: submissions.len() as u64,
+            skipped,
+            classes,
+            dead,
+            positions,
+            submitted: Instant::now(),
+        };
+        let previous = self.ledger.submit(submissions, &this.positions)?;
+        if let (Some(report), Some(done)) = (previous, self.pending.take()) {
+            self.durable(done, report);
+        }
+        self.pending = Some(this);
+        Ok(())
+    }
+
+    /// Waits until everything submitted is durable.
+    fn finish(&mut self) -> Result<(), IngestError> {
+        if let Some(report) = self.ledger.finish()? {
+            if let Some(done) = self.pending.take() {
+                self.durable(done, report);
             }
-            Outcome::Quarantined(seq) => {
-                let class = classes[i].unwrap_or("conflicting_duplicate");
-                metrics.count_quarantine(class);
-                summary.quarantined += 1;
-                if let (Some(p), Some(topic), Some((src_topic, partition, offset, raw))) =
-                    (producer, dlq, dead[i].take())
-                {
-                    let index = seq.0.to_string();
-                    let headers = OwnedHeaders::new()
-                        .insert(Header {
-                            key: "idledger-reason",
-                            value: Some(class),
-                        })
-                        .insert(Header {
-                            key: "idledger-index",
-                            value: Some(index.as_str()),
-                        });
-                    let key = format!("{src_topic}/{partition}/{offset}");
-                    match p.send(
-                        BaseRecord::to(topic)
-                            .payload(&raw)
-                            .key(&key)
-                            .headers(headers),
-                    ) {
-                        Ok(()) => {
-                            metrics.dead_lettered.fetch_add(1, Relaxed);
-                        }
-                        Err((e, _)) => {
-                            warn!(error = %e, "dead-letter produce failed (the entry is in the ledger)")
+        }
+        Ok(())
+    }
+
+    fn durable(&mut self, batch: PendingBatch, report: AppendReport) {
+        let metrics = self.metrics;
+        metrics.observe_batch(batch.n, batch.submitted.elapsed().as_secs_f64());
+        metrics.tree_size.store(report.size.0, Relaxed);
+        metrics.last_checkpoint_unix_ms.store(
+            idledger_proto::Timestamp::now().0.max(0) as u64 / 1_000_000,
+            Relaxed,
+        );
+        let mut dead = batch.dead;
+        for (i, outcome) in report.outcomes.iter().enumerate() {
+            match outcome {
+                Outcome::Appended(_) => {
+                    metrics.appended.fetch_add(1, Relaxed);
+                    self.summary.appended += 1;
+                }
+                Outcome::Quarantined(seq) => {
+                    let class = batch.classes[i].unwrap_or("conflicting_duplicate");
+                    metrics.count_quarantine(class);
+                    self.summary.quarantined += 1;
+                    if let (Some(p), Some(topic), Some((src_topic, partition, offset, raw))) =
+                        (self.producer, self.dlq, dead[i].take())
+                    {
+                        let index = seq.0.to_string();
+                        let headers = OwnedHeaders::new()
+                            .insert(Header {
+                                key: "idledger-reason",
+                                value: Some(class),
+                            })
+                            .insert(Header {
+                                key: "idledger-index",
+                                value: Some(index.as_str()),
+                            });
+                        let key = format!("{src_topic}/{partition}/{offset}");
+                        match p.send(
+                            BaseRecord::to(topic)
+                                .payload(&raw)
+                                .key(&key)
+                                .headers(headers),
+                        ) {
+                            Ok(()) => {
+                                metrics.dead_lettered.fetch_add(1, Relaxed);
+                            }
+                            Err((e, _)) => {
+                                warn!(error = %e, "dead-letter produce failed (the entry is in the ledger)")
+                            }
                         }
                     }
                 }
-            }
-            Outcome::Duplicate(_) => {
-                metrics.deduplicated.fetch_add(1, Relaxed);
-                summary.deduplicated += 1;
+                Outcome::Duplicate(_) => {
+                    metrics.deduplicated.fetch_add(1, Relaxed);
+                    self.summary.deduplicated += 1;
+                }
             }
         }
-    }
-    if let Some(p) = producer {
-        p.poll(Duration::ZERO);
-    }
-    summary.batches += 1;
-    {
-        let mut stored = positions.lock().unwrap_or_else(|e| e.into_inner());
-        for p in &pos {
-            stored.insert((p.topic.clone(), p.partition), p.next_offset);
+        if let Some(p) = self.producer {
+            p.poll(Duration::ZERO);
         }
+        self.summary.batches += 1;
+        self.summary.last_durable = Some(Instant::now());
+        {
+            let mut stored = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+            for p in &batch.positions {
+                stored.insert((p.topic.clone(), p.partition), p.next_offset);
+            }
+        }
+        self.progress.add(batch.n + batch.skipped);
+        // The ledger is the truth for this ledger; the group offset shows lag in ordinary
+        // tooling and tells the next owner of a partition where this ledger stopped. It is
+        // committed asynchronously after every batch (the pipeline does not wait a broker round
+        // trip per batch), and synchronously when partitions are revoked and at shutdown.
+        let mut tpl = TopicPartitionList::new();
+        for p in &batch.positions {
+            let _ = tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.next_offset));
+        }
+        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
+            debug!(error = %e, "offset commit to the group failed (the ledger holds the positions)");
+        }
+        debug!(
+            size = report.size.0,
+            entries = batch.n,
+            prepare_ms = report.elapsed.as_millis() as u64,
+            "batch appended"
+        );
     }
-    progress.add(n + skipped);
-    // The ledger is the truth for this ledger; the group offset shows lag in ordinary tooling
-    // and tells the next owner of a partition where this ledger stopped. It is committed
-    // asynchronously after every batch (the pipeline does not wait a broker round trip per
-    // batch), and synchronously when partitions are revoked and at shutdown.
-    let mut tpl = TopicPartitionList::new();
-    for p in &pos {
-        let _ = tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.next_offset));
-    }
-    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
-        debug!(error = %e, "offset commit to the group failed (the ledger holds the positions)");
-    }
-    debug!(
-        size = report.size.0,
-        entries = n,
-        elapsed_ms = report.elapsed.as_millis() as u64,
-        "batch appended"
-    );
-    Ok(())
 }

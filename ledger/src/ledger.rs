@@ -17,6 +17,7 @@ use idledger_proto::{Seq, Timestamp, TreeSize, ValidatedEvent};
 use rocksdb::{DB, WriteBatch, WriteOptions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Something to append.
@@ -157,6 +158,28 @@ impl<V: Copy> HeadMap<V> {
     }
 }
 
+/// A batch whose write runs on a background thread, and what later batches must see of it
+/// before it is in the database.
+struct InFlight {
+    write: std::thread::JoinHandle<Result<(), rocksdb::Error>>,
+    report: AppendReport,
+    first_seq: u64,
+    leaves: Vec<Vec<u8>>,
+    dedupe: HashMap<Vec<u8>, u64>,
+    positions: Vec<Position>,
+    heads: HeadMap,
+}
+
+/// A batch turned into one RocksDB write, with in-memory state already moved past it.
+struct Prepared {
+    wb: WriteBatch,
+    report: AppendReport,
+    first_seq: u64,
+    leaves: Vec<Vec<u8>>,
+    dedupe: HashMap<Vec<u8>, u64>,
+    heads: HeadMap,
+}
+
 /// One submission's leaf: assembled from an event's canonical bytes, or encoded from a body.
 enum Built {
     Leaf(Vec<u8>),
@@ -166,7 +189,12 @@ enum Built {
 /// The single writer of a ledger directory.
 pub struct Ledger {
     dir: PathBuf,
-    db: DB,
+    db: Arc<DB>,
+    /// The batch being written in the background (`submit`), if any.
+    in_flight: Option<InFlight>,
+    /// Set when a write failed: in-memory state is then ahead of the database, so nothing more
+    /// may be appended by this handle (reopen the ledger).
+    failed: Option<String>,
     origin: String,
     signers: Vec<NoteSigner>,
     frontier: Frontier,
@@ -187,6 +215,16 @@ impl std::fmt::Debug for Ledger {
 
 pub fn db_path(dir: &Path) -> PathBuf {
     dir.join("db")
+}
+
+impl Drop for Ledger {
+    /// A batch still being written is waited for, so the database is whole (and unlocked) once
+    /// the handle is gone.
+    fn drop(&mut self) {
+        if let Err(e) = self.finish() {
+            tracing::error!(error = %e, "the last batch could not be written");
+        }
+    }
 }
 
 fn map_open_error(dir: &Path, e: rocksdb::Error) -> LedgerError {
@@ -238,7 +276,9 @@ impl Ledger {
         };
         let mut ledger = Ledger {
             dir: dir.to_owned(),
-            db,
+            db: Arc::new(db),
+            in_flight: None,
+            failed: None,
             origin: origin.to_owned(),
             signers: vec![signer],
             frontier: Frontier::default(),
@@ -338,7 +378,9 @@ impl Ledger {
         drop(iter);
         Ok(Ledger {
             dir: dir.to_owned(),
-            db,
+            db: Arc::new(db),
+            in_flight: None,
+            failed: None,
             origin,
             signers,
             frontier,
@@ -391,7 +433,15 @@ impl Ledger {
     ) -> Result<bool, LedgerError> {
         let first_in_batch = self.frontier.size();
         let stored;
-        let leaf: &[u8] = if seq >= first_in_batch {
+        let in_flight = self
+            .in_flight
+            .as_ref()
+            .filter(|f| seq >= f.first_seq && seq < first_in_batch);
+        let leaf: &[u8] = if let Some(f) = in_flight {
+            f.leaves.get((seq - f.first_seq) as usize).ok_or_else(|| {
+                LedgerError::Inconsistent(format!("deduplication points past the end at {seq}"))
+            })?
+        } else if seq >= first_in_batch {
             batch_leaves
                 .get((seq - first_in_batch) as usize)
                 .ok_or_else(|| {
@@ -475,12 +525,104 @@ impl Ledger {
 
     /// Appends a batch atomically. Entries, tiles, indexes, the given Kafka positions and a
     /// checkpoint signed over the new tree are written in one synced RocksDB write: after a crash
-    /// the ledger is at a batch boundary whose positions match its contents.
+    /// the ledger is at a batch boundary whose positions match its contents. Durable when it
+    /// returns (a batch still in flight from `submit` is finished first).
     pub fn append(
         &mut self,
         batch: Vec<Submission>,
         positions: &[Position],
     ) -> Result<AppendReport, LedgerError> {
+        self.finish()?;
+        let prepared = self.prepare(batch, positions)?;
+        let mut sync = WriteOptions::default();
+        sync.set_sync(true);
+        if let Err(e) = self.db.write_opt(prepared.wb, &sync) {
+            self.failed = Some(e.to_string());
+            return Err(e.into());
+        }
+        self.last_checkpoint = prepared.report.checkpoint.clone();
+        Ok(prepared.report)
+    }
+
+    /// Pipelined append: prepares this batch (hashing, indexes, signing) while the previous
+    /// one is still being written, then waits for that write and starts this batch's write in
+    /// the background. Returns the previous batch's report once it is durable (`None` if there
+    /// was none). Batches are written in order, one at a time; `finish` waits for the last.
+    /// Nothing of a batch is durable, and its checkpoint is not `checkpoint()`, until its report
+    /// has been returned.
+    pub fn submit(
+        &mut self,
+        batch: Vec<Submission>,
+        positions: &[Position],
+    ) -> Result<Option<AppendReport>, LedgerError> {
+        let prepared = self.prepare(batch, positions)?;
+        let previous = match self.finish() {
+            Ok(p) => p,
+            Err(e) => {
+                // The prepared batch built on one that did not reach the database.
+                self.failed = Some(e.to_string());
+                return Err(e);
+            }
+        };
+        let db = Arc::clone(&self.db);
+        let wb = prepared.wb;
+        let write = std::thread::Builder::new()
+            .name("ledger-write".into())
+            .spawn(move || {
+                let mut sync = WriteOptions::default();
+                sync.set_sync(true);
+                db.write_opt(wb, &sync)
+            })
+            .map_err(|source| LedgerError::Io {
+                path: self.dir.clone(),
+                source,
+            })?;
+        self.in_flight = Some(InFlight {
+            write,
+            report: prepared.report,
+            first_seq: prepared.first_seq,
+            leaves: prepared.leaves,
+            dedupe: prepared.dedupe,
+            positions: positions.to_vec(),
+            heads: prepared.heads,
+        });
+        Ok(previous)
+    }
+
+    /// Waits for the batch in flight from `submit`, if any, and returns its report once durable.
+    pub fn finish(&mut self) -> Result<Option<AppendReport>, LedgerError> {
+        let Some(f) = self.in_flight.take() else {
+            return Ok(None);
+        };
+        match f.write.join() {
+            Ok(Ok(())) => {
+                self.last_checkpoint = f.report.checkpoint.clone();
+                Ok(Some(f.report))
+            }
+            Ok(Err(e)) => {
+                self.failed = Some(e.to_string());
+                Err(e.into())
+            }
+            Err(_) => {
+                self.failed = Some("the background write panicked".into());
+                Err(LedgerError::Inconsistent(
+                    "the background write panicked".into(),
+                ))
+            }
+        }
+    }
+
+    /// Builds a batch's write and moves in-memory state past it.
+    fn prepare(
+        &mut self,
+        batch: Vec<Submission>,
+        positions: &[Position],
+    ) -> Result<Prepared, LedgerError> {
+        if let Some(why) = &self.failed {
+            return Err(LedgerError::Inconsistent(format!(
+                "an earlier write failed ({why}); reopen the ledger"
+            )));
+        }
         let started = Instant::now();
         let cf = |name| self.db.cf_handle(name).expect("column family exists");
         let (
@@ -505,8 +647,20 @@ impl Ledger {
         let mut wb = WriteBatch::default();
         for p in positions {
             let key = position_key(&p.topic, p.partition);
-            if let Some(stored) = self.db.get_pinned_cf(&positions_cf, &key)? {
-                let stored = be_u64(&stored).map_or(0, |v| v as i64);
+            let in_flight = self.in_flight.as_ref().and_then(|f| {
+                f.positions
+                    .iter()
+                    .find(|q| q.topic == p.topic && q.partition == p.partition)
+                    .map(|q| q.next_offset)
+            });
+            let stored = match in_flight {
+                Some(v) => Some(v),
+                None => self
+                    .db
+                    .get_pinned_cf(&positions_cf, &key)?
+                    .map(|v| be_u64(&v).map_or(0, |v| v as i64)),
+            };
+            if let Some(stored) = stored {
                 if p.next_offset < stored {
                     return Err(LedgerError::PositionRegression {
                         topic: p.topic.clone(),
@@ -564,7 +718,11 @@ impl Ledger {
                     let (dkey, stored) = dedupe_stored
                         .next()
                         .expect("one deduplication lookup per event");
-                    let existing = dedupe_overlay.get(&dkey).copied().or(stored);
+                    let existing = dedupe_overlay
+                        .get(&dkey)
+                        .copied()
+                        .or_else(|| self.in_flight.as_ref()?.dedupe.get(&dkey).copied())
+                        .or(stored);
                     match existing {
                         Some(first) if self.recorded_event_is(first, e, &batch_leaves)? => {
                             duplicates += 1;
@@ -748,31 +906,38 @@ impl Ledger {
             .map_err(|e| LedgerError::Inconsistent(e.to_string()))?;
         wb.put_cf(&checkpoints_cf, seq_key(size), note.as_bytes());
 
-        let mut sync = WriteOptions::default();
-        sync.set_sync(true);
-        self.db.write_opt(wb, &sync)?;
-
-        // Committed: only now does in-memory state move forward.
+        // In-memory state moves past the batch now; `append` and `submit` write it (and poison
+        // this handle if the write fails).
         self.frontier = frontier;
         self.last_leaf = last_leaf;
         self.duplicates_total += duplicates;
         if self.heads.len() + head_overlay.len() > HEAD_CACHE_LIMIT {
             self.heads.clear();
+            // A batch still being written has heads the database does not show yet.
+            if let Some(f) = &self.in_flight {
+                self.heads.extend(&f.heads);
+            }
         }
         self.heads.extend(&head_overlay);
         if let Some(s) = new_signers {
             self.signers = s;
         }
-        self.last_checkpoint = note.clone();
-        Ok(AppendReport {
-            outcomes,
-            size: TreeSize(size),
-            root,
-            checkpoint: note,
-            appended,
-            quarantined,
-            duplicates,
-            elapsed: started.elapsed(),
+        Ok(Prepared {
+            wb,
+            report: AppendReport {
+                outcomes,
+                size: TreeSize(size),
+                root,
+                checkpoint: note,
+                appended,
+                quarantined,
+                duplicates,
+                elapsed: started.elapsed(),
+            },
+            first_seq,
+            leaves: batch_leaves,
+            dedupe: dedupe_overlay,
+            heads: head_overlay,
         })
     }
 
@@ -813,7 +978,8 @@ impl Ledger {
     }
 
     /// Flushes memtables so a copy of the directory (or a secondary) sees everything.
-    pub fn flush(&self) -> Result<(), LedgerError> {
+    pub fn flush(&mut self) -> Result<(), LedgerError> {
+        self.finish()?;
         for name in ALL_CFS {
             let cf = self.db.cf_handle(name).expect("column family exists");
             self.db.flush_cf(&cf)?;

@@ -751,3 +751,96 @@ fn every_tamper_class_is_detected_at_its_index() {
     let vk: VerifierKey = keys[0].clone();
     assert_eq!(report.final_keys, vec![vk.to_string()]);
 }
+
+/// Pipelined appends (`submit`, the write of one batch overlapping the preparation of the
+/// next) decide exactly as sequential `append`s: duplicates and conflicts of events still being
+/// written, back-links into them, positions, and a ledger that verifies.
+#[test]
+fn pipelined_submissions_decide_as_sequential_appends() {
+    let batches = || -> Vec<Vec<(Item, i64)>> {
+        vec![
+            vec![
+                (event("a", "alice", Some("g1"), "why"), 0),
+                (event("b", "bob", None, "why"), 1),
+                (event("c", "alice", Some("g2"), "why"), 2),
+            ],
+            // Everything here refers to the batch before, which may still be in flight.
+            vec![
+                (event("a", "alice", Some("g1"), "why"), 3), // identical re-send
+                (event("b", "bob", None, "changed"), 4),     // conflicting re-send
+                (event("d", "alice", Some("g1"), "why"), 5), // links to `a` and `c`
+                (event("e", "bob", Some("g2"), "why"), 6),
+            ],
+            vec![(event("f", "alice", Some("g2"), "why"), 7)],
+            vec![(event("d", "alice", Some("g1"), "why"), 8)],
+        ]
+    };
+    let run = |pipelined: bool| {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("l");
+        let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+        let mut outcomes = Vec::new();
+        for batch in batches() {
+            let next = batch.last().map(|(_, o)| o + 1).expect("non-empty");
+            let subs: Vec<Submission> = batch.into_iter().map(|(i, o)| sub(i, o)).collect();
+            let pos = [Position {
+                topic: "t".into(),
+                partition: 0,
+                next_offset: next,
+            }];
+            if pipelined {
+                if let Some(r) = ledger.submit(subs, &pos).expect("submit") {
+                    outcomes.extend(r.outcomes);
+                }
+            } else {
+                outcomes.extend(ledger.append(subs, &pos).expect("append").outcomes);
+            }
+        }
+        if let Some(r) = ledger.finish().expect("finish") {
+            outcomes.extend(r.outcomes);
+        }
+        // A position behind one already submitted is refused, in flight or not.
+        let stale = [Position {
+            topic: "t".into(),
+            partition: 0,
+            next_offset: 2,
+        }];
+        let refused = if pipelined {
+            ledger.submit(Vec::new(), &stale).map(|_| ())
+        } else {
+            ledger.append(Vec::new(), &stale).map(|_| ())
+        };
+        assert!(
+            matches!(refused, Err(LedgerError::PositionRegression { .. })),
+            "{refused:?}"
+        );
+        let entries: Vec<(Body, Origin)> = (1..ledger.size().0)
+            .map(|i| {
+                let e = ledger.reader().entry(Seq(i)).expect("entry");
+                (e.body, e.origin)
+            })
+            .collect();
+        drop(ledger);
+        assert!(check(&dir, None).ok(), "pipelined={pipelined}");
+        (outcomes, entries)
+    };
+    let sequential = run(false);
+    let pipelined = run(true);
+    assert_eq!(pipelined, sequential);
+    // And the decisions are the ones expected.
+    use Outcome::*;
+    assert_eq!(
+        sequential.0,
+        vec![
+            Appended(Seq(1)),
+            Appended(Seq(2)),
+            Appended(Seq(3)),
+            Duplicate(Seq(1)),
+            Quarantined(Seq(4)),
+            Appended(Seq(5)),
+            Appended(Seq(6)),
+            Appended(Seq(7)),
+            Duplicate(Seq(5)),
+        ]
+    );
+}

@@ -103,14 +103,37 @@ pub fn ingest(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
         });
     }
     let (summary, _ledger) = idledger_ingest::run(ledger, &cfg, &shutdown, metrics)?;
-    crate::output::line(format!(
-        "ingest stopped: appended {}, quarantined {}, duplicates skipped {}, already present {}; tree size {}",
-        summary.appended,
-        summary.quarantined,
-        summary.deduplicated,
-        summary.skipped_below_position,
-        summary.tree_size
-    ))?;
+    let handled = summary.appended + summary.quarantined + summary.deduplicated;
+    let busy = summary.busy().as_secs_f64();
+    let rate = if busy > 0.0 {
+        handled as f64 / busy
+    } else {
+        0.0
+    };
+    if args.json {
+        crate::output::line(
+            serde_json::json!({
+                "appended": summary.appended,
+                "quarantined": summary.quarantined,
+                "deduplicated": summary.deduplicated,
+                "already_present": summary.skipped_below_position,
+                "batches": summary.batches,
+                "tree_size": summary.tree_size,
+                "busy_seconds": busy,
+                "events_per_second": rate,
+            })
+            .to_string(),
+        )?;
+    } else {
+        crate::output::line(format!(
+            "ingest stopped: appended {}, quarantined {}, duplicates skipped {}, already present {}; tree size {}; {rate:.0} events/s over {busy:.2} s of work",
+            summary.appended,
+            summary.quarantined,
+            summary.deduplicated,
+            summary.skipped_below_position,
+            summary.tree_size
+        ))?;
+    }
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
 }
