@@ -404,12 +404,12 @@ fn client_config(config: &IngestConfig) -> ClientConfig {
         .set("max.poll.interval.ms", "300000")
         .set("session.timeout.ms", "10000")
         // Prefetch is bounded per partition (librdkafka applies both limits to each partition's
-        // queue): at most ~1000 messages or 2 MiB each, so memory stays flat whatever the backlog
-        // (docs/DURABILITY.md gives the bound).
-        .set("queued.min.messages", "1000")
-        .set("queued.max.messages.kbytes", "2048")
-        .set("fetch.max.bytes", "16777216")
-        .set("max.partition.fetch.bytes", "1048576")
+        // queue): at most ~300 messages or 1 MiB each, so memory stays flat whatever the backlog
+        // (docs/DURABILITY.md).
+        .set("queued.min.messages", "300")
+        .set("queued.max.messages.kbytes", "1024")
+        .set("fetch.max.bytes", "8388608")
+        .set("max.partition.fetch.bytes", "524288")
         // When the prefetch queue is full, look again soon: the default waits a whole second,
         // which leaves the pipeline idle most of the time under a backlog.
         .set("fetch.queue.backoff.ms", "10")

@@ -219,10 +219,14 @@ pub fn db_path(dir: &Path) -> PathBuf {
 
 impl Drop for Ledger {
     /// A batch still being written is waited for, so the database is whole (and unlocked) once
-    /// the handle is gone.
+    /// the handle is gone; memtables are flushed so the next reader need not replay the WAL.
     fn drop(&mut self) {
         if let Err(e) = self.finish() {
             tracing::error!(error = %e, "the last batch could not be written");
+        } else if self.failed.is_none() {
+            if let Err(e) = self.flush() {
+                tracing::warn!(error = %e, "flush on close failed (the WAL still holds everything)");
+            }
         }
     }
 }

@@ -57,9 +57,13 @@ impl CredentialState {
 #[derive(Clone, Copy, Debug)]
 struct LeafRef {
     index: u64,
-    start: usize,
-    len: usize,
+    block: u32,
+    start: u32,
+    len: u32,
 }
+
+/// Arena blocks are filled, never grown, so kept leaves are never copied again.
+const ARENA_BLOCK: usize = 32 << 20;
 
 /// Entries per unit of parallel reading during replay.
 const REPLAY_CHUNK: u64 = 4096;
@@ -77,7 +81,7 @@ pub struct Projections {
     /// The access entries of each grant, in order, as leaf bytes kept in `arena`: episodes are
     /// told from them when asked for, without a copy of every event kept in between.
     grants: HashMap<String, Vec<LeafRef>>,
-    arena: Vec<u8>,
+    arena: Vec<Vec<u8>>,
     identity_changes: HashMap<String, Vec<IdentityChange>>,
 }
 
@@ -204,12 +208,23 @@ impl Projections {
             }
             Family::Access => {
                 if let Some(g) = e.grant_id {
+                    let full = self
+                        .arena
+                        .last()
+                        .is_none_or(|b| b.len() + leaf.len() > b.capacity());
+                    if full {
+                        self.arena
+                            .push(Vec::with_capacity(ARENA_BLOCK.max(leaf.len())));
+                    }
+                    let block_no = (self.arena.len() - 1) as u32;
+                    let block = self.arena.last_mut().expect("a block was pushed");
                     let at = LeafRef {
                         index,
-                        start: self.arena.len(),
-                        len: leaf.len(),
+                        block: block_no,
+                        start: block.len() as u32,
+                        len: leaf.len() as u32,
                     };
-                    self.arena.extend_from_slice(leaf);
+                    block.extend_from_slice(leaf);
                     match self.grants.get_mut(g) {
                         Some(refs) => refs.push(at),
                         None => {
@@ -281,7 +296,8 @@ impl Projections {
                 let views: Vec<(u64, EventView<'_>)> = self.grants[id]
                     .iter()
                     .filter_map(|r| {
-                        let leaf = &self.arena[r.start..r.start + r.len];
+                        let (start, len) = (r.start as usize, r.len as usize);
+                        let leaf = &self.arena[r.block as usize][start..start + len];
                         // Checked when it was applied; a leaf in the arena always decodes.
                         let view = EntryView::decode(leaf).ok()?;
                         match view.body {
