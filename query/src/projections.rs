@@ -62,9 +62,6 @@ struct LeafRef {
     len: u32,
 }
 
-/// Arena blocks are filled, never grown, so kept leaves are never copied again.
-const ARENA_BLOCK: usize = 32 << 20;
-
 /// Entries per unit of parallel reading during replay.
 const REPLAY_CHUNK: u64 = 4096;
 
@@ -123,17 +120,29 @@ impl Projections {
                 Ok(chunk)
             },
             |chunk| {
+                // The chunk's buffer becomes an arena block if any of its leaves is kept.
+                let block = self.arena.len() as u32;
+                let mut kept = false;
                 let mut start = 0;
                 for (index, end) in chunk.leaves {
                     if index != expected {
                         return Err(ReadError::NoEntry(expected).into());
                     }
                     let leaf = &chunk.bytes[start..end];
+                    let at = LeafRef {
+                        index,
+                        block,
+                        start: start as u32,
+                        len: (end - start) as u32,
+                    };
                     start = end;
                     let view = EntryView::decode(leaf)
                         .map_err(|source| ReadError::BadEntry { index, source })?;
-                    self.apply_view(&view, leaf);
+                    kept |= self.apply(&view, at);
                     expected += 1;
+                }
+                if kept {
+                    self.arena.push(chunk.bytes);
                 }
                 Ok(())
             },
@@ -144,17 +153,21 @@ impl Projections {
         Ok(())
     }
 
-    /// Applies one entry (its decoded view and its leaf bytes).
-    pub fn apply_view(&mut self, entry: &EntryView<'_>, leaf: &[u8]) {
+    /// Applies one entry (its decoded view, and where its leaf will sit in the arena); true when
+    /// the leaf is kept there.
+    fn apply(&mut self, entry: &EntryView<'_>, at: LeafRef) -> bool {
         self.size = entry.seq + 1;
         match &entry.body {
-            BodyView::Event(e) => self.apply_event(entry.seq, &e.event, leaf),
-            BodyView::Quarantined(r) => *self.quarantined.entry(r.reason.class()).or_default() += 1,
-            BodyView::System(_) => {}
+            BodyView::Event(e) => self.apply_event(entry.seq, &e.event, at),
+            BodyView::Quarantined(r) => {
+                *self.quarantined.entry(r.reason.class()).or_default() += 1;
+                false
+            }
+            BodyView::System(_) => false,
         }
     }
 
-    fn apply_event(&mut self, index: u64, e: &EventView<'_>, leaf: &[u8]) {
+    fn apply_event(&mut self, index: u64, e: &EventView<'_>, at: LeafRef) -> bool {
         self.events += 1;
         if !self.identities.contains_key(e.subject.id) {
             self.identities.insert(
@@ -208,29 +221,13 @@ impl Projections {
             }
             Family::Access => {
                 if let Some(g) = e.grant_id {
-                    let full = self
-                        .arena
-                        .last()
-                        .is_none_or(|b| b.len() + leaf.len() > b.capacity());
-                    if full {
-                        self.arena
-                            .push(Vec::with_capacity(ARENA_BLOCK.max(leaf.len())));
-                    }
-                    let block_no = (self.arena.len() - 1) as u32;
-                    let block = self.arena.last_mut().expect("a block was pushed");
-                    let at = LeafRef {
-                        index,
-                        block: block_no,
-                        start: block.len() as u32,
-                        len: leaf.len() as u32,
-                    };
-                    block.extend_from_slice(leaf);
                     match self.grants.get_mut(g) {
                         Some(refs) => refs.push(at),
                         None => {
                             self.grants.insert(g.to_owned(), vec![at]);
                         }
                     }
+                    return true;
                 }
             }
             Family::Credential => {
@@ -266,6 +263,7 @@ impl Projections {
                 }
             }
         }
+        false
     }
 
     /// How many grants the log names.
