@@ -245,6 +245,17 @@ impl NodeSource for StoredNodes<'_> {
 }
 
 impl StoredNodes<'_> {
+    /// The value stored under a tile key in `cf` (`tiles` or `subtrees`).
+    fn stored(
+        &self,
+        cf: &str,
+        level: u8,
+        index: u64,
+    ) -> Result<Option<rocksdb::DBPinnableSlice<'_>>, TreeError> {
+        let handle = self.db.cf_handle(cf).expect("tree column families exist");
+        Ok(self.db.get_pinned_cf(&handle, tile_key(level, index))?)
+    }
+
     fn compute(&self, level: u8, index: u64) -> Result<Hash, TreeError> {
         let tile_level = (u32::from(level) / TILE_HEIGHT) as u8;
         let r = u32::from(level) % TILE_HEIGHT;
@@ -254,14 +265,7 @@ impl StoredNodes<'_> {
         let needed = offset + (1usize << r);
         let mut cache = self.cache.borrow_mut();
         if !cache.contains_key(&(tile_level, tile_index)) {
-            let cf = self
-                .db
-                .cf_handle(CF_TILES)
-                .expect("tiles column family exists");
-            let bytes = self
-                .db
-                .get_pinned_cf(&cf, tile_key(tile_level, tile_index))?;
-            let hashes = match bytes {
+            let hashes = match self.stored(CF_TILES, tile_level, tile_index)? {
                 Some(b) => decode_tile(tile_level, tile_index, &b)?,
                 None => Vec::new(),
             };
@@ -272,18 +276,11 @@ impl StoredNodes<'_> {
             // Inside a full tile: stored, no hashing.
             let mut interior = self.interior.borrow_mut();
             if !interior.contains_key(&(tile_level, tile_index)) {
-                let cf = self
-                    .db
-                    .cf_handle(CF_SUBTREES)
-                    .expect("subtrees column family exists");
-                let bytes = self
-                    .db
-                    .get_pinned_cf(&cf, tile_key(tile_level, tile_index))?;
-                let hashes = match bytes {
-                    Some(b) if b.len() == SUBTREE_HASHES * 32 => b
-                        .chunks_exact(32)
-                        .map(|c| Hash(c.try_into().expect("32-byte chunk")))
-                        .collect(),
+                let hashes = match self.stored(CF_SUBTREES, tile_level, tile_index)? {
+                    // 254 hashes: the same encoding as a (shorter) tile.
+                    Some(b) if b.len() == SUBTREE_HASHES * 32 => {
+                        decode_tile(tile_level, tile_index, &b)?
+                    }
                     _ => {
                         return Err(TreeError::MissingSubtrees {
                             level: tile_level,

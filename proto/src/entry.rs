@@ -146,6 +146,24 @@ pub enum LeafError {
     TrailingBytes(usize),
 }
 
+/// What every leaf decoder checks before decoding: the size limit and the format version.
+pub(crate) fn check_preamble(leaf: &[u8]) -> Result<(), LeafError> {
+    if leaf.len() > MAX_LEAF_BYTES {
+        return Err(LeafError::TooLarge {
+            found: leaf.len(),
+            limit: MAX_LEAF_BYTES,
+        });
+    }
+    match leaf.first() {
+        Some(&FORMAT_VERSION) => Ok(()),
+        Some(&v) => Err(LeafError::UnknownVersion {
+            found: v,
+            expected: FORMAT_VERSION,
+        }),
+        None => Err(LeafError::Malformed("empty".into())),
+    }
+}
+
 impl Entry {
     pub fn seq(&self) -> Seq {
         Seq(self.seq)
@@ -165,22 +183,7 @@ impl Entry {
 
     /// Decodes leaf bytes strictly: right version, nothing left over, every value well-formed.
     pub fn decode(leaf: &[u8]) -> Result<Entry, LeafError> {
-        if leaf.len() > MAX_LEAF_BYTES {
-            return Err(LeafError::TooLarge {
-                found: leaf.len(),
-                limit: MAX_LEAF_BYTES,
-            });
-        }
-        match leaf.first() {
-            Some(&FORMAT_VERSION) => {}
-            Some(&v) => {
-                return Err(LeafError::UnknownVersion {
-                    found: v,
-                    expected: FORMAT_VERSION,
-                });
-            }
-            None => return Err(LeafError::Malformed("empty".into())),
-        }
+        check_preamble(leaf)?;
         let (entry, used): (Entry, usize) = bincode::decode_from_slice(leaf, config())
             .map_err(|e| LeafError::Malformed(e.to_string()))?;
         if used != leaf.len() {

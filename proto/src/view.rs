@@ -5,7 +5,7 @@
 //! A view accepts exactly the bytes `Entry::decode` accepts (the types mirror the owned ones
 //! field for field; a property test holds them together), and `to_entry` gives the same value.
 
-use crate::entry::{BackLinks, Body, Entry, EventEntry, FORMAT_VERSION, MAX_LEAF_BYTES, Origin};
+use crate::entry::{BackLinks, Body, Entry, EventEntry, MAX_LEAF_BYTES, Origin, check_preamble};
 use crate::entry::{KafkaOrigin, LeafError, SystemRecord};
 use crate::event::{
     Actor, ActorKind, AttrValue, Credential, CredentialKind, Decision, Event, EventType, Policy,
@@ -129,22 +129,7 @@ impl<'a> EntryView<'a> {
     /// Decodes leaf bytes by the same rules as `Entry::decode`: right version, size limit,
     /// nothing left over.
     pub fn decode(leaf: &'a [u8]) -> Result<EntryView<'a>, LeafError> {
-        if leaf.len() > MAX_LEAF_BYTES {
-            return Err(LeafError::TooLarge {
-                found: leaf.len(),
-                limit: MAX_LEAF_BYTES,
-            });
-        }
-        match leaf.first() {
-            Some(&FORMAT_VERSION) => {}
-            Some(&v) => {
-                return Err(LeafError::UnknownVersion {
-                    found: v,
-                    expected: FORMAT_VERSION,
-                });
-            }
-            None => return Err(LeafError::Malformed("empty".into())),
-        }
+        check_preamble(leaf)?;
         let (view, used): (EntryView<'a>, usize) =
             bincode::borrow_decode_from_slice(leaf, config())
                 .map_err(|e| LeafError::Malformed(e.to_string()))?;
