@@ -69,10 +69,23 @@ fn contents(dir: &Path) -> Contents {
         by_position: BTreeMap::new(),
         event_ids: BTreeSet::new(),
     };
+    // Within one ledger, each partition's messages appear in offset order.
+    let mut last_offset: BTreeMap<(String, i32), i64> = BTreeMap::new();
     for i in 0..size {
         let e = r.entry(Seq(i)).expect("entry");
         if let Origin::Kafka(k) = &e.origin {
             let key = (k.topic.clone(), k.partition, k.offset);
+            let last = last_offset
+                .entry((k.topic.clone(), k.partition))
+                .or_insert(-1);
+            assert!(
+                k.offset > *last,
+                "{}/{} offset {} recorded after offset {last}",
+                k.topic,
+                k.partition,
+                k.offset
+            );
+            *last = k.offset;
             assert!(
                 !c.by_position.contains_key(&key),
                 "{key:?} recorded twice in {}",
@@ -189,6 +202,9 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
     cfg.stop_when_caught_up = Some(Duration::from_millis(300));
     cfg.dead_letter_topic = Some("dlq".into());
     cfg.batch_max = 64;
+    // Several decoders, so per-partition order must survive the round trip through them (the
+    // default on a two-core machine is one).
+    cfg.workers = 3;
     let metrics = Arc::new(Metrics::default());
     let (summary, ledger) =
         idledger_ingest::run(ledger, &cfg, &Shutdown::new(), metrics.clone()).expect("ingest");
@@ -316,6 +332,8 @@ fn spawn_ingest(
             group,
             "--batch-linger-ms",
             "10",
+            "--workers",
+            "2",
         ])
         .args(extra)
         .env("IDLEDGER_LOG", "warn")

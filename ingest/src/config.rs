@@ -28,6 +28,15 @@ pub struct IngestConfig {
     pub stop_when_caught_up: Option<Duration>,
 }
 
+/// Decode threads by default: half the cores (at least one, at most four). Decoding costs a
+/// fraction of appending, and on two cores a second decoder only takes time from the sequencer
+/// and the write (measured: 74k events/s with two, 90-96k/s with one).
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get() / 2)
+        .clamp(1, 4)
+}
+
 impl IngestConfig {
     pub fn new(brokers: &str, topics: Vec<String>, group_id: &str) -> IngestConfig {
         IngestConfig {
@@ -37,7 +46,7 @@ impl IngestConfig {
             properties: Vec::new(),
             batch_max: 2000,
             batch_linger: Duration::from_millis(20),
-            workers: 2,
+            workers: default_workers(),
             chunk: 256,
             queue_chunks: 4,
             dead_letter_topic: None,
