@@ -294,6 +294,18 @@ impl<'a> LedgerReader<'a> {
         })
     }
 
+    /// The leaves of several entries, read in one batched MultiGet.
+    pub fn leaves(&self, seqs: &[Seq]) -> Result<Vec<Vec<u8>>, ReadError> {
+        let keys: Vec<[u8; 8]> = seqs.iter().map(|s| seq_key(s.0)).collect();
+        seqs.iter()
+            .zip(
+                self.db
+                    .batched_multi_get_cf(self.cf(CF_ENTRIES), &keys, false),
+            )
+            .map(|(seq, leaf)| Ok(leaf?.ok_or(ReadError::NoEntry(seq.0))?.to_vec()))
+            .collect()
+    }
+
     /// tlog-proofs for several entries under one checkpoint, sharing one tile cache.
     pub fn tlog_proofs_under(
         &self,

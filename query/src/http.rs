@@ -571,19 +571,23 @@ async fn report(
             let group_by = p.get("group_by").cloned();
             blocking(move || {
                 let mut projections = s.projections.lock().unwrap_or_else(|e| e.into_inner());
-                if let Err(e) = projections.catch_up(&s.ledger.reader()) {
+                let reader = s.ledger.reader();
+                if let Err(e) = projections.catch_up(&reader) {
                     return query_error(e);
                 }
-                let rep = reports::report(
+                match reports::report(
                     &projections,
+                    &reader,
                     name,
                     &ReportOptions {
                         now,
                         max_credential_age_days: max_age,
                         group_by,
                     },
-                );
-                axum::Json(rep).into_response()
+                ) {
+                    Ok(rep) => axum::Json(rep).into_response(),
+                    Err(e) => query_error(e),
+                }
             })
             .await
         },

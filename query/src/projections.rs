@@ -4,9 +4,9 @@
 use crate::answers::QueryError;
 use crate::episode::{Episode, IdentityChange};
 use idledger_ledger::{LedgerReader, ReadError};
-use idledger_proto::Timestamp;
 use idledger_proto::event::{CredentialKind, EventType, Family, SubjectKind};
 use idledger_proto::view::{BodyView, EntryView, EventView};
+use idledger_proto::{Seq, Timestamp};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -53,15 +53,6 @@ impl CredentialState {
     }
 }
 
-/// Where one access entry's leaf sits in the projections' arena.
-#[derive(Clone, Copy, Debug)]
-struct LeafRef {
-    index: u64,
-    block: u32,
-    start: u32,
-    len: u32,
-}
-
 /// Entries per unit of parallel reading during replay.
 const REPLAY_CHUNK: u64 = 4096;
 
@@ -75,10 +66,10 @@ pub struct Projections {
     /// By credential id (`credentials_sorted` gives them in id order).
     pub credentials: HashMap<String, CredentialState>,
     pub quarantined: BTreeMap<&'static str, u64>,
-    /// The access entries of each grant, in order, as leaf bytes kept in `arena`: episodes are
-    /// told from them when asked for, without a copy of every event kept in between.
-    grants: HashMap<String, Vec<LeafRef>>,
-    arena: Vec<Vec<u8>>,
+    /// The indexes of each grant's access entries, in order. Episodes are told from the leaves,
+    /// read back when asked for: the projections reference the log rather than copy it, so
+    /// their memory stays small whatever the log's size.
+    grants: HashMap<String, Vec<u64>>,
     identity_changes: HashMap<String, Vec<IdentityChange>>,
 }
 
@@ -120,29 +111,17 @@ impl Projections {
                 Ok(chunk)
             },
             |chunk| {
-                // The chunk's buffer becomes an arena block if any of its leaves is kept.
-                let block = self.arena.len() as u32;
-                let mut kept = false;
                 let mut start = 0;
                 for (index, end) in chunk.leaves {
                     if index != expected {
                         return Err(ReadError::NoEntry(expected).into());
                     }
                     let leaf = &chunk.bytes[start..end];
-                    let at = LeafRef {
-                        index,
-                        block,
-                        start: start as u32,
-                        len: (end - start) as u32,
-                    };
                     start = end;
                     let view = EntryView::decode(leaf)
                         .map_err(|source| ReadError::BadEntry { index, source })?;
-                    kept |= self.apply(&view, at);
+                    self.apply(&view);
                     expected += 1;
-                }
-                if kept {
-                    self.arena.push(chunk.bytes);
                 }
                 Ok(())
             },
@@ -153,21 +132,17 @@ impl Projections {
         Ok(())
     }
 
-    /// Applies one entry (its decoded view, and where its leaf will sit in the arena); true when
-    /// the leaf is kept there.
-    fn apply(&mut self, entry: &EntryView<'_>, at: LeafRef) -> bool {
+    /// Applies one entry.
+    fn apply(&mut self, entry: &EntryView<'_>) {
         self.size = entry.seq + 1;
         match &entry.body {
-            BodyView::Event(e) => self.apply_event(entry.seq, &e.event, at),
-            BodyView::Quarantined(r) => {
-                *self.quarantined.entry(r.reason.class()).or_default() += 1;
-                false
-            }
-            BodyView::System(_) => false,
+            BodyView::Event(e) => self.apply_event(entry.seq, &e.event),
+            BodyView::Quarantined(r) => *self.quarantined.entry(r.reason.class()).or_default() += 1,
+            BodyView::System(_) => {}
         }
     }
 
-    fn apply_event(&mut self, index: u64, e: &EventView<'_>, at: LeafRef) -> bool {
+    fn apply_event(&mut self, index: u64, e: &EventView<'_>) {
         self.events += 1;
         if !self.identities.contains_key(e.subject.id) {
             self.identities.insert(
@@ -222,12 +197,11 @@ impl Projections {
             Family::Access => {
                 if let Some(g) = e.grant_id {
                     match self.grants.get_mut(g) {
-                        Some(refs) => refs.push(at),
+                        Some(indexes) => indexes.push(index),
                         None => {
-                            self.grants.insert(g.to_owned(), vec![at]);
+                            self.grants.insert(g.to_owned(), vec![index]);
                         }
                     }
-                    return true;
                 }
             }
             Family::Credential => {
@@ -263,7 +237,6 @@ impl Projections {
                 }
             }
         }
-        false
     }
 
     /// How many grants the log names.
@@ -285,34 +258,49 @@ impl Projections {
         v
     }
 
-    /// The episode of every grant, in grant id order, judged at `now`.
-    pub fn episodes(&self, now: Timestamp) -> Vec<Episode> {
+    /// The episode of every grant, in grant id order, judged at `now`, told from the grants'
+    /// entries read back from the log (a few thousand at a time, in batched reads).
+    pub fn episodes(
+        &self,
+        reader: &LedgerReader<'_>,
+        now: Timestamp,
+    ) -> Result<Vec<Episode>, QueryError> {
         let mut ids: Vec<&String> = self.grants.keys().collect();
         ids.sort_unstable();
-        ids.into_iter()
-            .map(|id| {
-                let views: Vec<(u64, EventView<'_>)> = self.grants[id]
-                    .iter()
-                    .filter_map(|r| {
-                        let (start, len) = (r.start as usize, r.len as usize);
-                        let leaf = &self.arena[r.block as usize][start..start + len];
-                        // Checked when it was applied; a leaf in the arena always decodes.
-                        let view = EntryView::decode(leaf).ok()?;
-                        match view.body {
-                            BodyView::Event(e) => Some((r.index, e.event)),
-                            _ => None,
-                        }
+        let mut out = Vec::with_capacity(ids.len());
+        for group in ids.chunks(1024) {
+            let seqs: Vec<Seq> = group
+                .iter()
+                .flat_map(|id| self.grants[*id].iter().map(|&i| Seq(i)))
+                .collect();
+            let leaves = reader.leaves(&seqs)?;
+            let mut views = Vec::with_capacity(leaves.len());
+            for (seq, leaf) in seqs.iter().zip(&leaves) {
+                let view = EntryView::decode(leaf).map_err(|source| ReadError::BadEntry {
+                    index: seq.0,
+                    source,
+                })?;
+                views.push(view);
+            }
+            let mut next = views.into_iter();
+            for id in group {
+                let events: Vec<(u64, EventView<'_>)> = (&mut next)
+                    .take(self.grants[*id].len())
+                    .filter_map(|v| match v.body {
+                        BodyView::Event(e) => Some((v.seq, e.event)),
+                        _ => None,
                     })
                     .collect();
-                let subject = views.first().map(|(_, e)| e.subject.id).unwrap_or("");
+                let subject = events.first().map(|(_, e)| e.subject.id).unwrap_or("");
                 let changes = self
                     .identity_changes
                     .get(subject)
                     .map(Vec::as_slice)
                     .unwrap_or(&[]);
-                Episode::build(id, &views, changes, now)
-            })
-            .collect()
+                out.push(Episode::build(id, &events, changes, now));
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -2,8 +2,10 @@
 //! self-approvals, rotation compliance, entitlement drift, and exceptions; each can be grouped by
 //! an attribute (e.g. application or business function).
 
+use crate::answers::QueryError;
 use crate::episode::{EndKind, Episode, Flag, Status};
 use crate::projections::{IdentityStatus, Projections};
+use idledger_ledger::LedgerReader;
 use idledger_proto::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -112,8 +114,13 @@ fn secs(d: i64) -> f64 {
     d as f64 / 1e9
 }
 
-pub fn report(p: &Projections, name: ReportName, opts: &ReportOptions) -> Report {
-    let episodes = p.episodes(opts.now);
+pub fn report(
+    p: &Projections,
+    reader: &LedgerReader<'_>,
+    name: ReportName,
+    opts: &ReportOptions,
+) -> Result<Report, QueryError> {
+    let episodes = p.episodes(reader, opts.now)?;
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     let identity_attrs = |ep: &Episode| {
         ep.subject
@@ -367,10 +374,10 @@ pub fn report(p: &Projections, name: ReportName, opts: &ReportOptions) -> Report
             }
         }
     }
-    Report {
+    Ok(Report {
         name,
         now: opts.now,
         group_by: opts.group_by.clone(),
         groups: groups.into_values().collect(),
-    }
+    })
 }

@@ -171,13 +171,14 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
     let projections = idledger_query::Projections::replay(&r)?;
     let drift = idledger_query::report(
         &projections,
+        &r,
         ReportName::Drift,
         &ReportOptions {
             now,
             max_credential_age_days: 90,
             group_by: None,
         },
-    );
+    )?;
     for grp in &drift.groups {
         for (k, v) in &grp.figures {
             line(format!("  {k}: {v}"))?;

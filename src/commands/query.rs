@@ -240,13 +240,14 @@ pub fn report(
 ) -> anyhow::Result<()> {
     let name = ReportName::parse(name).context("unknown report")?;
     let ro = open(dir)?;
-    let projections = idledger_query::Projections::replay(&ro.reader())?;
+    let reader = ro.reader();
+    let projections = idledger_query::Projections::replay(&reader)?;
     let opts = ReportOptions {
         now: now(out)?,
         max_credential_age_days: max_age_days,
         group_by,
     };
-    let rep = idledger_query::report(&projections, name, &opts);
+    let rep = idledger_query::report(&projections, &reader, name, &opts)?;
     if out.json {
         return line(serde_json::to_string_pretty(&rep)?).map_err(Into::into);
     }
