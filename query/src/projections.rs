@@ -267,6 +267,27 @@ impl Projections {
     ) -> Result<Vec<Episode>, QueryError> {
         let mut ids: Vec<&String> = self.grants.keys().collect();
         ids.sort_unstable();
+        // Two threads, each telling half of the episodes; the halves are joined in order.
+        let half = ids.len().div_ceil(2);
+        let (first, second) = ids.split_at(half);
+        let (a, b) = std::thread::scope(|s| {
+            let other = s.spawn(|| self.tell(reader, second, now));
+            (self.tell(reader, first, now), other.join())
+        });
+        let mut out = a?;
+        out.extend(b.map_err(|_| {
+            QueryError::Read(ReadError::Damaged("an episode worker panicked".into()))
+        })??);
+        Ok(out)
+    }
+
+    /// The episodes of `ids`, in order.
+    fn tell(
+        &self,
+        reader: &LedgerReader<'_>,
+        ids: &[&String],
+        now: Timestamp,
+    ) -> Result<Vec<Episode>, QueryError> {
         let mut out = Vec::with_capacity(ids.len());
         for group in ids.chunks(1024) {
             let seqs: Vec<Seq> = group

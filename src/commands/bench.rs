@@ -261,6 +261,30 @@ pub fn bench(
                 target: "≥ 1000000/s".into(),
                 pass: rate >= 1_000_000.0,
             });
+            // Reports read the grants' entries back from the log: shown, not judged.
+            let t = Instant::now();
+            let report = idledger_query::report(
+                &p,
+                &r,
+                idledger_query::ReportName::Drift,
+                &idledger_query::ReportOptions {
+                    now: Timestamp::now(),
+                    max_credential_age_days: 90,
+                    group_by: None,
+                },
+            )?;
+            std::hint::black_box(report);
+            rows.push(Row {
+                name: "drift report over the replayed projections",
+                measured: format!(
+                    "{:.2} s for {} grants",
+                    t.elapsed().as_secs_f64(),
+                    p.grant_count()
+                ),
+                baseline: "-".into(),
+                target: "(no target)".into(),
+                pass: true,
+            });
         }
         if want("history") {
             let mut samples = Vec::new();
