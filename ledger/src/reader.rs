@@ -296,11 +296,23 @@ impl<'a> LedgerReader<'a> {
 
     /// The leaves of several entries, read in one batched MultiGet.
     pub fn leaves(&self, seqs: &[Seq]) -> Result<Vec<Vec<u8>>, ReadError> {
+        self.leaves_with(seqs, true)
+    }
+
+    /// As `leaves`, for reads that sweep much of the log (reports): they do not fill the block
+    /// cache, so they do not evict what point queries rely on.
+    pub fn leaves_sweeping(&self, seqs: &[Seq]) -> Result<Vec<Vec<u8>>, ReadError> {
+        self.leaves_with(seqs, false)
+    }
+
+    fn leaves_with(&self, seqs: &[Seq], fill_cache: bool) -> Result<Vec<Vec<u8>>, ReadError> {
         let keys: Vec<[u8; 8]> = seqs.iter().map(|s| seq_key(s.0)).collect();
+        let mut ro = rocksdb::ReadOptions::default();
+        ro.fill_cache(fill_cache);
         seqs.iter()
             .zip(
                 self.db
-                    .batched_multi_get_cf(self.cf(CF_ENTRIES), &keys, false),
+                    .batched_multi_get_cf_opt(self.cf(CF_ENTRIES), &keys, false, &ro),
             )
             .map(|(seq, leaf)| Ok(leaf?.ok_or(ReadError::NoEntry(seq.0))?.to_vec()))
             .collect()

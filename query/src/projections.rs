@@ -294,7 +294,7 @@ impl Projections {
                 .iter()
                 .flat_map(|id| self.grants[*id].iter().map(|&i| Seq(i)))
                 .collect();
-            let leaves = reader.leaves(&seqs)?;
+            let leaves = reader.leaves_sweeping(&seqs)?;
             let mut views = Vec::with_capacity(leaves.len());
             for (seq, leaf) in seqs.iter().zip(&leaves) {
                 let view = EntryView::decode(leaf).map_err(|source| ReadError::BadEntry {
