@@ -1025,59 +1025,43 @@ fn check_tile_extents(
     report: &mut FsckReport,
 ) -> Result<(), ReadError> {
     let db = reader.db();
-    let cf = db.cf_handle(CF_TILES).expect("tiles column family exists");
-    let mut it = db.raw_iterator_cf(cf);
-    it.seek_to_first();
-    while let (Some(k), Some(v)) = (it.key(), it.value()) {
-        let (level, index) = match (k.len(), be_u64(k.get(1..).unwrap_or_default())) {
-            (9, Some(index)) => (u32::from(k[0]), index),
-            _ => (u32::MAX, 0),
-        };
-        let nodes = if level < 8 {
-            size >> (TILE_HEIGHT * level)
-        } else {
-            0
-        };
-        let width = TILE_WIDTH as u64;
-        let want = nodes.saturating_sub(index * width).min(width);
-        if v.len() as u64 != want * 32 {
-            report.add(
-                FailureClass::IndexMismatch,
-                (index * width) << (TILE_HEIGHT * level.min(7)),
-                format!(
-                    "tile level {level} index {index} holds {} bytes; a tree of {size} has {} hashes there",
-                    v.len(),
-                    want
-                ),
-            );
+    let width = TILE_WIDTH as u64;
+    // Bytes a tile key should hold in each column family: the tree's hashes at that tile, and
+    // for a full tile only, its 254 interior hashes.
+    let tile_bytes = |level: u32, index: u64| {
+        let nodes = size >> (TILE_HEIGHT * level);
+        nodes.saturating_sub(index * width).min(width) as usize * 32
+    };
+    let subtree_bytes = |level: u32, index: u64| {
+        let full = (index + 1) * width <= size >> (TILE_HEIGHT * level);
+        if full { SUBTREE_HASHES * 32 } else { 0 }
+    };
+    let wants: [(&str, &dyn Fn(u32, u64) -> usize); 2] =
+        [(CF_TILES, &tile_bytes), (CF_SUBTREES, &subtree_bytes)];
+    for (name, want) in wants {
+        let cf = db.cf_handle(name).expect("tree column families exist");
+        let mut it = db.raw_iterator_cf(cf);
+        it.seek_to_first();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let key = match (k.len(), be_u64(k.get(1..).unwrap_or_default())) {
+                (9, Some(index)) if k[0] < 8 => Some((u32::from(k[0]), index)),
+                _ => None,
+            };
+            let (level, index) = key.unwrap_or((0, 0));
+            let expected = key.map_or(0, |(l, i)| want(l, i));
+            if v.len() != expected {
+                report.add(
+                    FailureClass::IndexMismatch,
+                    index.saturating_mul(width) << (TILE_HEIGHT * level),
+                    format!(
+                        "{name} level {level} index {index} holds {} bytes; a tree of {size} has {expected} there",
+                        v.len()
+                    ),
+                );
+            }
+            it.next();
         }
-        it.next();
+        it.status()?;
     }
-    it.status()?;
-    // Interior hashes are stored for full tiles only, each exactly 254 hashes.
-    let cf = db
-        .cf_handle(CF_SUBTREES)
-        .expect("subtrees column family exists");
-    let mut it = db.raw_iterator_cf(cf);
-    it.seek_to_first();
-    while let (Some(k), Some(v)) = (it.key(), it.value()) {
-        let (level, index) = match (k.len(), be_u64(k.get(1..).unwrap_or_default())) {
-            (9, Some(index)) if k[0] < 8 => (u32::from(k[0]), index),
-            _ => (7, u64::MAX),
-        };
-        let full_tiles = (size >> (TILE_HEIGHT * level)) / TILE_WIDTH as u64;
-        if index >= full_tiles || v.len() != SUBTREE_HASHES * 32 {
-            report.add(
-                FailureClass::IndexMismatch,
-                index.saturating_mul(TILE_WIDTH as u64) << (TILE_HEIGHT * level),
-                format!(
-                    "interior hashes stored for tile level {level} index {index} ({} bytes), which a tree of {size} does not have as a full tile",
-                    v.len()
-                ),
-            );
-        }
-        it.next();
-    }
-    it.status()?;
     Ok(())
 }
