@@ -108,15 +108,15 @@ const HEAD_CACHE_LIMIT: usize = 100_000;
 /// The latest entry index per subject, grant and credential id; looked up by `&str` without
 /// allocating.
 #[derive(Debug)]
-struct HeadMap<V = u64>([HashMap<String, V>; 3]);
+struct HeadMap([HashMap<String, u64>; 3]);
 
-impl<V> Default for HeadMap<V> {
+impl Default for HeadMap {
     fn default() -> Self {
         HeadMap([HashMap::new(), HashMap::new(), HashMap::new()])
     }
 }
 
-impl<V: Copy> HeadMap<V> {
+impl HeadMap {
     fn slot(kind: HeadKind) -> usize {
         match kind {
             HeadKind::Subject => 0,
@@ -124,10 +124,10 @@ impl<V: Copy> HeadMap<V> {
             HeadKind::Credential => 2,
         }
     }
-    fn get(&self, kind: HeadKind, id: &str) -> Option<V> {
+    fn get(&self, kind: HeadKind, id: &str) -> Option<u64> {
         self.0[Self::slot(kind)].get(id).copied()
     }
-    fn insert(&mut self, kind: HeadKind, id: &str, seq: V) {
+    fn insert(&mut self, kind: HeadKind, id: &str, seq: u64) {
         let map = &mut self.0[Self::slot(kind)];
         match map.get_mut(id) {
             Some(v) => *v = seq,
@@ -142,19 +142,47 @@ impl<V: Copy> HeadMap<V> {
     fn clear(&mut self) {
         self.0.iter_mut().for_each(HashMap::clear);
     }
-    fn iter(&self) -> impl Iterator<Item = (HeadKind, &str, V)> {
-        [HeadKind::Subject, HeadKind::Grant, HeadKind::Credential]
-            .into_iter()
-            .flat_map(move |kind| {
-                self.0[Self::slot(kind)]
-                    .iter()
-                    .map(move |(id, seq)| (kind, id.as_str(), *seq))
-            })
+}
+
+/// The heads one batch reads and moves: each distinct (kind, id) looked up once before the
+/// batch, then addressed by slot, so the batch itself hashes no ids.
+struct BatchHeads {
+    /// Per event submission of the batch, in order: the slots of its subject, grant and
+    /// credential (`NO_SLOT` where the event names none).
+    rows: Vec<[u32; 3]>,
+    slots: Vec<HeadSlot>,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
+struct HeadSlot {
+    kind: HeadKind,
+    id: String,
+    /// The latest entry about this id: before the batch, then as the batch appends.
+    head: Option<u64>,
+    moved: bool,
+}
+
+impl BatchHeads {
+    fn head(&self, slot: u32) -> Option<u64> {
+        self.slots.get(slot as usize).and_then(|s| s.head)
     }
-    fn extend(&mut self, other: &HeadMap<V>) {
-        for (kind, id, seq) in other.iter() {
-            self.insert(kind, id, seq);
+
+    fn advance(&mut self, row: [u32; 3], seq: u64) {
+        for slot in row {
+            if let Some(s) = self.slots.get_mut(slot as usize) {
+                s.head = Some(seq);
+                s.moved = true;
+            }
         }
+    }
+
+    /// The heads this batch moved, as (kind, id, new head).
+    fn into_moved(self) -> Vec<(HeadKind, String, u64)> {
+        self.slots
+            .into_iter()
+            .filter_map(|s| Some((s.kind, s.id, s.head.filter(|_| s.moved)?)))
+            .collect()
     }
 }
 
@@ -167,7 +195,7 @@ struct InFlight {
     leaves: Vec<Vec<u8>>,
     dedupe: HashMap<Vec<u8>, u64>,
     positions: Vec<Position>,
-    heads: HeadMap,
+    heads: Vec<(HeadKind, String, u64)>,
 }
 
 /// A batch turned into one RocksDB write, with in-memory state already moved past it.
@@ -177,7 +205,7 @@ struct Prepared {
     first_seq: u64,
     leaves: Vec<Vec<u8>>,
     dedupe: HashMap<Vec<u8>, u64>,
-    heads: HeadMap,
+    heads: Vec<(HeadKind, String, u64)>,
 }
 
 /// One submission's leaf: assembled from an event's canonical bytes, or encoded from a body.
@@ -469,62 +497,68 @@ impl Ledger {
     }
 
     /// The stored heads of every id the batch names that the cache does not hold.
-    fn prefetch_heads(&self, batch: &[Submission]) -> Result<HeadMap<Option<u64>>, LedgerError> {
-        let mut wanted: Vec<(HeadKind, &str)> = Vec::new();
-        let mut seen = HeadMap::<()>::default();
+    /// Resolves every subject, grant and credential id the batch's events name to its current
+    /// head: from the in-memory cache (which includes any batch still being written), else
+    /// from the `heads` column family in one batched read.
+    fn resolve_heads(&self, batch: &[Submission]) -> Result<BatchHeads, LedgerError> {
+        let mut local: HashMap<(HeadKind, &str), u32> = HashMap::new();
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut slots: Vec<HeadSlot> = Vec::new();
+        let mut wanted: Vec<u32> = Vec::new();
         for sub in batch {
             let Item::Event(v) = &sub.item else { continue };
             let e = v.event();
-            let ids = [
+            let named = [
                 Some((HeadKind::Subject, e.subject.id.as_str())),
                 e.grant_id.as_deref().map(|g| (HeadKind::Grant, g)),
                 e.credential
                     .as_ref()
                     .map(|c| (HeadKind::Credential, c.id.as_str())),
             ];
-            for (kind, id) in ids.into_iter().flatten() {
-                if self.heads.get(kind, id).is_none() && seen.get(kind, id).is_none() {
-                    seen.insert(kind, id, ());
-                    wanted.push((kind, id));
+            let mut row = [NO_SLOT; 3];
+            for (place, (kind, id)) in named
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, n)| Some((i, n?)))
+            {
+                let next = u32::try_from(slots.len()).expect("a batch names fewer than 2^32 ids");
+                let slot = *local.entry((kind, id)).or_insert(next);
+                if slot == next {
+                    let cached = self.heads.get(kind, id);
+                    if cached.is_none() {
+                        wanted.push(slot);
+                    }
+                    slots.push(HeadSlot {
+                        kind,
+                        id: id.to_owned(),
+                        head: cached,
+                        moved: false,
+                    });
                 }
+                row[place] = slot;
             }
+            rows.push(row);
         }
         let cf = self
             .db
             .cf_handle(CF_HEADS)
             .expect("heads column family exists");
-        let keys: Vec<Vec<u8>> = wanted.iter().map(|(k, id)| head_key(*k, id)).collect();
-        let mut out = HeadMap::default();
-        for ((kind, id), found) in wanted
+        let keys: Vec<Vec<u8>> = wanted
+            .iter()
+            .map(|&i| head_key(slots[i as usize].kind, &slots[i as usize].id))
+            .collect();
+        for (&i, found) in wanted
             .iter()
             .zip(self.db.batched_multi_get_cf(&cf, &keys, false))
         {
-            out.insert(*kind, id, found?.and_then(|v| be_u64(&v)));
+            slots[i as usize].head = match found? {
+                Some(v) => Some(be_u64(&v).filter(|_| v.len() == 8).ok_or_else(|| {
+                    LedgerError::Inconsistent("a heads value is not 8 bytes".into())
+                })?),
+                None => None,
+            };
         }
-        Ok(out)
-    }
-
-    fn head(
-        &self,
-        kind: HeadKind,
-        id: &str,
-        overlay: &HeadMap,
-        prefetched: &HeadMap<Option<u64>>,
-    ) -> Result<Option<u64>, LedgerError> {
-        if let Some(v) = overlay.get(kind, id).or_else(|| self.heads.get(kind, id)) {
-            return Ok(Some(v));
-        }
-        if let Some(v) = prefetched.get(kind, id) {
-            return Ok(v);
-        }
-        let cf = self
-            .db
-            .cf_handle(CF_HEADS)
-            .expect("heads column family exists");
-        Ok(self
-            .db
-            .get_pinned_cf(&cf, head_key(kind, id))?
-            .and_then(|v| be_u64(&v)))
+        Ok(BatchHeads { rows, slots })
     }
 
     /// Appends a batch atomically. Entries, tiles, indexes, the given Kafka positions and a
@@ -648,7 +682,10 @@ impl Ledger {
             cf(CF_TILES),
             cf(CF_CHECKPOINTS),
         );
-        let mut wb = WriteBatch::default();
+        // Sized for the entries and their index records up front, so building it copies each
+        // leaf once rather than again on every doubling.
+        let mut wb = WriteBatch::with_capacity_bytes(batch.len() * 1024);
+        let mut resource_puts: Vec<(Vec<u8>, u64)> = Vec::new();
         for p in positions {
             let key = position_key(&p.topic, p.partition);
             let in_flight = self.in_flight.as_ref().and_then(|f| {
@@ -680,7 +717,6 @@ impl Ledger {
         let mut frontier = self.frontier.clone();
         let mut dirty = DirtyTiles::default();
         let mut last_leaf = self.last_leaf;
-        let mut head_overlay = HeadMap::default();
         let mut dedupe_overlay: HashMap<Vec<u8>, u64> = HashMap::new();
         // This batch's leaves so far (index = seq - first), for duplicates within the batch.
         let first_seq = frontier.size();
@@ -711,7 +747,8 @@ impl Ledger {
                 None => None,
             });
         }
-        let prefetched = self.prefetch_heads(&batch)?;
+        let mut heads = self.resolve_heads(&batch)?;
+        let mut head_rows = std::mem::take(&mut heads.rows).into_iter();
         let mut dedupe_stored = dedupe_keys.into_iter().zip(dedupe_stored);
 
         for sub in batch {
@@ -722,6 +759,7 @@ impl Ledger {
                     let (dkey, stored) = dedupe_stored
                         .next()
                         .expect("one deduplication lookup per event");
+                    let row = head_rows.next().expect("one row of heads per event");
                     let existing = dedupe_overlay
                         .get(&dkey)
                         .copied()
@@ -739,45 +777,16 @@ impl Ledger {
                         }))),
                         None => {
                             let links = BackLinks {
-                                prev_subject: self.head(
-                                    HeadKind::Subject,
-                                    &e.subject.id,
-                                    &head_overlay,
-                                    &prefetched,
-                                )?,
-                                prev_grant: match &e.grant_id {
-                                    Some(g) => {
-                                        self.head(HeadKind::Grant, g, &head_overlay, &prefetched)?
-                                    }
-                                    None => None,
-                                },
-                                prev_credential: match &e.credential {
-                                    Some(c) => self.head(
-                                        HeadKind::Credential,
-                                        &c.id,
-                                        &head_overlay,
-                                        &prefetched,
-                                    )?,
-                                    None => None,
-                                },
+                                prev_subject: heads.head(row[0]),
+                                prev_grant: heads.head(row[1]),
+                                prev_credential: heads.head(row[2]),
                             };
-                            head_overlay.insert(HeadKind::Subject, &e.subject.id, seq);
-                            if let Some(g) = &e.grant_id {
-                                if links.prev_grant.is_none() {
-                                    if let Some(r) = &e.resource {
-                                        wb.put_cf(
-                                            &resources_cf,
-                                            resource_key(r, g),
-                                            seq.to_be_bytes(),
-                                        );
-                                    }
-                                }
-                                head_overlay.insert(HeadKind::Grant, g, seq);
+                            if let (Some(g), Some(r), None) =
+                                (&e.grant_id, &e.resource, links.prev_grant)
+                            {
+                                resource_puts.push((resource_key(r, g), seq));
                             }
-                            if let Some(c) = &e.credential {
-                                head_overlay.insert(HeadKind::Credential, &c.id, seq);
-                            }
-                            wb.put_cf(&dedupe_cf, &dkey, seq.to_be_bytes());
+                            heads.advance(row, seq);
                             dedupe_overlay.insert(dkey, seq);
                             Built::Leaf(encode_event_leaf(
                                 seq,
@@ -856,8 +865,29 @@ impl Ledger {
             }
         }
 
-        for (kind, id, seq) in head_overlay.iter() {
-            wb.put_cf(&heads_cf, head_key(kind, id), seq.to_be_bytes());
+        // Index keys are random; written in key order, each memtable insert starts its skiplist
+        // search where the previous one ended instead of at the top.
+        let moved_heads = heads.into_moved();
+        let mut head_puts: Vec<(Vec<u8>, u64)> = moved_heads
+            .iter()
+            .map(|(kind, id, seq)| (head_key(*kind, id), *seq))
+            .collect();
+        let mut dedupe_puts: Vec<(&[u8], u64)> = dedupe_overlay
+            .iter()
+            .map(|(k, seq)| (k.as_slice(), *seq))
+            .collect();
+        dedupe_puts.sort_unstable();
+        for (key, seq) in &dedupe_puts {
+            wb.put_cf(&dedupe_cf, key, seq.to_be_bytes());
+        }
+        for (cf, puts) in [
+            (&heads_cf, &mut head_puts),
+            (&resources_cf, &mut resource_puts),
+        ] {
+            puts.sort_unstable();
+            for (key, seq) in puts.iter() {
+                wb.put_cf(cf, key, seq.to_be_bytes());
+            }
         }
         for ((level, index), hashes) in &dirty.tiles {
             wb.put_cf(&tiles_cf, tile_key(*level, *index), encode_tile(hashes));
@@ -915,14 +945,18 @@ impl Ledger {
         self.frontier = frontier;
         self.last_leaf = last_leaf;
         self.duplicates_total += duplicates;
-        if self.heads.len() + head_overlay.len() > HEAD_CACHE_LIMIT {
+        if self.heads.len() + moved_heads.len() > HEAD_CACHE_LIMIT {
             self.heads.clear();
             // A batch still being written has heads the database does not show yet.
             if let Some(f) = &self.in_flight {
-                self.heads.extend(&f.heads);
+                for (kind, id, seq) in &f.heads {
+                    self.heads.insert(*kind, id, *seq);
+                }
             }
         }
-        self.heads.extend(&head_overlay);
+        for (kind, id, seq) in &moved_heads {
+            self.heads.insert(*kind, id, *seq);
+        }
         if let Some(s) = new_signers {
             self.signers = s;
         }
@@ -941,7 +975,7 @@ impl Ledger {
             first_seq,
             leaves: batch_leaves,
             dedupe: dedupe_overlay,
-            heads: head_overlay,
+            heads: moved_heads,
         })
     }
 
