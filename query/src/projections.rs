@@ -73,10 +73,93 @@ pub struct Projections {
     identity_changes: HashMap<String, Vec<IdentityChange>>,
 }
 
-/// One chunk of leaves read by a replay worker: the bytes back to back, and where each ends.
+/// One chunk of leaves read by a replay worker: the bytes back to back, and what the worker
+/// made of each.
 struct LeafChunk {
     bytes: Vec<u8>,
-    leaves: Vec<(u64, usize)>,
+    items: Vec<Prepared>,
+}
+
+/// A leaf as a replay worker hands it over. The worker has decoded (and so validated) every
+/// leaf; access and credential events, nearly all of a log, arrive as the few fields applying
+/// them needs, so the applying thread decodes nothing for them.
+enum Prepared {
+    Fact(Fact),
+    /// Applied by decoding it again: identity events, quarantined and system entries.
+    Leaf {
+        seq: u64,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl Prepared {
+    fn seq(&self) -> u64 {
+        match self {
+            Prepared::Fact(f) => f.seq,
+            Prepared::Leaf { seq, .. } => *seq,
+        }
+    }
+}
+
+/// Where a string lies in a chunk's bytes.
+#[derive(Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    fn of(base: &[u8], s: &str) -> Span {
+        let start = s.as_ptr() as usize - base.as_ptr() as usize;
+        debug_assert!(start + s.len() <= base.len());
+        Span {
+            start: start as u32,
+            len: s.len() as u32,
+        }
+    }
+
+    fn get<'a>(self, bytes: &'a [u8]) -> Result<&'a str, ReadError> {
+        let start = self.start as usize;
+        bytes
+            .get(start..start + self.len as usize)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .ok_or_else(|| ReadError::Damaged("a replay span is out of its chunk".into()))
+    }
+}
+
+/// An access or credential event, as applying it needs it.
+struct Fact {
+    seq: u64,
+    kind: EventType,
+    time: Timestamp,
+    subject: Span,
+    subject_kind: SubjectKind,
+    grant: Option<Span>,
+    credential: Option<(Span, CredentialKind)>,
+    expires_at: Option<Timestamp>,
+}
+
+impl Fact {
+    /// The fact of an event, unless it is an identity event (applied from the full view).
+    fn of(base: &[u8], seq: u64, e: &EventView<'_>) -> Option<Fact> {
+        if e.kind.family() == Family::Identity {
+            return None;
+        }
+        Some(Fact {
+            seq,
+            kind: e.kind,
+            time: e.time,
+            subject: Span::of(base, e.subject.id),
+            subject_kind: e.subject.kind,
+            grant: e.grant_id.map(|g| Span::of(base, g)),
+            credential: e
+                .credential
+                .as_ref()
+                .map(|c| (Span::of(base, c.id), c.kind)),
+            expires_at: e.expires_at,
+        })
+    }
 }
 
 impl Projections {
@@ -100,26 +183,46 @@ impl Projections {
             |cursor| -> Result<LeafChunk, QueryError> {
                 let mut chunk = LeafChunk {
                     bytes: Vec::with_capacity(REPLAY_CHUNK as usize * 700),
-                    leaves: Vec::with_capacity(REPLAY_CHUNK as usize),
+                    items: Vec::with_capacity(REPLAY_CHUNK as usize),
                 };
                 while let Some((k, v)) = cursor.next() {
                     let index = be_key(k)?;
+                    let start = chunk.bytes.len();
                     chunk.bytes.extend_from_slice(v);
-                    chunk.leaves.push((index, chunk.bytes.len()));
+                    let view = EntryView::decode(&chunk.bytes[start..])
+                        .map_err(|source| ReadError::BadEntry { index, source })?;
+                    let fact = match &view.body {
+                        BodyView::Event(e) => Fact::of(&chunk.bytes, view.seq, &e.event),
+                        _ => None,
+                    };
+                    chunk.items.push(match fact {
+                        Some(f) => Prepared::Fact(f),
+                        None => Prepared::Leaf {
+                            seq: view.seq,
+                            start,
+                            end: chunk.bytes.len(),
+                        },
+                    });
                 }
                 Ok(chunk)
             },
             |chunk| {
-                let mut start = 0;
-                for (index, end) in chunk.leaves {
-                    if index != expected {
+                for item in &chunk.items {
+                    if item.seq() != expected {
                         return Err(ReadError::NoEntry(expected).into());
                     }
-                    let leaf = &chunk.bytes[start..end];
-                    start = end;
-                    let view = EntryView::decode(leaf)
-                        .map_err(|source| ReadError::BadEntry { index, source })?;
-                    self.apply(&view);
+                    match item {
+                        Prepared::Fact(f) => self.apply_fact(f, &chunk.bytes)?,
+                        Prepared::Leaf { seq, start, end } => {
+                            let view = EntryView::decode(&chunk.bytes[*start..*end]).map_err(
+                                |source| ReadError::BadEntry {
+                                    index: *seq,
+                                    source,
+                                },
+                            )?;
+                            self.apply(&view);
+                        }
+                    }
                     expected += 1;
                 }
                 Ok(())
@@ -141,29 +244,47 @@ impl Projections {
         }
     }
 
-    fn apply_event(&mut self, index: u64, e: &EventView<'_>) {
-        self.events += 1;
-        if !self.identities.contains_key(e.subject.id) {
-            self.identities.insert(
-                e.subject.id.to_owned(),
-                Identity {
-                    id: e.subject.id.to_owned(),
-                    kind: e.subject.kind,
-                    owner: None,
-                    status: IdentityStatus::Active,
-                    changes: Vec::new(),
-                    attributes: BTreeMap::new(),
-                    events: 0,
-                },
-            );
+    /// Applies an access or credential event handed over as a fact.
+    fn apply_fact(&mut self, f: &Fact, bytes: &[u8]) -> Result<(), ReadError> {
+        self.size = f.seq + 1;
+        let subject = f.subject.get(bytes)?;
+        self.touch_identity(subject, f.subject_kind);
+        match f.kind.family() {
+            Family::Access => {
+                if let Some(g) = f.grant {
+                    self.add_grant_entry(g.get(bytes)?, f.seq);
+                }
+            }
+            Family::Credential => {
+                if let Some((c, kind)) = f.credential {
+                    self.apply_credential(
+                        f.seq,
+                        f.kind,
+                        f.time,
+                        subject,
+                        c.get(bytes)?,
+                        kind,
+                        f.expires_at,
+                    );
+                }
+            }
+            Family::Identity => {
+                return Err(ReadError::Damaged(
+                    "an identity event was handed over as a fact".into(),
+                ));
+            }
         }
-        let identity = self
-            .identities
-            .get_mut(e.subject.id)
-            .expect("inserted above");
-        identity.events += 1;
+        Ok(())
+    }
+
+    fn apply_event(&mut self, index: u64, e: &EventView<'_>) {
+        self.touch_identity(e.subject.id, e.subject.kind);
         match e.kind.family() {
             Family::Identity => {
+                let identity = self
+                    .identities
+                    .get_mut(e.subject.id)
+                    .expect("touched above");
                 for (k, v) in &e.attributes {
                     identity.attributes.insert((*k).to_owned(), v.to_string());
                 }
@@ -195,46 +316,97 @@ impl Projections {
             }
             Family::Access => {
                 if let Some(g) = e.grant_id {
-                    match self.grants.get_mut(g) {
-                        Some(indexes) => indexes.push(index),
-                        None => {
-                            self.grants.insert(g.to_owned(), vec![index]);
-                        }
-                    }
+                    self.add_grant_entry(g, index);
                 }
             }
             Family::Credential => {
                 if let Some(c) = &e.credential {
-                    if !self.credentials.contains_key(c.id) {
-                        self.credentials.insert(
-                            c.id.to_owned(),
-                            CredentialState {
-                                id: c.id.to_owned(),
-                                kind: c.kind,
-                                subject: e.subject.id.to_owned(),
-                                issued_at: None,
-                                rotations: Vec::new(),
-                                revoked_at: None,
-                                expired_at: None,
-                                expires_at: None,
-                                last_index: index,
-                            },
-                        );
-                    }
-                    let state = self.credentials.get_mut(c.id).expect("inserted above");
-                    state.last_index = index;
-                    if e.expires_at.is_some() {
-                        state.expires_at = e.expires_at;
-                    }
-                    match e.kind {
-                        EventType::CredentialIssued => state.issued_at = Some(e.time),
-                        EventType::CredentialRotated => state.rotations.push(e.time),
-                        EventType::CredentialRevoked => state.revoked_at = Some(e.time),
-                        EventType::CredentialExpired => state.expired_at = Some(e.time),
-                        _ => {}
-                    }
+                    self.apply_credential(
+                        index,
+                        e.kind,
+                        e.time,
+                        e.subject.id,
+                        c.id,
+                        c.kind,
+                        e.expires_at,
+                    );
                 }
             }
+        }
+    }
+
+    /// Counts an event about `id`, first creating the identity if the log had not named it.
+    fn touch_identity(&mut self, id: &str, kind: SubjectKind) {
+        self.events += 1;
+        match self.identities.get_mut(id) {
+            Some(identity) => identity.events += 1,
+            None => {
+                self.identities.insert(
+                    id.to_owned(),
+                    Identity {
+                        id: id.to_owned(),
+                        kind,
+                        owner: None,
+                        status: IdentityStatus::Active,
+                        changes: Vec::new(),
+                        attributes: BTreeMap::new(),
+                        events: 1,
+                    },
+                );
+            }
+        }
+    }
+
+    fn add_grant_entry(&mut self, grant_id: &str, index: u64) {
+        match self.grants.get_mut(grant_id) {
+            Some(indexes) => indexes.push(index),
+            None => {
+                self.grants.insert(grant_id.to_owned(), vec![index]);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_credential(
+        &mut self,
+        index: u64,
+        kind: EventType,
+        time: Timestamp,
+        subject: &str,
+        credential_id: &str,
+        credential_kind: CredentialKind,
+        expires_at: Option<Timestamp>,
+    ) {
+        if !self.credentials.contains_key(credential_id) {
+            self.credentials.insert(
+                credential_id.to_owned(),
+                CredentialState {
+                    id: credential_id.to_owned(),
+                    kind: credential_kind,
+                    subject: subject.to_owned(),
+                    issued_at: None,
+                    rotations: Vec::new(),
+                    revoked_at: None,
+                    expired_at: None,
+                    expires_at: None,
+                    last_index: index,
+                },
+            );
+        }
+        let state = self
+            .credentials
+            .get_mut(credential_id)
+            .expect("inserted above");
+        state.last_index = index;
+        if expires_at.is_some() {
+            state.expires_at = expires_at;
+        }
+        match kind {
+            EventType::CredentialIssued => state.issued_at = Some(time),
+            EventType::CredentialRotated => state.rotations.push(time),
+            EventType::CredentialRevoked => state.revoked_at = Some(time),
+            EventType::CredentialExpired => state.expired_at = Some(time),
+            _ => {}
         }
     }
 
@@ -328,4 +500,146 @@ fn be_key(k: &[u8]) -> Result<u64, ReadError> {
     k.try_into()
         .map(u64::from_be_bytes)
         .map_err(|_| ReadError::Damaged("entry key is not 8 bytes".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idledger_ledger::{Item, Ledger, ReadOnlyLedger, Submission};
+    use idledger_proto::decode_event;
+    use idledger_proto::entry::Origin;
+
+    /// Events of every family (identity events with owners and attributes, access episodes,
+    /// credentials), malformed input that is quarantined, over more than two replay chunks.
+    fn mixed_events(n: usize) -> Vec<Vec<u8>> {
+        let kinds = [
+            "identity.created",
+            "access.requested",
+            "access.approved",
+            "access.granted",
+            "credential.issued",
+            "credential.rotated",
+            "identity.disabled",
+            "access.revoked",
+            "credential.revoked",
+            "not-json",
+        ];
+        (0..n)
+            .map(|i| {
+                let kind = kinds[i % kinds.len()];
+                let subject = format!("user{}@example.com", (i * 7) % 97);
+                let grant = format!("grant-{}", i / 10);
+                let credential = format!("key-{}", (i / 10) % 13);
+                let body = match kind {
+                    "not-json" => return format!("{{broken {i}").into_bytes(),
+                    k if k.starts_with("identity.") => format!(
+                        r#""subject":{{"id":"{subject}","kind":"service_account"}},"owner":"owner{i}@example.com","reason":"hr sync {i}","attributes":{{"application":"app{}","tier":{}}}"#,
+                        i % 5,
+                        i % 3
+                    ),
+                    k if k.starts_with("access.") => format!(
+                        r#""subject":{{"id":"{subject}","kind":"human"}},"grant_id":"{grant}","resource":"db-{}:read","expires_at":"2026-03-0{}T17:00:00Z""#,
+                        i % 4,
+                        1 + i % 9
+                    ),
+                    _ => format!(
+                        r#""subject":{{"id":"{subject}","kind":"api_key"}},"credential":{{"id":"{credential}","kind":"api_key","fingerprint":"sha256:{}"}},"expires_at":"2027-01-01T00:00:00Z""#,
+                        format!("{:x}", i % 16).repeat(64)
+                    ),
+                };
+                format!(
+                    r#"{{"id":"evt-{i}","source":"test","type":"{kind}","time":"2026-03-01T{:02}:{:02}:00Z","actor":{{"id":"admin@example.com","kind":"human","mfa":true}},{body}}}"#,
+                    (i / 60) % 24,
+                    i % 60
+                )
+                .into_bytes()
+            })
+            .collect()
+    }
+
+    /// The reference: every entry decoded in full and applied on one thread, in order.
+    fn replay_by_views(reader: &LedgerReader<'_>) -> Projections {
+        let mut p = Projections::default();
+        reader
+            .scan(Seq(0), |_, leaf| -> Result<(), ReadError> {
+                let view = EntryView::decode(leaf).expect("leaf decodes");
+                p.apply(&view);
+                Ok(())
+            })
+            .expect("scan");
+        p
+    }
+
+    fn summary(p: &Projections) -> serde_json::Value {
+        let mut grants: Vec<_> = p.grants.iter().collect();
+        grants.sort();
+        let mut changes: Vec<_> = p
+            .identity_changes
+            .iter()
+            .map(|(id, c)| {
+                let c: Vec<_> = c
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.index,
+                            c.time.0,
+                            format!("{:?}", c.kind),
+                            &c.actor,
+                            &c.reason,
+                        )
+                    })
+                    .collect();
+                (id, c)
+            })
+            .collect();
+        changes.sort_by(|a, b| a.0.cmp(b.0));
+        serde_json::json!({
+            "size": p.size,
+            "events": p.events,
+            "identities": p.identities_sorted(),
+            "credentials": p.credentials_sorted(),
+            "grants": grants,
+            "identity_changes": changes,
+            "quarantined": p.quarantined,
+        })
+    }
+
+    #[test]
+    fn parallel_replay_equals_applying_every_entry_in_full() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ledger");
+        let mut ledger = Ledger::init(&path, "test.idledger.local/replay").expect("init");
+        let events = mixed_events(3 * REPLAY_CHUNK as usize + 123);
+        for (b, chunk) in events.chunks(500).enumerate() {
+            let batch = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, raw)| Submission {
+                    origin: Origin::Local {
+                        label: "test".into(),
+                        line: (b * 500 + i) as u64,
+                    },
+                    item: match decode_event(raw) {
+                        Ok(v) => Item::Event(v),
+                        Err(r) => Item::Rejected(r),
+                    },
+                })
+                .collect();
+            ledger.append(batch, &[]).expect("append");
+        }
+        drop(ledger);
+        let ro = ReadOnlyLedger::open(&path).expect("open");
+        let reader = ro.reader();
+        let fast = Projections::replay(&reader).expect("replay");
+        let reference = replay_by_views(&reader);
+        assert_eq!(reference.size, events.len() as u64 + 1);
+        let broken = events.len() as u64 / 10;
+        assert_eq!(
+            serde_json::json!(reference.quarantined),
+            serde_json::json!({ "not_json": broken })
+        );
+        assert_eq!(reference.events, events.len() as u64 - broken);
+        assert!(reference.credentials.len() == 13 && reference.grant_count() > 300);
+        assert_eq!(summary(&fast), summary(&reference));
+    }
 }
