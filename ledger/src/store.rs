@@ -158,12 +158,6 @@ fn cf_options(name: &str) -> Options {
         block.set_block_size(16 << 10);
     }
     o.set_block_based_table_factory(&block);
-    if name == CF_DEDUPE || name == CF_HEADS {
-        // Most batch lookups here are for keys the memtable does not hold: a whole-key bloom
-        // filter answers those without a skiplist search.
-        o.set_memtable_whole_key_filtering(true);
-        o.set_memtable_prefix_bloom_ratio(0.1);
-    }
     if name == CF_ENTRIES {
         o.set_write_buffer_size(32 << 20);
     } else {
