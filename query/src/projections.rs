@@ -56,6 +56,9 @@ impl CredentialState {
 /// Entries per unit of parallel reading during replay.
 const REPLAY_CHUNK: u64 = 4096;
 
+/// Grants per group an episode teller reads back and tells at once.
+const EPISODE_GROUP: usize = 1024;
+
 /// Everything the reports need, as of `size` entries.
 #[derive(Debug, Default)]
 pub struct Projections {
@@ -429,27 +432,48 @@ impl Projections {
         v
     }
 
-    /// The episode of every grant, in grant id order, judged at `now`, told from the grants'
-    /// entries read back from the log (a few thousand at a time, in batched reads).
-    pub fn episodes(
+    /// Tells the episode of every grant, in grant id order, judged at `now`, and hands each to
+    /// `f` as it is told. Two threads tell alternate groups of grants from their entries, read
+    /// back from the log in batched reads; only a few groups are held at a time, so memory
+    /// stays bounded whatever the number of grants.
+    pub fn for_each_episode<F>(
         &self,
         reader: &LedgerReader<'_>,
         now: Timestamp,
-    ) -> Result<Vec<Episode>, QueryError> {
+        mut f: F,
+    ) -> Result<(), QueryError>
+    where
+        F: FnMut(&Episode) -> Result<(), QueryError>,
+    {
+        const TELLERS: usize = 2;
         let mut ids: Vec<&String> = self.grants.keys().collect();
         ids.sort_unstable();
-        // Two threads, each telling half of the episodes; the halves are joined in order.
-        let half = ids.len().div_ceil(2);
-        let (first, second) = ids.split_at(half);
-        let (a, b) = std::thread::scope(|s| {
-            let other = s.spawn(|| self.tell(reader, second, now));
-            (self.tell(reader, first, now), other.join())
-        });
-        let mut out = a?;
-        out.extend(b.map_err(|_| {
-            QueryError::Read(ReadError::Damaged("an episode worker panicked".into()))
-        })??);
-        Ok(out)
+        let groups: Vec<&[&String]> = ids.chunks(EPISODE_GROUP).collect();
+        std::thread::scope(|s| {
+            let receivers: Vec<_> = (0..TELLERS)
+                .map(|w| {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                    let groups = &groups;
+                    s.spawn(move || {
+                        for group in groups.iter().skip(w).step_by(TELLERS) {
+                            if tx.send(self.tell(reader, group, now)).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    rx
+                })
+                .collect();
+            for k in 0..groups.len() {
+                let told = receivers[k % TELLERS].recv().map_err(|_| {
+                    QueryError::Read(ReadError::Damaged("an episode worker panicked".into()))
+                })??;
+                for episode in &told {
+                    f(episode)?;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// The episodes of `ids`, in order.
@@ -460,7 +484,7 @@ impl Projections {
         now: Timestamp,
     ) -> Result<Vec<Episode>, QueryError> {
         let mut out = Vec::with_capacity(ids.len());
-        for group in ids.chunks(1024) {
+        for group in ids.chunks(EPISODE_GROUP) {
             let seqs: Vec<Seq> = group
                 .iter()
                 .flat_map(|id| self.grants[*id].iter().map(|&i| Seq(i)))
@@ -528,7 +552,7 @@ mod tests {
             .map(|i| {
                 let kind = kinds[i % kinds.len()];
                 let subject = format!("user{}@example.com", (i * 7) % 97);
-                let grant = format!("grant-{}", i / 10);
+                let grant = format!("grant-{}", i / 4);
                 let credential = format!("key-{}", (i / 10) % 13);
                 let body = match kind {
                     "not-json" => return format!("{{broken {i}").into_bytes(),
@@ -604,12 +628,11 @@ mod tests {
         })
     }
 
-    #[test]
-    fn parallel_replay_equals_applying_every_entry_in_full() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("ledger");
+    /// A ledger of `mixed_events(n)`, appended in batches of 500.
+    fn mixed_ledger(dir: &std::path::Path, n: usize) -> (std::path::PathBuf, Vec<Vec<u8>>) {
+        let path = dir.join("ledger");
         let mut ledger = Ledger::init(&path, "test.idledger.local/replay").expect("init");
-        let events = mixed_events(3 * REPLAY_CHUNK as usize + 123);
+        let events = mixed_events(n);
         for (b, chunk) in events.chunks(500).enumerate() {
             let batch = chunk
                 .iter()
@@ -627,7 +650,13 @@ mod tests {
                 .collect();
             ledger.append(batch, &[]).expect("append");
         }
-        drop(ledger);
+        (path, events)
+    }
+
+    #[test]
+    fn parallel_replay_equals_applying_every_entry_in_full() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, events) = mixed_ledger(dir.path(), 3 * REPLAY_CHUNK as usize + 123);
         let ro = ReadOnlyLedger::open(&path).expect("open");
         let reader = ro.reader();
         let fast = Projections::replay(&reader).expect("replay");
@@ -641,5 +670,41 @@ mod tests {
         assert_eq!(reference.events, events.len() as u64 - broken);
         assert!(reference.credentials.len() == 13 && reference.grant_count() > 300);
         assert_eq!(summary(&fast), summary(&reference));
+    }
+
+    #[test]
+    fn episodes_come_one_per_grant_in_grant_id_order_across_groups() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = mixed_ledger(dir.path(), 3 * EPISODE_GROUP * 4 + 7);
+        let ro = ReadOnlyLedger::open(&path).expect("open");
+        let reader = ro.reader();
+        let p = Projections::replay(&reader).expect("replay");
+        assert!(p.grant_count() > 2 * EPISODE_GROUP);
+        let mut expected: Vec<(&String, &Vec<u64>)> = p.grants.iter().collect();
+        expected.sort();
+        let mut told = Vec::new();
+        p.for_each_episode(&reader, Timestamp(0), |e| {
+            told.push((e.grant_id.clone(), e.entries.clone()));
+            Ok(())
+        })
+        .expect("episodes");
+        let expected: Vec<(String, Vec<u64>)> = expected
+            .into_iter()
+            .map(|(g, e)| (g.clone(), e.clone()))
+            .collect();
+        assert_eq!(told, expected);
+        // A failing consumer stops the tellers and its error comes back.
+        let mut seen = 0;
+        let stopped = p.for_each_episode(&reader, Timestamp(0), |_| {
+            seen += 1;
+            if seen == EPISODE_GROUP + 3 {
+                return Err(QueryError::Read(ReadError::Damaged("stop here".into())));
+            }
+            Ok(())
+        });
+        assert!(
+            matches!(stopped, Err(QueryError::Read(ReadError::Damaged(m))) if m == "stop here")
+        );
+        assert_eq!(seen, EPISODE_GROUP + 3);
     }
 }

@@ -120,7 +120,6 @@ pub fn report(
     name: ReportName,
     opts: &ReportOptions,
 ) -> Result<Report, QueryError> {
-    let episodes = p.episodes(reader, opts.now)?;
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     let identity_attrs = |ep: &Episode| {
         ep.subject
@@ -128,18 +127,154 @@ pub fn report(
             .and_then(|s| p.identities.get(&s.id))
             .map(|i| &i.attributes)
     };
+    // Episodes are told a group at a time and folded into the report as they come, so a
+    // report's memory is its findings, not every grant's story.
+    let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    if name != ReportName::Rotation {
+        p.for_each_episode(reader, opts.now, |ep| {
+            match name {
+                ReportName::LeadTime => {
+                    if let (Some(r), Some(g)) = (&ep.request, &ep.granted) {
+                        let key = group_key(opts, &ep.attributes, identity_attrs(ep));
+                        samples
+                            .entry(key)
+                            .or_default()
+                            .push(secs(g.time.0 - r.time.0));
+                    }
+                }
+                ReportName::Approvals => {
+                    if ep.granted.is_none() {
+                        return Ok(());
+                    }
+                    let g = group(
+                        &mut groups,
+                        group_key(opts, &ep.attributes, identity_attrs(ep)),
+                    );
+                    *g.figures.entry("grants").or_default() += 1.0;
+                    *g.figures.entry("approvals").or_default() += ep.approvals.len() as f64;
+                    for f in &ep.flags {
+                        if let Flag::SelfApproval { approver } = f {
+                            *g.figures.entry("self_approvals").or_default() += 1.0;
+                            g.items.push(Item {
+                                kind: "self_approval",
+                                id: ep.grant_id.clone(),
+                                detail: format!(
+                                    "{approver} approved access for {}",
+                                    ep.subject.as_ref().map_or("?", |s| s.id.as_str())
+                                ),
+                                index: ep
+                                    .approvals
+                                    .iter()
+                                    .find(|a| a.actor.as_ref() == Some(approver))
+                                    .map(|a| a.index),
+                            });
+                        }
+                    }
+                    if ep.approvals.is_empty() {
+                        *g.figures.entry("without_approval").or_default() += 1.0;
+                    }
+                }
+                ReportName::Drift => {
+                    let key = group_key(opts, &ep.attributes, identity_attrs(ep));
+                    let subject = ep.subject.as_ref().map_or(String::new(), |s| s.id.clone());
+                    let last = ep.entries.last().copied();
+                    if ep.flags.contains(&Flag::EndedOnlyImplicitly) {
+                        group(&mut groups, key.clone()).items.push(Item {
+                            kind: "past_expiry_no_end_event",
+                            id: ep.grant_id.clone(),
+                            detail: format!(
+                                "{subject} on {}: expired {} with no revocation or expiry event",
+                                ep.resource.as_deref().unwrap_or("?"),
+                                ep.expires_at.map(|t| t.to_string()).unwrap_or_default()
+                            ),
+                            index: last,
+                        });
+                    }
+                    if ep.flags.contains(&Flag::GrantedWithoutApproval) {
+                        group(&mut groups, key.clone()).items.push(Item {
+                            kind: "granted_without_approval",
+                            id: ep.grant_id.clone(),
+                            detail: format!(
+                                "{subject} on {}",
+                                ep.resource.as_deref().unwrap_or("?")
+                            ),
+                            index: ep.granted.as_ref().map(|g| g.index),
+                        });
+                    }
+                    if let Some(end) = &ep.end {
+                        if matches!(
+                            end.kind,
+                            EndKind::IdentityDisabled | EndKind::IdentityDeleted
+                        ) {
+                            group(&mut groups, key.clone()).items.push(Item {
+                                kind: "active_grant_of_disabled_identity",
+                                id: ep.grant_id.clone(),
+                                detail: format!(
+                                    "{subject} on {} was never revoked; the identity was {} at {}",
+                                    ep.resource.as_deref().unwrap_or("?"),
+                                    if end.kind == EndKind::IdentityDeleted {
+                                        "deleted"
+                                    } else {
+                                        "disabled"
+                                    },
+                                    end.time
+                                ),
+                                index: last,
+                            });
+                        }
+                    }
+                }
+                ReportName::Exceptions => {
+                    let flag = ep.flags.iter().find(|f| {
+                        matches!(
+                            f,
+                            Flag::ExceptionWithoutExpiry | Flag::ExceptionOutlivedExpiry
+                        )
+                    });
+                    if !ep.exception || ep.granted.is_none() {
+                        return Ok(());
+                    }
+                    let g = group(
+                        &mut groups,
+                        group_key(opts, &ep.attributes, identity_attrs(ep)),
+                    );
+                    *g.figures.entry("exception_grants").or_default() += 1.0;
+                    if let Some(f) = flag {
+                        let (kind, detail) = match f {
+                            Flag::ExceptionWithoutExpiry => (
+                                "exception_without_expiry",
+                                "break-glass grant with no expiry".to_owned(),
+                            ),
+                            _ => (
+                                "exception_outlived_expiry",
+                                format!(
+                                    "break-glass grant used past its expiry {}",
+                                    ep.expires_at.map(|t| t.to_string()).unwrap_or_default()
+                                ),
+                            ),
+                        };
+                        *g.figures.entry(kind).or_default() += 1.0;
+                        g.items.push(Item {
+                            kind,
+                            id: ep.grant_id.clone(),
+                            detail: format!(
+                                "{}: {detail}",
+                                ep.subject.as_ref().map_or("?", |s| s.id.as_str())
+                            ),
+                            index: ep.entries.last().copied(),
+                        });
+                    }
+                    if ep.status == Status::Active {
+                        *g.figures.entry("still_active").or_default() += 1.0;
+                    }
+                }
+                ReportName::Rotation => {}
+            }
+            Ok(())
+        })?;
+    }
     match name {
         ReportName::LeadTime => {
-            let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-            for ep in &episodes {
-                if let (Some(r), Some(g)) = (&ep.request, &ep.granted) {
-                    let key = group_key(opts, &ep.attributes, identity_attrs(ep));
-                    samples
-                        .entry(key)
-                        .or_default()
-                        .push(secs(g.time.0 - r.time.0));
-                }
-            }
             for (key, mut s) in samples {
                 s.sort_by(f64::total_cmp);
                 let g = group(&mut groups, key);
@@ -151,38 +286,6 @@ pub fn report(
             }
         }
         ReportName::Approvals => {
-            for ep in &episodes {
-                if ep.granted.is_none() {
-                    continue;
-                }
-                let g = group(
-                    &mut groups,
-                    group_key(opts, &ep.attributes, identity_attrs(ep)),
-                );
-                *g.figures.entry("grants").or_default() += 1.0;
-                *g.figures.entry("approvals").or_default() += ep.approvals.len() as f64;
-                for f in &ep.flags {
-                    if let Flag::SelfApproval { approver } = f {
-                        *g.figures.entry("self_approvals").or_default() += 1.0;
-                        g.items.push(Item {
-                            kind: "self_approval",
-                            id: ep.grant_id.clone(),
-                            detail: format!(
-                                "{approver} approved access for {}",
-                                ep.subject.as_ref().map_or("?", |s| s.id.as_str())
-                            ),
-                            index: ep
-                                .approvals
-                                .iter()
-                                .find(|a| a.actor.as_ref() == Some(approver))
-                                .map(|a| a.index),
-                        });
-                    }
-                }
-                if ep.approvals.is_empty() {
-                    *g.figures.entry("without_approval").or_default() += 1.0;
-                }
-            }
             for g in groups.values_mut() {
                 let grants = g.figures.get("grants").copied().unwrap_or(0.0);
                 let approvals = g.figures.get("approvals").copied().unwrap_or(0.0);
@@ -249,53 +352,6 @@ pub fn report(
             }
         }
         ReportName::Drift => {
-            for ep in &episodes {
-                let key = group_key(opts, &ep.attributes, identity_attrs(ep));
-                let subject = ep.subject.as_ref().map_or(String::new(), |s| s.id.clone());
-                let last = ep.entries.last().copied();
-                if ep.flags.contains(&Flag::EndedOnlyImplicitly) {
-                    group(&mut groups, key.clone()).items.push(Item {
-                        kind: "past_expiry_no_end_event",
-                        id: ep.grant_id.clone(),
-                        detail: format!(
-                            "{subject} on {}: expired {} with no revocation or expiry event",
-                            ep.resource.as_deref().unwrap_or("?"),
-                            ep.expires_at.map(|t| t.to_string()).unwrap_or_default()
-                        ),
-                        index: last,
-                    });
-                }
-                if ep.flags.contains(&Flag::GrantedWithoutApproval) {
-                    group(&mut groups, key.clone()).items.push(Item {
-                        kind: "granted_without_approval",
-                        id: ep.grant_id.clone(),
-                        detail: format!("{subject} on {}", ep.resource.as_deref().unwrap_or("?")),
-                        index: ep.granted.as_ref().map(|g| g.index),
-                    });
-                }
-                if let Some(end) = &ep.end {
-                    if matches!(
-                        end.kind,
-                        EndKind::IdentityDisabled | EndKind::IdentityDeleted
-                    ) {
-                        group(&mut groups, key.clone()).items.push(Item {
-                            kind: "active_grant_of_disabled_identity",
-                            id: ep.grant_id.clone(),
-                            detail: format!(
-                                "{subject} on {} was never revoked; the identity was {} at {}",
-                                ep.resource.as_deref().unwrap_or("?"),
-                                if end.kind == EndKind::IdentityDeleted {
-                                    "deleted"
-                                } else {
-                                    "disabled"
-                                },
-                                end.time
-                            ),
-                            index: last,
-                        });
-                    }
-                }
-            }
             for i in p.identities_sorted() {
                 let key = group_key(opts, &[], Some(&i.attributes));
                 if !i.kind.is_human() && i.owner.is_none() && i.status != IdentityStatus::Deleted {
@@ -327,52 +383,7 @@ pub fn report(
                 g.figures = counts;
             }
         }
-        ReportName::Exceptions => {
-            for ep in &episodes {
-                let flag = ep.flags.iter().find(|f| {
-                    matches!(
-                        f,
-                        Flag::ExceptionWithoutExpiry | Flag::ExceptionOutlivedExpiry
-                    )
-                });
-                if !ep.exception || ep.granted.is_none() {
-                    continue;
-                }
-                let g = group(
-                    &mut groups,
-                    group_key(opts, &ep.attributes, identity_attrs(ep)),
-                );
-                *g.figures.entry("exception_grants").or_default() += 1.0;
-                if let Some(f) = flag {
-                    let (kind, detail) = match f {
-                        Flag::ExceptionWithoutExpiry => (
-                            "exception_without_expiry",
-                            "break-glass grant with no expiry".to_owned(),
-                        ),
-                        _ => (
-                            "exception_outlived_expiry",
-                            format!(
-                                "break-glass grant used past its expiry {}",
-                                ep.expires_at.map(|t| t.to_string()).unwrap_or_default()
-                            ),
-                        ),
-                    };
-                    *g.figures.entry(kind).or_default() += 1.0;
-                    g.items.push(Item {
-                        kind,
-                        id: ep.grant_id.clone(),
-                        detail: format!(
-                            "{}: {detail}",
-                            ep.subject.as_ref().map_or("?", |s| s.id.as_str())
-                        ),
-                        index: ep.entries.last().copied(),
-                    });
-                }
-                if ep.status == Status::Active {
-                    *g.figures.entry("still_active").or_default() += 1.0;
-                }
-            }
-        }
+        ReportName::Exceptions => {}
     }
     Ok(Report {
         name,
