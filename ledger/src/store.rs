@@ -126,8 +126,8 @@ fn db_options() -> Options {
     opts.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
     opts.set_track_and_verify_wals_in_manifest(true);
     opts.increase_parallelism(2);
-    // All memtables together stay under 64 MiB, whatever the number of column families.
-    opts.set_db_write_buffer_size(64 << 20);
+    // All memtables together stay under 48 MiB, whatever the number of column families.
+    opts.set_db_write_buffer_size(48 << 20);
     opts.set_max_background_jobs(2);
     opts
 }
@@ -159,7 +159,7 @@ fn cf_options(name: &str) -> Options {
     }
     o.set_block_based_table_factory(&block);
     if name == CF_ENTRIES {
-        o.set_write_buffer_size(32 << 20);
+        o.set_write_buffer_size(16 << 20);
     } else {
         // Index keys arrive in random order: every insert searches its memtable's skiplist.
         // Small memtables keep those searches short and in cache (measured: 10-15% more
