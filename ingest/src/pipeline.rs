@@ -26,6 +26,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{debug, error, info, warn};
 
+/// Low and high watermark per (topic, partition), from librdkafka's statistics.
+type Watermarks = Mutex<HashMap<(String, i32), (i64, i64)>>;
+
+/// A quarantined message to produce to the dead-letter topic: topic, partition, offset, bytes.
+type DeadLetter = (Arc<str>, i32, i64, Vec<u8>);
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("kafka client configuration: {0}")]
@@ -178,7 +184,7 @@ impl PartitionMap {
 struct IngestContext {
     positions: Positions,
     /// Low and high watermarks per partition, from librdkafka's statistics (never blocks).
-    watermarks: Arc<Mutex<HashMap<(String, i32), (i64, i64)>>>,
+    watermarks: Arc<Watermarks>,
     dispatch: Arc<Mutex<Dispatch>>,
     progress: Arc<Progress>,
     assigned: Arc<Mutex<BTreeSet<(String, i32)>>>,
@@ -598,10 +604,10 @@ pub fn run(
                     tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.next_offset));
             }
         }
-        if tpl.count() > 0 {
-            if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
-                warn!(error = %e, "final offset commit failed (the ledger holds the positions)");
-            }
+        if tpl.count() > 0
+            && let Err(e) = consumer.commit(&tpl, CommitMode::Sync)
+        {
+            warn!(error = %e, "final offset commit failed (the ledger holds the positions)");
         }
         poll_result?;
         info!(
@@ -618,7 +624,7 @@ pub fn run(
 #[allow(clippy::too_many_arguments)] // The loop's shared state; one call site.
 fn poll_loop(
     consumer: &BaseConsumer<IngestContext>,
-    watermarks: &Mutex<HashMap<(String, i32), (i64, i64)>>,
+    watermarks: &Watermarks,
     config: &IngestConfig,
     shutdown: &Shutdown,
     dispatch: &Mutex<Dispatch>,
@@ -708,21 +714,20 @@ fn poll_loop(
 
 fn fill_missing_watermarks(
     consumer: &BaseConsumer<IngestContext>,
-    watermarks: &Mutex<HashMap<(String, i32), (i64, i64)>>,
+    watermarks: &Watermarks,
     assigned: &Mutex<BTreeSet<(String, i32)>>,
 ) {
     let assigned = assigned.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let known = watermarks.lock().unwrap_or_else(|e| e.into_inner()).clone();
     for (topic, partition) in assigned {
-        if !known.contains_key(&(topic.clone(), partition)) {
-            if let Ok((low, high)) =
+        if !known.contains_key(&(topic.clone(), partition))
+            && let Ok((low, high)) =
                 consumer.fetch_watermarks(&topic, partition, Duration::from_secs(2))
-            {
-                watermarks
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert((topic, partition), (low, high));
-            }
+        {
+            watermarks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert((topic, partition), (low, high));
         }
     }
 }
@@ -730,7 +735,7 @@ fn fill_missing_watermarks(
 /// Updates lag gauges from the cached watermarks; true when every assigned partition's position
 /// is at its high watermark.
 fn update_lag(
-    watermarks: &Mutex<HashMap<(String, i32), (i64, i64)>>,
+    watermarks: &Watermarks,
     positions: &Positions,
     assigned: &Mutex<BTreeSet<(String, i32)>>,
     metrics: &Metrics,
@@ -895,7 +900,7 @@ struct PendingBatch {
     n: u64,
     skipped: u64,
     classes: Vec<Option<&'static str>>,
-    dead: Vec<Option<(Arc<str>, i32, i64, Vec<u8>)>>,
+    dead: Vec<Option<DeadLetter>>,
     positions: Vec<Position>,
     submitted: Instant,
 }
@@ -972,10 +977,10 @@ impl Sink<'_> {
 
     /// Waits until everything submitted is durable.
     fn finish(&mut self) -> Result<(), IngestError> {
-        if let Some(report) = self.ledger.finish()? {
-            if let Some(done) = self.pending.take() {
-                self.durable(done, report);
-            }
+        if let Some(report) = self.ledger.finish()?
+            && let Some(done) = self.pending.take()
+        {
+            self.durable(done, report);
         }
         Ok(())
     }

@@ -16,6 +16,9 @@ use idledger_proto::view::{BodyView, EntryView, OriginView};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+/// How many bytes the tile (or interior hashes) at (level, index) must hold.
+type ExpectedBytes<'a> = dyn Fn(u32, u64) -> usize + 'a;
+
 /// What kind of damage a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FailureClass {
@@ -487,10 +490,10 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
             *cp_next += 1;
         }
     };
-    if let Some(t) = &trusted_checkpoint {
-        if t.size.0 == 0 {
-            trusted_root_seen = Some(range.root());
-        }
+    if let Some(t) = &trusted_checkpoint
+        && t.size.0 == 0
+    {
+        trusted_root_seen = Some(range.root());
     }
     check_checkpoints_up_to(
         0,
@@ -612,10 +615,10 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
             }
             prev_leaf = Some(d.leaf);
             expected = d.key + 1;
-            if let Some(t) = &trusted_checkpoint {
-                if t.size.0 == expected {
-                    trusted_root_seen = Some(range.root());
-                }
+            if let Some(t) = &trusted_checkpoint
+                && t.size.0 == expected
+            {
+                trusted_root_seen = Some(range.root());
             }
             check_checkpoints_up_to(
                 expected,
@@ -655,14 +658,14 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
     }
     report.final_keys = active_keys.iter().map(ToString::to_string).collect();
 
-    if let Some(Trust { key, .. }) = &opts.trust {
-        if !known_keys.contains(key) {
-            report.add(
-                FailureClass::UnknownKey,
-                0,
-                format!("the trusted key {key} never signed for this log"),
-            );
-        }
+    if let Some(Trust { key, .. }) = &opts.trust
+        && !known_keys.contains(key)
+    {
+        report.add(
+            FailureClass::UnknownKey,
+            0,
+            format!("the trusted key {key} never signed for this log"),
+        );
     }
     if let Some(t) = &trusted_checkpoint {
         if t.size.0 > size {
@@ -966,16 +969,16 @@ fn locate_dedupe_mismatches(
     let mut it = db.raw_iterator_cf(cf(CF_ENTRIES));
     it.seek_to_first();
     while let (Some(k), Some(v)) = (it.key(), it.value()) {
-        if let (Some(seq), Ok(view)) = (be_u64(k), EntryView::decode(v)) {
-            if let (true, Some(ev)) = (seq < size && view.seq == seq, view.event()) {
-                let stored = db.get_cf(cf(CF_DEDUPE), dedupe_key(ev.source, ev.id))?;
-                if stored.as_deref().and_then(be_u64) != Some(seq) {
-                    report.add(
-                        FailureClass::IndexMismatch,
-                        seq,
-                        format!("entry {seq}: deduplication index does not point at it"),
-                    );
-                }
+        if let (Some(seq), Ok(view)) = (be_u64(k), EntryView::decode(v))
+            && let (true, Some(ev)) = (seq < size && view.seq == seq, view.event())
+        {
+            let stored = db.get_cf(cf(CF_DEDUPE), dedupe_key(ev.source, ev.id))?;
+            if stored.as_deref().and_then(be_u64) != Some(seq) {
+                report.add(
+                    FailureClass::IndexMismatch,
+                    seq,
+                    format!("entry {seq}: deduplication index does not point at it"),
+                );
             }
         }
         it.next();
@@ -1036,7 +1039,7 @@ fn check_tile_extents(
         let full = (index + 1) * width <= size >> (TILE_HEIGHT * level);
         if full { SUBTREE_HASHES * 32 } else { 0 }
     };
-    let wants: [(&str, &dyn Fn(u32, u64) -> usize); 2] =
+    let wants: [(&str, &ExpectedBytes<'_>); 2] =
         [(CF_TILES, &tile_bytes), (CF_SUBTREES, &subtree_bytes)];
     for (name, want) in wants {
         let cf = db.cf_handle(name).expect("tree column families exist");

@@ -22,6 +22,10 @@ use std::time::Instant;
 
 /// Something to append.
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "events are nearly every item; boxing them would allocate once more per event"
+)]
 pub enum Item {
     Event(ValidatedEvent),
     Rejected(Rejection),
@@ -107,14 +111,8 @@ const HEAD_CACHE_LIMIT: usize = 100_000;
 
 /// The latest entry index per subject, grant and credential id; looked up by `&str` without
 /// allocating.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct HeadMap([HashMap<String, u64>; 3]);
-
-impl Default for HeadMap {
-    fn default() -> Self {
-        HeadMap([HashMap::new(), HashMap::new(), HashMap::new()])
-    }
-}
 
 impl HeadMap {
     fn slot(kind: HeadKind) -> usize {
@@ -251,10 +249,10 @@ impl Drop for Ledger {
     fn drop(&mut self) {
         if let Err(e) = self.finish() {
             tracing::error!(error = %e, "the last batch could not be written");
-        } else if self.failed.is_none() {
-            if let Err(e) = self.flush() {
-                tracing::warn!(error = %e, "flush on close failed (the WAL still holds everything)");
-            }
+        } else if self.failed.is_none()
+            && let Err(e) = self.flush()
+        {
+            tracing::warn!(error = %e, "flush on close failed (the WAL still holds everything)");
         }
     }
 }
@@ -701,15 +699,15 @@ impl Ledger {
                     .get_pinned_cf(&positions_cf, &key)?
                     .map(|v| be_u64(&v).map_or(0, |v| v as i64)),
             };
-            if let Some(stored) = stored {
-                if p.next_offset < stored {
-                    return Err(LedgerError::PositionRegression {
-                        topic: p.topic.clone(),
-                        partition: p.partition,
-                        stored,
-                        requested: p.next_offset,
-                    });
-                }
+            if let Some(stored) = stored
+                && p.next_offset < stored
+            {
+                return Err(LedgerError::PositionRegression {
+                    topic: p.topic.clone(),
+                    partition: p.partition,
+                    stored,
+                    requested: p.next_offset,
+                });
             }
             wb.put_cf(&positions_cf, key, (p.next_offset as u64).to_be_bytes());
         }

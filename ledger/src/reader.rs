@@ -15,6 +15,9 @@ use idledger_proto::{Seq, TreeSize};
 use rocksdb::DB;
 use std::path::{Path, PathBuf};
 
+/// A chunk number's key range: first and past-the-end index (`None`: unbounded).
+type ChunkBounds = Box<dyn Fn(u64) -> (Option<u64>, Option<u64>) + Sync>;
+
 pub use crate::store::HeadKind;
 
 #[derive(Debug, thiserror::Error)]
@@ -471,33 +474,32 @@ impl<'a> LedgerReader<'a> {
         F: FnMut(T) -> Result<(), E>,
     {
         let chunk = chunk.max(1);
-        let (count, bounds): (u64, Box<dyn Fn(u64) -> (Option<u64>, Option<u64>) + Sync>) =
-            match end {
-                Some(end) => (
-                    end.saturating_sub(start).div_ceil(chunk),
+        let (count, bounds): (u64, ChunkBounds) = match end {
+            Some(end) => (
+                end.saturating_sub(start).div_ceil(chunk),
+                Box::new(move |k| {
+                    (
+                        Some(start + k * chunk),
+                        Some((start + (k + 1) * chunk).min(end)),
+                    )
+                }),
+            ),
+            None => {
+                // Open-ended (verification): chunks up to the committed size, then one more
+                // for anything stored past it.
+                let size = self.size()?.0.max(start);
+                let n = (size - start).div_ceil(chunk) + 1;
+                (
+                    n,
                     Box::new(move |k| {
                         (
-                            Some(start + k * chunk),
-                            Some((start + (k + 1) * chunk).min(end)),
+                            (k > 0 || start > 0).then_some(start + k * chunk),
+                            (k + 1 < n).then_some(start + (k + 1) * chunk),
                         )
                     }),
-                ),
-                None => {
-                    // Open-ended (verification): chunks up to the committed size, then one more
-                    // for anything stored past it.
-                    let size = self.size()?.0.max(start);
-                    let n = (size - start).div_ceil(chunk) + 1;
-                    (
-                        n,
-                        Box::new(move |k| {
-                            (
-                                (k > 0 || start > 0).then_some(start + k * chunk),
-                                (k + 1 < n).then_some(start + (k + 1) * chunk),
-                            )
-                        }),
-                    )
-                }
-            };
+                )
+            }
+        };
         let db = self.db;
         let run = |k: u64| -> Result<T, E> {
             let (lo, hi) = bounds(k);

@@ -33,7 +33,7 @@ pub enum TreeError {
 }
 
 pub fn decode_tile(level: u8, index: u64, bytes: &[u8]) -> Result<Vec<Hash>, TreeError> {
-    if bytes.len() % 32 != 0 || bytes.len() > TILE_WIDTH * 32 {
+    if !bytes.len().is_multiple_of(32) || bytes.len() > TILE_WIDTH * 32 {
         return Err(TreeError::BadTile { level, index });
     }
     Ok(bytes
@@ -264,18 +264,21 @@ impl StoredNodes<'_> {
         let offset = (start % TILE_WIDTH as u64) as usize;
         let needed = offset + (1usize << r);
         let mut cache = self.cache.borrow_mut();
-        if !cache.contains_key(&(tile_level, tile_index)) {
+        if let std::collections::hash_map::Entry::Vacant(e) = cache.entry((tile_level, tile_index))
+        {
             let hashes = match self.stored(CF_TILES, tile_level, tile_index)? {
                 Some(b) => decode_tile(tile_level, tile_index, &b)?,
                 None => Vec::new(),
             };
-            cache.insert((tile_level, tile_index), hashes);
+            e.insert(hashes);
         }
         let tile = &cache[&(tile_level, tile_index)];
         if r > 0 && tile.len() == TILE_WIDTH {
             // Inside a full tile: stored, no hashing.
             let mut interior = self.interior.borrow_mut();
-            if !interior.contains_key(&(tile_level, tile_index)) {
+            if let std::collections::hash_map::Entry::Vacant(e) =
+                interior.entry((tile_level, tile_index))
+            {
                 let hashes = match self.stored(CF_SUBTREES, tile_level, tile_index)? {
                     // 254 hashes: the same encoding as a (shorter) tile.
                     Some(b) if b.len() == SUBTREE_HASHES * 32 => {
@@ -288,7 +291,7 @@ impl StoredNodes<'_> {
                         });
                     }
                 };
-                interior.insert((tile_level, tile_index), hashes);
+                e.insert(hashes);
             }
             return Ok(interior[&(tile_level, tile_index)][subtree_slot(r, offset >> r)]);
         }

@@ -75,7 +75,7 @@ fn fill(ledger: &mut Ledger, n: usize) {
                 event(
                     &format!("e{k}"),
                     &format!("user{}", k % 3),
-                    (k % 2 == 0).then_some(grant.as_str()),
+                    k.is_multiple_of(2).then_some(grant.as_str()),
                     "because",
                 )
             };

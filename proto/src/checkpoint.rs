@@ -113,7 +113,7 @@ mod tests {
             format!("origin\n-1\n{root}\n"),
             format!("origin\n+1\n{root}\n"),
             format!("origin\n1\n{root}"),
-            format!("origin\n1\nAAAA\n"),
+            "origin\n1\nAAAA\n".to_string(),
             format!("origin\n18446744073709551616\n{root}\n"),
             format!("\n1\n{root}\n"),
             format!("origin\n1\n{root}\n\n"),

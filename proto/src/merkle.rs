@@ -49,7 +49,7 @@ pub fn subtree_hash<S: NodeSource>(source: &S, start: u64, end: u64) -> Result<H
     if size == 0 {
         return Ok(empty_root());
     }
-    if size.is_power_of_two() && start % size == 0 {
+    if size.is_power_of_two() && start.is_multiple_of(size) {
         let level = size.trailing_zeros() as u8;
         return source.node(level, start >> level);
     }
@@ -366,7 +366,7 @@ pub mod reference {
             }
             self.levels[0].push(leaf);
             let mut level = 0;
-            while self.levels[level].len() % 2 == 0 {
+            while self.levels[level].len().is_multiple_of(2) {
                 let l = &self.levels[level];
                 let parent = node_hash(&l[l.len() - 2], &l[l.len() - 1]);
                 if self.levels.len() == level + 1 {

@@ -54,6 +54,10 @@ pub struct KafkaOriginView<'a> {
 
 /// Borrowed `entry::Body`. Quarantined and system entries are rare and decoded owned.
 #[derive(Clone, Debug, PartialEq, BorrowDecode)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the event view is the common case on every scan; boxing it allocates per leaf"
+)]
 pub enum BodyView<'a> {
     Event(EventEntryView<'a>),
     Quarantined(Box<Rejection>),

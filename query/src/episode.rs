@@ -245,17 +245,17 @@ impl Episode {
         let requester = ep.request.as_ref().and_then(|r| r.actor.clone());
         let subject = ep.subject.as_ref().map(|s| s.id.clone());
         for a in &ep.approvals {
-            if let Some(approver) = &a.actor {
-                if Some(approver) == requester.as_ref() || Some(approver) == subject.as_ref() {
-                    ep.flags.push(Flag::SelfApproval {
-                        approver: approver.clone(),
-                    });
-                }
+            if let Some(approver) = &a.actor
+                && (Some(approver) == requester.as_ref() || Some(approver) == subject.as_ref())
+            {
+                ep.flags.push(Flag::SelfApproval {
+                    approver: approver.clone(),
+                });
             }
-            if let Some(g) = &ep.granted {
-                if a.time > g.time {
-                    ep.flags.push(Flag::ApprovalAfterGrant { index: a.index });
-                }
+            if let Some(g) = &ep.granted
+                && a.time > g.time
+            {
+                ep.flags.push(Flag::ApprovalAfterGrant { index: a.index });
             }
         }
         if ep.granted.is_some()

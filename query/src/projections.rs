@@ -122,7 +122,7 @@ impl Span {
         }
     }
 
-    fn get<'a>(self, bytes: &'a [u8]) -> Result<&'a str, ReadError> {
+    fn get(self, bytes: &[u8]) -> Result<&str, ReadError> {
         let start = self.start as usize;
         bytes
             .get(start..start + self.len as usize)

@@ -201,27 +201,27 @@ pub fn report(
                             index: ep.granted.as_ref().map(|g| g.index),
                         });
                     }
-                    if let Some(end) = &ep.end {
-                        if matches!(
+                    if let Some(end) = &ep.end
+                        && matches!(
                             end.kind,
                             EndKind::IdentityDisabled | EndKind::IdentityDeleted
-                        ) {
-                            group(&mut groups, key.clone()).items.push(Item {
-                                kind: "active_grant_of_disabled_identity",
-                                id: ep.grant_id.clone(),
-                                detail: format!(
-                                    "{subject} on {} was never revoked; the identity was {} at {}",
-                                    ep.resource.as_deref().unwrap_or("?"),
-                                    if end.kind == EndKind::IdentityDeleted {
-                                        "deleted"
-                                    } else {
-                                        "disabled"
-                                    },
-                                    end.time
-                                ),
-                                index: last,
-                            });
-                        }
+                        )
+                    {
+                        group(&mut groups, key.clone()).items.push(Item {
+                            kind: "active_grant_of_disabled_identity",
+                            id: ep.grant_id.clone(),
+                            detail: format!(
+                                "{subject} on {} was never revoked; the identity was {} at {}",
+                                ep.resource.as_deref().unwrap_or("?"),
+                                if end.kind == EndKind::IdentityDeleted {
+                                    "deleted"
+                                } else {
+                                    "disabled"
+                                },
+                                end.time
+                            ),
+                            index: last,
+                        });
                     }
                 }
                 ReportName::Exceptions => {
@@ -331,19 +331,19 @@ pub fn report(
                         });
                     }
                 }
-                if let Some(x) = c.expires_at {
-                    if x <= opts.now {
-                        *g.figures.entry("past_expiry_not_revoked").or_default() += 1.0;
-                        g.items.push(Item {
-                            kind: "past_expiry_not_revoked",
-                            id: c.id.clone(),
-                            detail: format!(
-                                "{} of {} expired {x} and was never revoked",
-                                c.kind, c.subject
-                            ),
-                            index: Some(c.last_index),
-                        });
-                    }
+                if let Some(x) = c.expires_at
+                    && x <= opts.now
+                {
+                    *g.figures.entry("past_expiry_not_revoked").or_default() += 1.0;
+                    g.items.push(Item {
+                        kind: "past_expiry_not_revoked",
+                        id: c.id.clone(),
+                        detail: format!(
+                            "{} of {} expired {x} and was never revoked",
+                            c.kind, c.subject
+                        ),
+                        index: Some(c.last_index),
+                    });
                 }
             }
             for g in groups.values_mut() {

@@ -133,7 +133,7 @@ pub fn bench(
             busy += t.elapsed();
             let _ = report;
             appended += n;
-            if appended % 1_000_000 == 0 {
+            if appended.is_multiple_of(1_000_000) {
                 eprintln!("bench: {appended} entries appended");
             }
         }
