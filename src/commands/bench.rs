@@ -144,24 +144,22 @@ pub fn bench(
         // Baseline: the same number of ~600-byte values written raw to RocksDB, synced per 1000.
         let raw_dir = tmp.path().join("raw");
         let raw = rocksdb_raw_rate(&raw_dir, appended.min(1_000_000))?;
-        rows.push(Row {
-            name: "durable append, batches of 1000",
+        let append_row = |name: &'static str, rate: f64| Row {
+            name,
             measured: format!("{rate:.0} entries/s"),
             baseline: format!("raw RocksDB put+sync {raw:.0}/s ({:.2}x)", rate / raw),
             target: "≥ 200000/s".into(),
             pass: rate >= 200_000.0,
-        });
+        };
+        rows.push(append_row("durable append, batches of 1000", rate));
         // The same, pipelined as ingest does it (`submit`: one batch written while the next is
         // prepared), on a fresh ledger from submissions made beforehand, timed from the first
         // submit until the last batch is durable.
         let piped = pipelined_append_rate(&tmp.path().join("pipelined"), 200_000)?;
-        rows.push(Row {
-            name: "durable append, pipelined, batches of 1000",
-            measured: format!("{piped:.0} entries/s"),
-            baseline: format!("raw RocksDB put+sync {raw:.0}/s ({:.2}x)", piped / raw),
-            target: "≥ 200000/s".into(),
-            pass: piped >= 200_000.0,
-        });
+        rows.push(append_row(
+            "durable append, pipelined, batches of 1000",
+            piped,
+        ));
 
         let ro = ReadOnlyLedger::open(&dir)?;
         let r = ro.reader();
