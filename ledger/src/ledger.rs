@@ -184,10 +184,50 @@ impl BatchHeads {
     }
 }
 
-/// A batch whose write runs on a background thread, and what later batches must see of it
-/// before it is in the database.
+/// The thread that writes `submit`ted batches, one at a time, in order (started on first use).
+struct Writer {
+    jobs: std::sync::mpsc::SyncSender<WriteBatch>,
+    done: std::sync::mpsc::Receiver<Result<(), rocksdb::Error>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    fn start(db: Arc<DB>) -> std::io::Result<Writer> {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<WriteBatch>(1);
+        let (results, done) = std::sync::mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("ledger-write".into())
+            .spawn(move || {
+                let mut sync = WriteOptions::default();
+                sync.set_sync(true);
+                for wb in queue {
+                    if results.send(db.write_opt(wb, &sync)).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Writer {
+            jobs,
+            done,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread's loop.
+        let (closed, _) = std::sync::mpsc::sync_channel(0);
+        drop(std::mem::replace(&mut self.jobs, closed));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A batch being written by the `Writer`, and what later batches must see of it before it is in
+/// the database.
 struct InFlight {
-    write: std::thread::JoinHandle<Result<(), rocksdb::Error>>,
     report: AppendReport,
     first_seq: u64,
     leaves: Vec<Vec<u8>>,
@@ -218,6 +258,7 @@ pub struct Ledger {
     db: Arc<DB>,
     /// The batch being written in the background (`submit`), if any.
     in_flight: Option<InFlight>,
+    writer: Option<Writer>,
     /// Set when a write failed: in-memory state is then ahead of the database, so nothing more
     /// may be appended by this handle (reopen the ledger).
     failed: Option<String>,
@@ -308,6 +349,7 @@ impl Ledger {
             dir: dir.to_owned(),
             db: Arc::new(db),
             in_flight: None,
+            writer: None,
             failed: None,
             origin: origin.to_owned(),
             signers: vec![signer],
@@ -410,6 +452,7 @@ impl Ledger {
             dir: dir.to_owned(),
             db: Arc::new(db),
             in_flight: None,
+            writer: None,
             failed: None,
             origin,
             signers,
@@ -600,21 +643,27 @@ impl Ledger {
                 return Err(e);
             }
         };
-        let db = Arc::clone(&self.db);
-        let wb = prepared.wb;
-        let write = std::thread::Builder::new()
-            .name("ledger-write".into())
-            .spawn(move || {
-                let mut sync = WriteOptions::default();
-                sync.set_sync(true);
-                db.write_opt(wb, &sync)
-            })
-            .map_err(|source| LedgerError::Io {
-                path: self.dir.clone(),
-                source,
+        if self.writer.is_none() {
+            let started = Writer::start(Arc::clone(&self.db)).map_err(|source| {
+                self.failed = Some(source.to_string());
+                LedgerError::Io {
+                    path: self.dir.clone(),
+                    source,
+                }
             })?;
+            self.writer = Some(started);
+        }
+        let queued = self
+            .writer
+            .as_ref()
+            .is_some_and(|w| w.jobs.send(prepared.wb).is_ok());
+        if !queued {
+            self.failed = Some("the background writer stopped".into());
+            return Err(LedgerError::Inconsistent(
+                "the background writer stopped".into(),
+            ));
+        }
         self.in_flight = Some(InFlight {
-            write,
             report: prepared.report,
             first_seq: prepared.first_seq,
             leaves: prepared.leaves,
@@ -630,16 +679,16 @@ impl Ledger {
         let Some(f) = self.in_flight.take() else {
             return Ok(None);
         };
-        match f.write.join() {
-            Ok(Ok(())) => {
+        match self.writer.as_ref().map(|w| w.done.recv()) {
+            Some(Ok(Ok(()))) => {
                 self.last_checkpoint = f.report.checkpoint.clone();
                 Ok(Some(f.report))
             }
-            Ok(Err(e)) => {
+            Some(Ok(Err(e))) => {
                 self.failed = Some(e.to_string());
                 Err(e.into())
             }
-            Err(_) => {
+            Some(Err(_)) | None => {
                 self.failed = Some("the background write panicked".into());
                 Err(LedgerError::Inconsistent(
                     "the background write panicked".into(),
@@ -786,14 +835,15 @@ impl Ledger {
                             }
                             heads.advance(row, seq);
                             dedupe_overlay.insert(dkey, seq);
-                            Built::Leaf(encode_event_leaf(
+                            let leaf = encode_event_leaf(
                                 seq,
                                 &last_leaf,
                                 received_at,
                                 &sub.origin,
                                 &links,
                                 v.encoded(),
-                            ))
+                            );
+                            Built::Leaf(leaf)
                         }
                     }
                 }
