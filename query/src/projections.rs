@@ -113,13 +113,17 @@ struct Span {
 }
 
 impl Span {
-    fn of(base: &[u8], s: &str) -> Span {
-        let start = s.as_ptr() as usize - base.as_ptr() as usize;
-        debug_assert!(start + s.len() <= base.len());
-        Span {
-            start: start as u32,
-            len: s.len() as u32,
+    /// Where `s` lies in `base`; `None` if it does not lie inside it (then the leaf is applied
+    /// from its full view instead).
+    fn of(base: &[u8], s: &str) -> Option<Span> {
+        let start = (s.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
+        if start.checked_add(s.len())? > base.len() {
+            return None;
         }
+        Some(Span {
+            start: u32::try_from(start).ok()?,
+            len: u32::try_from(s.len()).ok()?,
+        })
     }
 
     fn get(self, bytes: &[u8]) -> Result<&str, ReadError> {
@@ -153,13 +157,16 @@ impl Fact {
             seq,
             kind: e.kind,
             time: e.time,
-            subject: Span::of(base, e.subject.id),
+            subject: Span::of(base, e.subject.id)?,
             subject_kind: e.subject.kind,
-            grant: e.grant_id.map(|g| Span::of(base, g)),
-            credential: e
-                .credential
-                .as_ref()
-                .map(|c| (Span::of(base, c.id), c.kind)),
+            grant: match e.grant_id {
+                Some(g) => Some(Span::of(base, g)?),
+                None => None,
+            },
+            credential: match &e.credential {
+                Some(c) => Some((Span::of(base, c.id)?, c.kind)),
+                None => None,
+            },
             expires_at: e.expires_at,
         })
     }
@@ -706,5 +713,24 @@ mod tests {
             matches!(stopped, Err(QueryError::Read(ReadError::Damaged(m))) if m == "stop here")
         );
         assert_eq!(seen, EPISODE_GROUP + 3);
+    }
+
+    #[test]
+    fn spans_exist_only_for_strings_inside_the_chunk() {
+        let chunk = b"xxgrant-7yy".to_vec();
+        let inside = std::str::from_utf8(&chunk[2..9]).expect("utf8");
+        let span = Span::of(&chunk, inside).expect("inside");
+        assert_eq!(span.get(&chunk).expect("get"), "grant-7");
+        let elsewhere = String::from("grant-7");
+        assert!(Span::of(&chunk, &elsewhere).is_none());
+        assert!(Span::of(&chunk[..5], inside).is_none(), "runs past the end");
+        let empty_at_end = std::str::from_utf8(&chunk[11..]).expect("utf8");
+        assert_eq!(
+            Span::of(&chunk, empty_at_end)
+                .expect("end")
+                .get(&chunk)
+                .expect("get"),
+            ""
+        );
     }
 }
