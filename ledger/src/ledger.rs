@@ -184,6 +184,26 @@ impl BatchHeads {
     }
 }
 
+/// Every ledger write: the WAL is fsynced before the write returns (docs/DURABILITY.md).
+fn synced() -> WriteOptions {
+    let mut o = WriteOptions::default();
+    o.set_sync(true);
+    o
+}
+
+/// Puts index records (key → entry index) in key order: the keys are random, and each memtable
+/// insert then starts its skiplist search where the previous one ended instead of at the top.
+fn put_in_key_order<K: AsRef<[u8]> + Ord>(
+    wb: &mut WriteBatch,
+    cf: &impl rocksdb::AsColumnFamilyRef,
+    mut puts: Vec<(K, u64)>,
+) {
+    puts.sort_unstable();
+    for (key, seq) in &puts {
+        wb.put_cf(cf, key, seq.to_be_bytes());
+    }
+}
+
 /// The thread that writes `submit`ted batches, one at a time, in order (started on first use).
 struct Writer {
     jobs: std::sync::mpsc::SyncSender<WriteBatch>,
@@ -198,8 +218,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("ledger-write".into())
             .spawn(move || {
-                let mut sync = WriteOptions::default();
-                sync.set_sync(true);
+                let sync = synced();
                 for wb in queue {
                     if results.send(db.write_opt(wb, &sync)).is_err() {
                         break;
@@ -338,9 +357,7 @@ impl Ledger {
         );
         wb.put_cf(&meta, META_LAYOUT, LAYOUT_VERSION);
         wb.put_cf(&meta, META_TREE_SIZE, 0u64.to_be_bytes());
-        let mut sync = WriteOptions::default();
-        sync.set_sync(true);
-        db.write_opt(wb, &sync)?;
+        db.write_opt(wb, &synced())?;
         let genesis = SystemRecord::Genesis {
             origin: origin.to_owned(),
             verifier_key: signer.verifier().to_string(),
@@ -537,7 +554,6 @@ impl Ledger {
             .is_some_and(|recorded| recorded.to_event() == *event))
     }
 
-    /// The stored heads of every id the batch names that the cache does not hold.
     /// Resolves every subject, grant and credential id the batch's events name to its current
     /// head: from the in-memory cache (which includes any batch still being written), else
     /// from the `heads` column family in one batched read.
@@ -613,9 +629,7 @@ impl Ledger {
     ) -> Result<AppendReport, LedgerError> {
         self.finish()?;
         let prepared = self.prepare(batch, positions)?;
-        let mut sync = WriteOptions::default();
-        sync.set_sync(true);
-        if let Err(e) = self.db.write_opt(prepared.wb, &sync) {
+        if let Err(e) = self.db.write_opt(prepared.wb, &synced()) {
             self.failed = Some(e.to_string());
             return Err(e.into());
         }
@@ -835,15 +849,14 @@ impl Ledger {
                             }
                             heads.advance(row, seq);
                             dedupe_overlay.insert(dkey, seq);
-                            let leaf = encode_event_leaf(
+                            Built::Leaf(encode_event_leaf(
                                 seq,
                                 &last_leaf,
                                 received_at,
                                 &sub.origin,
                                 &links,
                                 v.encoded(),
-                            );
-                            Built::Leaf(leaf)
+                            ))
                         }
                     }
                 }
@@ -913,30 +926,24 @@ impl Ledger {
             }
         }
 
-        // Index keys are random; written in key order, each memtable insert starts its skiplist
-        // search where the previous one ended instead of at the top.
         let moved_heads = heads.into_moved();
-        let mut head_puts: Vec<(Vec<u8>, u64)> = moved_heads
-            .iter()
-            .map(|(kind, id, seq)| (head_key(*kind, id), *seq))
-            .collect();
-        let mut dedupe_puts: Vec<(&[u8], u64)> = dedupe_overlay
-            .iter()
-            .map(|(k, seq)| (k.as_slice(), *seq))
-            .collect();
-        dedupe_puts.sort_unstable();
-        for (key, seq) in &dedupe_puts {
-            wb.put_cf(&dedupe_cf, key, seq.to_be_bytes());
-        }
-        for (cf, puts) in [
-            (&heads_cf, &mut head_puts),
-            (&resources_cf, &mut resource_puts),
-        ] {
-            puts.sort_unstable();
-            for (key, seq) in puts.iter() {
-                wb.put_cf(cf, key, seq.to_be_bytes());
-            }
-        }
+        put_in_key_order(
+            &mut wb,
+            &dedupe_cf,
+            dedupe_overlay
+                .iter()
+                .map(|(k, seq)| (k.as_slice(), *seq))
+                .collect(),
+        );
+        put_in_key_order(
+            &mut wb,
+            &heads_cf,
+            moved_heads
+                .iter()
+                .map(|(kind, id, seq)| (head_key(*kind, id), *seq))
+                .collect(),
+        );
+        put_in_key_order(&mut wb, &resources_cf, resource_puts);
         for ((level, index), hashes) in &dirty.tiles {
             wb.put_cf(&tiles_cf, tile_key(*level, *index), encode_tile(hashes));
         }

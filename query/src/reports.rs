@@ -175,31 +175,35 @@ pub fn report(
                     }
                 }
                 ReportName::Drift => {
-                    let key = group_key(opts, &ep.attributes, identity_attrs(ep));
-                    let subject = ep.subject.as_ref().map_or(String::new(), |s| s.id.clone());
+                    // A group appears only with a finding in it.
+                    let mut items = Vec::new();
+                    let subject = ep.subject.as_ref().map_or("", |s| s.id.as_str());
+                    let resource = ep.resource.as_deref().unwrap_or("?");
                     let last = ep.entries.last().copied();
-                    if ep.flags.contains(&Flag::EndedOnlyImplicitly) {
-                        group(&mut groups, key.clone()).items.push(Item {
-                            kind: "past_expiry_no_end_event",
+                    let mut finding = |kind, detail, index| {
+                        items.push(Item {
+                            kind,
                             id: ep.grant_id.clone(),
-                            detail: format!(
-                                "{subject} on {}: expired {} with no revocation or expiry event",
-                                ep.resource.as_deref().unwrap_or("?"),
-                                ep.expires_at.map(|t| t.to_string()).unwrap_or_default()
-                            ),
-                            index: last,
+                            detail,
+                            index,
                         });
+                    };
+                    if ep.flags.contains(&Flag::EndedOnlyImplicitly) {
+                        let expired = ep.expires_at.map(|t| t.to_string()).unwrap_or_default();
+                        finding(
+                            "past_expiry_no_end_event",
+                            format!(
+                                "{subject} on {resource}: expired {expired} with no revocation or expiry event"
+                            ),
+                            last,
+                        );
                     }
                     if ep.flags.contains(&Flag::GrantedWithoutApproval) {
-                        group(&mut groups, key.clone()).items.push(Item {
-                            kind: "granted_without_approval",
-                            id: ep.grant_id.clone(),
-                            detail: format!(
-                                "{subject} on {}",
-                                ep.resource.as_deref().unwrap_or("?")
-                            ),
-                            index: ep.granted.as_ref().map(|g| g.index),
-                        });
+                        finding(
+                            "granted_without_approval",
+                            format!("{subject} on {resource}"),
+                            ep.granted.as_ref().map(|g| g.index),
+                        );
                     }
                     if let Some(end) = &ep.end
                         && matches!(
@@ -207,21 +211,23 @@ pub fn report(
                             EndKind::IdentityDisabled | EndKind::IdentityDeleted
                         )
                     {
-                        group(&mut groups, key.clone()).items.push(Item {
-                            kind: "active_grant_of_disabled_identity",
-                            id: ep.grant_id.clone(),
-                            detail: format!(
-                                "{subject} on {} was never revoked; the identity was {} at {}",
-                                ep.resource.as_deref().unwrap_or("?"),
-                                if end.kind == EndKind::IdentityDeleted {
-                                    "deleted"
-                                } else {
-                                    "disabled"
-                                },
+                        let became = if end.kind == EndKind::IdentityDeleted {
+                            "deleted"
+                        } else {
+                            "disabled"
+                        };
+                        finding(
+                            "active_grant_of_disabled_identity",
+                            format!(
+                                "{subject} on {resource} was never revoked; the identity was {became} at {}",
                                 end.time
                             ),
-                            index: last,
-                        });
+                            last,
+                        );
+                    }
+                    if !items.is_empty() {
+                        let key = group_key(opts, &ep.attributes, identity_attrs(ep));
+                        group(&mut groups, key).items.append(&mut items);
                     }
                 }
                 ReportName::Exceptions => {
