@@ -518,7 +518,7 @@ impl Ledger {
     fn recorded_event_is(
         &self,
         seq: u64,
-        event: &idledger_proto::Event,
+        event: &ValidatedEvent,
         batch_leaves: &[Vec<u8>],
     ) -> Result<bool, LedgerError> {
         let first_in_batch = self.frontier.size();
@@ -549,9 +549,10 @@ impl Ledger {
         };
         let view = EntryView::decode(leaf)
             .map_err(|e| LedgerError::Inconsistent(format!("entry {seq}: {e}")))?;
-        Ok(view
-            .event()
-            .is_some_and(|recorded| recorded.to_event() == *event))
+        // Canonical encodings are equal exactly when the events are.
+        Ok(view.event().is_some_and(|recorded| {
+            idledger_proto::entry::encode_event(&recorded.to_event()) == event.encoded()
+        }))
     }
 
     /// Resolves every subject, grant and credential id the batch's events name to its current
@@ -564,13 +565,10 @@ impl Ledger {
         let mut wanted: Vec<u32> = Vec::new();
         for sub in batch {
             let Item::Event(v) = &sub.item else { continue };
-            let e = v.event();
             let named = [
-                Some((HeadKind::Subject, e.subject.id.as_str())),
-                e.grant_id.as_deref().map(|g| (HeadKind::Grant, g)),
-                e.credential
-                    .as_ref()
-                    .map(|c| (HeadKind::Credential, c.id.as_str())),
+                Some((HeadKind::Subject, v.subject_id())),
+                v.grant_id().map(|g| (HeadKind::Grant, g)),
+                v.credential_id().map(|c| (HeadKind::Credential, c)),
             ];
             let mut row = [NO_SLOT; 3];
             for (place, (kind, id)) in named
@@ -792,7 +790,7 @@ impl Ledger {
         let dedupe_keys: Vec<Vec<u8>> = batch
             .iter()
             .filter_map(|s| match &s.item {
-                Item::Event(v) => Some(dedupe_key(&v.event().source, &v.event().id)),
+                Item::Event(v) => Some(dedupe_key(v.source(), v.id())),
                 _ => None,
             })
             .collect();
@@ -816,7 +814,6 @@ impl Ledger {
             let seq = frontier.size();
             let built = match sub.item {
                 Item::Event(v) => {
-                    let e = v.event();
                     let (dkey, stored) = dedupe_stored
                         .next()
                         .expect("one deduplication lookup per event");
@@ -827,7 +824,7 @@ impl Ledger {
                         .or_else(|| self.in_flight.as_ref()?.dedupe.get(&dkey).copied())
                         .or(stored);
                     match existing {
-                        Some(first) if self.recorded_event_is(first, e, &batch_leaves)? => {
+                        Some(first) if self.recorded_event_is(first, &v, &batch_leaves)? => {
                             duplicates += 1;
                             outcomes.push(Outcome::Duplicate(Seq(first)));
                             continue;
@@ -843,7 +840,7 @@ impl Ledger {
                                 prev_credential: heads.head(row[2]),
                             };
                             if let (Some(g), Some(r), None) =
-                                (&e.grant_id, &e.resource, links.prev_grant)
+                                (v.grant_id(), v.resource(), links.prev_grant)
                             {
                                 resource_puts.push((resource_key(r, g), seq));
                             }

@@ -8,6 +8,7 @@ use crate::event::{
 use crate::hash::{Hash, sha256};
 use crate::rejection::{KeptPayload, RejectReason, Rejection, quote};
 use crate::time::Timestamp;
+use crate::view::EventView;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::borrow::Cow;
@@ -76,20 +77,91 @@ fn normalize_name(name: &str) -> String {
         .collect()
 }
 
-/// An event that passed every check of docs/EVENTS.md, with its canonical encoding (computed
-/// once, by whichever thread validated it). Only `decode_event` and `check` make one.
+/// An event that passed every check of docs/EVENTS.md, held as its canonical encoding (computed
+/// once, by whichever thread validated it) and where the ids the ledger indexes lie in it. Only
+/// `decode_event` and `check` make one.
+///
+/// The decoded `Event` is dropped by the thread that built it: an event crossing to the ledger's
+/// writer is one allocation, not one per field, so the writer frees one block per event and a
+/// queue of validated events holds each event's bytes once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidatedEvent {
-    event: Event,
     encoded: Vec<u8>,
+    ids: IndexedIds,
+}
+
+/// A string's place inside `ValidatedEvent::encoded`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+/// The ids the ledger reads from every event it appends: deduplication key, back-links, the
+/// resource index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct IndexedIds {
+    source: Span,
+    id: Span,
+    subject: Span,
+    grant: Option<Span>,
+    credential: Option<Span>,
+    resource: Option<Span>,
 }
 
 impl ValidatedEvent {
-    pub fn event(&self) -> &Event {
-        &self.event
+    /// Wraps a validated event's canonical encoding, locating its indexed ids.
+    fn from_encoded(encoded: Vec<u8>) -> ValidatedEvent {
+        let view = EventView::decode(&encoded).expect("an event's own canonical encoding decodes");
+        let base = encoded.as_ptr() as usize;
+        // Every string of the view borrows from `encoded`, so its offset is its address less
+        // the buffer's; events stay far below 4 GiB.
+        let span = |s: &str| Span {
+            start: (s.as_ptr() as usize - base) as u32,
+            len: s.len() as u32,
+        };
+        let ids = IndexedIds {
+            source: span(view.source),
+            id: span(view.id),
+            subject: span(view.subject.id),
+            grant: view.grant_id.map(span),
+            credential: view.credential.as_ref().map(|c| span(c.id)),
+            resource: view.resource.map(span),
+        };
+        ValidatedEvent { encoded, ids }
+    }
+    fn text(&self, span: Span) -> &str {
+        let bytes = &self.encoded[span.start as usize..(span.start + span.len) as usize];
+        std::str::from_utf8(bytes).expect("spans cover strings of the validated encoding")
+    }
+    pub fn source(&self) -> &str {
+        self.text(self.ids.source)
+    }
+    pub fn id(&self) -> &str {
+        self.text(self.ids.id)
+    }
+    pub fn subject_id(&self) -> &str {
+        self.text(self.ids.subject)
+    }
+    pub fn grant_id(&self) -> Option<&str> {
+        self.ids.grant.map(|s| self.text(s))
+    }
+    pub fn credential_id(&self) -> Option<&str> {
+        self.ids.credential.map(|s| self.text(s))
+    }
+    pub fn resource(&self) -> Option<&str> {
+        self.ids.resource.map(|s| self.text(s))
+    }
+    /// A view of the event, borrowed from its encoding.
+    pub fn view(&self) -> EventView<'_> {
+        EventView::decode(&self.encoded).expect("an event's own canonical encoding decodes")
+    }
+    /// The owned event (decoded again from its encoding).
+    pub fn to_event(&self) -> Event {
+        self.view().to_event()
     }
     pub fn into_event(self) -> Event {
-        self.event
+        self.to_event()
     }
     /// The event's canonical encoding: the bytes it has inside a leaf.
     pub fn encoded(&self) -> &[u8] {
@@ -360,7 +432,8 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
     match result {
         Ok(event) => {
             let encoded = crate::entry::encode_event(&event);
-            Ok(ValidatedEvent { event, encoded })
+            drop(event);
+            Ok(ValidatedEvent::from_encoded(encoded))
         }
         Err(Failure::Secret(location)) => Err(redact(RejectReason::SecretMaterial { location })),
         Err(Failure::RedactedReason(reason)) => Err(redact(reason)),

@@ -186,6 +186,18 @@ impl<'a> EntryView<'a> {
 }
 
 impl<'a> EventView<'a> {
+    /// Decodes an event's canonical encoding (as `ValidatedEvent::encoded` holds it): the whole
+    /// of `bytes`, nothing left over.
+    pub fn decode(bytes: &'a [u8]) -> Result<EventView<'a>, LeafError> {
+        let (view, used): (EventView<'a>, usize) =
+            bincode::borrow_decode_from_slice(bytes, config())
+                .map_err(|e| LeafError::Malformed(e.to_string()))?;
+        if used != bytes.len() {
+            return Err(LeafError::TrailingBytes(bytes.len() - used));
+        }
+        Ok(view)
+    }
+
     /// A view of an owned event (for code that serves owned and stored events alike).
     pub fn of(e: &'a Event) -> EventView<'a> {
         EventView {

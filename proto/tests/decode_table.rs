@@ -39,11 +39,11 @@ fn every_event_type_decodes_from_its_docs_example() {
             .find(|(h, _)| h == t.as_str())
             .unwrap_or_else(|| panic!("docs/EVENTS.md has no example for {t}"));
         let v = decode_event(json.as_bytes()).unwrap_or_else(|r| panic!("{t}: {}", r.reason));
-        assert_eq!(v.event().kind, t);
+        assert_eq!(v.to_event().kind, t);
     }
     for (heading, json) in &examples {
         let v = decode_event(json.as_bytes()).unwrap_or_else(|r| panic!("{heading}: {}", r.reason));
-        assert_eq!(v.event().kind.as_str(), heading);
+        assert_eq!(v.to_event().kind.as_str(), heading);
     }
 }
 
@@ -68,7 +68,7 @@ fn reject(input: &[u8]) -> RejectReason {
         Ok(v) => panic!(
             "accepted {:?} as {:?}",
             String::from_utf8_lossy(input),
-            v.event().kind
+            v.to_event().kind
         ),
         Err(r) => r.reason,
     }
@@ -296,7 +296,7 @@ proptest! {
             prev_leaf_hash: prev,
             received_at: Timestamp(1),
             origin: Origin::Kafka(KafkaOrigin::new("t", 3, offset, Some(5), key.as_deref())),
-            body: Body::Event(Box::new(EventEntry { links: links.clone(), event: v.event().clone() })),
+            body: Body::Event(Box::new(EventEntry { links: links.clone(), event: v.to_event() })),
         };
         let bytes = entry.encode();
         let assembled = idledger_proto::entry::encode_event_leaf(seq, &idledger_proto::Hash(prev), Timestamp(1), &entry.origin, &links, v.encoded());
@@ -315,8 +315,16 @@ proptest! {
         }
         let (hs, hp) = Entry::decode_header(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!((hs.0, hp.0), (seq, prev));
-        let again = decode_event(&serde_json::to_vec(v.event()).expect("serializes")).map_err(|r| TestCaseError::fail(r.reason.to_string()))?;
-        prop_assert_eq!(again.event(), v.event());
+        let event = v.to_event();
+        let again = decode_event(&serde_json::to_vec(&event).expect("serializes")).map_err(|r| TestCaseError::fail(r.reason.to_string()))?;
+        prop_assert_eq!(again.to_event(), event.clone());
+        // The ids the ledger indexes, read in place from the encoding, are the event's own.
+        prop_assert_eq!(v.source(), event.source.as_str());
+        prop_assert_eq!(v.id(), event.id.as_str());
+        prop_assert_eq!(v.subject_id(), event.subject.id.as_str());
+        prop_assert_eq!(v.grant_id(), event.grant_id.as_deref());
+        prop_assert_eq!(v.credential_id(), event.credential.as_ref().map(|c| c.id.as_str()));
+        prop_assert_eq!(v.resource(), event.resource.as_deref());
         prop_assert_eq!(again.content_hash(), v.content_hash());
     }
 
