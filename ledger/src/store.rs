@@ -150,7 +150,13 @@ fn cf_options(name: &str) -> Options {
         DBCompressionType::None
     });
     let mut block = rocksdb::BlockBasedOptions::default();
-    block.set_bloom_filter(10.0, false);
+    // Bloom filters pay off only where reads look for keys that are mostly absent: a new
+    // event's deduplication key, the head of an id seen for the first time. Entries, tiles and
+    // the rest are read by keys that exist (or by range), so a filter there would only cost
+    // flush time and cache space.
+    if name == CF_DEDUPE || name == CF_HEADS {
+        block.set_bloom_filter(10.0, false);
+    }
     block.set_block_cache(shared_cache());
     if name == CF_ENTRIES {
         // Entries are mostly read in order (verify, replay): 16 KiB blocks nearly halve the
@@ -163,7 +169,8 @@ fn cf_options(name: &str) -> Options {
     } else {
         // Index keys arrive in random order: every insert searches its memtable's skiplist.
         // Small memtables keep those searches short and in cache (measured: 10-15% more
-        // appends per second than with 8 MiB); bloom filters keep the extra files cheap to read.
+        // appends per second than with 8 MiB); their bloom filters keep the extra files cheap to
+        // read.
         let small = name == CF_HEADS || name == CF_DEDUPE;
         o.set_write_buffer_size(if small { 2 << 20 } else { 8 << 20 });
         if small {
