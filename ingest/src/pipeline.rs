@@ -524,14 +524,28 @@ pub fn run(
     let stop_sequencer = Arc::new(AtomicBool::new(false));
 
     std::thread::scope(|scope| -> Result<(IngestSummary, Ledger), IngestError> {
-        for (rx, tx) in raw_receivers.into_iter().zip(out_senders) {
-            scope.spawn(move || {
-                for chunk in rx {
-                    if tx.send(decode_chunk(chunk, keep_dead_letters)).is_err() {
-                        break;
+        // If a thread cannot start, the ones already running wait for input that will never
+        // come: close their inputs so the scope can end with the error.
+        let abandon = |what: &str, e: std::io::Error| {
+            dispatch
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .senders
+                .clear();
+            IngestError::Thread(format!("cannot start {what}: {e}"))
+        };
+        // Named threads, so `top -H` and profiles show which stage is busy.
+        for (w, (rx, tx)) in raw_receivers.into_iter().zip(out_senders).enumerate() {
+            std::thread::Builder::new()
+                .name(format!("ingest-decode-{w}"))
+                .spawn_scoped(scope, move || {
+                    for chunk in rx {
+                        if tx.send(decode_chunk(chunk, keep_dead_letters)).is_err() {
+                            break;
+                        }
                     }
-                }
-            });
+                })
+                .map_err(|e| abandon("a decode worker", e))?;
         }
         let sequencer = {
             let positions = positions.clone();
@@ -544,27 +558,33 @@ pub fn run(
             let dlq = config.dead_letter_topic.clone();
             let batch_max = config.batch_max.max(1);
             let linger = config.batch_linger;
-            scope.spawn(move || -> Result<(IngestSummary, Ledger), IngestError> {
-                let mut summary = IngestSummary::default();
-                sequence(
-                    &mut ledger,
-                    out_receivers,
-                    &positions,
-                    &progress,
-                    &metrics,
-                    &consumer,
-                    producer.as_ref(),
-                    dlq.as_deref(),
-                    batch_max,
-                    linger,
-                    &stop,
-                    (&assigned_for_sequencer, &epoch_for_sequencer),
-                    &mut summary,
-                )?;
-                summary.tree_size = ledger.size().0;
-                summary.positions = ledger.positions()?;
-                Ok((summary, ledger))
-            })
+            std::thread::Builder::new()
+                .name("ingest-sequence".into())
+                .spawn_scoped(
+                    scope,
+                    move || -> Result<(IngestSummary, Ledger), IngestError> {
+                        let mut summary = IngestSummary::default();
+                        sequence(
+                            &mut ledger,
+                            out_receivers,
+                            &positions,
+                            &progress,
+                            &metrics,
+                            &consumer,
+                            producer.as_ref(),
+                            dlq.as_deref(),
+                            batch_max,
+                            linger,
+                            &stop,
+                            (&assigned_for_sequencer, &epoch_for_sequencer),
+                            &mut summary,
+                        )?;
+                        summary.tree_size = ledger.size().0;
+                        summary.positions = ledger.positions()?;
+                        Ok((summary, ledger))
+                    },
+                )
+                .map_err(|e| abandon("the sequencer", e))?
         };
 
         // The polling loop runs here, on the caller's thread.
