@@ -7,7 +7,7 @@ use crate::store::{self, HeadKind, *};
 use crate::tree::{DirtyTiles, Frontier, TreeError, encode_tile};
 use idledger_proto::checkpoint::{Checkpoint, check_origin};
 use idledger_proto::entry::{
-    BackLinks, Body, Entry, FORMAT_VERSION, Origin, SystemRecord, encode_event_leaf,
+    BackLinks, Body, Entry, FORMAT_VERSION, Origin, SystemRecord, encode_event_leaf_into,
 };
 use idledger_proto::hash::{Hash, leaf_hash};
 use idledger_proto::note::{NoteSigner, VerifierKey, sign_note};
@@ -249,7 +249,7 @@ impl Drop for Writer {
 struct InFlight {
     report: AppendReport,
     first_seq: u64,
-    leaves: Vec<Vec<u8>>,
+    events: BatchEvents,
     dedupe: HashMap<Vec<u8>, u64>,
     positions: Vec<Position>,
     heads: Vec<(HeadKind, String, u64)>,
@@ -260,14 +260,20 @@ struct Prepared {
     wb: WriteBatch,
     report: AppendReport,
     first_seq: u64,
-    leaves: Vec<Vec<u8>>,
+    events: BatchEvents,
     dedupe: HashMap<Vec<u8>, u64>,
     heads: Vec<(HeadKind, String, u64)>,
 }
 
-/// One submission's leaf: assembled from an event's canonical bytes, or encoded from a body.
+/// The canonical encoding of each event a batch appends, by `seq - first_seq` (empty for its
+/// other entries): what a later duplicate in the same or the next batch is compared with
+/// before either is in the database.
+type BatchEvents = Vec<Vec<u8>>;
+
+/// One submission's leaf: assembled (in the batch's leaf buffer) from an event's canonical
+/// bytes, which are kept for duplicate checks, or encoded from a body.
 enum Built {
-    Leaf(Vec<u8>),
+    Leaf { event: Vec<u8> },
     Body(Body),
 }
 
@@ -513,43 +519,44 @@ impl Ledger {
         Ok(self.reader().positions()?)
     }
 
-    /// Whether the event recorded at `seq` (stored, or earlier in the batch being built) is
-    /// identical to `event`: a re-sent duplicate rather than a conflicting one.
+    /// Whether the event recorded at `seq` (stored, or earlier in the batch being built or the
+    /// one being written) is identical to `event`: a re-sent duplicate rather than a conflicting
+    /// one. Canonical encodings are equal exactly when the events are.
     fn recorded_event_is(
         &self,
         seq: u64,
         event: &ValidatedEvent,
-        batch_leaves: &[Vec<u8>],
+        batch_events: &BatchEvents,
     ) -> Result<bool, LedgerError> {
         let first_in_batch = self.frontier.size();
-        let stored;
+        let past_end =
+            || LedgerError::Inconsistent(format!("deduplication points past the end at {seq}"));
         let in_flight = self
             .in_flight
             .as_ref()
             .filter(|f| seq >= f.first_seq && seq < first_in_batch);
-        let leaf: &[u8] = if let Some(f) = in_flight {
-            f.leaves.get((seq - f.first_seq) as usize).ok_or_else(|| {
-                LedgerError::Inconsistent(format!("deduplication points past the end at {seq}"))
-            })?
-        } else if seq >= first_in_batch {
-            batch_leaves
+        if let Some(f) = in_flight {
+            let recorded = f
+                .events
+                .get((seq - f.first_seq) as usize)
+                .ok_or_else(past_end)?;
+            return Ok(recorded.as_slice() == event.encoded());
+        }
+        if seq >= first_in_batch {
+            let recorded = batch_events
                 .get((seq - first_in_batch) as usize)
-                .ok_or_else(|| {
-                    LedgerError::Inconsistent(format!("deduplication points past the end at {seq}"))
-                })?
-        } else {
-            let cf = self
-                .db
-                .cf_handle(CF_ENTRIES)
-                .expect("entries column family exists");
-            stored = self.db.get_pinned_cf(&cf, seq_key(seq))?.ok_or_else(|| {
-                LedgerError::Inconsistent(format!("deduplication points at missing entry {seq}"))
-            })?;
-            &stored
-        };
-        let view = EntryView::decode(leaf)
+                .ok_or_else(past_end)?;
+            return Ok(recorded.as_slice() == event.encoded());
+        }
+        let cf = self
+            .db
+            .cf_handle(CF_ENTRIES)
+            .expect("entries column family exists");
+        let stored = self.db.get_pinned_cf(&cf, seq_key(seq))?.ok_or_else(|| {
+            LedgerError::Inconsistent(format!("deduplication points at missing entry {seq}"))
+        })?;
+        let view = EntryView::decode(&stored)
             .map_err(|e| LedgerError::Inconsistent(format!("entry {seq}: {e}")))?;
-        // Canonical encodings are equal exactly when the events are.
         Ok(view.event().is_some_and(|recorded| {
             idledger_proto::entry::encode_event(&recorded.to_event()) == event.encoded()
         }))
@@ -678,7 +685,7 @@ impl Ledger {
         self.in_flight = Some(InFlight {
             report: prepared.report,
             first_seq: prepared.first_seq,
-            leaves: prepared.leaves,
+            events: prepared.events,
             dedupe: prepared.dedupe,
             positions: positions.to_vec(),
             heads: prepared.heads,
@@ -777,9 +784,11 @@ impl Ledger {
         let mut dirty = DirtyTiles::default();
         let mut last_leaf = self.last_leaf;
         let mut dedupe_overlay: HashMap<Vec<u8>, u64> = HashMap::new();
-        // This batch's leaves so far (index = seq - first), for duplicates within the batch.
+        // This batch's events so far (index = seq - first), for duplicates within the batch.
         let first_seq = frontier.size();
-        let mut batch_leaves: Vec<Vec<u8>> = Vec::with_capacity(batch.len());
+        let mut batch_events: BatchEvents = Vec::with_capacity(batch.len());
+        // Every event leaf is assembled here, then copied into the write batch.
+        let mut leaf_buf: Vec<u8> = Vec::with_capacity(4096);
         let mut outcomes = Vec::with_capacity(batch.len());
         let (mut appended, mut quarantined, mut duplicates) = (0u64, 0u64, 0u64);
         let received_at = Timestamp::now();
@@ -824,7 +833,7 @@ impl Ledger {
                         .or_else(|| self.in_flight.as_ref()?.dedupe.get(&dkey).copied())
                         .or(stored);
                     match existing {
-                        Some(first) if self.recorded_event_is(first, &v, &batch_leaves)? => {
+                        Some(first) if self.recorded_event_is(first, &v, &batch_events)? => {
                             duplicates += 1;
                             outcomes.push(Outcome::Duplicate(Seq(first)));
                             continue;
@@ -846,14 +855,18 @@ impl Ledger {
                             }
                             heads.advance(row, seq);
                             dedupe_overlay.insert(dkey, seq);
-                            Built::Leaf(encode_event_leaf(
+                            encode_event_leaf_into(
+                                &mut leaf_buf,
                                 seq,
                                 &last_leaf,
                                 received_at,
                                 &sub.origin,
                                 &links,
                                 v.encoded(),
-                            ))
+                            );
+                            Built::Leaf {
+                                event: v.into_encoded(),
+                            }
                         }
                     }
                 }
@@ -893,8 +906,8 @@ impl Ledger {
                     Built::Body(Body::System(record))
                 }
             };
-            let (bytes, is_quarantine) = match built {
-                Built::Leaf(bytes) => (bytes, false),
+            let (event, is_quarantine) = match built {
+                Built::Leaf { event } => (event, false),
                 Built::Body(body) => {
                     let is_quarantine = matches!(body, Body::Quarantined(_));
                     let entry = Entry {
@@ -905,13 +918,14 @@ impl Ledger {
                         origin: sub.origin,
                         body,
                     };
-                    (entry.encode(), is_quarantine)
+                    leaf_buf = entry.encode();
+                    (Vec::new(), is_quarantine)
                 }
             };
-            let hash = leaf_hash(&bytes);
-            wb.put_cf(&entries_cf, seq_key(seq), &bytes);
-            debug_assert_eq!(seq - first_seq, batch_leaves.len() as u64);
-            batch_leaves.push(bytes);
+            let hash = leaf_hash(&leaf_buf);
+            wb.put_cf(&entries_cf, seq_key(seq), &leaf_buf);
+            debug_assert_eq!(seq - first_seq, batch_events.len() as u64);
+            batch_events.push(event);
             frontier.push(hash, &mut dirty);
             last_leaf = hash;
             if is_quarantine {
@@ -1025,7 +1039,7 @@ impl Ledger {
                 elapsed: started.elapsed(),
             },
             first_seq,
-            leaves: batch_leaves,
+            events: batch_events,
             dedupe: dedupe_overlay,
             heads: moved_heads,
         })

@@ -167,6 +167,10 @@ impl ValidatedEvent {
     pub fn encoded(&self) -> &[u8] {
         &self.encoded
     }
+    /// The canonical encoding, kept without copying.
+    pub fn into_encoded(self) -> Vec<u8> {
+        self.encoded
+    }
     /// The SHA-256 of the event's canonical encoding (computed on each call).
     pub fn content_hash(&self) -> Hash {
         sha256(&self.encoded)

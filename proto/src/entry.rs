@@ -243,19 +243,43 @@ pub fn encode_event_leaf(
     event_bytes: &[u8],
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + event_bytes.len());
+    encode_event_leaf_into(
+        &mut out,
+        seq,
+        prev_leaf_hash,
+        received_at,
+        origin,
+        links,
+        event_bytes,
+    );
+    out
+}
+
+/// `encode_event_leaf` into a buffer the caller reuses (cleared first): a writer assembling
+/// thousands of leaves a batch allocates none of them.
+pub fn encode_event_leaf_into(
+    out: &mut Vec<u8>,
+    seq: u64,
+    prev_leaf_hash: &Hash,
+    received_at: Timestamp,
+    origin: &Origin,
+    links: &BackLinks,
+    event_bytes: &[u8],
+) {
+    out.clear();
+    out.reserve(128 + event_bytes.len());
     out.push(FORMAT_VERSION);
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(&prev_leaf_hash.0);
     (|| {
-        bincode::encode_into_std_write(received_at, &mut out, config())?;
-        bincode::encode_into_std_write(origin, &mut out, config())?;
+        bincode::encode_into_std_write(received_at, &mut *out, config())?;
+        bincode::encode_into_std_write(origin, &mut *out, config())?;
         // `Body::Event` is variant 0, a u32 in this configuration.
-        bincode::encode_into_std_write(0u32, &mut out, config())?;
-        bincode::encode_into_std_write(links, &mut out, config())
+        bincode::encode_into_std_write(0u32, &mut *out, config())?;
+        bincode::encode_into_std_write(links, &mut *out, config())
     })()
     .expect("encoding to a Vec cannot fail");
     out.extend_from_slice(event_bytes);
-    out
 }
 
 /// The RFC 6962 leaf hash of an entry's bytes.
