@@ -110,7 +110,46 @@ struct IndexedIds {
 }
 
 impl ValidatedEvent {
-    /// Wraps a validated event's canonical encoding, locating its indexed ids.
+    /// Encodes a validated event, locating its indexed ids as it goes.
+    fn encode(event: &Event) -> ValidatedEvent {
+        let (encoded, at) = crate::entry::encode_event_locating_ids(event);
+        let span = |start: usize, s: &str| {
+            let span = Span {
+                start: start as u32,
+                len: s.len() as u32,
+            };
+            (encoded.get(start..start + s.len()) == Some(s.as_bytes())).then_some(span)
+        };
+        let opt = |start: Option<usize>, s: Option<&str>| match (start, s) {
+            (Some(start), Some(s)) => span(start, s).map(Some),
+            (None, None) => Some(None),
+            _ => None,
+        };
+        let located = (|| {
+            Some(IndexedIds {
+                source: span(at.source, &event.source)?,
+                id: span(at.id, &event.id)?,
+                subject: span(at.subject, &event.subject.id)?,
+                grant: opt(at.grant, event.grant_id.as_deref())?,
+                credential: opt(
+                    at.credential,
+                    event.credential.as_ref().map(|c| c.id.as_str()),
+                )?,
+                resource: opt(at.resource, event.resource.as_deref())?,
+            })
+        })();
+        match located {
+            Some(ids) => ValidatedEvent { encoded, ids },
+            // The field-by-field encoder no longer matches the event's layout: locate the ids
+            // by decoding instead (slower, always right), and let debug builds say so.
+            None => {
+                debug_assert!(false, "encode_event_locating_ids is out of step with Event");
+                ValidatedEvent::from_encoded(encoded)
+            }
+        }
+    }
+
+    /// Wraps a validated event's canonical encoding, locating its indexed ids by decoding it.
     fn from_encoded(encoded: Vec<u8>) -> ValidatedEvent {
         let view = EventView::decode(&encoded).expect("an event's own canonical encoding decodes");
         let base = encoded.as_ptr() as usize;
@@ -435,9 +474,9 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
     };
     match result {
         Ok(event) => {
-            let encoded = crate::entry::encode_event(&event);
+            let validated = ValidatedEvent::encode(&event);
             drop(event);
-            Ok(ValidatedEvent::from_encoded(encoded))
+            Ok(validated)
         }
         Err(Failure::Secret(location)) => Err(redact(RejectReason::SecretMaterial { location })),
         Err(Failure::RedactedReason(reason)) => Err(redact(reason)),
@@ -904,6 +943,62 @@ mod tests {
     }
 
     proptest! {
+        /// The ids located while encoding field by field are where a decode of the bytes finds
+        /// them, and the bytes are `encode_event`'s, with every optional field present or not:
+        /// the located path never needs its fallback.
+        #[test]
+        fn ids_located_while_encoding_are_where_decoding_finds_them(
+            source in "\\PC{1,12}", id in "\\PC{1,24}", subject in "\\PC{1,30}",
+            actor in proptest::option::of("\\PC{1,10}"),
+            grant in proptest::option::of("\\PC{1,20}"),
+            request in proptest::option::of("\\PC{0,8}"),
+            resource in proptest::option::of("\\PC{1,20}"),
+            reason in proptest::option::of("\\PC{0,40}"),
+            policy in proptest::option::of(("\\PC{1,8}", proptest::option::of("\\PC{0,4}"))),
+            expires in proptest::option::of(any::<i64>()),
+            credential in proptest::option::of("\\PC{1,20}"),
+            owner in proptest::option::of("\\PC{1,20}"),
+            attributes in proptest::collection::vec(("\\PC{1,8}", "\\PC{0,8}"), 0..3),
+        ) {
+            let event = Event {
+                source,
+                id,
+                kind: EventType::AccessGranted,
+                time: Timestamp(1_700_000_000_000_000),
+                actor: actor.map(|id| Actor { id, kind: ActorKind::Human, mfa: Some(true) }),
+                subject: Subject { id: subject, kind: SubjectKind::ServiceAccount },
+                grant_id: grant,
+                request_id: request,
+                resource,
+                reason,
+                ticket: None,
+                policy: policy.map(|(id, version)| Policy { id, version, hash: None }),
+                decision: Some(Decision::Keep),
+                expires_at: expires.map(Timestamp),
+                exception: true,
+                credential: credential.map(|id| Credential {
+                    id,
+                    kind: CredentialKind::Certificate,
+                    fingerprint: [7; 32],
+                }),
+                owner,
+                attributes: attributes.into_iter().map(|(k, v)| (k, AttrValue::Text(v))).collect(),
+            };
+            let (bytes, at) = crate::entry::encode_event_locating_ids(&event);
+            prop_assert_eq!(&bytes, &crate::entry::encode_event(&event));
+            let decoded = ValidatedEvent::from_encoded(bytes).ids;
+            let start = |s: Option<Span>| s.map(|s| s.start as usize);
+            prop_assert_eq!(
+                (at.source, at.id, at.subject),
+                (decoded.source.start as usize, decoded.id.start as usize, decoded.subject.start as usize)
+            );
+            prop_assert_eq!(
+                (at.grant, at.resource, at.credential),
+                (start(decoded.grant), start(decoded.resource), start(decoded.credential))
+            );
+            prop_assert_eq!(ValidatedEvent::encode(&event).ids, decoded);
+        }
+
         /// The allocation-free ASCII path decides exactly as the general normalization.
         #[test]
         fn ascii_fast_path_matches_normalization(name in "[a-zA-Z_. -]{0,70}|(?i)(client|api|private|access)[_. -]?(secret|key|token)") {

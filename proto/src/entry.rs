@@ -230,6 +230,61 @@ pub fn encode_event(event: &Event) -> Vec<u8> {
     out
 }
 
+/// Where an event's indexed ids begin inside its canonical encoding (byte offsets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IdOffsets {
+    pub source: usize,
+    pub id: usize,
+    pub subject: usize,
+    pub grant: Option<usize>,
+    pub resource: Option<usize>,
+    pub credential: Option<usize>,
+}
+
+/// `encode_event`, field by field in declaration order (the order the derived `Encode` writes),
+/// noting where the indexed ids' bytes begin: a string is its 8-byte length then its bytes, and
+/// an `Option` adds a 1-byte tag before it. The caller checks the bytes at each offset against
+/// the field, so a change to `Event` that this function missed cannot go unnoticed; a property
+/// test holds the bytes equal to `encode_event`.
+pub(crate) fn encode_event_locating_ids(e: &Event) -> (Vec<u8>, IdOffsets) {
+    fn put<T: Encode>(out: &mut Vec<u8>, value: &T) -> usize {
+        let at = out.len();
+        bincode::encode_into_std_write(value, out, config())
+            .expect("encoding to a Vec cannot fail and events stay under the size limit");
+        at
+    }
+    const STR: usize = 8;
+    const SOME_STR: usize = 1 + 8;
+    let mut out = Vec::with_capacity(512);
+    let source = put(&mut out, &e.source) + STR;
+    let id = put(&mut out, &e.id) + STR;
+    put(&mut out, &e.kind);
+    put(&mut out, &e.time);
+    put(&mut out, &e.actor);
+    let subject = put(&mut out, &e.subject) + STR;
+    let grant = put(&mut out, &e.grant_id) + SOME_STR;
+    put(&mut out, &e.request_id);
+    let resource = put(&mut out, &e.resource) + SOME_STR;
+    put(&mut out, &e.reason);
+    put(&mut out, &e.ticket);
+    put(&mut out, &e.policy);
+    put(&mut out, &e.decision);
+    put(&mut out, &e.expires_at);
+    put(&mut out, &e.exception);
+    let credential = put(&mut out, &e.credential) + SOME_STR;
+    put(&mut out, &e.owner);
+    put(&mut out, &e.attributes);
+    let offsets = IdOffsets {
+        source,
+        id,
+        subject,
+        grant: e.grant_id.is_some().then_some(grant),
+        resource: e.resource.is_some().then_some(resource),
+        credential: e.credential.is_some().then_some(credential),
+    };
+    (out, offsets)
+}
+
 /// The leaf bytes of an event entry assembled from the event's canonical encoding (as
 /// `ValidatedEvent::encoded` holds it): byte for byte what `Entry::encode` gives for the same
 /// entry with `Body::Event`, without encoding the event again (a property test holds the two
