@@ -25,8 +25,16 @@ impl std::error::Error for VerificationFailed {}
 
 fn init_logging(format: Option<cli::LogFormat>) {
     use tracing_subscriber::EnvFilter;
+    // rdkafka's consumer, dropped after ingest has closed it (within a deadline, reporting the
+    // outcome itself), tries to close it again and logs that second attempt's failure as an
+    // error on every clean stop: that one module is silenced.
     let filter = EnvFilter::try_from_env("IDLEDGER_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,librdkafka=warn,rdkafka=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,librdkafka=warn,rdkafka=warn"))
+        .add_directive(
+            "rdkafka::consumer::base_consumer=off"
+                .parse()
+                .expect("a valid static directive"),
+        );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

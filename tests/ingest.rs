@@ -276,6 +276,38 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
             );
         }
     }
+    // The group's committed offsets (sent as ingest stopped, only so lag shows in ordinary
+    // tooling) are the stored positions.
+    let group: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "mixed")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for ((topic, part), _) in &stored {
+        tpl.add_partition(topic, *part);
+    }
+    let committed = group
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("committed offsets");
+    let committed: BTreeMap<(String, i32), i64> = committed
+        .elements()
+        .iter()
+        .map(|e| {
+            let offset = match e.offset() {
+                rdkafka::Offset::Offset(o) => o,
+                other => panic!(
+                    "{}/{}: no committed offset ({other:?})",
+                    e.topic(),
+                    e.partition()
+                ),
+            };
+            ((e.topic().to_owned(), e.partition()), offset)
+        })
+        .collect();
+    assert_eq!(committed, stored);
+    drop(group);
     // The dead-letter topic has every quarantined message that was safe to copy (not the secret,
     // not the tombstone, not the conflicting duplicate, which is a valid event).
     let dlq: BaseConsumer = ClientConfig::new()
@@ -602,10 +634,85 @@ fn a_broker_outage_mid_stream_loses_nothing() {
     wait_for("the second half", Duration::from_secs(90), || {
         tree(&metrics) >= 1001
     });
+    // Asked to stop after the broker has gone for good: ingest still exits, within its bounded
+    // wait for the group to acknowledge the consumer leaving (librdkafka alone waits forever).
+    drop(p);
+    drop(broker);
+    std::thread::sleep(Duration::from_secs(1));
     shutdown.request();
+    wait_for(
+        "ingest to stop with the broker gone",
+        Duration::from_secs(60),
+        || ingest.is_finished(),
+    );
     let summary = ingest.join().expect("join").expect("ingest");
     assert_eq!(summary.appended, 1000);
     assert_eq!(contents(&dir).event_ids.len(), 1000);
     verify_ok(&dir);
-    drop(broker);
+}
+
+/// Stopped with SIGTERM after its broker's process has died, ingest still exits 0 within a
+/// bounded time, with everything it took durable and verifiable (librdkafka's own consumer
+/// close waits for the group to acknowledge the consumer leaving: forever, with no broker).
+#[test]
+fn sigterm_after_the_broker_process_died_still_exits() {
+    use std::io::BufRead as _;
+    let mut broker = std::process::Command::new(bin())
+        .args(["dev-broker", "--topic", "gone:2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dev-broker");
+    let mut first = String::new();
+    std::io::BufReader::new(broker.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("address");
+    let bootstrap = first
+        .trim()
+        .strip_prefix("bootstrap.servers=")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    let p = producer(&bootstrap);
+    for i in 0..200 {
+        send(
+            &p,
+            "gone",
+            None,
+            &format!("k{i}"),
+            Some(event(&format!("g{i}"), "u").as_bytes()),
+        );
+    }
+    p.flush(Duration::from_secs(30)).expect("flush");
+    drop(p);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    drop(Ledger::init(&dir, "test.example/gone").expect("init"));
+    let mut ingest = spawn_ingest(&dir, &bootstrap, "gone", "gone", &[]);
+    wait_for(
+        "every message in the ledger",
+        Duration::from_secs(60),
+        || entries(&dir) >= 201,
+    );
+    broker.kill().expect("kill the broker");
+    broker.wait().expect("reap the broker");
+    std::thread::sleep(Duration::from_secs(1));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &ingest.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let exit = loop {
+        if let Some(s) = ingest.try_wait().expect("try_wait") {
+            break s;
+        }
+        if Instant::now() >= deadline {
+            let _ = ingest.kill();
+            panic!("ingest did not exit within 60 s of SIGTERM with its broker gone");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(exit.success(), "ingest exited with {exit}");
+    assert_eq!(entries(&dir), 201);
+    verify_ok(&dir);
 }

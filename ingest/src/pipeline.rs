@@ -192,6 +192,8 @@ struct IngestContext {
     assigned_epoch: Arc<AtomicU64>,
     fatal: Arc<Mutex<Option<String>>>,
     metrics: Arc<Metrics>,
+    /// Set once the pipeline has stopped and the consumer is leaving the group.
+    closing: AtomicBool,
 }
 
 impl ClientContext for IngestContext {
@@ -313,6 +315,11 @@ impl IngestContext {
     /// drops whatever it holds for them unappended (the next owner reads those messages from the
     /// group offset); then the pipeline drains, and the group offset is set to this ledger's
     /// position so the next owner starts exactly where this ledger stopped.
+    ///
+    /// Not when the consumer is leaving (the pipeline has stopped, and the final positions went
+    /// out with the last commit) or the assignment is lost (the session expired: the group has
+    /// already moved on, and the coordinator may be unreachable): a synchronous commit waits
+    /// for a coordinator without limit, and the ledger holds the positions either way.
     fn revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         {
             let mut assigned = self.assigned.lock().unwrap_or_else(|e| e.into_inner());
@@ -320,6 +327,21 @@ impl IngestContext {
                 assigned.remove(&(el.topic().to_owned(), el.partition()));
             }
             self.assigned_epoch.fetch_add(1, SeqCst);
+        }
+        let closing = self.closing.load(SeqCst);
+        if closing || consumer.assignment_lost() {
+            for el in tpl.elements() {
+                info!(
+                    topic = el.topic(),
+                    partition = el.partition(),
+                    closing,
+                    "partition revoked without a commit"
+                );
+            }
+            if let Err(e) = consumer.unassign() {
+                warn!(error = %e, "unassign failed");
+            }
+            return;
         }
         let target = {
             let mut d = self.dispatch.lock().unwrap_or_else(|e| e.into_inner());
@@ -489,12 +511,13 @@ pub fn run(
         assigned_epoch: assigned_epoch.clone(),
         fatal: fatal.clone(),
         metrics: metrics.clone(),
+        closing: AtomicBool::new(false),
     };
-    let consumer: Arc<BaseConsumer<IngestContext>> = Arc::new(
+    let consumer = ClosingConsumer(Some(Arc::new(
         client_config(config)
             .create_with_context(context)
             .map_err(IngestError::Config)?,
-    );
+    )));
     let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
     consumer
         .subscribe(&topics)
@@ -624,8 +647,10 @@ pub fn run(
                     tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.next_offset));
             }
         }
+        // Asynchronous: closing the consumer sends it before leaving the group, and a broker
+        // that has gone cannot hold the exit for its request timeout.
         if tpl.count() > 0
-            && let Err(e) = consumer.commit(&tpl, CommitMode::Sync)
+            && let Err(e) = consumer.commit(&tpl, CommitMode::Async)
         {
             warn!(error = %e, "final offset commit failed (the ledger holds the positions)");
         }
@@ -639,6 +664,63 @@ pub fn run(
         );
         Ok((summary, ledger))
     })
+}
+
+/// How long stopping waits for the consumer group to acknowledge this consumer leaving.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The consumer, closed within `CLOSE_DEADLINE` when dropped. rdkafka's own drop polls until the
+/// group coordinator acknowledges the consumer leaving, which never happens once the broker is
+/// gone (an ingest process asked to stop then never exits). Positions live in the ledger, so a
+/// consumer that cannot leave in time is abandoned, its memory not reclaimed, instead.
+struct ClosingConsumer(Option<Arc<BaseConsumer<IngestContext>>>);
+
+impl std::ops::Deref for ClosingConsumer {
+    type Target = Arc<BaseConsumer<IngestContext>>;
+    fn deref(&self) -> &Self::Target {
+        self.0
+            .as_ref()
+            .expect("the consumer is taken only when it is dropped")
+    }
+}
+
+impl Drop for ClosingConsumer {
+    fn drop(&mut self) {
+        let Some(shared) = self.0.take() else { return };
+        let consumer = match Arc::try_unwrap(shared) {
+            Ok(c) => c,
+            Err(still_shared) => {
+                // Every pipeline thread has ended by now; should a clone survive anyway, do not
+                // let its drop hold the process either.
+                warn!("the Kafka consumer is still shared at shutdown; leaving it unclosed");
+                std::mem::forget(still_shared);
+                return;
+            }
+        };
+        let started = Instant::now();
+        consumer.context().closing.store(true, SeqCst);
+        if let Err(e) = consumer.close_queue() {
+            warn!(error = %e, "closing the Kafka consumer failed");
+            return;
+        }
+        while !consumer.closed() {
+            if started.elapsed() >= CLOSE_DEADLINE {
+                warn!(
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "the consumer group did not acknowledge this consumer leaving (broker \
+                     unreachable?); exiting without it: the ledger holds every position"
+                );
+                std::mem::forget(consumer);
+                return;
+            }
+            // Serves the close: the final commit, the revocation, leaving the group.
+            let _ = consumer.poll(Duration::from_millis(100));
+        }
+        debug!(
+            took_ms = started.elapsed().as_millis() as u64,
+            "Kafka consumer closed"
+        );
+    }
 }
 
 #[allow(clippy::too_many_arguments)] // The loop's shared state; one call site.
