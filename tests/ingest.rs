@@ -285,7 +285,7 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
         .create()
         .expect("consumer");
     let mut tpl = rdkafka::TopicPartitionList::new();
-    for ((topic, part), _) in &stored {
+    for (topic, part) in stored.keys() {
         tpl.add_partition(topic, *part);
     }
     let committed = group
