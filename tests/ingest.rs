@@ -622,7 +622,9 @@ fn a_broker_outage_mid_stream_loses_nothing() {
             Some(event(&format!("o{i}"), "u").as_bytes()),
         );
     }
-    std::thread::sleep(Duration::from_secs(3));
+    // Longer than the session timeout (10 s): the group drops this member and its assignment
+    // is lost; it rejoins when the broker is back and resumes at the ledger's positions.
+    std::thread::sleep(Duration::from_secs(12));
     assert_eq!(
         tree(&metrics),
         501,
