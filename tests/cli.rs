@@ -290,22 +290,7 @@ fn demo_runs_the_whole_job_and_prints_the_answers() {
 fn dev_broker_and_ingest_as_the_readme_shows() {
     use rdkafka::ClientConfig;
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
-    use std::io::BufRead as _;
-    let mut broker = std::process::Command::new(bin())
-        .args(["dev-broker", "--topic", "identity-events:2"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("dev-broker");
-    let mut first = String::new();
-    std::io::BufReader::new(broker.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("address");
-    let bootstrap = first
-        .trim()
-        .strip_prefix("bootstrap.servers=127.0.0.1:")
-        .map(|p| format!("127.0.0.1:{p}"))
-        .unwrap_or_else(|| panic!("{first}"));
+    let (mut broker, bootstrap) = spawn_dev_broker(&["identity-events:2"]);
     let p: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         .create()

@@ -399,12 +399,16 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
+fn send_sigterm(child: &std::process::Child) {
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
+}
+
+fn sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
+    send_sigterm(child);
     child.wait().expect("wait")
 }
 
@@ -658,22 +662,7 @@ fn a_broker_outage_mid_stream_loses_nothing() {
 /// close waits for the group to acknowledge the consumer leaving: forever, with no broker).
 #[test]
 fn sigterm_after_the_broker_process_died_still_exits() {
-    use std::io::BufRead as _;
-    let mut broker = std::process::Command::new(bin())
-        .args(["dev-broker", "--topic", "gone:2"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("dev-broker");
-    let mut first = String::new();
-    std::io::BufReader::new(broker.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("address");
-    let bootstrap = first
-        .trim()
-        .strip_prefix("bootstrap.servers=")
-        .unwrap_or_else(|| panic!("{first}"))
-        .to_owned();
+    let (mut broker, bootstrap) = spawn_dev_broker(&["gone:2"]);
     let p = producer(&bootstrap);
     for i in 0..200 {
         send(
@@ -698,11 +687,7 @@ fn sigterm_after_the_broker_process_died_still_exits() {
     broker.kill().expect("kill the broker");
     broker.wait().expect("reap the broker");
     std::thread::sleep(Duration::from_secs(1));
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &ingest.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    send_sigterm(&ingest);
     let deadline = Instant::now() + Duration::from_secs(60);
     let exit = loop {
         if let Some(s) = ingest.try_wait().expect("try_wait") {

@@ -286,32 +286,10 @@ pub(crate) fn encode_event_locating_ids(e: &Event) -> (Vec<u8>, IdOffsets) {
 }
 
 /// The leaf bytes of an event entry assembled from the event's canonical encoding (as
-/// `ValidatedEvent::encoded` holds it): byte for byte what `Entry::encode` gives for the same
-/// entry with `Body::Event`, without encoding the event again (a property test holds the two
-/// together). Layout: docs/FORMAT.md.
-pub fn encode_event_leaf(
-    seq: u64,
-    prev_leaf_hash: &Hash,
-    received_at: Timestamp,
-    origin: &Origin,
-    links: &BackLinks,
-    event_bytes: &[u8],
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128 + event_bytes.len());
-    encode_event_leaf_into(
-        &mut out,
-        seq,
-        prev_leaf_hash,
-        received_at,
-        origin,
-        links,
-        event_bytes,
-    );
-    out
-}
-
-/// `encode_event_leaf` into a buffer the caller reuses (cleared first): a writer assembling
-/// thousands of leaves a batch allocates none of them.
+/// `ValidatedEvent::encoded` holds it), into `out` (cleared first; a writer reuses one buffer for
+/// thousands of leaves): byte for byte what `Entry::encode` gives for the same entry with
+/// `Body::Event`, without encoding the event again (a property test holds the two together).
+/// Layout: docs/FORMAT.md.
 pub fn encode_event_leaf_into(
     out: &mut Vec<u8>,
     seq: u64,

@@ -299,12 +299,12 @@ proptest! {
             body: Body::Event(Box::new(EventEntry { links: links.clone(), event: v.to_event() })),
         };
         let bytes = entry.encode();
-        let assembled = idledger_proto::entry::encode_event_leaf(seq, &idledger_proto::Hash(prev), Timestamp(1), &entry.origin, &links, v.encoded());
-        prop_assert_eq!(&assembled, &bytes);
-        // Into a reused buffer that still holds an earlier leaf: the same bytes, nothing left over.
-        let mut reused = vec![0xA5u8; 3000];
-        idledger_proto::entry::encode_event_leaf_into(&mut reused, seq, &idledger_proto::Hash(prev), Timestamp(1), &entry.origin, &links, v.encoded());
-        prop_assert_eq!(&reused, &bytes);
+        // Into a fresh buffer, and into a reused one that still holds an earlier leaf: the same
+        // bytes, nothing left over.
+        for mut buf in [Vec::new(), vec![0xA5u8; 3000]] {
+            idledger_proto::entry::encode_event_leaf_into(&mut buf, seq, &idledger_proto::Hash(prev), Timestamp(1), &entry.origin, &links, v.encoded());
+            prop_assert_eq!(&buf, &bytes);
+        }
         let back = Entry::decode(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&back, &entry);
         prop_assert_eq!(back.encode(), bytes.clone());

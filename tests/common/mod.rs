@@ -74,3 +74,29 @@ pub fn init(dir: &Path) -> String {
 pub fn path(p: &Path) -> &str {
     p.to_str().expect("utf8 path")
 }
+
+/// Starts `idledger dev-broker` with these topics (`NAME` or `NAME:PARTITIONS`) as its own
+/// process and returns it with the bootstrap address it printed, which must be on 127.0.0.1.
+pub fn spawn_dev_broker(topics: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut cmd = Command::new(bin());
+    cmd.arg("dev-broker");
+    for t in topics {
+        cmd.args(["--topic", t]);
+    }
+    let mut broker = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dev-broker");
+    let mut first = String::new();
+    std::io::BufReader::new(broker.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("address");
+    let bootstrap = first
+        .trim()
+        .strip_prefix("bootstrap.servers=127.0.0.1:")
+        .map(|port| format!("127.0.0.1:{port}"))
+        .unwrap_or_else(|| panic!("not a loopback bootstrap address: {first}"));
+    (broker, bootstrap)
+}
