@@ -52,6 +52,19 @@ fn send(p: &BaseProducer, topic: &str, partition: Option<i32>, key: &str, payloa
     }
 }
 
+/// Valid events `{prefix}{i}` about subject `u`, keyed `k{i}`, partitioned by the producer.
+fn send_events(p: &BaseProducer, topic: &str, prefix: &str, ids: std::ops::Range<usize>) {
+    for i in ids {
+        send(
+            p,
+            topic,
+            None,
+            &format!("k{i}"),
+            Some(event(&format!("{prefix}{i}"), "u").as_bytes()),
+        );
+    }
+}
+
 fn event(id: &str, subject: &str) -> String {
     format!(
         r#"{{"id":"{id}","source":"siem","type":"identity.updated","time":"2026-01-01T00:00:00Z","actor":{{"id":"hr","kind":"service"}},"subject":{{"id":"{subject}","kind":"human"}},"reason":"{}"}}"#,
@@ -602,30 +615,14 @@ fn a_broker_outage_mid_stream_loses_nothing() {
         })
     };
     let p = producer(&bootstrap);
-    for i in 0..500 {
-        send(
-            &p,
-            "outage",
-            None,
-            &format!("k{i}"),
-            Some(event(&format!("o{i}"), "u").as_bytes()),
-        );
-    }
+    send_events(&p, "outage", "o", 0..500);
     p.flush(Duration::from_secs(30)).expect("flush");
     let tree = |m: &Metrics| m.tree_size.load(std::sync::atomic::Ordering::Relaxed);
     wait_for("the first half", Duration::from_secs(60), || {
         tree(&metrics) >= 501
     });
     broker.broker_down(1).expect("down");
-    for i in 500..1000 {
-        send(
-            &p,
-            "outage",
-            None,
-            &format!("k{i}"),
-            Some(event(&format!("o{i}"), "u").as_bytes()),
-        );
-    }
+    send_events(&p, "outage", "o", 500..1000);
     // Longer than the session timeout (10 s): the group drops this member and its assignment
     // is lost; it rejoins when the broker is back and resumes at the ledger's positions.
     std::thread::sleep(Duration::from_secs(12));
@@ -664,15 +661,7 @@ fn a_broker_outage_mid_stream_loses_nothing() {
 fn sigterm_after_the_broker_process_died_still_exits() {
     let (mut broker, bootstrap) = spawn_dev_broker(&["gone:2"]);
     let p = producer(&bootstrap);
-    for i in 0..200 {
-        send(
-            &p,
-            "gone",
-            None,
-            &format!("k{i}"),
-            Some(event(&format!("g{i}"), "u").as_bytes()),
-        );
-    }
+    send_events(&p, "gone", "g", 0..200);
     p.flush(Duration::from_secs(30)).expect("flush");
     drop(p);
     let tmp = tempfile::tempdir().expect("tempdir");

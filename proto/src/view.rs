@@ -129,18 +129,22 @@ pub enum AttrValueView<'a> {
     Bool(bool),
 }
 
+/// Decodes a borrowed view from the whole of `bytes`: anything left over is an error.
+fn decode_whole<'a, T: BorrowDecode<'a, ()>>(bytes: &'a [u8]) -> Result<T, LeafError> {
+    let (view, used): (T, usize) = bincode::borrow_decode_from_slice(bytes, config())
+        .map_err(|e| LeafError::Malformed(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(LeafError::TrailingBytes(bytes.len() - used));
+    }
+    Ok(view)
+}
+
 impl<'a> EntryView<'a> {
     /// Decodes leaf bytes by the same rules as `Entry::decode`: right version, size limit,
     /// nothing left over.
     pub fn decode(leaf: &'a [u8]) -> Result<EntryView<'a>, LeafError> {
         check_preamble(leaf)?;
-        let (view, used): (EntryView<'a>, usize) =
-            bincode::borrow_decode_from_slice(leaf, config())
-                .map_err(|e| LeafError::Malformed(e.to_string()))?;
-        if used != leaf.len() {
-            return Err(LeafError::TrailingBytes(leaf.len() - used));
-        }
-        Ok(view)
+        decode_whole(leaf)
     }
 
     /// The event, if this entry records one.
@@ -189,13 +193,7 @@ impl<'a> EventView<'a> {
     /// Decodes an event's canonical encoding (as `ValidatedEvent::encoded` holds it): the whole
     /// of `bytes`, nothing left over.
     pub fn decode(bytes: &'a [u8]) -> Result<EventView<'a>, LeafError> {
-        let (view, used): (EventView<'a>, usize) =
-            bincode::borrow_decode_from_slice(bytes, config())
-                .map_err(|e| LeafError::Malformed(e.to_string()))?;
-        if used != bytes.len() {
-            return Err(LeafError::TrailingBytes(bytes.len() - used));
-        }
-        Ok(view)
+        decode_whole(bytes)
     }
 
     /// A view of an owned event (for code that serves owned and stored events alike).
