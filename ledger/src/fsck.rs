@@ -154,9 +154,15 @@ struct Fingerprints {
 
 impl Fingerprints {
     fn of(&self, bytes: &[u8]) -> u64 {
+        self.of_parts(&[bytes])
+    }
+    /// The fingerprint of the parts' concatenation.
+    fn of_parts(&self, parts: &[&[u8]]) -> u64 {
         use std::hash::{BuildHasher as _, Hasher as _};
         let mut h = self.state.build_hasher();
-        h.write(bytes);
+        for p in parts {
+            h.write(p);
+        }
         h.finish()
     }
 }
@@ -225,11 +231,9 @@ fn walk_chunk(cursor: &mut ChunkCursor<'_>, fp: &Fingerprints) -> ChunkOut {
         walked: Vec::new(),
         topics: Vec::new(),
     };
-    let mut scratch = Vec::with_capacity(256);
     while let Some((k, v)) = cursor.next() {
         let key = be_u64(k).filter(|_| k.len() == 8).unwrap_or(u64::MAX);
-        out.walked
-            .push(walk_entry(key, v, fp, &mut scratch, &mut out.topics));
+        out.walked.push(walk_entry(key, v, fp, &mut out.topics));
     }
     out
 }
@@ -238,16 +242,9 @@ fn walk_entry(
     key: u64,
     bytes: &[u8],
     fp: &Fingerprints,
-    scratch: &mut Vec<u8>,
     topics: &mut Vec<(u64, String)>,
 ) -> Walked {
-    let mut print = |parts: &[&[u8]]| {
-        scratch.clear();
-        for p in parts {
-            scratch.extend_from_slice(p);
-        }
-        fp.of(scratch)
-    };
+    let print = |parts: &[&[u8]]| fp.of_parts(parts);
     let facts = EntryView::decode(bytes)
         .map_err(|e| e.to_string())
         .map(|view| {
@@ -473,6 +470,16 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
     let mut active_keys: Vec<VerifierKey> = Vec::new();
     let mut known_keys: Vec<VerifierKey> = Vec::new();
     let mut rebuilt = Rebuilt::default();
+    // Sized once from RocksDB's estimate of the stored heads (an entry names at most three ids),
+    // so the map does not rehash as it grows.
+    let heads_estimate = db
+        .property_int_value_cf(cf(CF_HEADS), "rocksdb.estimate-num-keys")
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    rebuilt
+        .heads
+        .reserve(heads_estimate.min(size.saturating_mul(3)) as usize);
     let mut tiles = TileCursor { cached: Vec::new() };
     let mut subtrees = SubtreeCursor { cached: Vec::new() };
     let mut trusted_root_seen: Option<Hash> = None;
@@ -634,14 +641,29 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
         }
         Ok(())
     };
-    reader.par_chunks(
-        0,
-        None,
-        opts.threads,
-        opts.chunk_entries,
-        |cursor| Ok::<_, ReadError>(walk_chunk(cursor, &fp)),
-        |out| merge(out, &mut report),
-    )?;
+    let walk = |merge: &mut dyn FnMut(ChunkOut) -> Result<(), ReadError>| {
+        reader.par_chunks(
+            0,
+            None,
+            opts.threads,
+            opts.chunk_entries,
+            |cursor| Ok::<_, ReadError>(walk_chunk(cursor, &fp)),
+            merge,
+        )
+    };
+    // The index column families are read on a thread of their own while the entries are walked
+    // (with more than one thread), and compared once the walk has rebuilt what they should hold.
+    let stored = if opts.threads > 1 {
+        std::thread::scope(|s| {
+            let stored = s.spawn(|| stored_indexes(db, &fp));
+            let walked = walk(&mut |out| merge(out, &mut report));
+            let stored = stored.join().expect("the index reader does not panic");
+            walked.and(stored)
+        })?
+    } else {
+        walk(&mut |out| merge(out, &mut report))?;
+        stored_indexes(db, &fp)?
+    };
     if expected < size {
         report.add(
             FailureClass::MissingEntry,
@@ -688,7 +710,7 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
         }
     }
 
-    check_indexes(reader, size, &rebuilt, &fp, &mut report)?;
+    check_indexes(reader, size, &rebuilt, &fp, &stored, &mut report)?;
     check_tile_extents(reader, size, &mut report)?;
     Ok(report)
 }
@@ -863,67 +885,72 @@ fn check_checkpoint(
     }
 }
 
+/// Count and wrapping sum of record fingerprints of one index column family.
+type Multiset = (u64, u64);
+
+/// The stored side of the index comparison: each index as a multiset of record fingerprints.
+/// It reads only the index column families, so it runs while the entries are walked.
+struct StoredIndexes {
+    heads: Multiset,
+    dedupe: Multiset,
+    resources: Multiset,
+}
+
+/// A `heads` record's fingerprint: the fingerprint of its key (which the walk also computes, from
+/// the id) followed by the value's bytes.
+fn head_record(fp: &Fingerprints, key_print: u64, value: &[u8]) -> u64 {
+    fp.of_parts(&[&key_print.to_le_bytes(), value])
+}
+
+fn stored_indexes(db: &rocksdb::DB, fp: &Fingerprints) -> Result<StoredIndexes, ReadError> {
+    let multiset = |name: &'static str, record: &dyn Fn(&[u8], &[u8]) -> u64| {
+        let cf = db.cf_handle(name).expect("column family exists");
+        let (mut count, mut sum) = (0u64, 0u64);
+        let mut ro = rocksdb::ReadOptions::default();
+        ro.fill_cache(false);
+        ro.set_readahead_size(2 << 20);
+        let mut it = db.raw_iterator_cf_opt(cf, ro);
+        it.seek_to_first();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            count += 1;
+            sum = sum.wrapping_add(record(k, v));
+            it.next();
+        }
+        it.status()?;
+        Ok::<_, ReadError>((count, sum))
+    };
+    let key_and_value = |k: &[u8], v: &[u8]| fp.of_parts(&[k, v]);
+    Ok(StoredIndexes {
+        heads: multiset(CF_HEADS, &|k, v| head_record(fp, fp.of(k), v))?,
+        dedupe: multiset(CF_DEDUPE, &key_and_value)?,
+        resources: multiset(CF_RESOURCES, &key_and_value)?,
+    })
+}
+
 fn check_indexes(
     reader: &LedgerReader<'_>,
     size: u64,
     rebuilt: &Rebuilt,
     fp: &Fingerprints,
+    stored: &StoredIndexes,
     report: &mut FsckReport,
 ) -> Result<(), ReadError> {
-    let db = reader.db();
-    let cf = |n| db.cf_handle(n).expect("column family exists");
-    let mut stored_heads = 0u64;
-    let mut it = db.raw_iterator_cf(cf(CF_HEADS));
-    it.seek_to_first();
-    while let (Some(k), Some(v)) = (it.key(), it.value()) {
-        stored_heads += 1;
-        let want = rebuilt.heads.get(&fp.of(k)).copied();
-        if want.is_none() || want != be_u64(v) {
-            let id = String::from_utf8_lossy(&k[1.min(k.len())..]).into_owned();
-            report.add(
-                FailureClass::IndexMismatch,
-                be_u64(v).unwrap_or(size),
-                format!(
-                    "head index for `{id}` is {:?}, the log says {want:?}",
-                    be_u64(v)
-                ),
-            );
-        }
-        it.next();
+    let rebuilt_heads = rebuilt.heads.iter().fold(
+        (rebuilt.heads.len() as u64, 0u64),
+        |(count, sum), (&id, &seq)| {
+            (
+                count,
+                sum.wrapping_add(head_record(fp, id, &seq.to_be_bytes())),
+            )
+        },
+    );
+    if stored.heads != rebuilt_heads {
+        locate_head_mismatches(reader, size, rebuilt, fp, report)?;
     }
-    it.status()?;
-    if stored_heads != rebuilt.heads.len() as u64 {
-        report.add(
-            FailureClass::IndexMismatch,
-            size,
-            format!(
-                "{stored_heads} head index entries for {} ids in the log",
-                rebuilt.heads.len()
-            ),
-        );
-    }
-
-    // `dedupe` and `resources` as multisets of (key, index) fingerprints.
-    let multiset = |name: &'static str| -> Result<(u64, u64), ReadError> {
-        let (mut count, mut sum) = (0u64, 0u64);
-        let mut scratch = Vec::with_capacity(256);
-        let mut it = db.raw_iterator_cf(cf(name));
-        it.seek_to_first();
-        while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            count += 1;
-            scratch.clear();
-            scratch.extend_from_slice(k);
-            scratch.extend_from_slice(v);
-            sum = sum.wrapping_add(fp.of(&scratch));
-            it.next();
-        }
-        it.status()?;
-        Ok((count, sum))
-    };
-    if multiset(CF_DEDUPE)? != (rebuilt.events, rebuilt.dedupe_sum) {
+    if stored.dedupe != (rebuilt.events, rebuilt.dedupe_sum) {
         locate_dedupe_mismatches(reader, size, report)?;
     }
-    let (count, sum) = multiset(CF_RESOURCES)?;
+    let (count, sum) = stored.resources;
     if (count, sum) != (rebuilt.resources, rebuilt.resources_sum) {
         report.add(
             FailureClass::IndexMismatch,
@@ -952,6 +979,57 @@ fn check_indexes(
                 ),
             ),
         }
+    }
+    Ok(())
+}
+
+/// The second pass, run only when the head index disagrees with the log: every stored head
+/// must be the last entry of its id, and there must be one per id.
+fn locate_head_mismatches(
+    reader: &LedgerReader<'_>,
+    size: u64,
+    rebuilt: &Rebuilt,
+    fp: &Fingerprints,
+    report: &mut FsckReport,
+) -> Result<(), ReadError> {
+    let db = reader.db();
+    let before = report.counts.values().sum::<u64>();
+    let mut stored_heads = 0u64;
+    let mut it = db.raw_iterator_cf(db.cf_handle(CF_HEADS).expect("column family exists"));
+    it.seek_to_first();
+    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        stored_heads += 1;
+        let want = rebuilt.heads.get(&fp.of(k)).copied();
+        if want.is_none() || want != be_u64(v).filter(|_| v.len() == 8) {
+            let id = String::from_utf8_lossy(&k[1.min(k.len())..]).into_owned();
+            report.add(
+                FailureClass::IndexMismatch,
+                be_u64(v).unwrap_or(size),
+                format!(
+                    "head index for `{id}` is {:?}, the log says {want:?}",
+                    be_u64(v)
+                ),
+            );
+        }
+        it.next();
+    }
+    it.status()?;
+    if stored_heads != rebuilt.heads.len() as u64 {
+        report.add(
+            FailureClass::IndexMismatch,
+            size,
+            format!(
+                "{stored_heads} head index entries for {} ids in the log",
+                rebuilt.heads.len()
+            ),
+        );
+    }
+    if report.counts.values().sum::<u64>() == before {
+        report.add(
+            FailureClass::IndexMismatch,
+            size,
+            "the head index does not match the log".into(),
+        );
     }
     Ok(())
 }

@@ -495,6 +495,11 @@ fn every_tamper_class_is_detected_at_its_index() {
         .ok()
     );
 
+    let user1_head = {
+        let db = store::open_primary(&base.join("db")).expect("open raw");
+        let v = get(&db, CF_HEADS, &head_key(HeadKind::Subject, "user1"));
+        u64::from_be_bytes(v.try_into().expect("8 bytes"))
+    };
     let copy = |name: &str| {
         let to = tmp.path().join(name);
         let status = std::process::Command::new("cp")
@@ -611,6 +616,39 @@ fn every_tamper_class_is_detected_at_its_index() {
             }),
             FailureClass::IndexMismatch,
             5,
+        ),
+        (
+            "delete a head index record",
+            Box::new(|db| {
+                db.delete_cf(cf(db, CF_HEADS), head_key(HeadKind::Grant, "g2"))
+                    .expect("delete");
+            }),
+            FailureClass::IndexMismatch,
+            size,
+        ),
+        (
+            "add a head for an id the log never names",
+            Box::new(|db| {
+                db.put_cf(
+                    cf(db, CF_HEADS),
+                    head_key(HeadKind::Subject, "nobody"),
+                    3u64.to_be_bytes(),
+                )
+                .expect("put");
+            }),
+            FailureClass::IndexMismatch,
+            3,
+        ),
+        (
+            "lengthen a head index value",
+            Box::new(move |db| {
+                let mut v = get(db, CF_HEADS, &head_key(HeadKind::Subject, "user1"));
+                v.push(0);
+                db.put_cf(cf(db, CF_HEADS), head_key(HeadKind::Subject, "user1"), v)
+                    .expect("put");
+            }),
+            FailureClass::IndexMismatch,
+            user1_head,
         ),
         (
             "point a deduplication key at another event",
