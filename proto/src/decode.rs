@@ -50,6 +50,14 @@ const SECRET_NAMES: &[&str] = &[
 /// The marker of a PEM private key block (`-----BEGIN … PRIVATE KEY-----`).
 const PEM_PRIVATE_KEY: &[u8] = b"PRIVATE KEY-----";
 
+/// The searcher for `PEM_PRIVATE_KEY`, built once (building one per message cost more than
+/// the search).
+fn pem_private_key_finder() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(PEM_PRIVATE_KEY))
+}
+
 fn is_secret_name(name: &str) -> bool {
     if name.len() > 64 {
         return false;
@@ -424,7 +432,7 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
     if raw.is_empty() {
         return Err(keep(RejectReason::EmptyPayload));
     }
-    if memchr::memmem::find(raw, PEM_PRIVATE_KEY).is_some() {
+    if pem_private_key_finder().find(raw).is_some() {
         return Err(redact(RejectReason::SecretMaterial {
             location: "PEM private key block".into(),
         }));
