@@ -1091,6 +1091,32 @@ impl Ledger {
         Ok(())
     }
 
+    /// Flushes, then waits until RocksDB has no compaction left to do: the ledger's files are
+    /// then as few as they will get, which read-only openers (which never compact) inherit.
+    pub fn settle(&mut self) -> Result<(), LedgerError> {
+        self.flush()?;
+        let mut opts = rocksdb::WaitForCompactOptions::default();
+        opts.set_flush(true);
+        self.db.wait_for_compact(&opts)?;
+        Ok(())
+    }
+
+    /// Files at level 0 of each column family that has any (reads merge all of them).
+    pub fn level0_files(&self) -> Vec<(&'static str, u64)> {
+        ALL_CFS
+            .iter()
+            .filter_map(|name| {
+                let cf = self.db.cf_handle(name)?;
+                let n = self
+                    .db
+                    .property_int_value_cf(&cf, "rocksdb.num-files-at-level0")
+                    .ok()
+                    .flatten()?;
+                (n > 0).then_some((*name, n))
+            })
+            .collect()
+    }
+
     /// The underlying database, for fsck and tests in this crate's family.
     pub fn db(&self) -> &DB {
         &self.db

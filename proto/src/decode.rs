@@ -237,45 +237,87 @@ pub fn content_hash(event: &Event) -> Hash {
     sha256(&crate::entry::encode_event(event))
 }
 
+/// A JSON string, borrowed from the input unless it holds escapes. (serde's own `Cow<str>`
+/// always copies, and `#[serde(borrow)]` does not reach through an `Option`.)
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+        }
+        d.deserialize_str(V).map(Text)
+    }
+}
+
+/// An optional (absent or `null`) `Text`.
+struct MaybeText<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for MaybeText<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(MaybeText(Option::<Text<'a>>::deserialize(d)?.map(|t| t.0)))
+    }
+}
+
+/// `deserialize_with` for the optional string fields of the wire structs.
+fn borrowed_text<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    MaybeText::deserialize(d).map(|t| t.0)
+}
+
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
     expecting = "a JSON object with the event's fields"
 )]
 struct WireEvent<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     source: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "type")]
+    #[serde(borrow, default, deserialize_with = "borrowed_text", rename = "type")]
     kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     time: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     actor: Option<WireActor<'a>>,
     #[serde(borrow, default)]
     subject: Option<WireSubject<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     grant_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     request_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     resource: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     reason: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     ticket: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     policy: Option<WirePolicy<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     decision: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     expires_at: Option<Cow<'a, str>>,
     #[serde(default)]
     exception: Option<bool>,
     #[serde(borrow, default)]
     credential: Option<WireCredential<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     owner: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     attributes: Option<WireAttributes<'a>>,
@@ -287,9 +329,9 @@ struct WireEvent<'a> {
     expecting = "an object with `id`, `kind` and optional `mfa`"
 )]
 struct WireActor<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     kind: Option<Cow<'a, str>>,
     #[serde(default)]
     mfa: Option<bool>,
@@ -298,9 +340,9 @@ struct WireActor<'a> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = "an object with `id` and `kind`")]
 struct WireSubject<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     kind: Option<Cow<'a, str>>,
 }
 
@@ -310,11 +352,11 @@ struct WireSubject<'a> {
     expecting = "an object with `id` and optional `version`, `hash`"
 )]
 struct WirePolicy<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     version: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     hash: Option<Cow<'a, str>>,
 }
 
@@ -338,12 +380,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireCredential<'a> {
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 let mut c = WireCredential::default();
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
                     match key.as_ref() {
-                        "id" => c.id = map.next_value::<Option<Cow<'de, str>>>()?,
-                        "kind" => c.kind = map.next_value::<Option<Cow<'de, str>>>()?,
+                        "id" => c.id = map.next_value::<MaybeText<'de>>()?.0,
+                        "kind" => c.kind = map.next_value::<MaybeText<'de>>()?.0,
                         "fingerprint" => {
-                            c.fingerprint = map.next_value::<Option<Cow<'de, str>>>()?;
+                            c.fingerprint = map.next_value::<MaybeText<'de>>()?.0;
                         }
                         other => {
                             c.other_members.push(quote(other));
@@ -371,7 +413,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireAttributes<'a> {
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 let mut out = Vec::new();
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
                     let value = map.next_value::<WireAttr>()?;
                     out.push((key, value.0));
                 }
@@ -931,6 +973,37 @@ fn check_required_for_type(e: &Event) -> Result<(), RejectReason> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn wire_strings_borrow_from_the_input_unless_escaped() {
+        // (JSON, borrowed?, text)
+        let cases: &[(&str, bool, &str)] = &[
+            (r#"{"id":"evt-1"}"#, true, "evt-1"),
+            (r#"{"id":"a\nb"}"#, false, "a\nb"),
+            (r#"{"id":"caf\u00e9"}"#, false, "café"),
+        ];
+        for &(json, borrowed, text) in cases {
+            #[derive(Deserialize)]
+            struct W<'a> {
+                #[serde(borrow, deserialize_with = "borrowed_text")]
+                id: Option<Cow<'a, str>>,
+            }
+            let w: W<'_> = serde_json::from_str(json).expect("parses");
+            let id = w.id.expect("present");
+            assert_eq!(
+                (matches!(id, Cow::Borrowed(_)), id.as_ref()),
+                (borrowed, text),
+                "{json}"
+            );
+        }
+        // null and absent are both None; a number names what was expected.
+        let none: MaybeText<'_> = serde_json::from_str("null").expect("null");
+        assert!(none.0.is_none());
+        let err = serde_json::from_str::<MaybeText<'_>>("5")
+            .err()
+            .expect("a number is no string");
+        assert!(err.to_string().contains("expected a string"), "{err}");
+    }
 
     #[test]
     fn secret_names_are_recognized_as_written_by_real_systems() {
