@@ -9,13 +9,6 @@ mod output;
 mod workload;
 
 use clap::Parser as _;
-
-/// mimalloc instead of glibc's allocator: ingest's stages allocate in one thread and free in
-/// another (a decoded event is made by a decode worker and dropped by the ledger), which glibc
-/// serves through locked arenas. Measured over four interleaved pairs of 1M-event ingests:
-/// 7-13% more events per second (README, Benchmarks).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 /// Returned (as an error) when data failed verification: exit code 1.
