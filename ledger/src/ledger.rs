@@ -1091,8 +1091,8 @@ impl Ledger {
         Ok(())
     }
 
-    /// Flushes, then waits until RocksDB has no compaction left to do: the ledger's files are
-    /// then as few as they will get, which read-only openers (which never compact) inherit.
+    /// Flushes, then waits until RocksDB has no compaction pending or running. Closing the
+    /// database does not finish pending compactions, and read-only openers never run them.
     pub fn settle(&mut self) -> Result<(), LedgerError> {
         self.flush()?;
         let mut opts = rocksdb::WaitForCompactOptions::default();
