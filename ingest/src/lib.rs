@@ -10,4 +10,4 @@ pub mod pipeline;
 pub use config::IngestConfig;
 pub use devbroker::DevBroker;
 pub use metrics::Metrics;
-pub use pipeline::{IngestError, IngestSummary, Shutdown, run};
+pub use pipeline::{IngestError, IngestSummary, Shutdown, client_config, run};

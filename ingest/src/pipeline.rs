@@ -420,7 +420,9 @@ fn decode_chunk(chunk: Chunk<RawMessage>, keep_dead_letters: bool) -> Chunk<Deco
         .collect()
 }
 
-fn client_config(config: &IngestConfig) -> ClientConfig {
+/// The librdkafka configuration ingest's consumer runs with (public so a benchmark can consume
+/// under the same settings).
+pub fn client_config(config: &IngestConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.brokers)
         .set("group.id", &config.group_id)
