@@ -127,6 +127,16 @@ fn verify_ok(dir: &Path) {
     assert!(report.ok(), "{}: {:?}", dir.display(), report.findings);
 }
 
+/// A consumer that only reads (never commits) as a member of `group`.
+fn reader(bootstrap: &str, group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer")
+}
+
 fn high_watermarks(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -291,12 +301,7 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
     }
     // The group's committed offsets (sent as ingest stopped, only so lag shows in ordinary
     // tooling) are the stored positions.
-    let group: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", "mixed")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
+    let group = reader(&bootstrap, "mixed");
     let mut tpl = rdkafka::TopicPartitionList::new();
     for (topic, part) in stored.keys() {
         tpl.add_partition(topic, *part);
@@ -323,12 +328,7 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
     drop(group);
     // The dead-letter topic has every quarantined message that was safe to copy (not the secret,
     // not the tombstone, not the conflicting duplicate, which is a valid event).
-    let dlq: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", "dlq-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
+    let dlq = reader(&bootstrap, "dlq-reader");
     // A plain assignment, no group: closing a group member waits for it to leave the group.
     let mut tpl = rdkafka::TopicPartitionList::new();
     tpl.add_partition_offset("dlq", 0, rdkafka::Offset::Beginning)

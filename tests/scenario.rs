@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use std::io::{BufRead as _, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 
 const NOW: &str = "2026-06-01T00:00:00Z";
 
@@ -371,15 +371,7 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("serve");
-    let mut first = String::new();
-    std::io::BufReader::new(server.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("listening line");
-    let addr = first
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected: {first}"))
-        .to_owned();
+    let addr = first_line_after(&mut server, "listening on http://");
     let get = |path: &str, token: Option<&str>| -> (u16, String) {
         let mut s = std::net::TcpStream::connect(&addr).expect("connect");
         let auth = token

@@ -78,7 +78,6 @@ pub fn path(p: &Path) -> &str {
 /// Starts `idledger dev-broker` with these topics (`NAME` or `NAME:PARTITIONS`) as its own
 /// process and returns it with the bootstrap address it printed, which must be on 127.0.0.1.
 pub fn spawn_dev_broker(topics: &[&str]) -> (std::process::Child, String) {
-    use std::io::BufRead as _;
     let mut cmd = Command::new(bin());
     cmd.arg("dev-broker");
     for t in topics {
@@ -89,14 +88,21 @@ pub fn spawn_dev_broker(topics: &[&str]) -> (std::process::Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("dev-broker");
+    let port = first_line_after(&mut broker, "bootstrap.servers=127.0.0.1:");
+    (broker, format!("127.0.0.1:{port}"))
+}
+
+/// Reads the first line a child printed on its (piped) stdout and returns what follows
+/// `prefix` in it; panics if the line does not start so.
+pub fn first_line_after(child: &mut std::process::Child, prefix: &str) -> String {
+    use std::io::BufRead as _;
     let mut first = String::new();
-    std::io::BufReader::new(broker.stdout.take().expect("stdout"))
+    std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
         .read_line(&mut first)
-        .expect("address");
-    let bootstrap = first
+        .expect("a first line");
+    first
         .trim()
-        .strip_prefix("bootstrap.servers=127.0.0.1:")
-        .map(|port| format!("127.0.0.1:{port}"))
-        .unwrap_or_else(|| panic!("not a loopback bootstrap address: {first}"));
-    (broker, bootstrap)
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("expected a line starting {prefix:?}, got {first:?}"))
+        .to_owned()
 }
