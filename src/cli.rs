@@ -195,6 +195,8 @@ pub enum Command {
         /// Events to generate (besides malformed, duplicate and secret-bearing messages).
         #[arg(long, default_value_t = 20_000)]
         events: usize,
+        /// Partitions of the demo topic; raised when the workload would not fit in them (the
+        /// dev broker keeps 5 MiB of batches per partition).
         #[arg(long, default_value_t = 4)]
         partitions: i32,
     },

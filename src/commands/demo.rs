@@ -15,6 +15,43 @@ use std::time::{Duration, Instant};
 
 const TOPIC: &str = "identity-events";
 
+/// librdkafka's mock broker keeps at most 5 MiB of (compressed) batches per partition and drops
+/// the oldest beyond that, as retention would. The demo spreads its messages so every partition
+/// holds all of its share (lz4-compressed, 25 000 messages of the generated workload fit with
+/// room to spare; `ensure_topic_whole` checks it).
+const DEMO_MESSAGES_PER_PARTITION: usize = 25_000;
+
+/// The partitions the demo uses: at least the number asked for, more if the workload would not
+/// fit in them (with about 3% extra messages: duplicates, malformed, secret-bearing).
+fn partitions_to_hold(events: usize, asked: i32) -> i32 {
+    let messages = events + events / 32 + 16;
+    let needed = messages.div_ceil(DEMO_MESSAGES_PER_PARTITION);
+    asked.max(i32::try_from(needed).unwrap_or(i32::MAX))
+}
+
+/// Fails if the broker already dropped the start of a partition: ingest would then start at the
+/// first message still held, and the demo's answers would be about a workload it never saw.
+fn ensure_topic_whole(bootstrap: &str, partitions: i32) -> anyhow::Result<()> {
+    let probe: rdkafka::consumer::BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .context("cannot create a consumer")?;
+    for p in 0..partitions {
+        let (low, _) = rdkafka::consumer::Consumer::fetch_watermarks(
+            &probe,
+            TOPIC,
+            p,
+            Duration::from_secs(10),
+        )?;
+        anyhow::ensure!(
+            low == 0,
+            "the dev broker dropped the first {low} messages of partition {p} (it keeps 5 MiB of \
+             batches per partition); run with more --partitions"
+        );
+    }
+    Ok(())
+}
+
 fn step(text: &str) -> std::io::Result<()> {
     line(format!("\n== {text}"))
 }
@@ -30,6 +67,7 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
         }
     };
     step("1. an embedded Kafka-protocol broker (librdkafka mock cluster) on 127.0.0.1")?;
+    let partitions = partitions_to_hold(events, partitions);
     let broker = DevBroker::start(1, &[(TOPIC.to_owned(), partitions)])?;
     let bootstrap = broker.bootstrap_servers();
     line(format!(
@@ -56,6 +94,7 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         .set("linger.ms", "5")
+        .set("compression.type", "lz4")
         .set("queue.buffering.max.messages", "1000000")
         .create()
         .context("cannot create a producer")?;
@@ -97,6 +136,7 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    ensure_topic_whole(&bootstrap, partitions)?;
 
     step("4. the real ingest pipeline: consumer group, parallel decode, batched atomic appends")?;
     let mut cfg = IngestConfig::new(&bootstrap, vec![TOPIC.to_owned()], "idledger-demo");
@@ -235,4 +275,28 @@ fn progress(len: u64, what: &'static str) -> Option<indicatif::ProgressBar> {
         );
         b
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partitions_to_hold;
+
+    #[test]
+    fn partitions_grow_only_when_the_workload_would_not_fit() {
+        // (events, partitions asked for, partitions used)
+        let cases = [
+            (1_500, 3, 3),
+            (20_000, 4, 4),
+            (200_000, 4, 9),
+            (1_000_000, 4, 42),
+            (1_000_000, 64, 64),
+        ];
+        for (events, asked, expected) in cases {
+            assert_eq!(
+                partitions_to_hold(events, asked),
+                expected,
+                "{events} events, {asked} asked"
+            );
+        }
+    }
 }
