@@ -1,14 +1,15 @@
 //! Ingest against librdkafka's mock cluster: mixed valid, invalid, duplicate and secret-bearing
 //! messages over several topics and partitions; a rebalance between two ingest processes; ingest
 //! killed with SIGKILL at random moments; a broker outage. Afterwards every message is in the
-//! ledger exactly once and the ledger verifies.
+//! ledger exactly once and the ledger verifies. Offsets the broker deleted before ingest read
+//! them are recorded as such.
 
 mod common;
 
 use common::*;
 use idledger_ingest::{DevBroker, IngestConfig, Metrics, Shutdown};
-use idledger_ledger::{FsckOptions, Ledger, ReadOnlyLedger, fsck};
-use idledger_proto::entry::{Body, Origin};
+use idledger_ledger::{FsckOptions, Ledger, ReadOnlyLedger, UnavailableOffsets, fsck};
+use idledger_proto::entry::{Body, Origin, SystemRecord};
 use idledger_proto::{RejectReason, Seq};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -652,6 +653,88 @@ fn a_broker_outage_mid_stream_loses_nothing() {
     assert_eq!(summary.appended, 1000);
     assert_eq!(contents(&dir).event_ids.len(), 1000);
     verify_ok(&dir);
+}
+
+/// Offsets the broker deleted (retention) between two runs, before ingest read them, are
+/// recorded in the ledger where they would have been, not skipped silently; everything the
+/// broker still held lands exactly once.
+#[test]
+fn offsets_gone_from_the_broker_are_recorded_where_they_would_have_been() {
+    let broker = DevBroker::start(1, &[("retained".into(), 1)]).expect("broker");
+    let bootstrap = broker.bootstrap_servers();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let mut cfg = IngestConfig::new(&bootstrap, vec!["retained".into()], "retained");
+    cfg.stop_when_caught_up = Some(Duration::from_millis(300));
+    let ingest = |ledger: Ledger| {
+        let (summary, ledger) =
+            idledger_ingest::run(ledger, &cfg, &Shutdown::new(), Arc::new(Metrics::default()))
+                .expect("ingest");
+        drop(ledger);
+        summary
+    };
+    let p = producer(&bootstrap);
+    send_events(&p, "retained", "r", 0..100);
+    p.flush(Duration::from_secs(30)).expect("flush");
+    let first = ingest(Ledger::init(&dir, "test.example/retained").expect("init"));
+    assert_eq!((first.appended, first.offsets_unavailable), (100, 0));
+
+    // The mock broker keeps 5 MiB of batches per partition: ~12 000 events of ~600 bytes push
+    // the first ones out, as retention would while ingest is down.
+    send_events(&p, "retained", "r", 100..12_000);
+    p.flush(Duration::from_secs(60)).expect("flush");
+    let (low, high) = reader(&bootstrap, "probe")
+        .fetch_watermarks("retained", 0, Duration::from_secs(5))
+        .expect("watermarks");
+    assert!(
+        low > 100,
+        "the broker still holds offset 100 (log starts at {low})"
+    );
+    assert_eq!(high, 12_000);
+
+    let second = ingest(Ledger::open(&dir).expect("open"));
+    assert_eq!(second.offsets_unavailable, (low - 100) as u64);
+    assert_eq!(second.appended, (high - low) as u64);
+    // Offset i carried event r{i} (one partition, produced in order): r0..r99, then from the
+    // broker's log start on.
+    let expected: BTreeSet<String> = (0..100).chain(low..high).map(|i| format!("r{i}")).collect();
+    assert_eq!(contents(&dir).event_ids, expected);
+    let ro = ReadOnlyLedger::open(&dir).expect("open");
+    let r = ro.reader();
+    let gaps: Vec<(u64, Body)> = (0..r.size().expect("size").0)
+        .map(|i| (i, r.entry(Seq(i)).expect("entry").body))
+        .filter(|(_, b)| matches!(b, Body::System(SystemRecord::OffsetsUnavailable { .. })))
+        .collect();
+    assert_eq!(
+        gaps,
+        vec![(
+            101,
+            Body::System(SystemRecord::OffsetsUnavailable {
+                topic: "retained".into(),
+                partition: 0,
+                first: 100,
+                end: low,
+            })
+        )],
+        "one record, right after the first run's 100 events (entry 0 is genesis)"
+    );
+    assert_eq!(
+        positions(&dir),
+        BTreeMap::from([(("retained".into(), 0), high)])
+    );
+    let report = fsck(&r, &FsckOptions::default()).expect("fsck");
+    assert!(report.ok(), "{:?}", report.findings);
+    assert_eq!(
+        report.unavailable_offsets,
+        vec![UnavailableOffsets {
+            index: 101,
+            topic: "retained".into(),
+            partition: 0,
+            first: 100,
+            end: low,
+        }]
+    );
+    assert_eq!(report.unavailable_offsets_total, (low - 100) as u64);
 }
 
 /// Stopped with SIGTERM after its broker's process has died, ingest still exits 0 within a

@@ -18,6 +18,8 @@ pub struct Metrics {
     pub batches: AtomicU64,
     pub batch_entries: AtomicU64,
     pub skipped_below_position: AtomicU64,
+    /// Offsets recorded as unavailable: gone from the broker before ingest read them.
+    pub offsets_unavailable: AtomicU64,
     pub broker_errors: AtomicU64,
     pub dead_lettered: AtomicU64,
     pub tree_size: AtomicU64,
@@ -94,6 +96,11 @@ impl Metrics {
             "idledger_skipped_below_position_total",
             "Messages already in the ledger, skipped.",
             self.skipped_below_position.load(Relaxed),
+        );
+        counter(
+            "idledger_offsets_unavailable_total",
+            "Offsets the broker no longer held when ingest came to them, recorded in the ledger.",
+            self.offsets_unavailable.load(Relaxed),
         );
         counter(
             "idledger_broker_errors_total",

@@ -6,7 +6,7 @@ use crate::config::IngestConfig;
 use crate::metrics::Metrics;
 use idledger_ledger::{AppendReport, Item, Ledger, LedgerError, Outcome, Position, Submission};
 use idledger_proto::decode_event;
-use idledger_proto::entry::{KafkaOrigin, Origin};
+use idledger_proto::entry::{KafkaOrigin, Origin, SystemRecord};
 use idledger_proto::rejection::{KeptPayload, Rejection};
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
@@ -56,6 +56,9 @@ pub struct IngestSummary {
     pub quarantined: u64,
     pub deduplicated: u64,
     pub skipped_below_position: u64,
+    /// Offsets recorded as unavailable (`OffsetsUnavailable` entries): gone from the broker
+    /// before ingest read them.
+    pub offsets_unavailable: u64,
     pub batches: u64,
     pub tree_size: u64,
     pub positions: Vec<Position>,
@@ -889,6 +892,7 @@ fn sequence(
     }
     let mut owned = PartitionMap::default();
     let mut owned_epoch = u64::MAX;
+    let mut probes = PartitionMap::default();
     let mut sink = Sink {
         ledger,
         positions,
@@ -941,17 +945,31 @@ fn sequence(
                         skipped_in_batch += 1;
                         continue;
                     }
-                    if d.offset < floors.get(&d.topic, d.partition).unwrap_or(i64::MIN) {
+                    let expected = floors.get(&d.topic, d.partition);
+                    if d.offset < expected.unwrap_or(i64::MIN) {
                         // Already in the ledger (a re-delivery after a seek or rebalance).
                         metrics.skipped_below_position.fetch_add(1, Relaxed);
                         sink.summary.skipped_below_position += 1;
                         skipped_in_batch += 1;
                         continue;
                     }
-                    floors.set(&d.topic, d.partition, d.offset + 1);
                     if batch.is_empty() {
                         batch_started = Instant::now();
                     }
+                    if let Some(expected) = expected
+                        && d.offset > expected
+                        && let Some(gap) = gone_from_broker(
+                            consumer,
+                            &mut probes,
+                            &d.topic,
+                            d.partition,
+                            expected,
+                            d.offset,
+                        )
+                    {
+                        batch.push(gap);
+                    }
+                    floors.set(&d.topic, d.partition, d.offset + 1);
                     batch.push(d);
                     if batch.len() >= batch_max {
                         sink.submit(&mut batch, skipped_in_batch)?;
@@ -998,12 +1016,104 @@ fn sequence(
     }
 }
 
+/// The shortest time between two watermark requests to the broker for one partition.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Offsets `expected..offset` of a partition were skipped by the consumer: the entry recording
+/// the part of them the broker no longer holds (its log starts past `expected`: retention or a
+/// records deletion removed them before ingest read them), or `None` when it still holds them
+/// all (transaction markers, aborted or compacted records take offsets no message is delivered
+/// for). The broker's log start comes from the statistics, or when they do not show it past
+/// `expected`, from a watermark request (at most one a second per partition; `probes` keeps
+/// the time of the last, in milliseconds since `PROBE_EPOCH`).
+fn gone_from_broker(
+    consumer: &BaseConsumer<IngestContext>,
+    probes: &mut PartitionMap,
+    topic: &Arc<str>,
+    partition: i32,
+    expected: i64,
+    offset: i64,
+) -> Option<Decoded> {
+    let cached = consumer
+        .context()
+        .watermarks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&(topic.to_string(), partition))
+        .map(|&(low, _)| low);
+    let now = probe_clock();
+    let log_start = match cached {
+        Some(low) if low > expected => low,
+        _ if probes
+            .get(topic, partition)
+            .is_some_and(|last| now - last < PROBE_INTERVAL.as_millis() as i64) =>
+        {
+            cached.unwrap_or(i64::MIN)
+        }
+        _ => {
+            probes.set(topic, partition, now);
+            match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
+                Ok((low, _)) => low,
+                Err(e) => {
+                    warn!(topic = %topic, partition, expected, offset, error = %e,
+                        "offsets skipped; cannot ask the broker whether it still holds them");
+                    cached.unwrap_or(i64::MIN)
+                }
+            }
+        }
+    };
+    let Some((first, end)) = unavailable_range(expected, offset, log_start) else {
+        debug!(topic = %topic, partition, expected, offset,
+            "offsets skipped that the broker still holds (transaction markers, aborted or compacted records)");
+        return None;
+    };
+    warn!(topic = %topic, partition, first, end,
+        "offsets gone from the broker before ingest read them; recording them as unavailable");
+    Some(Decoded {
+        topic: topic.clone(),
+        partition,
+        offset: end - 1,
+        submission: Submission {
+            origin: Origin::Ledger,
+            item: Item::System(SystemRecord::OffsetsUnavailable {
+                topic: topic.to_string(),
+                partition,
+                first,
+                end,
+            }),
+        },
+        dead_letter: None,
+    })
+}
+
+/// Of the offsets `expected..offset` a consumer skipped, the range `first..end` the broker no
+/// longer holds when its log starts at `log_start`; `None` when it still holds them all.
+fn unavailable_range(expected: i64, offset: i64, log_start: i64) -> Option<(i64, i64)> {
+    (log_start > expected).then_some((expected, log_start.min(offset)))
+}
+
+/// Milliseconds on a monotonic clock, for spacing watermark requests.
+fn probe_clock() -> i64 {
+    static PROBE_EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    PROBE_EPOCH.get_or_init(Instant::now).elapsed().as_millis() as i64
+}
+
+/// What one submission of a batch is, for accounting once it is durable.
+enum Kind {
+    Message,
+    /// A quarantined message, with its reason's class.
+    Rejected(&'static str),
+    /// A record of this many offsets gone from the broker.
+    Unavailable(u64),
+}
+
 /// A batch handed to the ledger whose write may still be in flight, with what is needed to
 /// account for it once durable.
 struct PendingBatch {
+    /// Messages in the batch (every submission but the records of unavailable offsets).
     n: u64,
     skipped: u64,
-    classes: Vec<Option<&'static str>>,
+    kinds: Vec<Kind>,
     dead: Vec<Option<DeadLetter>>,
     positions: Vec<Position>,
     submitted: Instant,
@@ -1045,11 +1155,14 @@ impl Sink<'_> {
             );
             submissions.push(d.submission);
         }
-        let classes: Vec<Option<&'static str>> = submissions
+        let kinds: Vec<Kind> = submissions
             .iter()
             .map(|s| match &s.item {
-                Item::Rejected(r) => Some(r.reason.class()),
-                _ => None,
+                Item::Rejected(r) => Kind::Rejected(r.reason.class()),
+                Item::System(SystemRecord::OffsetsUnavailable { first, end, .. }) => {
+                    Kind::Unavailable((end - first).max(0) as u64)
+                }
+                _ => Kind::Message,
             })
             .collect();
         let positions: Vec<Position> = next_offsets
@@ -1064,9 +1177,12 @@ impl Sink<'_> {
             })
             .collect();
         let this = PendingBatch {
-            n: submissions.len() as u64,
+            n: kinds
+                .iter()
+                .filter(|k| !matches!(k, Kind::Unavailable(_)))
+                .count() as u64,
             skipped,
-            classes,
+            kinds,
             dead,
             positions,
             submitted: Instant::now(),
@@ -1101,11 +1217,19 @@ impl Sink<'_> {
         for (i, outcome) in report.outcomes.iter().enumerate() {
             match outcome {
                 Outcome::Appended(_) => {
-                    metrics.appended.fetch_add(1, Relaxed);
-                    self.summary.appended += 1;
+                    if let Some(Kind::Unavailable(n)) = batch.kinds.get(i) {
+                        metrics.offsets_unavailable.fetch_add(*n, Relaxed);
+                        self.summary.offsets_unavailable += n;
+                    } else {
+                        metrics.appended.fetch_add(1, Relaxed);
+                        self.summary.appended += 1;
+                    }
                 }
                 Outcome::Quarantined(seq) => {
-                    let class = batch.classes[i].unwrap_or("conflicting_duplicate");
+                    let class = match batch.kinds.get(i) {
+                        Some(Kind::Rejected(class)) => class,
+                        _ => "conflicting_duplicate",
+                    };
                     metrics.count_quarantine(class);
                     self.summary.quarantined += 1;
                     if let (Some(p), Some(topic), Some((src_topic, partition, offset, raw))) =
@@ -1172,5 +1296,30 @@ impl Sink<'_> {
             prepare_ms = report.elapsed.as_millis() as u64,
             "batch appended"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_range;
+
+    #[test]
+    fn only_offsets_before_the_brokers_log_start_are_unavailable() {
+        // (next offset expected, offset received, broker's log start, unavailable range)
+        let cases = [
+            (100, 4338, 4338, Some((100, 4338))), // retention removed everything skipped
+            (10, 50, 30, Some((10, 30))),         // removed up to 30; 30..50 held but not delivered
+            (10, 50, 80, Some((10, 50))),         // the log start moved on again since
+            (10, 11, 0, None),                    // a transaction marker at 10
+            (10, 50, 10, None),                   // the log starts exactly where expected
+            (10, 50, 5, None),                    // compacted or aborted records, all still held
+        ];
+        for (expected, offset, log_start, range) in cases {
+            assert_eq!(
+                unavailable_range(expected, offset, log_start),
+                range,
+                "expected {expected}, got {offset}, log start {log_start}"
+            );
+        }
     }
 }

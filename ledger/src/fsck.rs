@@ -86,6 +86,22 @@ pub struct FsckReport {
     pub extends_trusted: Option<u64>,
     /// The verifier keys the chain of custody ends with.
     pub final_keys: Vec<String>,
+    /// Where the log records holes in its input: Kafka offsets gone from the broker before
+    /// ingest read them (`OffsetsUnavailable` entries; the first `MAX_KEPT_FINDINGS`). Not
+    /// failures: the log says where they are.
+    pub unavailable_offsets: Vec<UnavailableOffsets>,
+    /// Offsets in all `OffsetsUnavailable` entries.
+    pub unavailable_offsets_total: u64,
+}
+
+/// One `OffsetsUnavailable` entry: offsets `first..end` of a partition, recorded at `index`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnavailableOffsets {
+    pub index: u64,
+    pub topic: String,
+    pub partition: i32,
+    pub first: i64,
+    pub end: i64,
 }
 
 pub const MAX_KEPT_FINDINGS: usize = 1000;
@@ -248,14 +264,26 @@ fn walk_entry(
     let facts = EntryView::decode(bytes)
         .map_err(|e| e.to_string())
         .map(|view| {
-            let kafka = match &view.origin {
-                OriginView::Kafka(k) => {
-                    let t = print(&[k.topic.as_bytes()]);
-                    if !topics.iter().any(|(f, _)| *f == t) {
-                        topics.push((t, k.topic.to_owned()));
-                    }
-                    Some((t, k.partition, k.offset))
+            // The highest offset of a partition this entry accounts for: its message's, or the
+            // last of a range recorded as unavailable.
+            let mut kafka_offset = |topic: &str, partition: i32, offset: i64| {
+                let t = print(&[topic.as_bytes()]);
+                if !topics.iter().any(|(f, _)| *f == t) {
+                    topics.push((t, topic.to_owned()));
                 }
+                Some((t, partition, offset))
+            };
+            let kafka = match (&view.origin, &view.body) {
+                (OriginView::Kafka(k), _) => kafka_offset(k.topic, k.partition, k.offset),
+                (
+                    _,
+                    BodyView::System(SystemRecord::OffsetsUnavailable {
+                        topic,
+                        partition,
+                        end,
+                        ..
+                    }),
+                ) => kafka_offset(topic, *partition, end.saturating_sub(1)),
                 _ => None,
             };
             let body = match view.body {
@@ -789,6 +817,28 @@ fn check_entry(
                 },
                 SystemRecord::KeyRetired { verifier_key } => {
                     active_keys.retain(|k| k.to_string() != *verifier_key)
+                }
+                SystemRecord::OffsetsUnavailable { first, end, .. } if first >= end => report.add(
+                    FailureClass::ModifiedEntry,
+                    seq,
+                    format!("entry {seq}: an empty range of unavailable offsets"),
+                ),
+                SystemRecord::OffsetsUnavailable {
+                    topic,
+                    partition,
+                    first,
+                    end,
+                } => {
+                    report.unavailable_offsets_total += (end - first) as u64;
+                    if report.unavailable_offsets.len() < MAX_KEPT_FINDINGS {
+                        report.unavailable_offsets.push(UnavailableOffsets {
+                            index: seq,
+                            topic: topic.clone(),
+                            partition: *partition,
+                            first: *first,
+                            end: *end,
+                        });
+                    }
                 }
             }
         }

@@ -880,6 +880,12 @@ impl Ledger {
                             return Err(LedgerError::Rotation("genesis must be entry 0".into()));
                         }
                         SystemRecord::Genesis { .. } => {}
+                        SystemRecord::OffsetsUnavailable { first, end, .. } if first >= end => {
+                            return Err(LedgerError::Inconsistent(format!(
+                                "an empty range of unavailable offsets ({first}..{end})"
+                            )));
+                        }
+                        SystemRecord::OffsetsUnavailable { .. } => {}
                         SystemRecord::KeyAdded { verifier_key } => {
                             let k = VerifierKey::parse(verifier_key)
                                 .map_err(|e| LedgerError::Rotation(e.to_string()))?;

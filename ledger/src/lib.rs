@@ -9,6 +9,6 @@ pub mod reader;
 pub mod store;
 pub mod tree;
 
-pub use fsck::{FailureClass, FsckOptions, FsckReport, Trust, fsck};
+pub use fsck::{FailureClass, FsckOptions, FsckReport, Trust, UnavailableOffsets, fsck};
 pub use ledger::{AppendReport, Item, Ledger, LedgerError, Outcome, Position, Submission};
 pub use reader::{ChunkCursor, HeadKind, LedgerReader, ReadError, ReadOnlyLedger};

@@ -321,6 +321,63 @@ fn positions_are_atomic_and_never_move_back() {
     assert_eq!(ledger.positions().expect("positions"), p(10).to_vec());
 }
 
+/// A record of offsets gone from the broker: refused when its range is empty; otherwise
+/// verified like a message at its last offset (the stored position must be past it) and
+/// reported as a hole in the input, not a failure.
+#[test]
+fn unavailable_offsets_are_recorded_covered_by_positions_and_reported() {
+    let gap = |first, end| Submission {
+        origin: Origin::Ledger,
+        item: Item::System(idledger_proto::SystemRecord::OffsetsUnavailable {
+            topic: "t".into(),
+            partition: 0,
+            first,
+            end,
+        }),
+    };
+    let position = |o| {
+        [Position {
+            topic: "t".into(),
+            partition: 0,
+            next_offset: o,
+        }]
+    };
+    // (stored position after the record, findings of fsck)
+    let cases: [(i64, &[FailureClass]); 2] = [(40, &[]), (30, &[FailureClass::IndexMismatch])];
+    for (stored, findings) in cases {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("l");
+        let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+        ledger
+            .append(vec![sub(event("a", "u", None, "x"), 9)], &position(10))
+            .expect("append");
+        for (first, end) in [(20, 20), (21, 20)] {
+            let err = ledger
+                .append(vec![gap(first, end)], &position(40))
+                .expect_err("an empty range is refused");
+            assert!(matches!(err, LedgerError::Inconsistent(_)), "{err}");
+        }
+        ledger
+            .append(vec![gap(10, 40)], &position(stored))
+            .expect("append the record");
+        drop(ledger);
+        let report = check(&dir, None);
+        let classes: Vec<FailureClass> = report.findings.iter().map(|f| f.class).collect();
+        assert_eq!(classes, findings, "position {stored}");
+        assert_eq!(
+            report.unavailable_offsets,
+            vec![idledger_ledger::UnavailableOffsets {
+                index: 2,
+                topic: "t".into(),
+                partition: 0,
+                first: 10,
+                end: 40,
+            }]
+        );
+        assert_eq!(report.unavailable_offsets_total, 30);
+    }
+}
+
 #[test]
 fn back_links_chain_each_subject_and_grant() {
     let tmp = tempfile::tempdir().expect("tempdir");

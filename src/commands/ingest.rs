@@ -117,6 +117,7 @@ pub fn ingest(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
                 "quarantined": summary.quarantined,
                 "deduplicated": summary.deduplicated,
                 "already_present": summary.skipped_below_position,
+                "offsets_unavailable": summary.offsets_unavailable,
                 "batches": summary.batches,
                 "tree_size": summary.tree_size,
                 "busy_seconds": busy,
@@ -133,6 +134,12 @@ pub fn ingest(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
             summary.skipped_below_position,
             summary.tree_size
         ))?;
+        if summary.offsets_unavailable > 0 {
+            crate::output::line(format!(
+                "{} offsets were gone from the broker before ingest read them; the ledger records where (OffsetsUnavailable entries)",
+                summary.offsets_unavailable
+            ))?;
+        }
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
@@ -156,7 +163,10 @@ pub fn dev_broker(topics: &[String], brokers: i32) -> anyhow::Result<()> {
     for (name, parts) in &spec {
         eprintln!("topic {name}: {parts} partitions");
     }
-    eprintln!("dev broker running on 127.0.0.1; stop with Ctrl-C");
+    eprintln!(
+        "dev broker running on 127.0.0.1 (it keeps 5 MiB of batches per partition and drops the \
+         oldest beyond that); stop with Ctrl-C"
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -217,6 +217,10 @@ pub fn verify(
             "checkpoints_checked": report.checkpoints_checked,
             "extends_trusted_checkpoint_of_size": report.extends_trusted,
             "keys": report.final_keys,
+            "unavailable_offsets": report.unavailable_offsets.iter().map(|u| serde_json::json!({
+                "index": u.index, "topic": u.topic, "partition": u.partition, "first": u.first, "end": u.end,
+            })).collect::<Vec<_>>(),
+            "unavailable_offsets_total": report.unavailable_offsets_total,
             "counts": counts,
             "findings": findings,
         }))?)?;
@@ -231,6 +235,19 @@ pub fn verify(
         if let Some(size) = report.extends_trusted {
             line(format!(
                 "the log is an append-only extension of your checkpoint of size {size}"
+            ))?;
+        }
+        for u in report.unavailable_offsets.iter().take(20) {
+            line(format!(
+                "note: entry {} records offsets {}..{} of {}/{} as gone from the broker before ingest read them",
+                u.index, u.first, u.end, u.topic, u.partition
+            ))?;
+        }
+        if report.unavailable_offsets_total > 0 {
+            line(format!(
+                "note: {} offsets in all are recorded as unavailable ({} entries)",
+                report.unavailable_offsets_total,
+                report.unavailable_offsets.len()
             ))?;
         }
     }
