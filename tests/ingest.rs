@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use idledger_ingest::{DevBroker, IngestConfig, Metrics, Shutdown};
+use idledger_ingest::{DevBroker, IngestConfig, IngestError, Metrics, Shutdown};
 use idledger_ledger::{FsckOptions, Ledger, ReadOnlyLedger, UnavailableOffsets, fsck};
 use idledger_proto::entry::{Body, Origin, SystemRecord};
 use idledger_proto::{RejectReason, Seq};
@@ -735,6 +735,72 @@ fn offsets_gone_from_the_broker_are_recorded_where_they_would_have_been() {
         }]
     );
     assert_eq!(report.unavailable_offsets_total, (low - 100) as u64);
+}
+
+/// A partition that ends before the ledger's position (the topic was recreated, or these are
+/// other brokers) stops ingest with a clear error instead of skipping its messages as already
+/// present.
+#[test]
+fn a_partition_behind_the_ledger_stops_ingest_instead_of_being_skipped() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let config = |bootstrap: &str| IngestConfig::new(bootstrap, vec!["moved".into()], "moved");
+    {
+        let first = DevBroker::start(1, &[("moved".into(), 1)]).expect("broker");
+        let p = producer(&first.bootstrap_servers());
+        send_events(&p, "moved", "a", 0..20);
+        p.flush(Duration::from_secs(30)).expect("flush");
+        let ledger = Ledger::init(&dir, "test.example/moved").expect("init");
+        let mut cfg = config(&first.bootstrap_servers());
+        cfg.stop_when_caught_up = Some(Duration::from_millis(300));
+        let (summary, _) =
+            idledger_ingest::run(ledger, &cfg, &Shutdown::new(), Arc::new(Metrics::default()))
+                .expect("first run");
+        assert_eq!(summary.appended, 20);
+    }
+    // The same topic name on a new cluster: 5 messages, offsets 0..5. Ingest runs until it
+    // stops by itself (asked to stop after a minute, it would return a summary instead).
+    let second = DevBroker::start(1, &[("moved".into(), 1)]).expect("broker");
+    let p = producer(&second.bootstrap_servers());
+    send_events(&p, "moved", "b", 0..5);
+    p.flush(Duration::from_secs(30)).expect("flush");
+    let shutdown = Shutdown::new();
+    let ingest = {
+        let (cfg, shutdown) = (config(&second.bootstrap_servers()), shutdown.clone());
+        let ledger = Ledger::open(&dir).expect("open");
+        std::thread::spawn(move || {
+            idledger_ingest::run(ledger, &cfg, &shutdown, Arc::new(Metrics::default()))
+                .map(|(summary, _)| summary)
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ingest.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    shutdown.request();
+    let err = ingest
+        .join()
+        .expect("join")
+        .expect_err("a partition behind the ledger");
+    assert!(
+        matches!(
+            &err,
+            IngestError::PartitionBehindLedger {
+                partition: 0,
+                end: 5,
+                position: 20,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        entries(&dir),
+        21,
+        "nothing appended, nothing skipped into the ledger"
+    );
+    assert_eq!(positions(&dir), BTreeMap::from([(("moved".into(), 0), 20)]));
+    verify_ok(&dir);
 }
 
 /// Stopped with SIGTERM after its broker's process has died, ingest still exits 0 within a

@@ -43,6 +43,18 @@ pub enum IngestError {
     },
     #[error("fatal kafka error: {0}; check brokers, credentials and -X settings")]
     Fatal(String),
+    #[error(
+        "{topic}/{partition} ends at offset {end} on the broker, but this ledger already holds it \
+         up to offset {position}: the topic was deleted and recreated, or these are not the \
+         brokers this ledger read. Its messages are not the ones the ledger holds, and skipping \
+         them as already present would lose them; ingest them into a new ledger"
+    )]
+    PartitionBehindLedger {
+        topic: String,
+        partition: i32,
+        end: i64,
+        position: i64,
+    },
     #[error("ledger: {0}")]
     Ledger(#[from] LedgerError),
     #[error("pipeline thread failed: {0}")]
@@ -946,7 +958,16 @@ fn sequence(
                         continue;
                     }
                     let expected = floors.get(&d.topic, d.partition);
-                    if d.offset < expected.unwrap_or(i64::MIN) {
+                    if let Some(position) = expected
+                        && d.offset < position
+                    {
+                        ensure_partition_reaches(
+                            consumer,
+                            &mut probes,
+                            &d.topic,
+                            d.partition,
+                            position,
+                        )?;
                         // Already in the ledger (a re-delivery after a seek or rebalance).
                         metrics.skipped_below_position.fetch_add(1, Relaxed);
                         sink.summary.skipped_below_position += 1;
@@ -1084,6 +1105,53 @@ fn gone_from_broker(
         },
         dead_letter: None,
     })
+}
+
+/// For a message below the ledger's position on its partition: checks the broker's partition
+/// reaches that position, so the message is a re-delivery of one the ledger holds (after a seek
+/// or rebalance). A partition that ends before it was recreated, or these are other brokers:
+/// its messages are not the ledger's, and skipping them as already present would lose them.
+/// The end comes from the statistics, or a watermark request (at most one a second per
+/// partition, sharing `probes` with `gone_from_broker`).
+fn ensure_partition_reaches(
+    consumer: &BaseConsumer<IngestContext>,
+    probes: &mut PartitionMap,
+    topic: &Arc<str>,
+    partition: i32,
+    position: i64,
+) -> Result<(), IngestError> {
+    let cached = consumer
+        .context()
+        .watermarks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&(topic.to_string(), partition))
+        .map(|&(_, high)| high);
+    if cached.is_some_and(|high| high >= position) {
+        return Ok(());
+    }
+    let now = probe_clock();
+    if probes
+        .get(topic, partition)
+        .is_some_and(|last| now - last < PROBE_INTERVAL.as_millis() as i64)
+    {
+        return Ok(());
+    }
+    probes.set(topic, partition, now);
+    match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
+        Ok((_, end)) if end < position => Err(IngestError::PartitionBehindLedger {
+            topic: topic.to_string(),
+            partition,
+            end,
+            position,
+        }),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            warn!(topic = %topic, partition, position, error = %e,
+                "a message below the stored position; cannot ask the broker where the partition ends");
+            Ok(())
+        }
+    }
 }
 
 /// Of the offsets `expected..offset` a consumer skipped, the range `first..end` the broker no
