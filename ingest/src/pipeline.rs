@@ -1040,13 +1040,52 @@ fn sequence(
 /// The shortest time between two watermark requests to the broker for one partition.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
+/// A partition's (log start, end) on the broker, when they can settle `decided`: from the
+/// statistics if those already do, else from a watermark request, made at most once per
+/// `PROBE_INTERVAL` for each partition (`probes` keeps when, on `probe_clock`). `None` when
+/// neither is available: the caller then decides nothing.
+fn settled_watermarks(
+    consumer: &BaseConsumer<IngestContext>,
+    probes: &mut PartitionMap,
+    topic: &Arc<str>,
+    partition: i32,
+    decided: impl Fn(i64, i64) -> bool,
+) -> Option<(i64, i64)> {
+    let cached = consumer
+        .context()
+        .watermarks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&(topic.to_string(), partition))
+        .copied();
+    if let Some((low, high)) = cached
+        && decided(low, high)
+    {
+        return cached;
+    }
+    let now = probe_clock();
+    if probes
+        .get(topic, partition)
+        .is_some_and(|last| now - last < PROBE_INTERVAL.as_millis() as i64)
+    {
+        return None;
+    }
+    probes.set(topic, partition, now);
+    consumer
+        .fetch_watermarks(topic, partition, Duration::from_secs(5))
+        .inspect_err(|e| {
+            warn!(topic = %topic, partition, error = %e,
+                "cannot ask the broker for a partition's watermarks");
+        })
+        .ok()
+}
+
 /// Offsets `expected..offset` of a partition were skipped by the consumer: the entry recording
 /// the part of them the broker no longer holds (its log starts past `expected`: retention or a
 /// records deletion removed them before ingest read them), or `None` when it still holds them
 /// all (transaction markers, aborted or compacted records take offsets no message is delivered
-/// for). The broker's log start comes from the statistics, or when they do not show it past
-/// `expected`, from a watermark request (at most one a second per partition; `probes` keeps
-/// the time of the last, in milliseconds since `PROBE_EPOCH`).
+/// for), or cannot say. The statistics can only understate where the log starts, so a log
+/// start past `expected` there is final.
 fn gone_from_broker(
     consumer: &BaseConsumer<IngestContext>,
     probes: &mut PartitionMap,
@@ -1055,34 +1094,8 @@ fn gone_from_broker(
     expected: i64,
     offset: i64,
 ) -> Option<Decoded> {
-    let cached = consumer
-        .context()
-        .watermarks
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&(topic.to_string(), partition))
-        .map(|&(low, _)| low);
-    let now = probe_clock();
-    let log_start = match cached {
-        Some(low) if low > expected => low,
-        _ if probes
-            .get(topic, partition)
-            .is_some_and(|last| now - last < PROBE_INTERVAL.as_millis() as i64) =>
-        {
-            cached.unwrap_or(i64::MIN)
-        }
-        _ => {
-            probes.set(topic, partition, now);
-            match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
-                Ok((low, _)) => low,
-                Err(e) => {
-                    warn!(topic = %topic, partition, expected, offset, error = %e,
-                        "offsets skipped; cannot ask the broker whether it still holds them");
-                    cached.unwrap_or(i64::MIN)
-                }
-            }
-        }
-    };
+    let log_start = settled_watermarks(consumer, probes, topic, partition, |low, _| low > expected)
+        .map_or(i64::MIN, |(low, _)| low);
     let Some((first, end)) = unavailable_range(expected, offset, log_start) else {
         debug!(topic = %topic, partition, expected, offset,
             "offsets skipped that the broker still holds (transaction markers, aborted or compacted records)");
@@ -1111,8 +1124,7 @@ fn gone_from_broker(
 /// reaches that position, so the message is a re-delivery of one the ledger holds (after a seek
 /// or rebalance). A partition that ends before it was recreated, or these are other brokers:
 /// its messages are not the ledger's, and skipping them as already present would lose them.
-/// The end comes from the statistics, or a watermark request (at most one a second per
-/// partition, sharing `probes` with `gone_from_broker`).
+/// Only the broker's own answer stops ingest (statistics may lag behind a live partition).
 fn ensure_partition_reaches(
     consumer: &BaseConsumer<IngestContext>,
     probes: &mut PartitionMap,
@@ -1120,37 +1132,16 @@ fn ensure_partition_reaches(
     partition: i32,
     position: i64,
 ) -> Result<(), IngestError> {
-    let cached = consumer
-        .context()
-        .watermarks
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&(topic.to_string(), partition))
-        .map(|&(_, high)| high);
-    if cached.is_some_and(|high| high >= position) {
-        return Ok(());
-    }
-    let now = probe_clock();
-    if probes
-        .get(topic, partition)
-        .is_some_and(|last| now - last < PROBE_INTERVAL.as_millis() as i64)
-    {
-        return Ok(());
-    }
-    probes.set(topic, partition, now);
-    match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
-        Ok((_, end)) if end < position => Err(IngestError::PartitionBehindLedger {
+    match settled_watermarks(consumer, probes, topic, partition, |_, high| {
+        high >= position
+    }) {
+        Some((_, end)) if end < position => Err(IngestError::PartitionBehindLedger {
             topic: topic.to_string(),
             partition,
             end,
             position,
         }),
-        Ok(_) => Ok(()),
-        Err(e) => {
-            warn!(topic = %topic, partition, position, error = %e,
-                "a message below the stored position; cannot ask the broker where the partition ends");
-            Ok(())
-        }
+        _ => Ok(()),
     }
 }
 
