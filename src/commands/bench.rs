@@ -497,7 +497,6 @@ fn partitions_for(messages: usize) -> i32 {
 fn ingest_bench(tmp: &std::path::Path, messages: usize, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let partitions = partitions_for(messages);
     use rdkafka::ClientConfig;
-    use rdkafka::consumer::{BaseConsumer, Consumer as _};
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
     use std::io::BufRead as _;
     let exe = std::env::current_exe()?;
@@ -544,18 +543,7 @@ fn ingest_bench(tmp: &std::path::Path, messages: usize, rows: &mut Vec<Row>) -> 
             }
         }
         producer.flush(Duration::from_secs(300))?;
-        let probe: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .create()?;
-        let mut in_topic = 0i64;
-        for p in 0..partitions {
-            let (low, high) = probe.fetch_watermarks("bench", p, Duration::from_secs(10))?;
-            anyhow::ensure!(
-                low == 0,
-                "the mock broker dropped the start of partition {p} (low watermark {low})"
-            );
-            in_topic += high;
-        }
+        let in_topic = super::ingest::messages_held_whole(&bootstrap, "bench", partitions)?;
         eprintln!("bench: produced {messages} messages, {in_topic} in the topic");
         anyhow::ensure!(
             in_topic as usize == messages,

@@ -18,7 +18,7 @@ const TOPIC: &str = "identity-events";
 /// librdkafka's mock broker keeps at most 5 MiB of (compressed) batches per partition and drops
 /// the oldest beyond that, as retention would. The demo spreads its messages so every partition
 /// holds all of its share (lz4-compressed, 25 000 messages of the generated workload fit with
-/// room to spare; `ensure_topic_whole` checks it).
+/// room to spare; `messages_held_whole` checks it).
 const DEMO_MESSAGES_PER_PARTITION: usize = 25_000;
 
 /// The partitions the demo uses: at least the number asked for, more if the workload would not
@@ -27,29 +27,6 @@ fn partitions_to_hold(events: usize, asked: i32) -> i32 {
     let messages = events + events / 32 + 16;
     let needed = messages.div_ceil(DEMO_MESSAGES_PER_PARTITION);
     asked.max(i32::try_from(needed).unwrap_or(i32::MAX))
-}
-
-/// Fails if the broker already dropped the start of a partition: ingest would then start at the
-/// first message still held, and the demo's answers would be about a workload it never saw.
-fn ensure_topic_whole(bootstrap: &str, partitions: i32) -> anyhow::Result<()> {
-    let probe: rdkafka::consumer::BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .context("cannot create a consumer")?;
-    for p in 0..partitions {
-        let (low, _) = rdkafka::consumer::Consumer::fetch_watermarks(
-            &probe,
-            TOPIC,
-            p,
-            Duration::from_secs(10),
-        )?;
-        anyhow::ensure!(
-            low == 0,
-            "the dev broker dropped the first {low} messages of partition {p} (it keeps 5 MiB of \
-             batches per partition); run with more --partitions"
-        );
-    }
-    Ok(())
 }
 
 fn step(text: &str) -> std::io::Result<()> {
@@ -136,7 +113,8 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    ensure_topic_whole(&bootstrap, partitions)?;
+    super::ingest::messages_held_whole(&bootstrap, TOPIC, partitions)
+        .context("the demo topic does not hold the whole workload; run with more --partitions")?;
 
     step("4. the real ingest pipeline: consumer group, parallel decode, batched atomic appends")?;
     let mut cfg = IngestConfig::new(&bootstrap, vec![TOPIC.to_owned()], "idledger-demo");
