@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use idledger_ingest::{DevBroker, IngestConfig, IngestError, Metrics, Shutdown};
+use idledger_ingest::{DevBroker, IngestConfig, IngestError, IngestSummary, Metrics, Shutdown};
 use idledger_ledger::{FsckOptions, Ledger, ReadOnlyLedger, UnavailableOffsets, fsck};
 use idledger_proto::entry::{Body, Origin, SystemRecord};
 use idledger_proto::{RejectReason, Seq};
@@ -655,6 +655,17 @@ fn a_broker_outage_mid_stream_loses_nothing() {
     verify_ok(&dir);
 }
 
+/// Runs ingest on `topic` (group of the same name) until it has caught up, and closes the ledger.
+fn ingest_until_caught_up(ledger: Ledger, bootstrap: &str, topic: &str) -> IngestSummary {
+    let mut cfg = IngestConfig::new(bootstrap, vec![topic.into()], topic);
+    cfg.stop_when_caught_up = Some(Duration::from_millis(300));
+    let (summary, ledger) =
+        idledger_ingest::run(ledger, &cfg, &Shutdown::new(), Arc::new(Metrics::default()))
+            .expect("ingest");
+    drop(ledger);
+    summary
+}
+
 /// Offsets the broker deleted (retention) between two runs, before ingest read them, are
 /// recorded in the ledger where they would have been, not skipped silently; everything the
 /// broker still held lands exactly once.
@@ -664,15 +675,7 @@ fn offsets_gone_from_the_broker_are_recorded_where_they_would_have_been() {
     let bootstrap = broker.bootstrap_servers();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    let mut cfg = IngestConfig::new(&bootstrap, vec!["retained".into()], "retained");
-    cfg.stop_when_caught_up = Some(Duration::from_millis(300));
-    let ingest = |ledger: Ledger| {
-        let (summary, ledger) =
-            idledger_ingest::run(ledger, &cfg, &Shutdown::new(), Arc::new(Metrics::default()))
-                .expect("ingest");
-        drop(ledger);
-        summary
-    };
+    let ingest = |ledger| ingest_until_caught_up(ledger, &bootstrap, "retained");
     let p = producer(&bootstrap);
     send_events(&p, "retained", "r", 0..100);
     p.flush(Duration::from_secs(30)).expect("flush");
@@ -744,18 +747,13 @@ fn offsets_gone_from_the_broker_are_recorded_where_they_would_have_been() {
 fn a_partition_behind_the_ledger_stops_ingest_instead_of_being_skipped() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    let config = |bootstrap: &str| IngestConfig::new(bootstrap, vec!["moved".into()], "moved");
     {
         let first = DevBroker::start(1, &[("moved".into(), 1)]).expect("broker");
         let p = producer(&first.bootstrap_servers());
         send_events(&p, "moved", "a", 0..20);
         p.flush(Duration::from_secs(30)).expect("flush");
         let ledger = Ledger::init(&dir, "test.example/moved").expect("init");
-        let mut cfg = config(&first.bootstrap_servers());
-        cfg.stop_when_caught_up = Some(Duration::from_millis(300));
-        let (summary, _) =
-            idledger_ingest::run(ledger, &cfg, &Shutdown::new(), Arc::new(Metrics::default()))
-                .expect("first run");
+        let summary = ingest_until_caught_up(ledger, &first.bootstrap_servers(), "moved");
         assert_eq!(summary.appended, 20);
     }
     // The same topic name on a new cluster: 5 messages, offsets 0..5. Ingest runs until it
@@ -766,7 +764,8 @@ fn a_partition_behind_the_ledger_stops_ingest_instead_of_being_skipped() {
     p.flush(Duration::from_secs(30)).expect("flush");
     let shutdown = Shutdown::new();
     let ingest = {
-        let (cfg, shutdown) = (config(&second.bootstrap_servers()), shutdown.clone());
+        let cfg = IngestConfig::new(&second.bootstrap_servers(), vec!["moved".into()], "moved");
+        let shutdown = shutdown.clone();
         let ledger = Ledger::open(&dir).expect("open");
         std::thread::spawn(move || {
             idledger_ingest::run(ledger, &cfg, &shutdown, Arc::new(Metrics::default()))
