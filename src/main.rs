@@ -44,12 +44,29 @@ fn init_logging(format: Option<cli::LogFormat>) {
     }
 }
 
+/// An error and its causes on one line, each cause once: a library error that already quotes
+/// its source in its own message (`database: {0}`) also returns it as its source, and anyhow's
+/// `{:#}` would print that source's text twice.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.is_empty() {
+            text = part;
+        } else if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let config = match config::Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             return ExitCode::from(2);
         }
     };
@@ -71,8 +88,56 @@ fn main() -> ExitCode {
                 eprintln!("verification failed: {v}");
                 return ExitCode::from(1);
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Inner {
+        #[error("IO error: no space left")]
+        Disk,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum Quoting {
+        #[error("database: {0}")]
+        Db(#[from] Inner),
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum Terse {
+        #[error("could not write")]
+        Write(#[source] Inner),
+    }
+
+    #[test]
+    fn every_cause_is_printed_once() {
+        let cases: [(anyhow::Error, &str); 4] = [
+            (
+                anyhow::Error::new(Quoting::Db(Inner::Disk)),
+                "database: IO error: no space left",
+            ),
+            (
+                anyhow::Error::new(Quoting::Db(Inner::Disk)).context("appending batch 7"),
+                "appending batch 7: database: IO error: no space left",
+            ),
+            (
+                anyhow::Error::new(Terse::Write(Inner::Disk)),
+                "could not write: IO error: no space left",
+            ),
+            (
+                anyhow::anyhow!("no entries about identity `x`"),
+                "no entries about identity `x`",
+            ),
+        ];
+        for (error, want) in cases {
+            assert_eq!(error_text(&error), want);
         }
     }
 }

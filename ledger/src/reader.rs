@@ -32,7 +32,7 @@ pub enum ReadError {
     NoEntry(u64),
     #[error("entry {index}: {source}")]
     BadEntry { index: u64, source: LeafError },
-    #[error("{0}")]
+    #[error(transparent)]
     Request(#[from] ProofRequestError),
     #[error("the ledger has no signed checkpoint yet")]
     NoCheckpoint,

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
-    #[error("{0}")]
+    #[error(transparent)]
     Read(#[from] ReadError),
     #[error("no entries about {kind} `{id}`")]
     NotFound { kind: &'static str, id: String },
