@@ -10,6 +10,8 @@ use idledger_proto::event::Family;
 use idledger_proto::view::EventView;
 use idledger_proto::{Seq, Timestamp};
 use serde::Serialize;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry as Slot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -157,19 +159,8 @@ pub fn grant(
     now: Timestamp,
 ) -> Result<GrantAnswer, QueryError> {
     let entries = chain(reader, HeadKind::Grant, grant_id)?;
-    let events: Vec<(u64, EventView<'_>)> = entries
-        .iter()
-        .filter_map(|e| e.event().map(|ev| (e.seq, EventView::of(ev))))
-        .collect();
-    let subject = events
-        .first()
-        .map(|(_, e)| e.subject.id.to_owned())
-        .unwrap_or_default();
-    let identity = match chain(reader, HeadKind::Subject, &subject) {
-        Ok(h) => identity_changes(&h),
-        Err(QueryError::NotFound { .. }) => Vec::new(),
-        Err(e) => return Err(e),
-    };
+    let events = events_of(&entries);
+    let identity = subject_identity(reader, &subject_of(&events))?;
     let episode = Episode::build(grant_id, &events, &identity, now);
     Ok(GrantAnswer {
         who_approved: episode.who_approved(),
@@ -178,6 +169,34 @@ pub fn grant(
         episode,
         entries,
     })
+}
+
+/// The events among a chain's entries, with their indexes.
+fn events_of(entries: &[Entry]) -> Vec<(u64, EventView<'_>)> {
+    entries
+        .iter()
+        .filter_map(|e| e.event().map(|ev| (e.seq, EventView::of(ev))))
+        .collect()
+}
+
+/// A grant's subject: the one its first event names.
+fn subject_of(events: &[(u64, EventView<'_>)]) -> String {
+    events
+        .first()
+        .map(|(_, e)| e.subject.id.to_owned())
+        .unwrap_or_default()
+}
+
+/// The identity status changes of a subject (none if the ledger has no entries about it).
+fn subject_identity(
+    reader: &LedgerReader<'_>,
+    subject: &str,
+) -> Result<Vec<IdentityChange>, QueryError> {
+    match chain(reader, HeadKind::Subject, subject) {
+        Ok(h) => Ok(identity_changes(&h)),
+        Err(QueryError::NotFound { .. }) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
 
 /// One grant that gave access at the asked time.
@@ -192,6 +211,10 @@ pub struct AccessRow {
 }
 
 /// Who had access to `resource` at `at`.
+///
+/// A subject's identity changes can only end its grants (earlier), never extend them: a grant
+/// not active at `at` by its own entries is not active at all, and its subject's history is not
+/// read. Each subject's history is read at most once per answer.
 pub fn access_at(
     reader: &LedgerReader<'_>,
     resource: &str,
@@ -199,9 +222,22 @@ pub fn access_at(
     now: Timestamp,
 ) -> Result<Vec<AccessRow>, QueryError> {
     let mut rows = Vec::new();
+    let mut identities: HashMap<String, Vec<IdentityChange>> = HashMap::new();
     for (grant_id, _) in reader.grants_for_resource(resource)? {
-        let answer = grant(reader, &grant_id, now)?;
-        let ep = &answer.episode;
+        let entries = chain(reader, HeadKind::Grant, &grant_id)?;
+        let events = events_of(&entries);
+        if !Episode::build(&grant_id, &events, &[], now).active_at(at) {
+            continue;
+        }
+        let subject = subject_of(&events);
+        let identity = match identities.entry(subject) {
+            Slot::Occupied(o) => o.into_mut(),
+            Slot::Vacant(v) => {
+                let changes = subject_identity(reader, v.key())?;
+                v.insert(changes)
+            }
+        };
+        let ep = Episode::build(&grant_id, &events, identity, now);
         if ep.active_at(at) {
             rows.push(AccessRow {
                 subject: ep
@@ -248,4 +284,88 @@ pub fn bundle(
         }),
         proofs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::projections::tests::mixed_ledger;
+    use idledger_ledger::ReadOnlyLedger;
+
+    /// The answer as `access_at` gave it before it skipped work: every grant of the resource
+    /// told in full, with its subject's identity changes.
+    fn access_by_full_stories(
+        reader: &LedgerReader<'_>,
+        resource: &str,
+        at: Timestamp,
+        now: Timestamp,
+    ) -> Vec<AccessRow> {
+        let mut rows = Vec::new();
+        for (grant_id, _) in reader.grants_for_resource(resource).expect("grants") {
+            let ep = grant(reader, &grant_id, now).expect("grant").episode;
+            if ep.active_at(at) {
+                rows.push(AccessRow {
+                    subject: ep
+                        .subject
+                        .as_ref()
+                        .map(|s| s.id.clone())
+                        .unwrap_or_default(),
+                    grant_id,
+                    granted_at: ep.granted.as_ref().map(|g| g.time),
+                    approvers: ep.approvers(),
+                    expires_at: ep.expires_at,
+                    ends: ep.end.as_ref().map(|e| e.time),
+                });
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn access_at_equals_telling_every_grant_in_full() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = mixed_ledger(dir.path(), 2_000);
+        let ro = ReadOnlyLedger::open(&path).expect("open");
+        let reader = ro.reader();
+        let now = Timestamp::parse_rfc3339("2026-03-02T00:00:00Z").expect("time");
+        let (mut rows_seen, mut ended_by_identity) = (0, 0);
+        for resource in [
+            "db-0:read",
+            "db-1:read",
+            "db-2:read",
+            "db-3:read",
+            "db-9:read",
+        ] {
+            for minute in (0..24 * 60).step_by(47) {
+                let at = Timestamp::parse_rfc3339(&format!(
+                    "2026-03-01T{:02}:{:02}:30Z",
+                    minute / 60,
+                    minute % 60
+                ))
+                .expect("time");
+                let fast = access_at(&reader, resource, at, now).expect("access");
+                let reference = access_by_full_stories(&reader, resource, at, now);
+                assert_eq!(
+                    serde_json::json!(fast),
+                    serde_json::json!(reference),
+                    "{resource} at {at:?}"
+                );
+                rows_seen += reference.len();
+                // The workload must hold grants that only an identity change ends, or this
+                // test would not see the shortcut's one risk.
+                for (grant_id, _) in reader.grants_for_resource(resource).expect("grants") {
+                    let entries = chain(&reader, HeadKind::Grant, &grant_id).expect("chain");
+                    let events = events_of(&entries);
+                    let alone = Episode::build(&grant_id, &events, &[], now).active_at(at);
+                    let full = grant(&reader, &grant_id, now).expect("grant").episode;
+                    ended_by_identity += usize::from(alone && !full.active_at(at));
+                }
+            }
+        }
+        assert!(rows_seen > 100, "{rows_seen} rows");
+        assert!(
+            ended_by_identity > 10,
+            "{ended_by_identity} grants ended by identity"
+        );
+    }
 }

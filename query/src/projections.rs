@@ -534,7 +534,7 @@ fn be_key(k: &[u8]) -> Result<u64, ReadError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use idledger_ledger::{Item, Ledger, ReadOnlyLedger, Submission};
     use idledger_proto::decode_event;
@@ -542,7 +542,7 @@ mod tests {
 
     /// Events of every family (identity events with owners and attributes, access episodes,
     /// credentials), malformed input that is quarantined, over more than two replay chunks.
-    fn mixed_events(n: usize) -> Vec<Vec<u8>> {
+    pub(crate) fn mixed_events(n: usize) -> Vec<Vec<u8>> {
         let kinds = [
             "identity.created",
             "access.requested",
@@ -636,7 +636,10 @@ mod tests {
     }
 
     /// A ledger of `mixed_events(n)`, appended in batches of 500.
-    fn mixed_ledger(dir: &std::path::Path, n: usize) -> (std::path::PathBuf, Vec<Vec<u8>>) {
+    pub(crate) fn mixed_ledger(
+        dir: &std::path::Path,
+        n: usize,
+    ) -> (std::path::PathBuf, Vec<Vec<u8>>) {
         let path = dir.join("ledger");
         let mut ledger = Ledger::init(&path, "test.idledger.local/replay").expect("init");
         let events = mixed_events(n);
