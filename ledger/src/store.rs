@@ -161,6 +161,12 @@ fn cf_options(name: &str) -> Options {
     // flush time and cache space.
     if name == CF_DEDUPE || name == CF_HEADS {
         block.set_bloom_filter(10.0, false);
+        // Their memtables get a whole-key filter too, so a batch's lookups of new keys skip
+        // the skiplist search. Measured (callgrind, 200k appends): 21% fewer instructions in
+        // `prepare`, 2.4% fewer in all; appending one batch at a time +5-13% (three pairs at 1M,
+        // one at 10M), pipelined unchanged at 1M (its writer is the bound there), +3% at 10M.
+        o.set_memtable_prefix_bloom_ratio(0.1);
+        o.set_memtable_whole_key_filtering(true);
     }
     block.set_block_cache(shared_cache());
     if name == CF_ENTRIES {
