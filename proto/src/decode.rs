@@ -716,10 +716,15 @@ fn text(
     }
 }
 
-fn required(field: &str, value: Option<String>) -> Result<String, RejectReason> {
-    value.ok_or_else(|| RejectReason::MissingField {
+/// A missing required field (built only once a field is found missing).
+fn missing(field: &str) -> RejectReason {
+    RejectReason::MissingField {
         field: field.to_owned(),
-    })
+    }
+}
+
+fn required(field: &str, value: Option<String>) -> Result<String, RejectReason> {
+    value.ok_or_else(|| missing(field))
 }
 
 fn enumerated<T>(
@@ -776,13 +781,9 @@ fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
     let kind = EventType::parse(&kind_text).ok_or_else(|| RejectReason::UnknownType {
         found: quote(&kind_text),
     })?;
-    let time = time_field("time", w.time)?.ok_or(RejectReason::MissingField {
-        field: "time".into(),
-    })?;
+    let time = time_field("time", w.time)?.ok_or_else(|| missing("time"))?;
 
-    let subject = w.subject.ok_or(RejectReason::MissingField {
-        field: "subject".into(),
-    })?;
+    let subject = w.subject.ok_or_else(|| missing("subject"))?;
     let subject = Subject {
         id: required("subject.id", text("subject.id", subject.id, MAX_ID_BYTES)?)?,
         kind: enumerated(
@@ -791,19 +792,14 @@ fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
             SubjectKind::parse,
             SubjectKind::NAMES,
         )?
-        .ok_or(RejectReason::MissingField {
-            field: "subject.kind".into(),
-        })?,
+        .ok_or_else(|| missing("subject.kind"))?,
     };
 
     let actor = match w.actor {
         Some(a) => Some(Actor {
             id: required("actor.id", text("actor.id", a.id, MAX_ID_BYTES)?)?,
-            kind: enumerated("actor.kind", a.kind, ActorKind::parse, ActorKind::NAMES)?.ok_or(
-                RejectReason::MissingField {
-                    field: "actor.kind".into(),
-                },
-            )?,
+            kind: enumerated("actor.kind", a.kind, ActorKind::parse, ActorKind::NAMES)?
+                .ok_or_else(|| missing("actor.kind"))?,
             mfa: a.mfa,
         }),
         None if kind.actor_optional() => None,
@@ -825,9 +821,9 @@ fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
                     field: format!("credential.{member}"),
                 }));
             }
-            let fp = c.fingerprint.ok_or(RejectReason::MissingField {
-                field: "credential.fingerprint".into(),
-            })?;
+            let fp = c
+                .fingerprint
+                .ok_or_else(|| missing("credential.fingerprint"))?;
             Some(Credential {
                 id: required("credential.id", text("credential.id", c.id, MAX_ID_BYTES)?)?,
                 kind: enumerated(
@@ -836,9 +832,7 @@ fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
                     CredentialKind::parse,
                     CredentialKind::NAMES,
                 )?
-                .ok_or(RejectReason::MissingField {
-                    field: "credential.kind".into(),
-                })?,
+                .ok_or_else(|| missing("credential.kind"))?,
                 fingerprint: fingerprint(&fp)?,
             })
         }
@@ -855,16 +849,17 @@ fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
             .into());
         }
         for (key, value) in list {
-            let field = format!("attributes.{}", quote(&key));
+            // Built only for a rejection: this loop runs for every attribute of every event.
+            let field = || format!("attributes.{}", quote(&key));
             if is_secret_name(&key) {
-                return Err(Failure::Secret(field));
+                return Err(Failure::Secret(field()));
             }
             if key.is_empty() {
-                return Err(RejectReason::EmptyField { field }.into());
+                return Err(RejectReason::EmptyField { field: field() }.into());
             }
             if key.len() > MAX_ATTRIBUTE_KEY_BYTES {
                 return Err(RejectReason::FieldTooLong {
-                    field,
+                    field: field(),
                     limit: MAX_ATTRIBUTE_KEY_BYTES as u64,
                     found: key.len() as u64,
                 }
@@ -874,7 +869,7 @@ fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
                 && t.len() > MAX_TEXT_BYTES
             {
                 return Err(RejectReason::FieldTooLong {
-                    field,
+                    field: field(),
                     limit: MAX_TEXT_BYTES as u64,
                     found: t.len() as u64,
                 }
@@ -927,33 +922,28 @@ fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
 
 /// The per-type requirements of docs/EVENTS.md.
 fn check_required_for_type(e: &Event) -> Result<(), RejectReason> {
-    let missing = |field: &str| {
-        Err(RejectReason::MissingField {
-            field: field.to_owned(),
-        })
-    };
     match e.kind.family() {
         Family::Access => {
             if e.grant_id.is_none() {
-                return missing("grant_id");
+                return Err(missing("grant_id"));
             }
             if e.resource.is_none() {
-                return missing("resource");
+                return Err(missing("resource"));
             }
             if e.kind == EventType::AccessReviewed && e.decision.is_none() {
-                return missing("decision");
+                return Err(missing("decision"));
             }
         }
         Family::Credential => {
             if e.credential.is_none() {
-                return missing("credential");
+                return Err(missing("credential"));
             }
         }
         Family::Identity => {
             let needs_owner = e.kind == EventType::IdentityOwnerChanged
                 || (e.kind == EventType::IdentityCreated && !e.subject.kind.is_human());
             if needs_owner && e.owner.is_none() {
-                return missing("owner");
+                return Err(missing("owner"));
             }
         }
     }

@@ -116,6 +116,9 @@ fn every_rejection_class_is_precise() {
         ("attribute wrong type", with("attributes", r#"{"a":[1]}"#).into_bytes(), RejectReason::WrongType { field: "attributes.a".into(), message: "invalid type: sequence, expected an object, string, number or boolean".into() }),
         ("actor as array", with("actor", r#"["a","human"]"#).into_bytes(), RejectReason::WrongType { field: "actor".into(), message: "invalid type: sequence, expected an object, string, number or boolean".into() }),
         ("attribute object", with("attributes", r#"{"a":{"b":1}}"#).into_bytes(), RejectReason::WrongType { field: "attributes.a".into(), message: "invalid type: map, expected a string, number or boolean".into() }),
+        ("empty attribute key", with("attributes", r#"{"":1}"#).into_bytes(), RejectReason::EmptyField { field: "attributes.".into() }),
+        ("attribute key too long", with("attributes", &format!(r#"{{"{}":1}}"#, "k".repeat(129))).into_bytes(), RejectReason::FieldTooLong { field: format!("attributes.{}…", "k".repeat(128)), limit: 128, found: 129 }),
+        ("attribute text too long", with("attributes", &format!(r#"{{"a":"{}"}}"#, "x".repeat(1025))).into_bytes(), RejectReason::FieldTooLong { field: "attributes.a".into(), limit: 1024, found: 1025 }),
         ("not an object", b"[1,2]".to_vec(), RejectReason::WrongType { field: String::new(), message: "invalid type: sequence, expected an object, string, number or boolean".into() }),
     ];
     for (name, input, want) in cases {
