@@ -221,8 +221,9 @@ fn serialize_fingerprint<S: Serializer>(f: &[u8; 32], s: S) -> Result<S::Ok, S::
     s.serialize_str(&format!("sha256:{}", Hash(*f).to_hex()))
 }
 
-/// A value in `attributes`: JSON strings, integers, other numbers and booleans.
-#[derive(Clone, Debug, PartialEq, Encode, Decode, Serialize)]
+/// A value in `attributes`: JSON strings, integers, other numbers and booleans. A `Number` is
+/// always finite (JSON has no NaN or infinity): the decoders refuse any other, so `Eq` holds.
+#[derive(Clone, Debug, PartialEq, Encode, Serialize)]
 #[serde(untagged)]
 pub enum AttrValue {
     Text(String),
@@ -232,6 +233,43 @@ pub enum AttrValue {
 }
 
 impl Eq for AttrValue {}
+
+/// The variant indexes of `AttrValue` (and of the borrowed `AttrValueView`), as encoded.
+pub(crate) const ATTR_VARIANTS: bincode::error::AllowedEnumVariants =
+    bincode::error::AllowedEnumVariants::Range { min: 0, max: 3 };
+
+/// Decodes an attribute number, refusing NaN and the infinities, which no event can hold.
+pub(crate) fn decode_finite<D: bincode::de::Decoder>(
+    d: &mut D,
+) -> Result<f64, bincode::error::DecodeError> {
+    let n = f64::decode(d)?;
+    if n.is_finite() {
+        Ok(n)
+    } else {
+        Err(bincode::error::DecodeError::OtherString(format!(
+            "attribute number {n} is not finite"
+        )))
+    }
+}
+
+impl<Context> Decode<Context> for AttrValue {
+    fn decode<D: bincode::de::Decoder<Context = Context>>(
+        d: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        match u32::decode(d)? {
+            0 => Ok(AttrValue::Text(String::decode(d)?)),
+            1 => Ok(AttrValue::Integer(i64::decode(d)?)),
+            2 => Ok(AttrValue::Number(decode_finite(d)?)),
+            3 => Ok(AttrValue::Bool(bool::decode(d)?)),
+            found => Err(bincode::error::DecodeError::UnexpectedVariant {
+                type_name: "AttrValue",
+                allowed: &ATTR_VARIANTS,
+                found,
+            }),
+        }
+    }
+}
+bincode::impl_borrow_decode!(AttrValue);
 
 impl fmt::Display for AttrValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -121,12 +121,32 @@ pub struct CredentialView<'a> {
     pub fingerprint: [u8; 32],
 }
 
-#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+/// An attribute value, borrowed; decoded by the same rules as `AttrValue` (a number is finite).
+#[derive(Clone, Debug, PartialEq)]
 pub enum AttrValueView<'a> {
     Text(&'a str),
     Integer(i64),
     Number(f64),
     Bool(bool),
+}
+
+impl<'de, Context> BorrowDecode<'de, Context> for AttrValueView<'de> {
+    fn borrow_decode<D: bincode::de::BorrowDecoder<'de, Context = Context>>(
+        d: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        use bincode::Decode as _;
+        match u32::decode(d)? {
+            0 => Ok(AttrValueView::Text(<&'de str>::borrow_decode(d)?)),
+            1 => Ok(AttrValueView::Integer(i64::decode(d)?)),
+            2 => Ok(AttrValueView::Number(crate::event::decode_finite(d)?)),
+            3 => Ok(AttrValueView::Bool(bool::decode(d)?)),
+            found => Err(bincode::error::DecodeError::UnexpectedVariant {
+                type_name: "AttrValueView",
+                allowed: &crate::event::ATTR_VARIANTS,
+                found,
+            }),
+        }
+    }
 }
 
 /// Decodes a borrowed view from the whole of `bytes`: anything left over is an error.
