@@ -1,7 +1,23 @@
-//! Fuzz target: the event decoder never panics; a rejection keeps raw bytes only when no
-//! secret-looking member name is present; and an accepted event, written back as JSON, is
-//! accepted again as the very same event with the very same canonical bytes.
+//! Fuzz target: the event decoder never panics; a rejection keeps raw bytes only when they
+//! hold no secret material, judged independently by serde_json (no member name anywhere is a
+//! secret name and no string holds a PEM private key block, escapes decoded); and an accepted
+//! event, written back as JSON, is accepted again with the very same canonical bytes.
 #![no_main]
+
+fn holds_secret(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.contains("PRIVATE KEY-----"),
+        Value::Array(items) => items.iter().any(holds_secret),
+        Value::Object(members) => members.iter().any(|(name, value)| {
+            idledger_proto::decode::is_secret_name(name)
+                || name.contains("PRIVATE KEY-----")
+                || holds_secret(value)
+        }),
+        _ => false,
+    }
+}
+
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     match idledger_proto::decode_event(data) {
         Ok(v) => {
@@ -11,10 +27,15 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 .unwrap_or_else(|r| panic!("its own JSON is refused: {}", r.reason));
             assert_eq!(again.to_event(), event);
             assert_eq!(again.encoded(), v.encoded());
+            let value: serde_json::Value = serde_json::from_slice(data).expect("accepted is JSON");
+            assert!(!holds_secret(&value), "an accepted event holds secret material");
         }
         Err(r) => {
             if matches!(r.payload, idledger_proto::KeptPayload::Raw { .. }) {
                 assert!(idledger_proto::decode::find_secret_member(data).is_none());
+                if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) {
+                    assert!(!holds_secret(&value), "raw bytes kept with secret material");
+                }
             }
         }
     }

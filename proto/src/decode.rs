@@ -50,6 +50,9 @@ const SECRET_NAMES: &[&str] = &[
 /// The marker of a PEM private key block (`-----BEGIN … PRIVATE KEY-----`).
 const PEM_PRIVATE_KEY: &[u8] = b"PRIVATE KEY-----";
 
+/// Where a rejection says a PEM private key block was found.
+const PEM_LOCATION: &str = "PEM private key block";
+
 /// The searcher for `PEM_PRIVATE_KEY`, built once (building one per message cost more than
 /// the search).
 fn pem_private_key_finder() -> &'static memchr::memmem::Finder<'static> {
@@ -58,7 +61,9 @@ fn pem_private_key_finder() -> &'static memchr::memmem::Finder<'static> {
     FINDER.get_or_init(|| memchr::memmem::Finder::new(PEM_PRIVATE_KEY))
 }
 
-fn is_secret_name(name: &str) -> bool {
+/// Whether a member name is one that carries secret values (`password`, `client_secret`,
+/// `private-key`, …: separators and case ignored).
+pub fn is_secret_name(name: &str) -> bool {
     if name.len() > 64 {
         return false;
     }
@@ -476,7 +481,7 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
     }
     if pem_private_key_finder().find(raw).is_some() {
         return Err(redact(RejectReason::SecretMaterial {
-            location: "PEM private key block".into(),
+            location: PEM_LOCATION.into(),
         }));
     }
     if raw.len() > MAX_PAYLOAD_BYTES {
@@ -526,6 +531,15 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
         Ok(event) => {
             let validated = ValidatedEvent::encode(&event);
             drop(event);
+            // An escaped marker (`\u0050RIVATE KEY-----`) passes the check of the raw bytes
+            // above; the encoding holds every string as decoded.
+            if memchr::memchr(b'\\', raw).is_some()
+                && pem_private_key_finder().find(validated.encoded()).is_some()
+            {
+                return Err(redact(RejectReason::SecretMaterial {
+                    location: PEM_LOCATION.into(),
+                }));
+            }
             Ok(validated)
         }
         Err(Failure::Secret(location)) => Err(redact(RejectReason::SecretMaterial { location })),
@@ -669,28 +683,50 @@ fn first_array_path(text: &str) -> Option<(String, &'static str)> {
     walk(&value, "").map(|p| (p, "sequence"))
 }
 
-/// Finds a JSON member name that carries secret values anywhere in a payload, even one that is
-/// not valid JSON: every `"name"` followed by `:` is checked.
+/// Finds secret material anywhere in a payload, even one that is not valid JSON: every
+/// `"name"` followed by `:` is checked against the member names that carry secret values, and
+/// every string is checked for a PEM private key block. A string with escapes is checked as JSON
+/// reads it, so `"pass\u0077ord"` is the member `password` and an escaped PEM marker is found.
 pub fn find_secret_member(raw: &[u8]) -> Option<String> {
     let mut i = 0;
     while let Some(start) = memchr::memchr(b'"', &raw[i..]).map(|p| i + p + 1) {
         let mut j = start;
+        let mut escaped = false;
         while j < raw.len() && raw[j] != b'"' {
-            j += if raw[j] == b'\\' { 2 } else { 1 };
+            if raw[j] == b'\\' {
+                escaped = true;
+                j += 2;
+            } else {
+                j += 1;
+            }
         }
         if j >= raw.len() {
             return None;
         }
-        let name = &raw[start..j];
+        let unescaped = if escaped {
+            serde_json::from_slice::<String>(&raw[start - 1..=j]).ok()
+        } else {
+            None
+        };
+        if let Some(text) = &unescaped
+            && pem_private_key_finder().find(text.as_bytes()).is_some()
+        {
+            return Some(PEM_LOCATION.into());
+        }
         let mut k = j + 1;
         while k < raw.len() && raw[k].is_ascii_whitespace() {
             k += 1;
         }
-        if raw.get(k) == Some(&b':')
-            && let Ok(name) = std::str::from_utf8(name)
-            && is_secret_name(name)
-        {
-            return Some(quote(name));
+        if raw.get(k) == Some(&b':') {
+            let name = match &unescaped {
+                Some(text) => Some(text.as_str()),
+                None => std::str::from_utf8(&raw[start..j]).ok(),
+            };
+            if let Some(name) = name
+                && is_secret_name(name)
+            {
+                return Some(quote(name));
+            }
         }
         i = j + 1;
     }

@@ -189,6 +189,55 @@ fn secret_material_is_rejected_and_only_hashed() {
             },
         ),
         (
+            "escaped pem in a valid event",
+            // Spliced in as text: `with` would write the escapes out.
+            VALID.replace(
+                "\"resource\"",
+                &format!(
+                    "\"reason\":\"-----BEGIN \\u0050RIVATE KEY-----\\n{SECRET}\\n-----END \\u0050RIVATE KEY-----\",\"resource\""
+                ),
+            ),
+            RejectReason::SecretMaterial {
+                location: "PEM private key block".into(),
+            },
+        ),
+        (
+            "escaped pem in invalid json",
+            format!(
+                r#"{{"id":"e1","reason":"-----BEGIN \u0050RIVATE KEY-----\n{SECRET}" broken"#
+            ),
+            RejectReason::SecretMaterial {
+                location: "PEM private key block".into(),
+            },
+        ),
+        (
+            "escaped secret name as an unknown member",
+            VALID.replace(
+                "\"resource\"",
+                &format!("\"pass\\u0077ord\":\"{SECRET}\",\"resource\""),
+            ),
+            RejectReason::SecretMaterial {
+                location: "password".into(),
+            },
+        ),
+        (
+            "escaped secret name in invalid json",
+            format!(r#"{{"id":"e1","t\u006fken":"{SECRET}" broken"#),
+            RejectReason::SecretMaterial {
+                location: "token".into(),
+            },
+        ),
+        (
+            "escaped secret name as an attribute",
+            VALID.replace(
+                "\"resource\"",
+                &format!(r#""attributes":{{"api\u005fkey":"{SECRET}"}},"resource""#),
+            ),
+            RejectReason::SecretMaterial {
+                location: "attributes.api_key".into(),
+            },
+        ),
+        (
             "secret in invalid json",
             format!(r#"{{"id":"e1","password":"{SECRET}" broken"#),
             RejectReason::SecretMaterial {
