@@ -40,6 +40,9 @@ pub enum FailureClass {
     UnknownKey,
     /// An index, tile, back-link or position disagrees with the entries.
     IndexMismatch,
+    /// An entry holds secret material that ingest never keeps (a secret-named member or a PEM
+    /// private key block): secret values must never be stored, only fingerprints.
+    SecretMaterial,
 }
 
 impl FailureClass {
@@ -54,6 +57,7 @@ impl FailureClass {
             FailureClass::MissingSignature => "missing signature",
             FailureClass::UnknownKey => "unknown key",
             FailureClass::IndexMismatch => "index mismatch",
+            FailureClass::SecretMaterial => "secret material",
         }
     }
 }
@@ -218,6 +222,8 @@ struct Facts {
     /// Topic fingerprint, partition, offset.
     kafka: Option<(u64, i32, i64)>,
     body: BodyFacts,
+    /// Where the entry holds secret material, if it does.
+    secret: Option<String>,
 }
 
 enum BodyFacts {
@@ -286,6 +292,7 @@ fn walk_entry(
                 ) => kafka_offset(topic, *partition, end.saturating_sub(1)),
                 _ => None,
             };
+            let secret = idledger_proto::decode::secret_in_entry(bytes, &view);
             let body = match view.body {
                 BodyView::Event(e) => {
                     let ev = &e.event;
@@ -316,6 +323,7 @@ fn walk_entry(
                 prev: Hash(view.prev_leaf_hash),
                 kafka,
                 body,
+                secret,
             }
         });
     Walked {
@@ -609,6 +617,13 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
                             FailureClass::ModifiedEntry,
                             0,
                             "entry 0 must chain to the zero hash".into(),
+                        );
+                    }
+                    if let Some(location) = &facts.secret {
+                        report.add(
+                            FailureClass::SecretMaterial,
+                            d.key,
+                            format!("entry {} holds secret material at {location}", d.key),
                         );
                     }
                     check_entry(

@@ -378,6 +378,83 @@ fn unavailable_offsets_are_recorded_covered_by_positions_and_reported() {
     }
 }
 
+/// A writer that kept secret material (ingest before it decoded JSON escapes, or any writer
+/// that skips validation) produces a ledger whose hashes and signatures all hold: verification
+/// still reports each such entry, at its index, and nothing else.
+#[test]
+fn stored_secret_material_is_reported_at_its_index() {
+    use idledger_proto::event::AttrValue;
+    use idledger_proto::rejection::{KeptPayload, Rejection};
+    let rejected = |payload: KeptPayload| {
+        Item::Rejected(Rejection {
+            reason: RejectReason::UnknownField {
+                field: "password".into(),
+            },
+            payload,
+        })
+    };
+    let kept_event = |attribute: &str, reason: &str| {
+        let Item::Event(v) = event("k", "u", None, "fine") else {
+            unreachable!("event() makes events")
+        };
+        let mut e = v.to_event();
+        e.reason = Some(reason.into());
+        e.attributes = vec![(attribute.into(), AttrValue::Text("x".into()))];
+        KeptPayload::Event(Box::new(e))
+    };
+    let pem = "-----BEGIN EC PRIVATE KEY-----";
+    // (what is appended, whether verification reports it)
+    let cases: Vec<(Item, bool)> = vec![
+        (event("a", "u", None, "fine"), false),
+        (
+            rejected(KeptPayload::raw(br#"{"pass\u0077ord":"hunter2"}"#)),
+            true,
+        ),
+        (
+            rejected(KeptPayload::raw(
+                format!(r#"{{"note":"{pem}"}}"#).as_bytes(),
+            )),
+            true,
+        ),
+        (
+            rejected(KeptPayload::raw(
+                br#"{"id":"x","reason":"-----BEGIN \u0050RIVATE KEY-----"}"#,
+            )),
+            true,
+        ),
+        (
+            rejected(KeptPayload::raw(
+                br#"{"id":"x","reason":"a password was reset"}"#,
+            )),
+            false,
+        ),
+        (
+            rejected(KeptPayload::redacted(br#"{"password":"hunter2"}"#)),
+            false,
+        ),
+        (rejected(kept_event("client_secret", "fine")), true),
+        (rejected(kept_event("team", pem)), true),
+        (rejected(kept_event("team", "fine")), false),
+    ];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    let mut expected = Vec::new();
+    for (i, (item, reported)) in cases.into_iter().enumerate() {
+        ledger
+            .append(vec![local(item, i as u64)], &[])
+            .expect("append");
+        if reported {
+            expected.push((FailureClass::SecretMaterial, i as u64 + 1));
+        }
+    }
+    drop(ledger);
+    let report = check(&dir, None);
+    let found: Vec<(FailureClass, u64)> =
+        report.findings.iter().map(|f| (f.class, f.index)).collect();
+    assert_eq!(found, expected);
+}
+
 #[test]
 fn back_links_chain_each_subject_and_grant() {
     let tmp = tempfile::tempdir().expect("tempdir");

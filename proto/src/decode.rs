@@ -733,6 +733,71 @@ pub fn find_secret_member(raw: &[u8]) -> Option<String> {
     None
 }
 
+/// Where a stored event holds secret material that validation refuses: an attribute named like
+/// a secret, or a PEM private key block in any of its strings. `None` for every event
+/// `decode_event` accepts; verification reports anything else.
+pub fn secret_in_event(e: &EventView<'_>) -> Option<String> {
+    event_secret(e, true)
+}
+
+/// `secret_in_event`, searching the strings for a PEM block only if `may_hold_pem`.
+fn event_secret(e: &EventView<'_>, may_hold_pem: bool) -> Option<String> {
+    if let Some((key, _)) = e.attributes.iter().find(|(key, _)| is_secret_name(key)) {
+        return Some(format!("attributes.{}", quote(key)));
+    }
+    (may_hold_pem && pem_in_event(e)).then(|| PEM_LOCATION.to_owned())
+}
+
+fn pem_in_event(e: &EventView<'_>) -> bool {
+    let pem = |s: &str| pem_private_key_finder().find(s.as_bytes()).is_some();
+    let strings = [
+        Some(e.source),
+        Some(e.id),
+        e.actor.as_ref().map(|a| a.id),
+        Some(e.subject.id),
+        e.grant_id,
+        e.request_id,
+        e.resource,
+        e.reason,
+        e.ticket,
+        e.policy.as_ref().map(|p| p.id),
+        e.policy.as_ref().and_then(|p| p.version),
+        e.policy.as_ref().and_then(|p| p.hash),
+        e.credential.as_ref().map(|c| c.id),
+        e.owner,
+    ];
+    let in_attributes = e.attributes.iter().any(|(key, value)| {
+        pem(key) || matches!(value, crate::view::AttrValueView::Text(t) if pem(t))
+    });
+    strings.into_iter().flatten().any(pem) || in_attributes
+}
+
+/// Where a stored entry holds secret material that ingest never keeps: in its event (see
+/// `secret_in_event`), or in what a quarantined entry kept of its input (raw bytes with a
+/// secret member name or a PEM private key block, escapes decoded; or a kept event). `None`
+/// for every entry idledger writes, so `idledger verify` can prove the promise that secret
+/// values are never stored. `leaf` is the entry's bytes, which hold every string as stored: the
+/// strings are searched for a PEM block one by one only when the leaf holds its marker at all.
+pub fn secret_in_entry(leaf: &[u8], view: &crate::view::EntryView<'_>) -> Option<String> {
+    use crate::view::BodyView;
+    let marked = pem_private_key_finder().find(leaf).is_some();
+    match &view.body {
+        BodyView::Event(e) => event_secret(&e.event, marked),
+        BodyView::Quarantined(r) => match &r.payload {
+            KeptPayload::Raw { bytes, .. } => {
+                if pem_private_key_finder().find(bytes).is_some() {
+                    Some(PEM_LOCATION.to_owned())
+                } else {
+                    find_secret_member(bytes)
+                }
+            }
+            KeptPayload::Event(event) => event_secret(&EventView::of(event), marked),
+            KeptPayload::Redacted { .. } | KeptPayload::Nothing => None,
+        },
+        BodyView::System(_) => None,
+    }
+}
+
 fn text(
     field: &str,
     value: Option<Cow<'_, str>>,
