@@ -29,6 +29,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             assert_eq!(again.encoded(), v.encoded());
             let value: serde_json::Value = serde_json::from_slice(data).expect("accepted is JSON");
             assert!(!holds_secret(&value), "an accepted event holds secret material");
+            assert_eq!(idledger_proto::decode::secret_in_event(&v.view()), None);
         }
         Err(r) => {
             if matches!(r.payload, idledger_proto::KeptPayload::Raw { .. }) {
