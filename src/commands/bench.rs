@@ -226,11 +226,14 @@ pub fn bench(
                 }
                 Ok(())
             })?;
-            let t = Instant::now();
-            for b in &sample {
-                std::hint::black_box(idledger_proto::hash::leaf_hash(b));
-            }
-            let sha = per_sec(sample_bytes, t.elapsed());
+            let sha_rate = |sample: &[Vec<u8>]| {
+                let t = Instant::now();
+                for b in sample {
+                    std::hint::black_box(idledger_proto::hash::leaf_hash(b));
+                }
+                per_sec(sample_bytes, t.elapsed())
+            };
+            let mut sha = sha_rate(&sample);
             let mut crypto_bound = None;
             for threads in [1usize, 2] {
                 let t = Instant::now();
@@ -251,8 +254,20 @@ pub fn bench(
                     let (cp_size, note) = r.latest_checkpoint()?;
                     anyhow::ensure!(cp_size == size, "the bench ledger's last checkpoint");
                     let per_entry = report.checkpoints_checked as f64 / size.0 as f64;
-                    let rate = required_crypto_rate(&sample, per_entry, &note, &verifier_keys)?;
-                    crypto_bound = Some(rate / sha);
+                    // The best of three, each beside a fresh SHA-256 baseline (the best of
+                    // those judges every verification figure): a slow moment on this shared
+                    // machine must not lower the bound or the baseline.
+                    let mut crypto = 0f64;
+                    for _ in 0..3 {
+                        crypto = crypto.max(required_crypto_rate(
+                            &sample,
+                            per_entry,
+                            &note,
+                            &verifier_keys,
+                        )?);
+                        sha = sha.max(sha_rate(&sample));
+                    }
+                    crypto_bound = Some(crypto / sha);
                     sample = Vec::new();
                 }
                 let need = if threads == 1 { 0.8 } else { 1.6 };
