@@ -210,6 +210,24 @@ pub struct AccessRow {
     pub ends: Option<Timestamp>,
 }
 
+impl AccessRow {
+    /// The row of a grant told as `ep`.
+    fn of(grant_id: String, ep: &Episode) -> AccessRow {
+        AccessRow {
+            subject: ep
+                .subject
+                .as_ref()
+                .map(|s| s.id.clone())
+                .unwrap_or_default(),
+            grant_id,
+            granted_at: ep.granted.as_ref().map(|g| g.time),
+            approvers: ep.approvers(),
+            expires_at: ep.expires_at,
+            ends: ep.end.as_ref().map(|e| e.time),
+        }
+    }
+}
+
 /// Who had access to `resource` at `at`.
 ///
 /// A subject's identity changes can only end its grants (earlier), never extend them: a grant
@@ -239,18 +257,7 @@ pub fn access_at(
         };
         let ep = Episode::build(&grant_id, &events, identity, now);
         if ep.active_at(at) {
-            rows.push(AccessRow {
-                subject: ep
-                    .subject
-                    .as_ref()
-                    .map(|s| s.id.clone())
-                    .unwrap_or_default(),
-                grant_id: grant_id.clone(),
-                granted_at: ep.granted.as_ref().map(|g| g.time),
-                approvers: ep.approvers(),
-                expires_at: ep.expires_at,
-                ends: ep.end.as_ref().map(|e| e.time),
-            });
+            rows.push(AccessRow::of(grant_id.clone(), &ep));
         }
     }
     Ok(rows)
@@ -304,18 +311,7 @@ mod tests {
         for (grant_id, _) in reader.grants_for_resource(resource).expect("grants") {
             let ep = grant(reader, &grant_id, now).expect("grant").episode;
             if ep.active_at(at) {
-                rows.push(AccessRow {
-                    subject: ep
-                        .subject
-                        .as_ref()
-                        .map(|s| s.id.clone())
-                        .unwrap_or_default(),
-                    grant_id,
-                    granted_at: ep.granted.as_ref().map(|g| g.time),
-                    approvers: ep.approvers(),
-                    expires_at: ep.expires_at,
-                    ends: ep.end.as_ref().map(|e| e.time),
-                });
+                rows.push(AccessRow::of(grant_id, &ep));
             }
         }
         rows
