@@ -328,10 +328,7 @@ async fn entry(
             json_answer(s, move |r| {
                 let (size, _) = r.latest_checkpoint()?;
                 if index >= size.0 {
-                    return Err(QueryError::NotFound {
-                        kind: "entry",
-                        id: index.to_string(),
-                    });
+                    return Err(QueryError::Read(idledger_ledger::ReadError::NoEntry(index)));
                 }
                 let proof = r.tlog_proof(Seq(index))?;
                 let leaf = proof.extra.clone().unwrap_or_default();
