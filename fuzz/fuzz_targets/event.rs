@@ -4,14 +4,19 @@
 //! event, written back as JSON, is accepted again with the very same canonical bytes.
 #![no_main]
 
+/// A private key block's armour line, PEM or OpenPGP.
+fn armour(s: &str) -> bool {
+    s.contains("PRIVATE KEY-----") || s.contains("PRIVATE KEY BLOCK-----")
+}
+
 fn holds_secret(v: &serde_json::Value) -> bool {
     use serde_json::Value;
     match v {
-        Value::String(s) => s.contains("PRIVATE KEY-----"),
+        Value::String(s) => armour(s),
         Value::Array(items) => items.iter().any(holds_secret),
         Value::Object(members) => members.iter().any(|(name, value)| {
             idledger_proto::decode::is_secret_name(name)
-                || name.contains("PRIVATE KEY-----")
+                || armour(name)
                 || holds_secret(value)
         }),
         _ => false,

@@ -434,6 +434,10 @@ fn stored_secret_material_is_reported_at_its_index() {
         ),
         (rejected(kept_event("client_secret", "fine")), true),
         (rejected(kept_event("team", pem)), true),
+        (
+            rejected(kept_event("team", "-----BEGIN PGP PRIVATE KEY BLOCK-----")),
+            true,
+        ),
         (rejected(kept_event("team", "fine")), false),
     ];
     let tmp = tempfile::tempdir().expect("tempdir");

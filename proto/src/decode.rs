@@ -47,18 +47,28 @@ const SECRET_NAMES: &[&str] = &[
     "bearer",
 ];
 
-/// The marker of a PEM private key block (`-----BEGIN … PRIVATE KEY-----`).
-const PEM_PRIVATE_KEY: &[u8] = b"PRIVATE KEY-----";
+/// What every private key block's armour line holds: `-----BEGIN … PRIVATE KEY-----` (PEM:
+/// PKCS#1, PKCS#8, SEC1, OpenSSH) and `-----BEGIN PGP PRIVATE KEY BLOCK-----` (OpenPGP).
+const PRIVATE_KEY: &[u8] = b"PRIVATE KEY";
+const ARMOUR_ENDS: [&[u8]; 2] = [b"-----", b" BLOCK-----"];
 
 /// Where a rejection says a PEM private key block was found.
 const PEM_LOCATION: &str = "PEM private key block";
 
-/// The searcher for `PEM_PRIVATE_KEY`, built once (building one per message cost more than
-/// the search).
-fn pem_private_key_finder() -> &'static memchr::memmem::Finder<'static> {
+/// The searcher for `PRIVATE_KEY`, built once (building one per message cost more than the
+/// search).
+fn private_key_finder() -> &'static memchr::memmem::Finder<'static> {
     static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
         std::sync::OnceLock::new();
-    FINDER.get_or_init(|| memchr::memmem::Finder::new(PEM_PRIVATE_KEY))
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(PRIVATE_KEY))
+}
+
+/// Whether `bytes` hold the armour line of a private key block (PEM or OpenPGP) anywhere.
+fn holds_private_key_block(bytes: &[u8]) -> bool {
+    private_key_finder().find_iter(bytes).any(|at| {
+        let rest = &bytes[at + PRIVATE_KEY.len()..];
+        ARMOUR_ENDS.iter().any(|end| rest.starts_with(end))
+    })
 }
 
 /// Whether a member name is one that carries secret values (`password`, `client_secret`,
@@ -479,7 +489,7 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
     if raw.is_empty() {
         return Err(keep(RejectReason::EmptyPayload));
     }
-    if pem_private_key_finder().find(raw).is_some() {
+    if holds_private_key_block(raw) {
         return Err(redact(RejectReason::SecretMaterial {
             location: PEM_LOCATION.into(),
         }));
@@ -533,8 +543,7 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
             drop(event);
             // An escaped marker (`\u0050RIVATE KEY-----`) passes the check of the raw bytes
             // above; the encoding holds every string as decoded.
-            if memchr::memchr(b'\\', raw).is_some()
-                && pem_private_key_finder().find(validated.encoded()).is_some()
+            if memchr::memchr(b'\\', raw).is_some() && holds_private_key_block(validated.encoded())
             {
                 return Err(redact(RejectReason::SecretMaterial {
                     location: PEM_LOCATION.into(),
@@ -709,7 +718,7 @@ pub fn find_secret_member(raw: &[u8]) -> Option<String> {
             None
         };
         if let Some(text) = &unescaped
-            && pem_private_key_finder().find(text.as_bytes()).is_some()
+            && holds_private_key_block(text.as_bytes())
         {
             return Some(PEM_LOCATION.into());
         }
@@ -749,7 +758,7 @@ fn event_secret(e: &EventView<'_>, may_hold_pem: bool) -> Option<String> {
 }
 
 fn pem_in_event(e: &EventView<'_>) -> bool {
-    let pem = |s: &str| pem_private_key_finder().find(s.as_bytes()).is_some();
+    let pem = |s: &str| holds_private_key_block(s.as_bytes());
     let strings = [
         Some(e.source),
         Some(e.id),
@@ -780,12 +789,12 @@ fn pem_in_event(e: &EventView<'_>) -> bool {
 /// strings are searched for a PEM block one by one only when the leaf holds its marker at all.
 pub fn secret_in_entry(leaf: &[u8], view: &crate::view::EntryView<'_>) -> Option<String> {
     use crate::view::BodyView;
-    let marked = pem_private_key_finder().find(leaf).is_some();
+    let marked = holds_private_key_block(leaf);
     match &view.body {
         BodyView::Event(e) => event_secret(&e.event, marked),
         BodyView::Quarantined(r) => match &r.payload {
             KeptPayload::Raw { bytes, .. } => {
-                if pem_private_key_finder().find(bytes).is_some() {
+                if holds_private_key_block(bytes) {
                     Some(PEM_LOCATION.to_owned())
                 } else {
                     find_secret_member(bytes)

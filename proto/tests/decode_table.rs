@@ -189,6 +189,18 @@ fn secret_material_is_rejected_and_only_hashed() {
             },
         ),
         (
+            "openpgp private key block",
+            with(
+                "reason",
+                &format!(
+                    "\"-----BEGIN PGP PRIVATE KEY BLOCK-----\\n\\n{SECRET}\\n-----END PGP PRIVATE KEY BLOCK-----\""
+                ),
+            ),
+            RejectReason::SecretMaterial {
+                location: "PEM private key block".into(),
+            },
+        ),
+        (
             "escaped pem in a valid event",
             // Spliced in as text: `with` would write the escapes out.
             VALID.replace(
@@ -479,5 +491,19 @@ fn attribute_numbers_survive_a_json_round_trip() {
             other => panic!("{n}: {other:?}"),
         };
         assert_eq!(stored.to_bits(), expected.to_bits(), "{n}");
+    }
+}
+
+/// Only an armour line is a private key block: text that merely names one is kept.
+#[test]
+fn naming_a_private_key_is_not_holding_one() {
+    for reason in [
+        "rotated the PRIVATE KEY of the signing service",
+        "PRIVATE KEY --- see runbook",
+        "PGP PRIVATE KEY BLOCK: none attached",
+    ] {
+        let json = with("reason", &serde_json::to_string(reason).expect("a string"));
+        let v = decode_event(json.as_bytes()).unwrap_or_else(|r| panic!("{reason}: {}", r.reason));
+        assert_eq!(v.to_event().reason.as_deref(), Some(reason));
     }
 }
