@@ -47,6 +47,21 @@ const SECRET_NAMES: &[&str] = &[
     "bearer",
 ];
 
+/// Endings that make a member name secret whatever comes before them (after the same
+/// normalization): `db_password`, `aws_secret_access_key`, `github_token`, `stripe_api_key`.
+/// `password_changed_at` or `token_count` name facts about a secret, not the secret.
+const SECRET_SUFFIXES: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "secretkey",
+    "secretaccesskey",
+    "privatekey",
+    "token",
+    "apikey",
+];
+
 /// What every private key block's armour line holds: `-----BEGIN … PRIVATE KEY-----` (PEM:
 /// PKCS#1, PKCS#8, SEC1, OpenSSH) and `-----BEGIN PGP PRIVATE KEY BLOCK-----` (OpenPGP).
 const PRIVATE_KEY: &[u8] = b"PRIVATE KEY";
@@ -72,12 +87,13 @@ fn holds_private_key_block(bytes: &[u8]) -> bool {
 }
 
 /// Whether a member name is one that carries secret values (`password`, `client_secret`,
-/// `private-key`, …: separators and case ignored).
+/// `private-key`, or any name ending like `db_password`: separators and case ignored).
 pub fn is_secret_name(name: &str) -> bool {
-    if name.len() > 64 {
-        return false;
-    }
-    if name.is_ascii() {
+    let secret = |n: &[u8]| {
+        SECRET_NAMES.iter().any(|s| s.as_bytes() == n)
+            || SECRET_SUFFIXES.iter().any(|s| n.ends_with(s.as_bytes()))
+    };
+    if name.is_ascii() && name.len() <= 64 {
         // The common case, without allocating: the same normalization on a stack buffer.
         let mut buf = [0u8; 64];
         let mut n = 0;
@@ -87,9 +103,9 @@ pub fn is_secret_name(name: &str) -> bool {
                 n += 1;
             }
         }
-        return SECRET_NAMES.iter().any(|s| s.as_bytes() == &buf[..n]);
+        return secret(&buf[..n]);
     }
-    SECRET_NAMES.contains(&normalize_name(name).as_str())
+    secret(normalize_name(name).as_bytes())
 }
 
 /// Member-name normalization for secret detection: separators dropped, Unicode lowercase.
@@ -1113,6 +1129,12 @@ mod tests {
             ("API.KEY", true),
             ("secret access key", true),
             ("PRIVATE_\u{212A}EY", true), // Kelvin sign lowercases to `k`
+            ("db_password", true),
+            ("AWS_SECRET_ACCESS_KEY", true),
+            ("github-token", true),
+            ("stripe.api_key", true),
+            ("password_changed_at", false),
+            ("token_count", false),
             ("secrets", false),
             ("fingerprint", false),
             ("clé", false),
@@ -1183,7 +1205,9 @@ mod tests {
         /// The allocation-free ASCII path decides exactly as the general normalization.
         #[test]
         fn ascii_fast_path_matches_normalization(name in "[a-zA-Z_. -]{0,70}|(?i)(client|api|private|access)[_. -]?(secret|key|token)") {
-            let general = name.len() <= 64 && SECRET_NAMES.contains(&normalize_name(&name).as_str());
+            let normal = normalize_name(&name);
+            let general = SECRET_NAMES.contains(&normal.as_str())
+                || SECRET_SUFFIXES.iter().any(|s| normal.ends_with(s));
             prop_assert_eq!(is_secret_name(&name), general);
         }
     }

@@ -189,6 +189,33 @@ fn secret_material_is_rejected_and_only_hashed() {
             },
         ),
         (
+            "prefixed secret attribute",
+            with("attributes", &format!(r#"{{"db_password":"{SECRET}"}}"#)),
+            RejectReason::SecretMaterial {
+                location: "attributes.db_password".into(),
+            },
+        ),
+        (
+            "prefixed secret in a rejected payload",
+            with("time", "\"bad\"").replace(
+                "\"resource\"",
+                &format!("\"aws_secret_access_key\":\"{SECRET}\",\"resource\""),
+            ),
+            RejectReason::SecretMaterial {
+                location: "aws_secret_access_key".into(),
+            },
+        ),
+        (
+            "long secret name",
+            with(
+                "attributes",
+                &format!(r#"{{"{}_github_token":"{SECRET}"}}"#, "x".repeat(70)),
+            ),
+            RejectReason::SecretMaterial {
+                location: format!("attributes.{}_github_token", "x".repeat(70)),
+            },
+        ),
+        (
             "openpgp private key block",
             with(
                 "reason",
@@ -491,6 +518,21 @@ fn attribute_numbers_survive_a_json_round_trip() {
             other => panic!("{n}: {other:?}"),
         };
         assert_eq!(stored.to_bits(), expected.to_bits(), "{n}");
+    }
+}
+
+/// Attribute names that speak about a secret, rather than hold one, are kept.
+#[test]
+fn names_about_secrets_are_not_secret_names() {
+    for key in [
+        "password_changed_at",
+        "token_count",
+        "secret_rotation_days",
+        "api_key_id",
+    ] {
+        let json = with("attributes", &format!(r#"{{"{key}":"2026-01-01"}}"#));
+        let v = decode_event(json.as_bytes()).unwrap_or_else(|r| panic!("{key}: {}", r.reason));
+        assert_eq!(v.to_event().attributes[0].0, key);
     }
 }
 
