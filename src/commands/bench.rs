@@ -250,6 +250,8 @@ pub fn bench(
                     report.first()
                 );
                 let rate = per_sec(leaf_bytes, t.elapsed());
+                // Once, after the first verification has counted the checkpoints whose
+                // signatures the bound must check too.
                 if crypto_bound.is_none() {
                     let (cp_size, note) = r.latest_checkpoint()?;
                     anyhow::ensure!(cp_size == size, "the bench ledger's last checkpoint");
