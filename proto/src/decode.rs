@@ -1,14 +1,11 @@
 //! Native JSON (version 1) input: decoding and validation into a `ValidatedEvent`, or a
 //! `Rejection` that names the problem precisely and never keeps secret material.
 
-use crate::event::{
-    Actor, ActorKind, AttrValue, Credential, CredentialKind, Decision, Event, EventType, Family,
-    Policy, Subject, SubjectKind,
-};
+use crate::event::{ActorKind, CredentialKind, Decision, Event, EventType, Family, SubjectKind};
 use crate::hash::{Hash, sha256};
 use crate::rejection::{KeptPayload, RejectReason, Rejection, quote};
 use crate::time::Timestamp;
-use crate::view::EventView;
+use crate::view::{ActorView, AttrValueView, CredentialView, EventView, PolicyView, SubjectView};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::borrow::Cow;
@@ -120,9 +117,10 @@ fn normalize_name(name: &str) -> String {
 /// once, by whichever thread validated it) and where the ids the ledger indexes lie in it. Only
 /// `decode_event` and `check` make one.
 ///
-/// The decoded `Event` is dropped by the thread that built it: an event crossing to the ledger's
-/// writer is one allocation, not one per field, so the writer frees one block per event and a
-/// queue of validated events holds each event's bytes once.
+/// Validation builds no owned `Event`: it checks a view borrowing the JSON's strings and encodes
+/// that view (the same bytes as the owned event's). An event crossing to the ledger's writer is
+/// one allocation, not one per field, so the writer frees one block per event and a queue of
+/// validated events holds each event's bytes once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidatedEvent {
     encoded: Vec<u8>,
@@ -150,7 +148,7 @@ struct IndexedIds {
 
 impl ValidatedEvent {
     /// Encodes a validated event, locating its indexed ids as it goes.
-    fn encode(event: &Event) -> ValidatedEvent {
+    fn encode(event: &EventView<'_>) -> ValidatedEvent {
         let (encoded, at) = crate::entry::encode_event_locating_ids(event);
         let span = |start: usize, s: &str| {
             let span = Span {
@@ -166,15 +164,12 @@ impl ValidatedEvent {
         };
         let located = (|| {
             Some(IndexedIds {
-                source: span(at.source, &event.source)?,
-                id: span(at.id, &event.id)?,
-                subject: span(at.subject, &event.subject.id)?,
-                grant: opt(at.grant, event.grant_id.as_deref())?,
-                credential: opt(
-                    at.credential,
-                    event.credential.as_ref().map(|c| c.id.as_str()),
-                )?,
-                resource: opt(at.resource, event.resource.as_deref())?,
+                source: span(at.source, event.source)?,
+                id: span(at.id, event.id)?,
+                subject: span(at.subject, event.subject.id)?,
+                grant: opt(at.grant, event.grant_id)?,
+                credential: opt(at.credential, event.credential.as_ref().map(|c| c.id))?,
+                resource: opt(at.resource, event.resource)?,
             })
         })();
         match located {
@@ -432,7 +427,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireCredential<'a> {
 }
 
 /// `attributes` in input order, duplicates kept so they can be reported.
-struct WireAttributes<'a>(Vec<(Cow<'a, str>, AttrValue)>);
+struct WireAttributes<'a>(Vec<(Cow<'a, str>, WireValue<'a>)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for WireAttributes<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -445,8 +440,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireAttributes<'a> {
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 let mut out = Vec::new();
                 while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-                    let value = map.next_value::<WireAttr>()?;
-                    out.push((key, value.0));
+                    out.push((key, map.next_value::<WireValue<'de>>()?));
                 }
                 Ok(WireAttributes(out))
             }
@@ -455,36 +449,45 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireAttributes<'a> {
     }
 }
 
-struct WireAttr(AttrValue);
+/// An attribute value as the JSON has it; text borrowed from the input unless escaped.
+enum WireValue<'a> {
+    Text(Cow<'a, str>),
+    Integer(i64),
+    Number(f64),
+    Bool(bool),
+}
 
-impl<'de> Deserialize<'de> for WireAttr {
+impl<'de: 'a, 'a> Deserialize<'de> for WireValue<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = WireAttr;
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = WireValue<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string, number or boolean")
             }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<WireAttr, E> {
-                Ok(WireAttr(AttrValue::Bool(v)))
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(WireValue::Bool(v))
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<WireAttr, E> {
-                Ok(WireAttr(AttrValue::Integer(v)))
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(WireValue::Integer(v))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<WireAttr, E> {
-                Ok(WireAttr(match i64::try_from(v) {
-                    Ok(i) => AttrValue::Integer(i),
-                    Err(_) => AttrValue::Number(v as f64),
-                }))
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(match i64::try_from(v) {
+                    Ok(i) => WireValue::Integer(i),
+                    Err(_) => WireValue::Number(v as f64),
+                })
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<WireAttr, E> {
-                Ok(WireAttr(AttrValue::Number(v)))
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(WireValue::Number(v))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<WireAttr, E> {
-                Ok(WireAttr(AttrValue::Text(v.to_owned())))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(WireValue::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(WireValue::Text(Cow::Owned(v.to_owned())))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
@@ -550,13 +553,11 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
         });
     }
     let result = match serde_json::from_str::<WireEvent<'_>>(text) {
-        Ok(wire) => validate(wire),
+        Ok(wire) => validate(&wire).map(|event| ValidatedEvent::encode(&event)),
         Err(_) => Err(precise_parse_error(text)),
     };
     match result {
-        Ok(event) => {
-            let validated = ValidatedEvent::encode(&event);
-            drop(event);
+        Ok(validated) => {
             // An escaped marker (`\u0050RIVATE KEY-----`) passes the check of the raw bytes
             // above; the encoding holds every string as decoded.
             if memchr::memchr(b'\\', raw).is_some() && holds_private_key_block(validated.encoded())
@@ -823,14 +824,14 @@ pub fn secret_in_entry(leaf: &[u8], view: &crate::view::EntryView<'_>) -> Option
     }
 }
 
-fn text(
+fn text<'w>(
     field: &str,
-    value: Option<Cow<'_, str>>,
+    value: &'w Option<Cow<'_, str>>,
     max: usize,
-) -> Result<Option<String>, RejectReason> {
-    match value {
+) -> Result<Option<&'w str>, RejectReason> {
+    match value.as_deref() {
         None => Ok(None),
-        Some(v) if v.is_empty() => Err(RejectReason::EmptyField {
+        Some("") => Err(RejectReason::EmptyField {
             field: field.to_owned(),
         }),
         Some(v) if v.len() > max => Err(RejectReason::FieldTooLong {
@@ -838,7 +839,7 @@ fn text(
             limit: max as u64,
             found: v.len() as u64,
         }),
-        Some(v) => Ok(Some(v.into_owned())),
+        Some(v) => Ok(Some(v)),
     }
 }
 
@@ -849,37 +850,40 @@ fn missing(field: &str) -> RejectReason {
     }
 }
 
-fn required(field: &str, value: Option<String>) -> Result<String, RejectReason> {
+fn required<'w>(field: &str, value: Option<&'w str>) -> Result<&'w str, RejectReason> {
     value.ok_or_else(|| missing(field))
 }
 
 fn enumerated<T>(
     field: &str,
-    value: Option<Cow<'_, str>>,
+    value: &Option<Cow<'_, str>>,
     parse: fn(&str) -> Option<T>,
     names: &[&str],
 ) -> Result<Option<T>, RejectReason> {
     match value {
         None => Ok(None),
-        Some(v) => parse(&v).map(Some).ok_or_else(|| RejectReason::WrongType {
+        Some(v) => parse(v).map(Some).ok_or_else(|| RejectReason::WrongType {
             field: field.to_owned(),
             message: format!(
                 "unknown value `{}`, expected one of {}",
-                quote(&v),
+                quote(v),
                 names.join(", ")
             ),
         }),
     }
 }
 
-fn time_field(field: &str, value: Option<Cow<'_, str>>) -> Result<Option<Timestamp>, RejectReason> {
+fn time_field(
+    field: &str,
+    value: &Option<Cow<'_, str>>,
+) -> Result<Option<Timestamp>, RejectReason> {
     match value {
         None => Ok(None),
-        Some(v) => Timestamp::parse_rfc3339(&v)
+        Some(v) => Timestamp::parse_rfc3339(v)
             .map(Some)
             .map_err(|e| RejectReason::InvalidTime {
                 field: field.to_owned(),
-                found: quote(&v),
+                found: quote(v),
                 message: e.to_string(),
             }),
     }
@@ -898,33 +902,39 @@ fn fingerprint(value: &str) -> Result<[u8; 32], RejectReason> {
     Ok(out)
 }
 
-fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
-    let id = required("id", text("id", w.id, MAX_ID_BYTES)?)?;
-    let source = required("source", text("source", w.source, MAX_ID_BYTES)?)?;
-    let kind_text = w.kind.ok_or_else(|| RejectReason::MissingField {
-        field: "type".into(),
+/// Validates a decoded wire event into a view borrowing its strings (from the input, or from the
+/// wire event where JSON escapes had to be decoded): no string is copied before the event is
+/// encoded.
+fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
+    let id = required("id", text("id", &w.id, MAX_ID_BYTES)?)?;
+    let source = required("source", text("source", &w.source, MAX_ID_BYTES)?)?;
+    let kind_text = w
+        .kind
+        .as_deref()
+        .ok_or_else(|| RejectReason::MissingField {
+            field: "type".into(),
+        })?;
+    let kind = EventType::parse(kind_text).ok_or_else(|| RejectReason::UnknownType {
+        found: quote(kind_text),
     })?;
-    let kind = EventType::parse(&kind_text).ok_or_else(|| RejectReason::UnknownType {
-        found: quote(&kind_text),
-    })?;
-    let time = time_field("time", w.time)?.ok_or_else(|| missing("time"))?;
+    let time = time_field("time", &w.time)?.ok_or_else(|| missing("time"))?;
 
-    let subject = w.subject.ok_or_else(|| missing("subject"))?;
-    let subject = Subject {
-        id: required("subject.id", text("subject.id", subject.id, MAX_ID_BYTES)?)?,
+    let subject = w.subject.as_ref().ok_or_else(|| missing("subject"))?;
+    let subject = SubjectView {
+        id: required("subject.id", text("subject.id", &subject.id, MAX_ID_BYTES)?)?,
         kind: enumerated(
             "subject.kind",
-            subject.kind,
+            &subject.kind,
             SubjectKind::parse,
             SubjectKind::NAMES,
         )?
         .ok_or_else(|| missing("subject.kind"))?,
     };
 
-    let actor = match w.actor {
-        Some(a) => Some(Actor {
-            id: required("actor.id", text("actor.id", a.id, MAX_ID_BYTES)?)?,
-            kind: enumerated("actor.kind", a.kind, ActorKind::parse, ActorKind::NAMES)?
+    let actor = match &w.actor {
+        Some(a) => Some(ActorView {
+            id: required("actor.id", text("actor.id", &a.id, MAX_ID_BYTES)?)?,
+            kind: enumerated("actor.kind", &a.kind, ActorKind::parse, ActorKind::NAMES)?
                 .ok_or_else(|| missing("actor.kind"))?,
             mfa: a.mfa,
         }),
@@ -937,7 +947,7 @@ fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
         }
     };
 
-    let credential = match w.credential {
+    let credential = match &w.credential {
         Some(c) => {
             if let Some(member) = c.other_members.iter().find(|m| is_secret_name(m)) {
                 return Err(Failure::Secret(format!("credential.{member}")));
@@ -949,24 +959,25 @@ fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
             }
             let fp = c
                 .fingerprint
+                .as_deref()
                 .ok_or_else(|| missing("credential.fingerprint"))?;
-            Some(Credential {
-                id: required("credential.id", text("credential.id", c.id, MAX_ID_BYTES)?)?,
+            Some(CredentialView {
+                id: required("credential.id", text("credential.id", &c.id, MAX_ID_BYTES)?)?,
                 kind: enumerated(
                     "credential.kind",
-                    c.kind,
+                    &c.kind,
                     CredentialKind::parse,
                     CredentialKind::NAMES,
                 )?
                 .ok_or_else(|| missing("credential.kind"))?,
-                fingerprint: fingerprint(&fp)?,
+                fingerprint: fingerprint(fp)?,
             })
         }
         None => None,
     };
 
-    let mut attributes: Vec<(String, AttrValue)> = Vec::new();
-    if let Some(WireAttributes(list)) = w.attributes {
+    let mut attributes: Vec<(&str, AttrValueView<'_>)> = Vec::new();
+    if let Some(WireAttributes(list)) = &w.attributes {
         if list.len() > MAX_ATTRIBUTES {
             return Err(RejectReason::InvalidValue {
                 field: "attributes".into(),
@@ -974,10 +985,12 @@ fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
             }
             .into());
         }
+        attributes.reserve_exact(list.len());
         for (key, value) in list {
+            let key: &str = key;
             // Built only for a rejection: this loop runs for every attribute of every event.
-            let field = || format!("attributes.{}", quote(&key));
-            if is_secret_name(&key) {
+            let field = || format!("attributes.{}", quote(key));
+            if is_secret_name(key) {
                 return Err(Failure::Secret(field()));
             }
             if key.is_empty() {
@@ -991,55 +1004,59 @@ fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
                 }
                 .into());
             }
-            if let AttrValue::Text(t) = &value
-                && t.len() > MAX_TEXT_BYTES
-            {
-                return Err(RejectReason::FieldTooLong {
-                    field: field(),
-                    limit: MAX_TEXT_BYTES as u64,
-                    found: t.len() as u64,
+            let value = match value {
+                WireValue::Text(t) if t.len() > MAX_TEXT_BYTES => {
+                    return Err(RejectReason::FieldTooLong {
+                        field: field(),
+                        limit: MAX_TEXT_BYTES as u64,
+                        found: t.len() as u64,
+                    }
+                    .into());
                 }
-                .into());
-            }
-            attributes.push((key.into_owned(), value));
+                WireValue::Text(t) => AttrValueView::Text(t),
+                WireValue::Integer(i) => AttrValueView::Integer(*i),
+                WireValue::Number(n) => AttrValueView::Number(*n),
+                WireValue::Bool(b) => AttrValueView::Bool(*b),
+            };
+            attributes.push((key, value));
         }
-        attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        attributes.sort_by(|a, b| a.0.cmp(b.0));
         if let Some(pair) = attributes.windows(2).find(|p| p[0].0 == p[1].0) {
             return Err(RejectReason::InvalidValue {
-                field: format!("attributes.{}", quote(&pair[0].0)),
+                field: format!("attributes.{}", quote(pair[0].0)),
                 message: "appears more than once".into(),
             }
             .into());
         }
     }
 
-    let policy = match w.policy {
-        Some(p) => Some(Policy {
-            id: required("policy.id", text("policy.id", p.id, MAX_ID_BYTES)?)?,
-            version: text("policy.version", p.version, MAX_TEXT_BYTES)?,
-            hash: text("policy.hash", p.hash, MAX_TEXT_BYTES)?,
+    let policy = match &w.policy {
+        Some(p) => Some(PolicyView {
+            id: required("policy.id", text("policy.id", &p.id, MAX_ID_BYTES)?)?,
+            version: text("policy.version", &p.version, MAX_TEXT_BYTES)?,
+            hash: text("policy.hash", &p.hash, MAX_TEXT_BYTES)?,
         }),
         None => None,
     };
 
-    let event = Event {
+    let event = EventView {
         source,
         id,
         kind,
         time,
         actor,
         subject,
-        grant_id: text("grant_id", w.grant_id, MAX_ID_BYTES)?,
-        request_id: text("request_id", w.request_id, MAX_ID_BYTES)?,
-        resource: text("resource", w.resource, MAX_TEXT_BYTES)?,
-        reason: text("reason", w.reason, MAX_REASON_BYTES)?,
-        ticket: text("ticket", w.ticket, MAX_TEXT_BYTES)?,
+        grant_id: text("grant_id", &w.grant_id, MAX_ID_BYTES)?,
+        request_id: text("request_id", &w.request_id, MAX_ID_BYTES)?,
+        resource: text("resource", &w.resource, MAX_TEXT_BYTES)?,
+        reason: text("reason", &w.reason, MAX_REASON_BYTES)?,
+        ticket: text("ticket", &w.ticket, MAX_TEXT_BYTES)?,
         policy,
-        decision: enumerated("decision", w.decision, Decision::parse, Decision::NAMES)?,
-        expires_at: time_field("expires_at", w.expires_at)?,
+        decision: enumerated("decision", &w.decision, Decision::parse, Decision::NAMES)?,
+        expires_at: time_field("expires_at", &w.expires_at)?,
         exception: w.exception.unwrap_or(false),
         credential,
-        owner: text("owner", w.owner, MAX_ID_BYTES)?,
+        owner: text("owner", &w.owner, MAX_ID_BYTES)?,
         attributes,
     };
     check_required_for_type(&event)?;
@@ -1047,7 +1064,7 @@ fn validate(w: WireEvent<'_>) -> Result<Event, Failure> {
 }
 
 /// The per-type requirements of docs/EVENTS.md.
-fn check_required_for_type(e: &Event) -> Result<(), RejectReason> {
+fn check_required_for_type(e: &EventView<'_>) -> Result<(), RejectReason> {
     match e.kind.family() {
         Family::Access => {
             if e.grant_id.is_none() {
@@ -1088,6 +1105,7 @@ fn check_required_for_type(e: &Event) -> Result<(), RejectReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{Actor, AttrValue, Credential, Policy, Subject};
     use proptest::prelude::*;
 
     #[test]
@@ -1147,8 +1165,9 @@ mod tests {
 
     proptest! {
         /// The ids located while encoding field by field are where a decode of the bytes finds
-        /// them, and the bytes are `encode_event`'s, with every optional field present or not:
-        /// the located path never needs its fallback.
+        /// them, and the bytes (encoded from a view of the event) are `encode_event`'s, with every
+        /// optional field present or not and every kind of attribute value: the located path
+        /// never needs its fallback.
         #[test]
         fn ids_located_while_encoding_are_where_decoding_finds_them(
             source in "\\PC{1,12}", id in "\\PC{1,24}", subject in "\\PC{1,30}",
@@ -1161,7 +1180,12 @@ mod tests {
             expires in proptest::option::of(any::<i64>()),
             credential in proptest::option::of("\\PC{1,20}"),
             owner in proptest::option::of("\\PC{1,20}"),
-            attributes in proptest::collection::vec(("\\PC{1,8}", "\\PC{0,8}"), 0..3),
+            attributes in proptest::collection::vec(("\\PC{1,8}", prop_oneof![
+                "\\PC{0,8}".prop_map(AttrValue::Text),
+                any::<i64>().prop_map(AttrValue::Integer),
+                (-1e300f64..1e300).prop_map(AttrValue::Number),
+                any::<bool>().prop_map(AttrValue::Bool),
+            ]), 0..4),
         ) {
             let event = Event {
                 source,
@@ -1185,9 +1209,9 @@ mod tests {
                     fingerprint: [7; 32],
                 }),
                 owner,
-                attributes: attributes.into_iter().map(|(k, v)| (k, AttrValue::Text(v))).collect(),
+                attributes,
             };
-            let (bytes, at) = crate::entry::encode_event_locating_ids(&event);
+            let (bytes, at) = crate::entry::encode_event_locating_ids(&EventView::of(&event));
             prop_assert_eq!(&bytes, &crate::entry::encode_event(&event));
             let decoded = ValidatedEvent::from_encoded(bytes).ids;
             let start = |s: Option<Span>| s.map(|s| s.start as usize);
@@ -1199,7 +1223,7 @@ mod tests {
                 (at.grant, at.resource, at.credential),
                 (start(decoded.grant), start(decoded.resource), start(decoded.credential))
             );
-            prop_assert_eq!(ValidatedEvent::encode(&event).ids, decoded);
+            prop_assert_eq!(ValidatedEvent::encode(&EventView::of(&event)).ids, decoded);
         }
 
         /// The allocation-free ASCII path decides exactly as the general normalization.

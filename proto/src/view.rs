@@ -13,7 +13,7 @@ use crate::event::{
 };
 use crate::rejection::Rejection;
 use crate::time::Timestamp;
-use bincode::BorrowDecode;
+use bincode::{BorrowDecode, Encode};
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard()
@@ -72,7 +72,7 @@ pub struct EventEntryView<'a> {
 }
 
 /// Borrowed `event::Event`, field for field.
-#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode)]
 pub struct EventView<'a> {
     pub source: &'a str,
     pub id: &'a str,
@@ -94,27 +94,27 @@ pub struct EventView<'a> {
     pub attributes: Vec<(&'a str, AttrValueView<'a>)>,
 }
 
-#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode)]
 pub struct ActorView<'a> {
     pub id: &'a str,
     pub kind: ActorKind,
     pub mfa: Option<bool>,
 }
 
-#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode)]
 pub struct SubjectView<'a> {
     pub id: &'a str,
     pub kind: SubjectKind,
 }
 
-#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode)]
 pub struct PolicyView<'a> {
     pub id: &'a str,
     pub version: Option<&'a str>,
     pub hash: Option<&'a str>,
 }
 
-#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode)]
 pub struct CredentialView<'a> {
     pub id: &'a str,
     pub kind: CredentialKind,
@@ -128,6 +128,33 @@ pub enum AttrValueView<'a> {
     Integer(i64),
     Number(f64),
     Bool(bool),
+}
+
+/// Encoded exactly as `AttrValue` (a view's encoding is its owned event's).
+impl Encode for AttrValueView<'_> {
+    fn encode<E: bincode::enc::Encoder>(
+        &self,
+        e: &mut E,
+    ) -> Result<(), bincode::error::EncodeError> {
+        match self {
+            AttrValueView::Text(t) => {
+                0u32.encode(e)?;
+                t.encode(e)
+            }
+            AttrValueView::Integer(i) => {
+                1u32.encode(e)?;
+                i.encode(e)
+            }
+            AttrValueView::Number(n) => {
+                2u32.encode(e)?;
+                n.encode(e)
+            }
+            AttrValueView::Bool(b) => {
+                3u32.encode(e)?;
+                b.encode(e)
+            }
+        }
+    }
 }
 
 impl<'de, Context> BorrowDecode<'de, Context> for AttrValueView<'de> {
