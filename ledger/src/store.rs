@@ -198,6 +198,15 @@ fn cf_options(name: &str) -> Options {
             o.set_max_bytes_for_level_base(8 << 20);
             o.set_target_file_size_base(4 << 20);
         }
+        if name == CF_TILES || name == CF_SUBTREES {
+            // Tile keys lead with the tree level, so every flushed file spans from the newest
+            // level-0 tiles to the upper levels' keys, and each compaction rewrote every
+            // first-level file that range touches: RocksDB's 64 MiB default files made that
+            // most of the column family (5M ingested events: 420-460 MB compacted in each of the
+            // two). With 4 MiB files only the few files at the tail and the upper levels' are
+            // rewritten: 173-184 MB in two runs.
+            o.set_target_file_size_base(4 << 20);
+        }
     }
     o
 }
