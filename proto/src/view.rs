@@ -121,40 +121,14 @@ pub struct CredentialView<'a> {
     pub fingerprint: [u8; 32],
 }
 
-/// An attribute value, borrowed; decoded by the same rules as `AttrValue` (a number is finite).
-#[derive(Clone, Debug, PartialEq)]
+/// An attribute value, borrowed; decoded by the same rules as `AttrValue` (a number is finite),
+/// and encoded as it (the same derive over the same variants).
+#[derive(Clone, Debug, PartialEq, Encode)]
 pub enum AttrValueView<'a> {
     Text(&'a str),
     Integer(i64),
     Number(f64),
     Bool(bool),
-}
-
-/// Encoded exactly as `AttrValue` (a view's encoding is its owned event's).
-impl Encode for AttrValueView<'_> {
-    fn encode<E: bincode::enc::Encoder>(
-        &self,
-        e: &mut E,
-    ) -> Result<(), bincode::error::EncodeError> {
-        match self {
-            AttrValueView::Text(t) => {
-                0u32.encode(e)?;
-                t.encode(e)
-            }
-            AttrValueView::Integer(i) => {
-                1u32.encode(e)?;
-                i.encode(e)
-            }
-            AttrValueView::Number(n) => {
-                2u32.encode(e)?;
-                n.encode(e)
-            }
-            AttrValueView::Bool(b) => {
-                3u32.encode(e)?;
-                b.encode(e)
-            }
-        }
-    }
 }
 
 impl<'de, Context> BorrowDecode<'de, Context> for AttrValueView<'de> {
