@@ -49,9 +49,9 @@ impl IngestConfig {
             workers: default_workers(),
             chunk: 256,
             // Deep enough for the decoder to run ahead by a batch and a half while the sequencer
-            // prepares one (8-10 ms per 2000 events): with 4 the stages waited on each other
-            // and the two cores idled 23 core-s per 5M events; with 12, 16 (+3-6% events/s in
-            // two pairs, for ~4 MB more in flight).
+            // prepares one (8-10 ms per 2000 events). With 4 the stages waited on each other and
+            // the two cores idled 23 core-s per 5M events; with 12 they idle 16 (+3-6% events/s
+            // in two pairs, for ~4 MB more in flight).
             queue_chunks: 12,
             dead_letter_topic: None,
             stop_when_caught_up: None,

@@ -180,14 +180,16 @@ fn cf_options(name: &str) -> Options {
     } else {
         // Index keys arrive in random order: every insert searches its memtable's skiplist.
         // Heads and deduplication keys once had 2 MiB memtables to keep those searches short,
-        // but flushing and compacting them was then a quarter of ingest's CPU (a million
-        // ingested events flushed 77 heads files, 41 MB, and compacted 98 MB). The heads of busy
-        // ids are overwritten batch after batch, and a larger memtable keeps only the latest of
-        // each when it flushes; for deduplication keys (each written once) it means fewer,
-        // larger first-level files to merge. Measured at 16 MiB (heads) and 8 MiB (dedupe)
-        // against 2 MiB: ingest of 1M events used 12-15% less CPU in all (compaction 2.1 s ->
-        // 0.7 s, kernel time 2.4 s -> 1.1 s), pipelined appends of 1M +3% and +16% in two pairs.
-        // Their bloom filters keep lookups cheap either way.
+        // but writing, flushing and compacting them was then a quarter of ingest's CPU
+        // (measured by leaving them out; a million ingested events flushed 77 heads files, 41
+        // MB, and compacted 98 MB). The heads of busy ids are overwritten batch after batch,
+        // and a larger memtable keeps only the latest of each when it flushes; for
+        // deduplication keys (each written once) it means fewer, larger first-level files to
+        // merge. Measured at 16 MiB (heads) and 8 MiB (dedupe) against 2 MiB, in four
+        // alternating pairs: ingest of 1M events used 8-11% less CPU in all (compaction 1.7 s
+        // -> 0.6 s, though the write thread's inserts into the larger memtables took 1.7 s ->
+        // 2.3 s); pipelined appends of 1M +3% and +16% in two pairs. Their bloom filters keep
+        // lookups cheap either way.
         o.set_write_buffer_size(if name == CF_HEADS { 16 << 20 } else { 8 << 20 });
         if name == CF_HEADS || name == CF_DEDUPE {
             // Their keys overlap every existing file, so each flush's compaction rewrites the
