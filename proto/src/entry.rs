@@ -252,11 +252,11 @@ pub(crate) struct IdOffsets {
 }
 
 /// `encode_event` of a view's event (a view encodes as its owned event), field by field in
-/// declaration order (the order the derived `Encode` writes),
-/// noting where the indexed ids' bytes begin: a string is its 8-byte length then its bytes, and
-/// an `Option` adds a 1-byte tag before it. The caller checks the bytes at each offset against
-/// the field, so a change to `Event` that this function missed cannot go unnoticed; a property
-/// test holds the bytes equal to `encode_event`.
+/// declaration order (the order the derived `Encode` writes), noting where the indexed ids' bytes
+/// begin: a string is its 8-byte length then its bytes, and an `Option` adds a 1-byte tag before
+/// it. The caller checks the bytes at each offset against the field, so a change to `Event` (and
+/// so to `EventView`) that this function missed cannot go unnoticed; a property test holds the
+/// bytes equal to `encode_event` of the owned event.
 pub(crate) fn encode_event_locating_ids(e: &crate::view::EventView<'_>) -> (Vec<u8>, IdOffsets) {
     fn put<T: Encode>(out: &mut Vec<u8>, value: &T) -> usize {
         let at = out.len();
