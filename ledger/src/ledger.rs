@@ -204,25 +204,82 @@ fn put_in_key_order<K: AsRef<[u8]> + Ord>(
     }
 }
 
+/// A batch's index records (key → entry index), kept apart from its write batch until just
+/// before the write: sorting and copying them in is left to the write thread, off the
+/// sequencer's path, while the sequencer looks later batches' keys up in the same maps.
+struct IndexPuts {
+    dedupe: Arc<HashMap<Vec<u8>, u64>>,
+    heads: Arc<Vec<(HeadKind, String, u64)>>,
+    resources: Vec<(Vec<u8>, u64)>,
+}
+
+impl IndexPuts {
+    /// Adds the records to the batch, each column family's in key order.
+    fn put_into(&self, wb: &mut WriteBatch, db: &DB) {
+        let cf = |name| db.cf_handle(name).expect("column family exists");
+        put_in_key_order(
+            wb,
+            &cf(CF_DEDUPE),
+            self.dedupe
+                .iter()
+                .map(|(k, seq)| (k.as_slice(), *seq))
+                .collect(),
+        );
+        put_in_key_order(
+            wb,
+            &cf(CF_HEADS),
+            self.heads
+                .iter()
+                .map(|(kind, id, seq)| (head_key(*kind, id), *seq))
+                .collect(),
+        );
+        put_in_key_order(
+            wb,
+            &cf(CF_RESOURCES),
+            self.resources
+                .iter()
+                .map(|(k, seq)| (k.as_slice(), *seq))
+                .collect(),
+        );
+    }
+}
+
+/// One write for the `Writer`: a prepared batch, and the buffers of the batch before it, which
+/// the write thread frees after writing (so the sequencer does not spend its time on that).
+struct WriteJob {
+    wb: WriteBatch,
+    indexes: IndexPuts,
+    spent: Option<InFlight>,
+}
+
 /// The thread that writes `submit`ted batches, one at a time, in order (started on first use).
 struct Writer {
-    jobs: std::sync::mpsc::SyncSender<WriteBatch>,
+    jobs: std::sync::mpsc::SyncSender<WriteJob>,
     done: std::sync::mpsc::Receiver<Result<(), rocksdb::Error>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Writer {
     fn start(db: Arc<DB>) -> std::io::Result<Writer> {
-        let (jobs, queue) = std::sync::mpsc::sync_channel::<WriteBatch>(1);
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<WriteJob>(1);
         let (results, done) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("ledger-write".into())
             .spawn(move || {
                 let sync = synced();
-                for wb in queue {
-                    if results.send(db.write_opt(wb, &sync)).is_err() {
+                for job in queue {
+                    let WriteJob {
+                        mut wb,
+                        indexes,
+                        spent,
+                    } = job;
+                    indexes.put_into(&mut wb, &db);
+                    let written = db.write_opt(wb, &sync);
+                    drop(indexes);
+                    if results.send(written).is_err() {
                         break;
                     }
+                    drop(spent);
                 }
             })?;
         Ok(Writer {
@@ -250,19 +307,18 @@ struct InFlight {
     report: AppendReport,
     first_seq: u64,
     events: BatchEvents,
-    dedupe: HashMap<Vec<u8>, u64>,
+    dedupe: Arc<HashMap<Vec<u8>, u64>>,
     positions: Vec<Position>,
-    heads: Vec<(HeadKind, String, u64)>,
+    heads: Arc<Vec<(HeadKind, String, u64)>>,
 }
 
 /// A batch turned into one RocksDB write, with in-memory state already moved past it.
 struct Prepared {
     wb: WriteBatch,
+    indexes: IndexPuts,
     report: AppendReport,
     first_seq: u64,
     events: BatchEvents,
-    dedupe: HashMap<Vec<u8>, u64>,
-    heads: Vec<(HeadKind, String, u64)>,
 }
 
 /// The canonical encoding of each event a batch appends, by `seq - first_seq` (empty for its
@@ -283,6 +339,8 @@ pub struct Ledger {
     db: Arc<DB>,
     /// The batch being written in the background (`submit`), if any.
     in_flight: Option<InFlight>,
+    /// The last batch `finish`ed, whose buffers the next background write frees.
+    spent: Option<InFlight>,
     writer: Option<Writer>,
     /// Set when a write failed: in-memory state is then ahead of the database, so nothing more
     /// may be appended by this handle (reopen the ledger).
@@ -372,6 +430,7 @@ impl Ledger {
             dir: dir.to_owned(),
             db: Arc::new(db),
             in_flight: None,
+            spent: None,
             writer: None,
             failed: None,
             origin: origin.to_owned(),
@@ -475,6 +534,7 @@ impl Ledger {
             dir: dir.to_owned(),
             db: Arc::new(db),
             in_flight: None,
+            spent: None,
             writer: None,
             failed: None,
             origin,
@@ -633,7 +693,9 @@ impl Ledger {
         positions: &[Position],
     ) -> Result<AppendReport, LedgerError> {
         self.finish()?;
-        let prepared = self.prepare(batch, positions)?;
+        self.spent = None;
+        let mut prepared = self.prepare(batch, positions)?;
+        prepared.indexes.put_into(&mut prepared.wb, &self.db);
         if let Err(e) = self.db.write_opt(prepared.wb, &synced()) {
             self.failed = Some(e.to_string());
             return Err(e.into());
@@ -672,10 +734,19 @@ impl Ledger {
             })?;
             self.writer = Some(started);
         }
+        let job = WriteJob {
+            wb: prepared.wb,
+            indexes: IndexPuts {
+                dedupe: Arc::clone(&prepared.indexes.dedupe),
+                heads: Arc::clone(&prepared.indexes.heads),
+                resources: prepared.indexes.resources,
+            },
+            spent: self.spent.take(),
+        };
         let queued = self
             .writer
             .as_ref()
-            .is_some_and(|w| w.jobs.send(prepared.wb).is_ok());
+            .is_some_and(|w| w.jobs.send(job).is_ok());
         if !queued {
             self.failed = Some("the background writer stopped".into());
             return Err(LedgerError::Inconsistent(
@@ -686,9 +757,9 @@ impl Ledger {
             report: prepared.report,
             first_seq: prepared.first_seq,
             events: prepared.events,
-            dedupe: prepared.dedupe,
+            dedupe: prepared.indexes.dedupe,
             positions: positions.to_vec(),
-            heads: prepared.heads,
+            heads: prepared.indexes.heads,
         });
         Ok(previous)
     }
@@ -701,7 +772,9 @@ impl Ledger {
         match self.writer.as_ref().map(|w| w.done.recv()) {
             Some(Ok(Ok(()))) => {
                 self.last_checkpoint = f.report.checkpoint.clone();
-                Ok(Some(f.report))
+                let report = f.report.clone();
+                self.spent = Some(f);
+                Ok(Some(report))
             }
             Some(Ok(Err(e))) => {
                 self.failed = Some(e.to_string());
@@ -729,20 +802,9 @@ impl Ledger {
         }
         let started = Instant::now();
         let cf = |name| self.db.cf_handle(name).expect("column family exists");
-        let (
-            entries_cf,
-            dedupe_cf,
-            heads_cf,
-            resources_cf,
-            positions_cf,
-            meta_cf,
-            tiles_cf,
-            checkpoints_cf,
-        ) = (
+        let (entries_cf, dedupe_cf, positions_cf, meta_cf, tiles_cf, checkpoints_cf) = (
             cf(CF_ENTRIES),
             cf(CF_DEDUPE),
-            cf(CF_HEADS),
-            cf(CF_RESOURCES),
             cf(CF_POSITIONS),
             cf(CF_META),
             cf(CF_TILES),
@@ -944,23 +1006,6 @@ impl Ledger {
         }
 
         let moved_heads = heads.into_moved();
-        put_in_key_order(
-            &mut wb,
-            &dedupe_cf,
-            dedupe_overlay
-                .iter()
-                .map(|(k, seq)| (k.as_slice(), *seq))
-                .collect(),
-        );
-        put_in_key_order(
-            &mut wb,
-            &heads_cf,
-            moved_heads
-                .iter()
-                .map(|(kind, id, seq)| (head_key(*kind, id), *seq))
-                .collect(),
-        );
-        put_in_key_order(&mut wb, &resources_cf, resource_puts);
         for ((level, index), hashes) in &dirty.tiles {
             wb.put_cf(&tiles_cf, tile_key(*level, *index), encode_tile(hashes));
         }
@@ -1021,7 +1066,7 @@ impl Ledger {
             self.heads.clear();
             // A batch still being written has heads the database does not show yet.
             if let Some(f) = &self.in_flight {
-                for (kind, id, seq) in &f.heads {
+                for (kind, id, seq) in f.heads.iter() {
                     self.heads.insert(*kind, id, *seq);
                 }
             }
@@ -1034,6 +1079,11 @@ impl Ledger {
         }
         Ok(Prepared {
             wb,
+            indexes: IndexPuts {
+                dedupe: Arc::new(dedupe_overlay),
+                heads: Arc::new(moved_heads),
+                resources: resource_puts,
+            },
             report: AppendReport {
                 outcomes,
                 size: TreeSize(size),
@@ -1046,8 +1096,6 @@ impl Ledger {
             },
             first_seq,
             events: batch_events,
-            dedupe: dedupe_overlay,
-            heads: moved_heads,
         })
     }
 
