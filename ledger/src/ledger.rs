@@ -249,7 +249,15 @@ impl IndexPuts {
 struct WriteJob {
     wb: WriteBatch,
     indexes: IndexPuts,
-    spent: Option<InFlight>,
+    spent: Option<Spent>,
+}
+
+/// What a written batch leaves behind: the buffers later batches looked up while it was in
+/// flight, held only until the write thread frees them.
+struct Spent {
+    _events: BatchEvents,
+    _dedupe: Arc<HashMap<Vec<u8>, u64>>,
+    _heads: Arc<Vec<(HeadKind, String, u64)>>,
 }
 
 /// The thread that writes `submit`ted batches, one at a time, in order (started on first use).
@@ -279,6 +287,7 @@ impl Writer {
                     if results.send(written).is_err() {
                         break;
                     }
+                    // Freed once the result is sent, so the sequencer does not wait for it.
                     drop(spent);
                 }
             })?;
@@ -339,8 +348,8 @@ pub struct Ledger {
     db: Arc<DB>,
     /// The batch being written in the background (`submit`), if any.
     in_flight: Option<InFlight>,
-    /// The last batch `finish`ed, whose buffers the next background write frees.
-    spent: Option<InFlight>,
+    /// The buffers of the last batch `finish`ed, which the next background write frees.
+    spent: Option<Spent>,
     writer: Option<Writer>,
     /// Set when a write failed: in-memory state is then ahead of the database, so nothing more
     /// may be appended by this handle (reopen the ledger).
@@ -771,9 +780,19 @@ impl Ledger {
         };
         match self.writer.as_ref().map(|w| w.done.recv()) {
             Some(Ok(Ok(()))) => {
-                self.last_checkpoint = f.report.checkpoint.clone();
-                let report = f.report.clone();
-                self.spent = Some(f);
+                let InFlight {
+                    report,
+                    events,
+                    dedupe,
+                    heads,
+                    ..
+                } = f;
+                self.last_checkpoint = report.checkpoint.clone();
+                self.spent = Some(Spent {
+                    _events: events,
+                    _dedupe: dedupe,
+                    _heads: heads,
+                });
                 Ok(Some(report))
             }
             Some(Ok(Err(e))) => {
