@@ -743,13 +743,14 @@ impl Ledger {
             })?;
             self.writer = Some(started);
         }
+        // The sequencer keeps looking later batches' keys up in the maps the write thread writes.
+        let (dedupe, heads) = (
+            Arc::clone(&prepared.indexes.dedupe),
+            Arc::clone(&prepared.indexes.heads),
+        );
         let job = WriteJob {
             wb: prepared.wb,
-            indexes: IndexPuts {
-                dedupe: Arc::clone(&prepared.indexes.dedupe),
-                heads: Arc::clone(&prepared.indexes.heads),
-                resources: prepared.indexes.resources,
-            },
+            indexes: prepared.indexes,
             spent: self.spent.take(),
         };
         let queued = self
@@ -766,9 +767,9 @@ impl Ledger {
             report: prepared.report,
             first_seq: prepared.first_seq,
             events: prepared.events,
-            dedupe: prepared.indexes.dedupe,
+            dedupe,
             positions: positions.to_vec(),
-            heads: prepared.indexes.heads,
+            heads,
         });
         Ok(previous)
     }
