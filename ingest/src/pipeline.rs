@@ -17,6 +17,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
 use std::sync::atomic::{
     AtomicBool, AtomicU64,
     Ordering::{Relaxed, SeqCst},
@@ -90,15 +91,71 @@ impl IngestSummary {
     }
 }
 
-/// A message as polled.
+/// A message as polled; its key and payload are in its chunk's buffer.
 struct RawMessage {
     /// Shared by every message of the topic (interned by the polling thread).
     topic: Arc<str>,
     partition: i32,
     offset: i64,
     timestamp_ms: Option<i64>,
-    key: Option<Vec<u8>>,
-    payload: Option<Vec<u8>>,
+    key: Option<Range<usize>>,
+    payload: Option<Range<usize>>,
+}
+
+/// Polled messages on their way to a decode worker. Their keys and payloads are copied into one
+/// buffer, which the worker hands back empty for the polling thread to fill again: in a steady
+/// stream no message costs an allocation of its own, and no buffer is freed by a thread other
+/// than the one that allocated it (glibc serialises such frees on the allocating arena's lock).
+#[derive(Default)]
+struct RawChunk {
+    bytes: Vec<u8>,
+    messages: Vec<RawMessage>,
+}
+
+/// A chunk buffer that grew past this (a chunk of unusually large messages) is freed rather
+/// than kept for reuse, so the spares hold at most this much each.
+const SPARE_CHUNK_MAX_BYTES: usize = 4 << 20;
+
+impl RawChunk {
+    fn push(
+        &mut self,
+        topic: Arc<str>,
+        partition: i32,
+        offset: i64,
+        timestamp_ms: Option<i64>,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+    ) {
+        let mut place = |b: &[u8]| {
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(b);
+            start..self.bytes.len()
+        };
+        let key = key.map(&mut place);
+        let payload = payload.map(&mut place);
+        self.messages.push(RawMessage {
+            topic,
+            partition,
+            offset,
+            timestamp_ms,
+            key,
+            payload,
+        });
+    }
+
+    fn bytes(&self, range: &Option<Range<usize>>) -> Option<&[u8]> {
+        range.clone().map(|r| &self.bytes[r])
+    }
+
+    /// Emptied for reuse, or `None` if it is too large to keep.
+    fn into_spare(mut self) -> Option<RawChunk> {
+        if self.bytes.capacity() > SPARE_CHUNK_MAX_BYTES {
+            return None;
+        }
+        self.bytes.clear();
+        self.messages.clear();
+        Some(self)
+    }
 }
 
 /// A decoded message, ready for the sequencer.
@@ -115,19 +172,22 @@ type Chunk<T> = Vec<T>;
 
 /// Hands chunks of polled messages to workers in round-robin order.
 struct Dispatch {
-    pending: Vec<RawMessage>,
+    pending: RawChunk,
     next_worker: usize,
-    senders: Vec<SyncSender<Chunk<RawMessage>>>,
+    senders: Vec<SyncSender<RawChunk>>,
+    /// Chunks the workers have emptied, to be filled again.
+    spares: Receiver<RawChunk>,
     sent: u64,
 }
 
 impl Dispatch {
     fn flush(&mut self) -> bool {
-        if self.pending.is_empty() {
+        if self.pending.messages.is_empty() {
             return true;
         }
-        let chunk = std::mem::take(&mut self.pending);
-        let n = chunk.len() as u64;
+        let spare = self.spares.try_recv().unwrap_or_default();
+        let chunk = std::mem::replace(&mut self.pending, spare);
+        let n = chunk.messages.len() as u64;
         let worker = self.next_worker;
         self.next_worker = (self.next_worker + 1) % self.senders.len();
         if self.senders[worker].send(chunk).is_err() {
@@ -399,8 +459,10 @@ impl IngestContext {
     }
 }
 
-fn decode_chunk(chunk: Chunk<RawMessage>, keep_dead_letters: bool) -> Chunk<Decoded> {
-    chunk
+/// Decodes a chunk, handing back its emptied buffer.
+fn decode_chunk(mut chunk: RawChunk, keep_dead_letters: bool) -> (Chunk<Decoded>, RawChunk) {
+    let messages = std::mem::take(&mut chunk.messages);
+    let decoded = messages
         .into_iter()
         .map(|m| {
             let origin = Origin::Kafka(KafkaOrigin::new(
@@ -408,19 +470,17 @@ fn decode_chunk(chunk: Chunk<RawMessage>, keep_dead_letters: bool) -> Chunk<Deco
                 m.partition,
                 m.offset,
                 m.timestamp_ms,
-                m.key.as_deref(),
+                chunk.bytes(&m.key),
             ));
-            let (item, dead_letter) = match &m.payload {
+            let payload = chunk.bytes(&m.payload);
+            let (item, dead_letter) = match payload {
                 None => (Item::Rejected(Rejection::tombstone()), None),
                 Some(p) => match decode_event(p) {
                     Ok(ev) => (Item::Event(ev), None),
                     Err(rej) => {
                         let keep =
                             keep_dead_letters && matches!(rej.payload, KeptPayload::Raw { .. });
-                        (
-                            Item::Rejected(rej),
-                            if keep { m.payload.clone() } else { None },
-                        )
+                        (Item::Rejected(rej), keep.then(|| p.to_vec()))
                     }
                 },
             };
@@ -432,7 +492,8 @@ fn decode_chunk(chunk: Chunk<RawMessage>, keep_dead_letters: bool) -> Chunk<Deco
                 dead_letter,
             }
         })
-        .collect()
+        .collect();
+    (decoded, chunk)
 }
 
 /// The librdkafka configuration ingest's consumer runs with (public so a benchmark can consume
@@ -510,14 +571,18 @@ pub fn run(
     let mut raw_senders = Vec::new();
     let mut raw_receivers = Vec::new();
     for _ in 0..workers {
-        let (tx, rx) = sync_channel::<Chunk<RawMessage>>(config.queue_chunks.max(1));
+        let (tx, rx) = sync_channel::<RawChunk>(config.queue_chunks.max(1));
         raw_senders.push(tx);
         raw_receivers.push(rx);
     }
+    // As many spares as chunks can be queued, plus one being decoded per worker.
+    let (spare_sender, spares) =
+        sync_channel::<RawChunk>(workers * (config.queue_chunks.max(1) + 1));
     let dispatch = Arc::new(Mutex::new(Dispatch {
-        pending: Vec::new(),
+        pending: RawChunk::default(),
         next_worker: 0,
         senders: raw_senders,
+        spares,
         sent: 0,
     }));
     let progress = Arc::new(Progress::default());
@@ -582,12 +647,18 @@ pub fn run(
         };
         // Named threads, so `top -H` and profiles show which stage is busy.
         for (w, (rx, tx)) in raw_receivers.into_iter().zip(out_senders).enumerate() {
+            let spare_sender = spare_sender.clone();
             std::thread::Builder::new()
                 .name(format!("ingest-decode-{w}"))
                 .spawn_scoped(scope, move || {
                     for chunk in rx {
-                        if tx.send(decode_chunk(chunk, keep_dead_letters)).is_err() {
+                        let (decoded, emptied) = decode_chunk(chunk, keep_dead_letters);
+                        if tx.send(decoded).is_err() {
                             break;
+                        }
+                        // Full only if the polling thread has stopped taking spares.
+                        if let Some(spare) = emptied.into_spare() {
+                            let _ = spare_sender.try_send(spare);
                         }
                     }
                 })
@@ -786,17 +857,16 @@ fn poll_loop(
                         t
                     }
                 };
-                let raw = RawMessage {
-                    topic,
-                    partition: m.partition(),
-                    offset: m.offset(),
-                    timestamp_ms: m.timestamp().to_millis(),
-                    key: m.key().map(<[u8]>::to_vec),
-                    payload: m.payload().map(<[u8]>::to_vec),
-                };
                 let mut d = dispatch.lock().unwrap_or_else(|e| e.into_inner());
-                d.pending.push(raw);
-                if d.pending.len() >= chunk_size && !d.flush() {
+                d.pending.push(
+                    topic,
+                    m.partition(),
+                    m.offset(),
+                    m.timestamp().to_millis(),
+                    m.key(),
+                    m.payload(),
+                );
+                if d.pending.messages.len() >= chunk_size && !d.flush() {
                     return Ok(());
                 }
             }
@@ -1366,7 +1436,109 @@ impl Sink<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::unavailable_range;
+    use super::{RawChunk, SPARE_CHUNK_MAX_BYTES, decode_chunk, unavailable_range};
+    use idledger_ledger::Item;
+    use idledger_proto::entry::Origin;
+    use idledger_proto::rejection::RejectReason;
+    use std::sync::Arc;
+
+    /// (key, payload) of messages polled one after another.
+    type Polled = [(Option<&'static [u8]>, Option<&'static [u8]>)];
+
+    fn fill(chunk: &mut RawChunk, messages: &Polled) {
+        let topic: Arc<str> = Arc::from("t");
+        for (i, (key, payload)) in messages.iter().enumerate() {
+            chunk.push(topic.clone(), 3, 100 + i as i64, Some(7), *key, *payload);
+        }
+    }
+
+    #[test]
+    fn a_chunk_buffer_gives_back_each_key_and_payload_as_polled_also_when_reused() {
+        // No key and an empty key, a tombstone (no payload) and an empty payload must stay
+        // apart: they are quarantined for different reasons.
+        let first: &Polled = &[
+            (Some(b"k1"), Some(b"{\"a\":1}")),
+            (None, None),
+            (Some(b""), Some(b"")),
+            (Some(b"key-two"), None),
+        ];
+        let second: &Polled = &[(None, Some(b"xyz")), (Some(b"k"), Some(b""))];
+        let mut chunk = RawChunk::default();
+        for messages in [first, second] {
+            fill(&mut chunk, messages);
+            let got: Vec<_> = chunk
+                .messages
+                .iter()
+                .map(|m| (chunk.bytes(&m.key), chunk.bytes(&m.payload)))
+                .collect();
+            let want: Vec<_> = messages.iter().map(|(k, p)| (*k, *p)).collect();
+            assert_eq!(got, want);
+            chunk = chunk
+                .into_spare()
+                .expect("a small buffer is kept for reuse");
+            assert!(chunk.messages.is_empty() && chunk.bytes.is_empty());
+        }
+    }
+
+    #[test]
+    fn an_oversized_chunk_buffer_is_not_kept() {
+        let big: &'static [u8] = Vec::leak(vec![b'x'; SPARE_CHUNK_MAX_BYTES + 1]);
+        let mut chunk = RawChunk::default();
+        fill(&mut chunk, &[(None, Some(big))]);
+        assert!(chunk.into_spare().is_none());
+    }
+
+    #[test]
+    fn decoding_a_chunk_keeps_each_messages_provenance_and_outcome() {
+        let mut chunk = RawChunk::default();
+        fill(
+            &mut chunk,
+            &[
+                (Some(b"k1"), None),
+                (None, Some(b"")),
+                (None, Some(b"not json")),
+            ],
+        );
+        let (decoded, emptied) = decode_chunk(chunk, true);
+        assert_eq!(emptied.messages.len(), 0, "the messages were taken");
+        // (offset, kept key, rejection reason, dead letter kept)
+        let got: Vec<_> = decoded
+            .iter()
+            .map(|d| {
+                let Origin::Kafka(o) = &d.submission.origin else {
+                    panic!("a Kafka origin")
+                };
+                let reason = match &d.submission.item {
+                    Item::Rejected(r) => Some(r.reason.clone()),
+                    _ => None,
+                };
+                (o.offset, o.key.clone(), reason, d.dead_letter.clone())
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    100,
+                    Some(b"k1".to_vec()),
+                    Some(RejectReason::Tombstone),
+                    None
+                ),
+                (
+                    101,
+                    None,
+                    Some(RejectReason::EmptyPayload),
+                    Some(Vec::new())
+                ),
+                (102, None, got[2].2.clone(), Some(b"not json".to_vec())),
+            ]
+        );
+        assert!(
+            matches!(got[2].2, Some(RejectReason::NotJson { .. })),
+            "{:?}",
+            got[2].2
+        );
+    }
 
     #[test]
     fn only_offsets_before_the_brokers_log_start_are_unavailable() {
