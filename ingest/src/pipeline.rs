@@ -103,9 +103,10 @@ struct RawMessage {
 }
 
 /// Polled messages on their way to a decode worker. Their keys and payloads are copied into one
-/// buffer, which the worker hands back empty for the polling thread to fill again: in a steady
-/// stream no message costs an allocation of its own, and no buffer is freed by a thread other
-/// than the one that allocated it (glibc serialises such frees on the allocating arena's lock).
+/// buffer, which the worker hands back empty (with its list of messages) for the polling thread
+/// to fill again: in a steady stream no polled message costs an allocation of its own, and the
+/// chunk's buffers are not freed by a thread other than the one that allocated them (glibc
+/// serialises such frees on the allocating arena's lock).
 #[derive(Default)]
 struct RawChunk {
     bytes: Vec<u8>,
@@ -141,10 +142,6 @@ impl RawChunk {
             key,
             payload,
         });
-    }
-
-    fn bytes(&self, range: &Option<Range<usize>>) -> Option<&[u8]> {
-        range.clone().map(|r| &self.bytes[r])
     }
 
     /// Emptied for reuse, or `None` if it is too large to keep.
@@ -459,20 +456,25 @@ impl IngestContext {
     }
 }
 
-/// Decodes a chunk, handing back its emptied buffer.
+/// A key's or payload's bytes in its chunk's buffer.
+fn placed<'a>(bytes: &'a [u8], range: &Option<Range<usize>>) -> Option<&'a [u8]> {
+    range.clone().map(|r| &bytes[r])
+}
+
+/// Decodes a chunk, handing back its emptied buffers.
 fn decode_chunk(mut chunk: RawChunk, keep_dead_letters: bool) -> (Chunk<Decoded>, RawChunk) {
-    let messages = std::mem::take(&mut chunk.messages);
+    let RawChunk { bytes, messages } = &mut chunk;
     let decoded = messages
-        .into_iter()
+        .drain(..)
         .map(|m| {
             let origin = Origin::Kafka(KafkaOrigin::new(
                 &m.topic,
                 m.partition,
                 m.offset,
                 m.timestamp_ms,
-                chunk.bytes(&m.key),
+                placed(bytes, &m.key),
             ));
-            let payload = chunk.bytes(&m.payload);
+            let payload = placed(bytes, &m.payload);
             let (item, dead_letter) = match payload {
                 None => (Item::Rejected(Rejection::tombstone()), None),
                 Some(p) => match decode_event(p) {
@@ -1436,7 +1438,7 @@ impl Sink<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{RawChunk, SPARE_CHUNK_MAX_BYTES, decode_chunk, unavailable_range};
+    use super::{RawChunk, SPARE_CHUNK_MAX_BYTES, decode_chunk, placed, unavailable_range};
     use idledger_ledger::Item;
     use idledger_proto::entry::Origin;
     use std::sync::Arc;
@@ -1468,7 +1470,12 @@ mod tests {
             let got: Vec<_> = chunk
                 .messages
                 .iter()
-                .map(|m| (chunk.bytes(&m.key), chunk.bytes(&m.payload)))
+                .map(|m| {
+                    (
+                        placed(&chunk.bytes, &m.key),
+                        placed(&chunk.bytes, &m.payload),
+                    )
+                })
                 .collect();
             let want: Vec<_> = messages.iter().map(|(k, p)| (*k, *p)).collect();
             assert_eq!(got, want);
@@ -1500,6 +1507,10 @@ mod tests {
         );
         let (decoded, emptied) = decode_chunk(chunk, true);
         assert_eq!(emptied.messages.len(), 0, "the messages were taken");
+        assert!(
+            emptied.messages.capacity() >= 3,
+            "the list of messages is kept for reuse"
+        );
         // (offset, kept key, rejection class, dead letter kept)
         let got: Vec<_> = decoded
             .iter()
