@@ -1444,9 +1444,9 @@ mod tests {
     use std::sync::Arc;
 
     /// (key, payload) of messages polled one after another.
-    type Polled = [(Option<&'static [u8]>, Option<&'static [u8]>)];
+    type Polled<'a> = [(Option<&'a [u8]>, Option<&'a [u8]>)];
 
-    fn fill(chunk: &mut RawChunk, messages: &Polled) {
+    fn fill(chunk: &mut RawChunk, messages: &Polled<'_>) {
         let topic: Arc<str> = Arc::from("t");
         for (i, (key, payload)) in messages.iter().enumerate() {
             chunk.push(topic.clone(), 3, 100 + i as i64, Some(7), *key, *payload);
@@ -1457,13 +1457,13 @@ mod tests {
     fn a_chunk_buffer_gives_back_each_key_and_payload_as_polled_also_when_reused() {
         // No key and an empty key, a tombstone (no payload) and an empty payload must stay
         // apart: they are quarantined for different reasons.
-        let first: &Polled = &[
+        let first: &Polled<'_> = &[
             (Some(b"k1"), Some(b"{\"a\":1}")),
             (None, None),
             (Some(b""), Some(b"")),
             (Some(b"key-two"), None),
         ];
-        let second: &Polled = &[(None, Some(b"xyz")), (Some(b"k"), Some(b""))];
+        let second: &Polled<'_> = &[(None, Some(b"xyz")), (Some(b"k"), Some(b""))];
         let mut chunk = RawChunk::default();
         for messages in [first, second] {
             fill(&mut chunk, messages);
@@ -1488,9 +1488,9 @@ mod tests {
 
     #[test]
     fn an_oversized_chunk_buffer_is_not_kept() {
-        let big: &'static [u8] = Vec::leak(vec![b'x'; SPARE_CHUNK_MAX_BYTES + 1]);
+        let big = vec![b'x'; SPARE_CHUNK_MAX_BYTES + 1];
         let mut chunk = RawChunk::default();
-        fill(&mut chunk, &[(None, Some(big))]);
+        fill(&mut chunk, &[(None, Some(&big))]);
         assert!(chunk.into_spare().is_none());
     }
 
