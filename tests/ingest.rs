@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use idledger_ingest::{DevBroker, IngestConfig, IngestError, IngestSummary, Metrics, Shutdown};
 use idledger_ledger::{FsckOptions, Ledger, ReadOnlyLedger, UnavailableOffsets, fsck};
-use idledger_proto::entry::{Body, Origin, SystemRecord};
+use idledger_proto::entry::{Body, MessageKey, Origin, SystemRecord};
 use idledger_proto::{RejectReason, Seq};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -221,6 +221,16 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
     for (topic, part, payload, _) in &expected {
         send(&p, topic, Some(*part), "k", payload.as_deref());
     }
+    // A valid event whose message key carries the secret: appended, the key kept only as its
+    // length and hash.
+    let secret_key = format!(r#"{{"user":"svc","password":"{secret}"}}"#);
+    send(
+        &p,
+        "siem-a",
+        Some(2),
+        &secret_key,
+        Some(event("ev-keyed", "user3").as_bytes()),
+    );
     p.flush(Duration::from_secs(30)).expect("flush");
 
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -239,7 +249,13 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
     drop(ledger);
     assert_eq!(summary.deduplicated, 10);
     assert_eq!(summary.quarantined, 8);
-    assert_eq!(summary.appended, 300);
+    assert_eq!(summary.appended, 301);
+    assert_eq!(
+        metrics
+            .keys_redacted
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
 
     let c = contents(&dir);
     // Every invalid message is quarantined once, with the right reason, where it was sent.
@@ -262,9 +278,12 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
     want.sort();
     got.sort();
     assert_eq!(got, want);
-    let want_ids: BTreeSet<String> = (0..300).map(|i| format!("ev-{i}")).collect();
+    let want_ids: BTreeSet<String> = (0..300)
+        .map(|i| format!("ev-{i}"))
+        .chain(["ev-keyed".to_owned()])
+        .collect();
     assert_eq!(c.event_ids, want_ids);
-    assert_eq!(c.event_ids.len(), 300);
+    assert_eq!(c.event_ids.len(), 301);
     let conflict = c.by_position.values().find_map(|b| match b {
         Body::Quarantined(r) => match r.reason {
             RejectReason::ConflictingDuplicate { first_index } => Some(first_index),
@@ -276,16 +295,32 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
         conflict.is_some(),
         "the conflicting duplicate points at the first entry"
     );
-    // No secret byte anywhere in the ledger.
+    // No secret byte anywhere in the ledger; the secret-bearing key is there as its hash.
     let ro = ReadOnlyLedger::open(&dir).expect("open");
     let r = ro.reader();
+    let mut keys_kept = BTreeMap::new();
     for i in 0..r.size().expect("size").0 {
         let b = r.entry_bytes(Seq(i)).expect("entry");
         assert!(
             !b.windows(secret.len()).any(|w| w == secret.as_bytes()),
             "secret stored in entry {i}"
         );
+        let e = r.entry(Seq(i)).expect("entry");
+        if let (Origin::Kafka(k), Body::Event(ev)) = (&e.origin, &e.body) {
+            keys_kept.insert(ev.event.id.clone(), k.key.clone());
+        }
     }
+    assert_eq!(
+        keys_kept.get("ev-keyed"),
+        Some(&MessageKey::Redacted {
+            total_len: secret_key.len() as u64,
+            sha256: idledger_proto::hash::sha256(secret_key.as_bytes()).0,
+        })
+    );
+    assert_eq!(
+        keys_kept.get("ev-7"),
+        Some(&MessageKey::Kept(b"k".to_vec()))
+    );
     drop(ro);
     verify_ok(&dir);
     // Stored positions are the end offsets.

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub offsets_unavailable: AtomicU64,
     pub broker_errors: AtomicU64,
     pub dead_lettered: AtomicU64,
+    /// Kafka message keys kept only as their hash: they carried secret material.
+    pub keys_redacted: AtomicU64,
     pub tree_size: AtomicU64,
     pub last_checkpoint_unix_ms: AtomicU64,
     latency_buckets: [AtomicU64; 10],
@@ -111,6 +113,11 @@ impl Metrics {
             "idledger_dead_lettered_total",
             "Quarantined messages produced to the dead-letter topic.",
             self.dead_lettered.load(Relaxed),
+        );
+        counter(
+            "idledger_keys_redacted_total",
+            "Kafka message keys kept only as their length and hash: they carried secret material.",
+            self.keys_redacted.load(Relaxed),
         );
         let _ = writeln!(
             out,

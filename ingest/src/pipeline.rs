@@ -6,7 +6,7 @@ use crate::config::IngestConfig;
 use crate::metrics::Metrics;
 use idledger_ledger::{AppendReport, Item, Ledger, LedgerError, Outcome, Position, Submission};
 use idledger_proto::decode_event;
-use idledger_proto::entry::{KafkaOrigin, Origin, SystemRecord};
+use idledger_proto::entry::{KafkaOrigin, MessageKey, Origin, SystemRecord};
 use idledger_proto::rejection::{KeptPayload, Rejection};
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
@@ -1286,6 +1286,18 @@ impl Sink<'_> {
         let mut submissions = Vec::with_capacity(batch.len());
         let mut dead = Vec::with_capacity(batch.len());
         for d in batch.drain(..) {
+            if let Origin::Kafka(k) = &d.submission.origin
+                && let MessageKey::Redacted { total_len, .. } = k.key
+            {
+                self.metrics.keys_redacted.fetch_add(1, Relaxed);
+                warn!(
+                    topic = %d.topic,
+                    partition = d.partition,
+                    offset = d.offset,
+                    key_len = total_len,
+                    "message key carries secret material: only its hash is kept"
+                );
+            }
             dead.push(
                 d.dead_letter
                     .map(|raw| (d.topic.clone(), d.partition, d.offset, raw)),
@@ -1440,7 +1452,7 @@ impl Sink<'_> {
 mod tests {
     use super::{RawChunk, SPARE_CHUNK_MAX_BYTES, decode_chunk, placed, unavailable_range};
     use idledger_ledger::Item;
-    use idledger_proto::entry::Origin;
+    use idledger_proto::entry::{MessageKey, Origin};
     use std::sync::Arc;
 
     /// (key, payload) of messages polled one after another.
@@ -1494,6 +1506,8 @@ mod tests {
         assert!(chunk.into_spare().is_none());
     }
 
+    const SECRET_KEY: &[u8] = br#"{"user":"svc","password":"hunter2"}"#;
+
     #[test]
     fn decoding_a_chunk_keeps_each_messages_provenance_and_outcome() {
         let mut chunk = RawChunk::default();
@@ -1503,6 +1517,7 @@ mod tests {
                 (Some(b"k1"), None),
                 (None, Some(b"")),
                 (None, Some(b"not json")),
+                (Some(SECRET_KEY), Some(b"not json")),
             ],
         );
         let (decoded, emptied) = decode_chunk(chunk, true);
@@ -1526,9 +1541,34 @@ mod tests {
             })
             .collect();
         let want = vec![
-            (100, Some(b"k1".to_vec()), Some("tombstone"), None),
-            (101, None, Some("empty_payload"), Some(Vec::new())),
-            (102, None, Some("not_json"), Some(b"not json".to_vec())),
+            (
+                100,
+                MessageKey::Kept(b"k1".to_vec()),
+                Some("tombstone"),
+                None,
+            ),
+            (
+                101,
+                MessageKey::Absent,
+                Some("empty_payload"),
+                Some(Vec::new()),
+            ),
+            (
+                102,
+                MessageKey::Absent,
+                Some("not_json"),
+                Some(b"not json".to_vec()),
+            ),
+            // A key that carries a secret is kept only as its length and hash.
+            (
+                103,
+                MessageKey::Redacted {
+                    total_len: SECRET_KEY.len() as u64,
+                    sha256: idledger_proto::hash::sha256(SECRET_KEY).0,
+                },
+                Some("not_json"),
+                Some(b"not json".to_vec()),
+            ),
         ];
         assert_eq!(got, want);
     }

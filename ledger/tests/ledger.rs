@@ -403,6 +403,28 @@ fn stored_secret_material_is_reported_at_its_index() {
         KeptPayload::Event(Box::new(e))
     };
     let pem = "-----BEGIN EC PRIVATE KEY-----";
+    // An event from Kafka whose message key is kept as given: `new` redacts a secret-bearing
+    // key, so the secret one stands for a writer that skipped that.
+    let keyed = |offset: i64, key: &[u8]| {
+        let mut origin = idledger_proto::KafkaOrigin::new("t", 0, offset, None, Some(key));
+        if let idledger_proto::MessageKey::Redacted { .. } = origin.key {
+            origin.key = idledger_proto::MessageKey::Kept(key.to_vec());
+        }
+        Submission {
+            origin: Origin::Kafka(origin),
+            item: event(&format!("key-{offset}"), "u", None, "fine"),
+        }
+    };
+    let redacted_key = Submission {
+        origin: Origin::Kafka(idledger_proto::KafkaOrigin::new(
+            "t",
+            0,
+            4,
+            None,
+            Some(br#"{"password":"hunter2"}"#),
+        )),
+        item: event("key-4", "u", None, "fine"),
+    };
     // (what is appended, whether verification reports it)
     let cases: Vec<(Item, bool)> = vec![
         (event("a", "u", None, "fine"), false),
@@ -440,14 +462,31 @@ fn stored_secret_material_is_reported_at_its_index() {
         ),
         (rejected(kept_event("team", "fine")), false),
     ];
+    let mut cases: Vec<(Submission, bool)> = cases
+        .into_iter()
+        .enumerate()
+        .map(|(i, (item, reported))| (local(item, i as u64), reported))
+        .collect();
+    cases.extend([
+        (keyed(1, br#"{"password":"hunter2"}"#), true),
+        (keyed(2, pem.as_bytes()), true),
+        (keyed(3, b"svc-billing"), false),
+        (redacted_key, false),
+    ]);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
     let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
     let mut expected = Vec::new();
-    for (i, (item, reported)) in cases.into_iter().enumerate() {
-        ledger
-            .append(vec![local(item, i as u64)], &[])
-            .expect("append");
+    for (i, (submission, reported)) in cases.into_iter().enumerate() {
+        let position: Vec<Position> = match &submission.origin {
+            Origin::Kafka(k) => vec![Position {
+                topic: k.topic.clone(),
+                partition: k.partition,
+                next_offset: k.offset + 1,
+            }],
+            _ => Vec::new(),
+        };
+        ledger.append(vec![submission], &position).expect("append");
         if reported {
             expected.push((FailureClass::SecretMaterial, i as u64 + 1));
         }

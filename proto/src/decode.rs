@@ -759,6 +759,16 @@ pub fn find_secret_member(raw: &[u8]) -> Option<String> {
     None
 }
 
+/// Where a Kafka message key holds secret material, by the rules for payloads: a member named
+/// like a secret (`"password":` in a JSON-ish key) or a PEM private key block, quoted or not.
+/// Ingest keeps such a key only as its length and hash (`entry::MessageKey::Redacted`).
+pub fn secret_in_key(key: &[u8]) -> Option<String> {
+    if holds_private_key_block(key) {
+        return Some(PEM_LOCATION.to_owned());
+    }
+    find_secret_member(key)
+}
+
 /// Where a stored event holds secret material that validation refuses: an attribute named like
 /// a secret, or a PEM private key block in any of its strings. `None` for every event
 /// `decode_event` accepts; verification reports anything else.
@@ -805,8 +815,14 @@ fn pem_in_event(e: &EventView<'_>) -> bool {
 /// values are never stored. `leaf` is the entry's bytes, which hold every string as stored: the
 /// strings are searched for a PEM block one by one only when the leaf holds its marker at all.
 pub fn secret_in_entry(leaf: &[u8], view: &crate::view::EntryView<'_>) -> Option<String> {
-    use crate::view::BodyView;
+    use crate::view::{BodyView, MessageKeyView, OriginView};
     let marked = holds_private_key_block(leaf);
+    if let OriginView::Kafka(k) = &view.origin
+        && let MessageKeyView::Kept(key) = k.key
+        && let Some(location) = secret_in_key(key)
+    {
+        return Some(format!("kafka key: {location}"));
+    }
     match &view.body {
         BodyView::Event(e) => event_secret(&e.event, marked),
         BodyView::Quarantined(r) => match &r.payload {

@@ -44,21 +44,123 @@ pub struct KafkaOrigin {
     pub offset: i64,
     /// The message timestamp in milliseconds since the epoch, when the broker gave one.
     pub timestamp_ms: Option<i64>,
-    /// The message key (at most `MAX_KEPT_KEY_BYTES`).
-    #[serde(serialize_with = "serialize_key")]
-    pub key: Option<Vec<u8>>,
-    /// Whether the key was longer than `MAX_KEPT_KEY_BYTES` and was cut.
+    /// The message key: its first `MAX_KEPT_KEY_BYTES`, or only its hash when it carried
+    /// secret material.
+    pub key: MessageKey,
+    /// Whether the key was longer than `MAX_KEPT_KEY_BYTES` and was cut (never for a redacted
+    /// key, whose length and hash are of the whole key).
     pub key_truncated: bool,
 }
 
-fn serialize_key<S: serde::Serializer>(k: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-    match k {
-        Some(k) => s.serialize_some(&String::from_utf8_lossy(k)),
-        None => s.serialize_none(),
+/// A Kafka message key as provenance keeps it. Encoded as an `Option<Vec<u8>>` with a third
+/// tag: `00` no key, `01` the kept bytes, `02` redacted (docs/FORMAT.md), so leaves written
+/// before keys could be redacted read the same.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MessageKey {
+    /// The message had no key.
+    Absent,
+    /// The key's bytes (its first `MAX_KEPT_KEY_BYTES`).
+    Kept(Vec<u8>),
+    /// The key carried secret material (the same rules as a payload: a member named like a
+    /// secret, or a PEM private key block): only the length and SHA-256 of all of it are kept.
+    Redacted { total_len: u64, sha256: [u8; 32] },
+}
+
+pub(crate) const KEY_ABSENT: u8 = 0;
+pub(crate) const KEY_KEPT: u8 = 1;
+pub(crate) const KEY_REDACTED: u8 = 2;
+const KEY_TAGS: bincode::error::AllowedEnumVariants =
+    bincode::error::AllowedEnumVariants::Range { min: 0, max: 2 };
+
+/// The error for a key tag other than the three above.
+pub(crate) fn unknown_key_tag(found: u8) -> bincode::error::DecodeError {
+    bincode::error::DecodeError::UnexpectedVariant {
+        type_name: "MessageKey",
+        allowed: &KEY_TAGS,
+        found: u32::from(found),
+    }
+}
+
+impl MessageKey {
+    /// What provenance keeps of a message key: nothing secret.
+    pub fn of(key: Option<&[u8]>) -> MessageKey {
+        match key {
+            None => MessageKey::Absent,
+            Some(k) if crate::decode::secret_in_key(k).is_some() => MessageKey::Redacted {
+                total_len: k.len() as u64,
+                sha256: crate::hash::sha256(k).0,
+            },
+            Some(k) => MessageKey::Kept(k[..k.len().min(MAX_KEPT_KEY_BYTES)].to_vec()),
+        }
+    }
+
+    /// The kept bytes, if the key was kept (not absent, not redacted).
+    pub fn kept(&self) -> Option<&[u8]> {
+        match self {
+            MessageKey::Kept(k) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+impl Encode for MessageKey {
+    fn encode<E: bincode::enc::Encoder>(
+        &self,
+        e: &mut E,
+    ) -> Result<(), bincode::error::EncodeError> {
+        match self {
+            MessageKey::Absent => KEY_ABSENT.encode(e),
+            MessageKey::Kept(bytes) => {
+                KEY_KEPT.encode(e)?;
+                bytes.encode(e)
+            }
+            MessageKey::Redacted { total_len, sha256 } => {
+                KEY_REDACTED.encode(e)?;
+                total_len.encode(e)?;
+                sha256.encode(e)
+            }
+        }
+    }
+}
+
+impl<Context> Decode<Context> for MessageKey {
+    fn decode<D: bincode::de::Decoder<Context = Context>>(
+        d: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        match u8::decode(d)? {
+            KEY_ABSENT => Ok(MessageKey::Absent),
+            KEY_KEPT => Ok(MessageKey::Kept(Vec::decode(d)?)),
+            KEY_REDACTED => Ok(MessageKey::Redacted {
+                total_len: u64::decode(d)?,
+                sha256: <[u8; 32]>::decode(d)?,
+            }),
+            other => Err(unknown_key_tag(other)),
+        }
+    }
+}
+bincode::impl_borrow_decode!(MessageKey);
+
+/// JSON: `null`, the kept bytes as text (invalid UTF-8 replaced), or
+/// `{"redacted":true,"total_len":…,"sha256":"…"}`.
+impl Serialize for MessageKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        match self {
+            MessageKey::Absent => s.serialize_none(),
+            MessageKey::Kept(k) => s.serialize_some(&String::from_utf8_lossy(k)),
+            MessageKey::Redacted { total_len, sha256 } => {
+                let mut st = s.serialize_struct("RedactedKey", 3)?;
+                st.serialize_field("redacted", &true)?;
+                st.serialize_field("total_len", total_len)?;
+                st.serialize_field("sha256", &Hash(*sha256).to_hex())?;
+                st.end()
+            }
+        }
     }
 }
 
 impl KafkaOrigin {
+    /// Provenance of a message; a key that carries secret material is kept only as its hash.
     pub fn new(
         topic: &str,
         partition: i32,
@@ -66,13 +168,16 @@ impl KafkaOrigin {
         timestamp_ms: Option<i64>,
         key: Option<&[u8]>,
     ) -> KafkaOrigin {
+        let kept = MessageKey::of(key);
+        let key_truncated = matches!(kept, MessageKey::Kept(_))
+            && key.is_some_and(|k| k.len() > MAX_KEPT_KEY_BYTES);
         KafkaOrigin {
             topic: topic.to_owned(),
             partition,
             offset,
             timestamp_ms,
-            key: key.map(|k| k[..k.len().min(MAX_KEPT_KEY_BYTES)].to_vec()),
-            key_truncated: key.is_some_and(|k| k.len() > MAX_KEPT_KEY_BYTES),
+            key: kept,
+            key_truncated,
         }
     }
 }
@@ -408,5 +513,110 @@ mod tests {
         // version, seq, prev_leaf_hash and received_at come first.
         assert_eq!(leaf.len(), 1 + 8 + 32 + 8 + tail.len());
         assert!(leaf.ends_with(&tail), "{}", hex::encode(&leaf));
+    }
+
+    /// What provenance keeps of a message key, by key: (key, kept, cut).
+    #[test]
+    fn message_keys_are_kept_cut_or_redacted_as_stated() {
+        let long = vec![b'k'; MAX_KEPT_KEY_BYTES + 476];
+        let mut secret_late = vec![b'k'; 1200];
+        secret_late.extend(br#""client_secret": "s3""#);
+        let pem = b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n-----END PRIVATE KEY-----";
+        let redacted = |k: &[u8]| MessageKey::Redacted {
+            total_len: k.len() as u64,
+            sha256: crate::hash::sha256(k).0,
+        };
+        let cases: Vec<(Option<&[u8]>, MessageKey, bool)> = vec![
+            (None, MessageKey::Absent, false),
+            (Some(b""), MessageKey::Kept(Vec::new()), false),
+            (Some(b"alice"), MessageKey::Kept(b"alice".to_vec()), false),
+            (
+                Some(&long),
+                MessageKey::Kept(long[..MAX_KEPT_KEY_BYTES].to_vec()),
+                true,
+            ),
+            // Secret material by the payload rules: a secret-named member, a PEM key block.
+            (
+                Some(br#"{"password":"x"}"#),
+                redacted(br#"{"password":"x"}"#),
+                false,
+            ),
+            (Some(pem), redacted(pem), false),
+            // Searched over the whole key, not only the part that would be kept.
+            (Some(&secret_late), redacted(&secret_late), false),
+            // A name is secret only as a member name (followed by `:`).
+            (
+                Some(b"password-reset-42"),
+                MessageKey::Kept(b"password-reset-42".to_vec()),
+                false,
+            ),
+        ];
+        for (key, kept, cut) in cases {
+            let o = KafkaOrigin::new("t", 0, 7, None, key);
+            assert_eq!((&o.key, o.key_truncated), (&kept, cut), "key {key:?}");
+        }
+    }
+
+    /// A redacted key's bytes as docs/FORMAT.md gives them, and its JSON.
+    #[test]
+    fn a_redacted_key_is_encoded_as_documented() {
+        let key = MessageKey::Redacted {
+            total_len: 9,
+            sha256: [0xAB; 32],
+        };
+        let mut want = vec![2];
+        want.extend(9u64.to_be_bytes());
+        want.extend([0xAB; 32]);
+        assert_eq!(
+            bincode::encode_to_vec(&key, config()).expect("encodes"),
+            want
+        );
+        assert_eq!(
+            serde_json::to_value(&key).expect("json"),
+            serde_json::json!({"redacted": true, "total_len": 9, "sha256": "ab".repeat(32)})
+        );
+    }
+
+    fn message_key() -> impl Strategy<Value = MessageKey> {
+        prop_oneof![
+            Just(MessageKey::Absent),
+            proptest::collection::vec(any::<u8>(), 0..64).prop_map(MessageKey::Kept),
+            (any::<u64>(), any::<[u8; 32]>())
+                .prop_map(|(total_len, sha256)| MessageKey::Redacted { total_len, sha256 }),
+        ]
+    }
+
+    proptest! {
+        /// Absent and kept keys are encoded exactly as the `Option<Vec<u8>>` they replaced, so
+        /// earlier leaves read the same; every key decodes owned and viewed to what was encoded,
+        /// and a tag past 2 is refused by both decoders.
+        #[test]
+        fn message_keys_round_trip_and_keep_the_option_encoding(
+            key in message_key(),
+            tag in 3u8..,
+            rest in proptest::collection::vec(any::<u8>(), 0..48),
+        ) {
+            let bytes = bincode::encode_to_vec(&key, config()).expect("encodes");
+            let as_option = match &key {
+                MessageKey::Absent => Some(None),
+                MessageKey::Kept(k) => Some(Some(k.clone())),
+                MessageKey::Redacted { .. } => None,
+            };
+            if let Some(option) = as_option {
+                prop_assert_eq!(&bytes, &bincode::encode_to_vec(&option, config()).expect("encodes"));
+            }
+            let (owned, used): (MessageKey, usize) =
+                bincode::decode_from_slice(&bytes, config()).expect("decodes");
+            prop_assert_eq!((&owned, used), (&key, bytes.len()));
+            let (view, used): (crate::view::MessageKeyView<'_>, usize) =
+                bincode::borrow_decode_from_slice(&bytes, config()).expect("views");
+            prop_assert_eq!((view.to_owned_key(), used), (key, bytes.len()));
+            let mut bad = vec![tag];
+            bad.extend(rest);
+            prop_assert!(bincode::decode_from_slice::<MessageKey, _>(&bad, config()).is_err());
+            prop_assert!(
+                bincode::borrow_decode_from_slice::<crate::view::MessageKeyView<'_>, _>(&bad, config()).is_err()
+            );
+        }
     }
 }

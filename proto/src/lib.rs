@@ -18,7 +18,9 @@ pub mod view;
 
 pub use checkpoint::Checkpoint;
 pub use decode::{ValidatedEvent, decode_event};
-pub use entry::{BackLinks, Body, Entry, EventEntry, KafkaOrigin, Origin, SystemRecord};
+pub use entry::{
+    BackLinks, Body, Entry, EventEntry, KafkaOrigin, MessageKey, Origin, SystemRecord,
+};
 pub use event::{Event, EventType};
 pub use hash::Hash;
 pub use note::{NoteSigner, VerifierKey};

@@ -6,7 +6,8 @@
 //! field for field; a property test holds them together), and `to_entry` gives the same value.
 
 use crate::entry::{BackLinks, Body, Entry, EventEntry, MAX_LEAF_BYTES, Origin, check_preamble};
-use crate::entry::{KafkaOrigin, LeafError, SystemRecord};
+use crate::entry::{KEY_ABSENT, KEY_KEPT, KEY_REDACTED};
+use crate::entry::{KafkaOrigin, LeafError, MessageKey, SystemRecord};
 use crate::event::{
     Actor, ActorKind, AttrValue, Credential, CredentialKind, Decision, Event, EventType, Policy,
     Subject, SubjectKind,
@@ -48,8 +49,46 @@ pub struct KafkaOriginView<'a> {
     pub partition: i32,
     pub offset: i64,
     pub timestamp_ms: Option<i64>,
-    pub key: Option<&'a [u8]>,
+    pub key: MessageKeyView<'a>,
     pub key_truncated: bool,
+}
+
+/// Borrowed `entry::MessageKey`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKeyView<'a> {
+    Absent,
+    Kept(&'a [u8]),
+    Redacted { total_len: u64, sha256: [u8; 32] },
+}
+
+impl<'de: 'a, 'a, Context> BorrowDecode<'de, Context> for MessageKeyView<'a> {
+    fn borrow_decode<D: bincode::de::BorrowDecoder<'de, Context = Context>>(
+        d: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        use bincode::Decode as _;
+        match u8::decode(d)? {
+            KEY_ABSENT => Ok(MessageKeyView::Absent),
+            KEY_KEPT => Ok(MessageKeyView::Kept(<&'de [u8]>::borrow_decode(d)?)),
+            KEY_REDACTED => Ok(MessageKeyView::Redacted {
+                total_len: u64::decode(d)?,
+                sha256: <[u8; 32]>::decode(d)?,
+            }),
+            other => Err(crate::entry::unknown_key_tag(other)),
+        }
+    }
+}
+
+impl MessageKeyView<'_> {
+    /// The owned key with the same value.
+    pub fn to_owned_key(&self) -> MessageKey {
+        match *self {
+            MessageKeyView::Absent => MessageKey::Absent,
+            MessageKeyView::Kept(k) => MessageKey::Kept(k.to_vec()),
+            MessageKeyView::Redacted { total_len, sha256 } => {
+                MessageKey::Redacted { total_len, sha256 }
+            }
+        }
+    }
 }
 
 /// Borrowed `entry::Body`. Quarantined and system entries are rare and decoded owned.
@@ -189,7 +228,7 @@ impl<'a> EntryView<'a> {
                     partition: k.partition,
                     offset: k.offset,
                     timestamp_ms: k.timestamp_ms,
-                    key: k.key.map(<[u8]>::to_vec),
+                    key: k.key.to_owned_key(),
                     key_truncated: k.key_truncated,
                 }),
                 OriginView::Local { label, line } => Origin::Local {

@@ -3,7 +3,7 @@
 
 use idledger_proto::decode::{MAX_PAYLOAD_BYTES, decode_event};
 use idledger_proto::entry::{
-    BackLinks, Body, Entry, EventEntry, FORMAT_VERSION, KafkaOrigin, Origin,
+    BackLinks, Body, Entry, EventEntry, FORMAT_VERSION, KafkaOrigin, MessageKey, Origin,
 };
 use idledger_proto::event::EventType;
 use idledger_proto::rejection::{KeptPayload, RejectReason};
@@ -374,11 +374,21 @@ fn arb_json_event() -> impl Strategy<Value = String> {
         })
 }
 
+/// A Kafka message key: none, any bytes, or bytes that carry a secret-named member (redacted).
+fn arb_kafka_key() -> impl Strategy<Value = Option<Vec<u8>>> {
+    let bytes = || proptest::collection::vec(any::<u8>(), 0..40);
+    prop_oneof![
+        Just(None),
+        bytes().prop_map(Some),
+        bytes().prop_map(|v| Some([br#"{"api_key": ""#.as_slice(), &v].concat())),
+    ]
+}
+
 proptest! {
     /// Encoding is deterministic and decoding then encoding gives the same bytes; re-encoding
     /// the event as JSON and decoding it again gives the same event.
     #[test]
-    fn leaf_encoding_round_trips_byte_identically(json in arb_json_event(), seq in any::<u64>(), prev in any::<[u8; 32]>(), offset in any::<i64>(), key in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)), links in any::<(Option<u64>, Option<u64>, Option<u64>)>()) {
+    fn leaf_encoding_round_trips_byte_identically(json in arb_json_event(), seq in any::<u64>(), prev in any::<[u8; 32]>(), offset in any::<i64>(), key in arb_kafka_key(), links in any::<(Option<u64>, Option<u64>, Option<u64>)>()) {
         let links = BackLinks { prev_subject: links.0, prev_grant: links.1, prev_credential: links.2 };
         let v = decode_event(json.as_bytes()).map_err(|r| TestCaseError::fail(format!("{json}: {}", r.reason)))?;
         let entry = Entry {
@@ -390,6 +400,12 @@ proptest! {
             body: Body::Event(Box::new(EventEntry { links: links.clone(), event: v.to_event() })),
         };
         let bytes = entry.encode();
+        // A key that carries a secret is in the leaf only as its hash.
+        if let Some(k) = key.as_deref().filter(|k| idledger_proto::decode::secret_in_key(k).is_some()) {
+            let Origin::Kafka(o) = &entry.origin else { unreachable!("a Kafka origin") };
+            prop_assert_eq!(&o.key, &MessageKey::Redacted { total_len: k.len() as u64, sha256: idledger_proto::hash::sha256(k).0 });
+            prop_assert!(!bytes.windows(k.len()).any(|w| w == k));
+        }
         // Into a fresh buffer, and into a reused one that still holds an earlier leaf: the same
         // bytes, nothing left over.
         for mut buf in [Vec::new(), vec![0xA5u8; 3000]] {

@@ -69,6 +69,22 @@ fn cases() -> Vec<(String, Entry)> {
             ),
         ),
         (
+            access.to_owned(),
+            build(
+                access,
+                10,
+                BackLinks::default(),
+                // A key that carries a secret: kept as its length and SHA-256 only.
+                Origin::Kafka(KafkaOrigin::new(
+                    "identity-events",
+                    0,
+                    77,
+                    None,
+                    Some(br#"{"client_secret":"s3cr3t"}"#),
+                )),
+            ),
+        ),
+        (
             rejected.to_owned(),
             build(
                 rejected,
