@@ -339,3 +339,61 @@ fn dev_broker_and_ingest_as_the_readme_shows() {
     let _ = broker.kill();
     let _ = broker.wait();
 }
+
+/// Ingest stops at once with exit code 2 and an error that names the cause when its settings are
+/// wrong, the broker refuses its credentials, or another process holds the ledger.
+#[test]
+fn ingest_stops_with_a_clear_error_on_bad_settings_refused_credentials_or_a_busy_ledger() {
+    let (mut broker, bootstrap) = spawn_dev_broker(&["identity-events:1"]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    init(&dir);
+    let busy = tmp.path().join("busy");
+    init(&busy);
+    // (ledger, extra arguments, what stderr must say)
+    let cases: Vec<(&std::path::Path, Vec<&str>, &str)> = vec![
+        (
+            &dir,
+            vec!["-X", "no.such.property=1"],
+            r#"No such configuration property: "no.such.property""#,
+        ),
+        // The dev broker speaks no SASL: librdkafka fails the handshake, which is fatal.
+        (
+            &dir,
+            vec![
+                "-X",
+                "security.protocol=sasl_plaintext",
+                "-X",
+                "sasl.mechanisms=PLAIN",
+                "-X",
+                "sasl.username=ingest",
+                "-X",
+                "sasl.password=wrong",
+            ],
+            "fatal kafka error: Global error: Authentication",
+        ),
+        (&busy, vec![], "is in use by another process"),
+    ];
+    let _holder = idledger_ledger::Ledger::open(&busy).expect("open the ledger");
+    for (ledger, extra, says) in cases {
+        let mut args = vec![
+            "ingest",
+            "--data",
+            path(ledger),
+            "--brokers",
+            &bootstrap,
+            "--topic",
+            "identity-events",
+            "--group",
+            "refused",
+            "--until-caught-up",
+            "500",
+        ];
+        args.extend(extra.iter().copied());
+        let o = run(&args, None);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{extra:?}: {}", stderr(&o));
+    }
+    let _ = broker.kill();
+    let _ = broker.wait();
+}
