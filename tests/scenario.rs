@@ -477,11 +477,37 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
     );
     let a: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(a["grants"], during);
+    assert!(a.get("proofs").is_none(), "proofs only when asked for");
     let (_, body) = get("/v1/identities/svc-reporting/history", responder);
     assert_eq!(
         serde_json::from_str::<Value>(&body).expect("json")["entries"],
         h["entries"]
     );
+    // The same answers with proofs: the same content, and a bundle that verifies offline.
+    for (p, field, want) in [
+        (
+            "/v1/access?resource=prod-db:read&at=2026-02-01T10:00:00Z&now=2026-06-01T00:00:00Z&proofs=true",
+            "grants",
+            &during,
+        ),
+        (
+            "/v1/identities/svc-reporting/history?proofs=true",
+            "entries",
+            &h["entries"],
+        ),
+    ] {
+        let (status, body) = get(p, responder);
+        assert_eq!(status, 200, "GET {p}: {body}");
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(&v[field], want, "GET {p}");
+        let file = tmp.path().join("answer.proof.json");
+        std::fs::write(&file, v["proofs"].to_string()).expect("write");
+        let verified = ok(&["verify-proof", "--vkey", &vkey, path(&file)], None);
+        assert!(
+            verified.contains("ok: the bundle verifies"),
+            "GET {p}: {verified}"
+        );
+    }
     let (_, body) = get("/v1/reports/drift?now=2026-06-01T00:00:00Z", auditor);
     assert_eq!(
         serde_json::from_str::<Value>(&body).expect("json")["groups"],

@@ -27,6 +27,8 @@ pub enum QueryError {
     },
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("cannot encode the answer as JSON: {0}")]
+    Encode(String),
 }
 
 /// Every entry about one identity, oldest first, with the back-link check.

@@ -209,6 +209,27 @@ fn only_params(params: &Params, known: &[&str]) -> Result<(), Response> {
 }
 
 /// Runs blocking ledger work off the async runtime.
+/// `proofs` (a flag) and `now` (RFC 3339; the current time if absent): the parameters of the
+/// answers that can carry proofs.
+fn proofs_and_now(params: &Params) -> Result<(bool, Timestamp), Response> {
+    let proofs = flag(params, "proofs")?;
+    let now = time_param(params, "now")?.unwrap_or_else(Timestamp::now);
+    Ok((proofs, now))
+}
+
+/// An answer as JSON, with the proof bundle of its entries under `proofs` when one was asked for.
+fn with_proofs(
+    answer: &impl serde::Serialize,
+    proofs: Option<idledger_proto::bundle::ProofBundle>,
+) -> Result<serde_json::Value, QueryError> {
+    let encode = |e: serde_json::Error| QueryError::Encode(e.to_string());
+    let mut v = serde_json::to_value(answer).map_err(encode)?;
+    if let Some(bundle) = proofs {
+        v["proofs"] = serde_json::to_value(bundle).map_err(encode)?;
+    }
+    Ok(v)
+}
+
 async fn blocking<F: FnOnce() -> Response + Send + 'static>(f: F) -> Response {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
         error(
@@ -373,31 +394,46 @@ async fn consistency(
     req: Request,
 ) -> Response {
     let path = req.uri().path().to_owned();
-    authorize(s.clone(), Need::Auditor, headers, "/v1/proof/consistency", path, async move {
-        if let Err(r) = only_params(&p, &["from", "to"]) {
-            return r;
-        }
-        let (from, to) = match (u64_param(&p, "from"), u64_param(&p, "to")) {
-            (Ok(Some(f)), Ok(t)) => (f, t),
-            (Ok(None), _) => return error(StatusCode::BAD_REQUEST, "`from` is required"),
-            (Err(r), _) | (_, Err(r)) => return r,
-        };
-        json_answer(s, move |r| {
+    authorize(
+        s.clone(),
+        Need::Auditor,
+        headers,
+        "/v1/proof/consistency",
+        path,
+        async move {
+            if let Err(r) = only_params(&p, &["from", "to"]) {
+                return r;
+            }
+            let (from, to) = match (u64_param(&p, "from"), u64_param(&p, "to")) {
+                (Ok(Some(f)), Ok(t)) => (f, t),
+                (Ok(None), _) => return error(StatusCode::BAD_REQUEST, "`from` is required"),
+                (Err(r), _) | (_, Err(r)) => return r,
+            };
+            json_answer(s, move |r| {
                 let (size, note) = r.latest_checkpoint()?;
                 let to = to.unwrap_or(size.0);
                 if to > size.0 {
-                    return Err(QueryError::BadRequest(format!("`to` {to} is beyond the latest checkpoint size {}", size.0)));
+                    return Err(QueryError::BadRequest(format!(
+                        "`to` {to} is beyond the latest checkpoint size {}",
+                        size.0
+                    )));
                 }
                 let proof = r.consistency_proof(TreeSize(from), TreeSize(to))?;
+                let checkpoint = if to == size.0 {
+                    Some(note)
+                } else {
+                    r.checkpoint_at(TreeSize(to))?
+                };
                 Ok(json!({
                     "from": from,
                     "to": to,
                     "proof": proof.iter().map(|h| h.to_base64()).collect::<Vec<_>>(),
-                    "checkpoint": if to == size.0 { Some(note) } else { r.checkpoint_at(TreeSize(to))? },
+                    "checkpoint": checkpoint,
                 }))
             })
-        .await
-    })
+            .await
+        },
+    )
     .await
 }
 
@@ -425,18 +461,13 @@ async fn history(
             };
             json_answer(s, move |r| {
                 let h = answers::history(r, &id)?;
-                let mut v =
-                    serde_json::to_value(&h).map_err(|e| QueryError::BadRequest(e.to_string()))?;
-                if proofs {
+                let bundle = if proofs {
                     let idx: Vec<u64> = h.entries.iter().map(|e| e.seq).collect();
-                    v["proofs"] = serde_json::to_value(answers::bundle(
-                        r,
-                        &idx,
-                        Some((ChainKind::Subject, &id)),
-                    )?)
-                    .unwrap_or_default();
-                }
-                Ok(v)
+                    Some(answers::bundle(r, &idx, Some((ChainKind::Subject, &id)))?)
+                } else {
+                    None
+                };
+                with_proofs(&h, bundle)
             })
             .await
         },
@@ -462,23 +493,19 @@ async fn grant(
             if let Err(r) = only_params(&p, &["proofs", "now"]) {
                 return r;
             }
-            let (proofs, now) = match (flag(&p, "proofs"), time_param(&p, "now")) {
-                (Ok(f), Ok(n)) => (f, n.unwrap_or_else(Timestamp::now)),
-                (Err(r), _) | (_, Err(r)) => return r,
+            let (proofs, now) = match proofs_and_now(&p) {
+                Ok(pn) => pn,
+                Err(r) => return r,
             };
             json_answer(s, move |r| {
                 let a = answers::grant(r, &id, now)?;
-                let mut v =
-                    serde_json::to_value(&a).map_err(|e| QueryError::BadRequest(e.to_string()))?;
-                if proofs {
-                    v["proofs"] = serde_json::to_value(answers::bundle(
-                        r,
-                        &a.episode.entries,
-                        Some((ChainKind::Grant, &id)),
-                    )?)
-                    .unwrap_or_default();
-                }
-                Ok(v)
+                let bundle = if proofs {
+                    let chain = Some((ChainKind::Grant, id.as_str()));
+                    Some(answers::bundle(r, &a.episode.entries, chain)?)
+                } else {
+                    None
+                };
+                with_proofs(&a, bundle)
             })
             .await
         },
@@ -516,23 +543,26 @@ async fn access(
                 }
                 Err(r) => return r,
             };
-            let (proofs, now) = match (flag(&p, "proofs"), time_param(&p, "now")) {
-                (Ok(f), Ok(n)) => (f, n.unwrap_or_else(Timestamp::now)),
-                (Err(r), _) | (_, Err(r)) => return r,
+            let (proofs, now) = match proofs_and_now(&p) {
+                Ok(pn) => pn,
+                Err(r) => return r,
             };
             json_answer(s, move |r| {
                 let rows = answers::access_at(r, &resource, at, now)?;
-                let mut v = json!({ "resource": resource, "at": at, "grants": rows });
-                if proofs {
+                let bundle = if proofs {
                     let mut idx = Vec::new();
                     for row in &rows {
                         idx.extend(answers::grant(r, &row.grant_id, now)?.episode.entries);
                     }
                     idx.sort_unstable();
-                    v["proofs"] =
-                        serde_json::to_value(answers::bundle(r, &idx, None)?).unwrap_or_default();
-                }
-                Ok(v)
+                    Some(answers::bundle(r, &idx, None)?)
+                } else {
+                    None
+                };
+                with_proofs(
+                    &json!({ "resource": resource, "at": at, "grants": rows }),
+                    bundle,
+                )
             })
             .await
         },
