@@ -819,9 +819,16 @@ pub fn secret_in_entry(leaf: &[u8], view: &crate::view::EntryView<'_>) -> Option
     let marked = holds_private_key_block(leaf);
     if let OriginView::Kafka(k) = &view.origin
         && let MessageKeyView::Kept(key) = k.key
-        && let Some(location) = secret_in_key(key)
     {
-        return Some(format!("kafka key: {location}"));
+        // The key is in the leaf too: without the leaf's marker it holds no PEM block.
+        let location = if marked && holds_private_key_block(key) {
+            Some(PEM_LOCATION.to_owned())
+        } else {
+            find_secret_member(key)
+        };
+        if let Some(location) = location {
+            return Some(format!("kafka key: {location}"));
+        }
     }
     match &view.body {
         BodyView::Event(e) => event_secret(&e.event, marked),

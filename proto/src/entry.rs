@@ -93,14 +93,6 @@ impl MessageKey {
             Some(k) => MessageKey::Kept(k[..k.len().min(MAX_KEPT_KEY_BYTES)].to_vec()),
         }
     }
-
-    /// The kept bytes, if the key was kept (not absent, not redacted).
-    pub fn kept(&self) -> Option<&[u8]> {
-        match self {
-            MessageKey::Kept(k) => Some(k),
-            _ => None,
-        }
-    }
 }
 
 impl Encode for MessageKey {
