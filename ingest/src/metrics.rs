@@ -184,3 +184,59 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each figure the pipeline records appears in the exposition as the line stated here.
+    #[test]
+    fn every_recorded_figure_is_rendered_as_its_prometheus_line() {
+        let m = Metrics::default();
+        m.appended.store(7, Relaxed);
+        m.deduplicated.store(2, Relaxed);
+        m.offsets_unavailable.store(30, Relaxed);
+        m.keys_redacted.store(1, Relaxed);
+        m.dead_lettered.store(3, Relaxed);
+        m.tree_size.store(12, Relaxed);
+        m.count_quarantine("not_json");
+        m.count_quarantine("not_json");
+        m.count_quarantine("secret_material");
+        m.observe_batch(5, 0.004);
+        m.set_lag("siem-a", 2, 41);
+        m.last_checkpoint_unix_ms.store(1_000, Relaxed);
+        let text = m.render(3_500);
+        let lines: Vec<&str> = text.lines().collect();
+        for want in [
+            "idledger_events_appended_total 7",
+            "idledger_events_deduplicated_total 2",
+            "idledger_offsets_unavailable_total 30",
+            "idledger_keys_redacted_total 1",
+            "idledger_dead_lettered_total 3",
+            "idledger_events_quarantined_total{class=\"not_json\"} 2",
+            "idledger_events_quarantined_total{class=\"secret_material\"} 1",
+            "idledger_batch_latency_seconds_bucket{le=\"0.0025\"} 0",
+            "idledger_batch_latency_seconds_bucket{le=\"0.005\"} 1",
+            "idledger_batch_latency_seconds_bucket{le=\"+Inf\"} 1",
+            "idledger_batch_latency_seconds_count 1",
+            "idledger_tree_size 12",
+            "idledger_checkpoint_age_seconds 2.5",
+            "idledger_consumer_lag{topic=\"siem-a\",partition=\"2\"} 41",
+        ] {
+            assert!(lines.contains(&want), "no line `{want}` in:\n{text}");
+        }
+        // Every sample's family is declared with a type.
+        for line in lines.iter().filter(|l| !l.starts_with('#')) {
+            let family = line.split(['{', ' ']).next().unwrap_or_default();
+            let family = family
+                .strip_suffix("_bucket")
+                .or_else(|| family.strip_suffix("_sum"))
+                .or_else(|| family.strip_suffix("_count"))
+                .unwrap_or(family);
+            assert!(
+                text.contains(&format!("# TYPE {family} ")),
+                "{line}: no TYPE line"
+            );
+        }
+    }
+}
