@@ -208,7 +208,6 @@ fn only_params(params: &Params, known: &[&str]) -> Result<(), Response> {
     }
 }
 
-/// Runs blocking ledger work off the async runtime.
 /// `proofs` (a flag) and `now` (RFC 3339; the current time if absent): the parameters of the
 /// answers that can carry proofs.
 fn proofs_and_now(params: &Params) -> Result<(bool, Timestamp), Response> {
@@ -230,6 +229,7 @@ fn with_proofs(
     Ok(v)
 }
 
+/// Runs blocking ledger work off the async runtime.
 async fn blocking<F: FnOnce() -> Response + Send + 'static>(f: F) -> Response {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
         error(
