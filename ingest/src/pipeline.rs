@@ -105,8 +105,9 @@ struct RawMessage {
 /// Polled messages on their way to a decode worker. Their keys and payloads are copied into one
 /// buffer, which the worker hands back empty (with its list of messages) for the polling thread
 /// to fill again: in a steady stream no polled message costs an allocation of its own, and the
-/// chunk's buffers are not freed by a thread other than the one that allocated them (glibc
-/// serialises such frees on the allocating arena's lock).
+/// chunk's buffers are not freed by a thread other than the one that allocated them (such frees
+/// are the slow path of any allocator; glibc's, used by this crate's tests, takes the allocating
+/// arena's lock; the binary runs on jemalloc).
 #[derive(Default)]
 struct RawChunk {
     bytes: Vec<u8>,
