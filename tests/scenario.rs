@@ -423,7 +423,11 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
             401,
         ),
         ("/v1/grants/g-prod?now=2026-06-01T00:00:00Z", responder, 200),
+        // Nothing of a request is judged before its token: a bad query without one is a 401.
+        ("/v1/access?resource=prod-db:read&at=yesterday", None, 401),
         ("/v1/checkpoint", responder, 403),
+        ("/v1/entries/3", responder, 403),
+        ("/metrics", responder, 403),
         ("/v1/checkpoint", auditor, 200),
         ("/v1/reports/drift?now=2026-06-01T00:00:00Z", responder, 403),
         ("/v1/reports/drift?now=2026-06-01T00:00:00Z", auditor, 200),
@@ -529,6 +533,18 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
     ] {
         assert!(spec["paths"].get(route).is_some(), "openapi lacks {route}");
     }
+    // The server follows a writer: an append made while it runs is served once it catches up
+    // (at most every 200 ms, before an authorized read).
+    let (_, before) = get("/v1/checkpoint", auditor);
+    assert_eq!(before.lines().nth(1), Some("25"), "{before}");
+    let later = ev(
+        json!({"id": "later-1", "source": "okta", "type": "identity.disabled", "time": "2026-06-02T00:00:00Z", "actor": {"id": "hr", "kind": "service"}, "subject": {"id": "alice@example.com", "kind": "human"}}),
+    );
+    let appended = ok(&["append", "--data", d, "-"], Some(&format!("{later}\n")));
+    assert!(appended.contains("appended 1,"), "{appended}");
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    let (status, after) = get("/v1/checkpoint", auditor);
+    assert_eq!((status, after.lines().nth(1)), (200, Some("26")), "{after}");
     let _ = server.kill();
     let out = server.wait_with_output().expect("server output");
     let log = String::from_utf8_lossy(&out.stderr);
