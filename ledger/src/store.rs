@@ -213,9 +213,10 @@ fn cf_options(name: &str) -> Options {
             // (total CPU against the decode worker's, which no setting here changes, since
             // this machine's speed drifts): with UUID event ids -8.5% and -5.8% CPU,
             // compaction 21.4 and 19.7 CPU-s -> 13.0 and 13.1, +20% and +7% events/s; with the
-            // bench's sequential ids -3.2% and -3.7% CPU. The price is disk while a merge runs:
-            // a full merge (when the newer runs together outgrow the oldest twice over) briefly
-            // needs the index's size again. Heads and resources stay leveled: universal there
+            // bench's sequential ids -3.2% and -3.7% CPU. The price: a full merge (when the
+            // newer runs together outgrow the oldest twice over) briefly needs the index's size
+            // again on disk, and ingest's peak RSS over a 5M backlog was 3-28 MiB higher
+            // (207-221 MiB, of 256 allowed). Heads and resources stay leveled: universal there
             // cost more in lookups than it saved. A ledger written with leveled compaction
             // opens as it is: each level is read as one sorted run (see the test below).
             o.set_compaction_style(DBCompactionStyle::Universal);
