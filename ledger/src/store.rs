@@ -264,6 +264,20 @@ mod tests {
             .collect()
     }
 
+    /// Writes deduplication keys `5000 * run ..` for each run, valued by their number, one
+    /// flushed file per run.
+    fn write_runs(db: &DB, runs: std::ops::Range<u32>) {
+        let cf = db.cf_handle(CF_DEDUPE).expect("dedupe");
+        for run in runs {
+            let first = run * 5_000;
+            for (i, k) in dedupe_keys(first..first + 5_000).iter().enumerate() {
+                db.put_cf(&cf, k, u64::from(first + i as u32).to_be_bytes())
+                    .expect("put");
+            }
+            db.flush_cf(&cf).expect("flush");
+        }
+    }
+
     /// A ledger whose `dedupe` column family was written with leveled compaction (every ledger
     /// before universal compaction was chosen for it) opens, reads, writes and compacts.
     #[test]
@@ -280,18 +294,9 @@ mod tests {
             .collect();
         {
             let db = DB::open_cf_descriptors(&db_options(), &path, leveled).expect("open leveled");
-            let cf = db.cf_handle(CF_DEDUPE).expect("dedupe");
-            for run in 0..6u32 {
-                for (i, k) in dedupe_keys(run * 5_000..(run + 1) * 5_000)
-                    .iter()
-                    .enumerate()
-                {
-                    db.put_cf(&cf, k, u64::from(run * 5_000 + i as u32).to_be_bytes())
-                        .expect("put");
-                }
-                db.flush_cf(&cf).expect("flush");
-            }
+            write_runs(&db, 0..6);
             // Into the levels below the first, as a leveled ledger holds most of its keys.
+            let cf = db.cf_handle(CF_DEDUPE).expect("dedupe");
             db.compact_range_cf(&cf, None::<&[u8]>, None::<&[u8]>);
             let per_level: Vec<String> = (1..7)
                 .filter_map(|l| {
@@ -305,17 +310,8 @@ mod tests {
             );
         }
         let db = open_primary(&path).expect("open with universal compaction");
+        write_runs(&db, 6..9);
         let cf = db.cf_handle(CF_DEDUPE).expect("dedupe");
-        for run in 6..9u32 {
-            for (i, k) in dedupe_keys(run * 5_000..(run + 1) * 5_000)
-                .iter()
-                .enumerate()
-            {
-                db.put_cf(&cf, k, u64::from(run * 5_000 + i as u32).to_be_bytes())
-                    .expect("put");
-            }
-            db.flush_cf(&cf).expect("flush");
-        }
         db.compact_range_cf(&cf, None::<&[u8]>, None::<&[u8]>);
         let keys = dedupe_keys(0..45_000);
         let found = db.batched_multi_get_cf(&cf, &keys, false);
