@@ -78,6 +78,9 @@ fn allowed(role: Role, need: Need) -> bool {
     }
 }
 
+/// How often a server catches up with a running writer, at most.
+const REFRESH_INTERVAL: Duration = Duration::from_millis(200);
+
 pub struct ServerState {
     ledger: ReadOnlyLedger,
     tokens: Vec<Token>,
@@ -107,10 +110,16 @@ impl ServerState {
         })
     }
 
+    /// Whether catching up with a running writer is due (at most every 200 ms).
+    fn refresh_due(&self) -> bool {
+        let last = self.last_refresh.lock().unwrap_or_else(|e| e.into_inner());
+        last.elapsed() >= REFRESH_INTERVAL
+    }
+
     /// Catches up with a running writer, at most every 200 ms.
     fn refresh(&self) {
         let mut last = self.last_refresh.lock().unwrap_or_else(|e| e.into_inner());
-        if last.elapsed() >= Duration::from_millis(200) {
+        if last.elapsed() >= REFRESH_INTERVAL {
             if let Err(e) = self.ledger.refresh() {
                 tracing::warn!(error = %e, "cannot catch up with the writer");
             }
@@ -292,10 +301,13 @@ async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> Resp
             format!("role {:?} may not read {route}", token.role),
         );
     }
-    // Catching up reads the writer's new WAL and files: blocking work, kept off the runtime.
-    let catching_up = Arc::clone(&state);
-    if let Err(e) = tokio::task::spawn_blocking(move || catching_up.refresh()).await {
-        tracing::warn!(error = %e, "catching up with the writer failed");
+    // Catching up reads the writer's new WAL and files: blocking work, kept off the runtime
+    // (and the hop to a blocking thread taken only when it is due).
+    if state.refresh_due() {
+        let catching_up = Arc::clone(&state);
+        if let Err(e) = tokio::task::spawn_blocking(move || catching_up.refresh()).await {
+            tracing::warn!(error = %e, "catching up with the writer failed");
+        }
     }
     let response = next.run(req).await;
     state
