@@ -551,20 +551,25 @@ async fn report(
 }
 
 async fn metrics(State(s): State<Arc<ServerState>>) -> Response {
-    let size = s.ledger.reader().size().map(|t| t.0).unwrap_or(0);
-    let body = format!(
-        "# HELP idledger_http_reads_total Authorized reads served.\n# TYPE idledger_http_reads_total counter\nidledger_http_reads_total {}\n# HELP idledger_http_denied_total Requests refused (401/403).\n# TYPE idledger_http_denied_total counter\nidledger_http_denied_total {}\n# HELP idledger_tree_size Entries in the ledger.\n# TYPE idledger_tree_size gauge\nidledger_tree_size {size}\n",
-        s.reads.load(std::sync::atomic::Ordering::Relaxed),
-        s.denied.load(std::sync::atomic::Ordering::Relaxed)
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    // The tree size is a RocksDB read: blocking work, kept off the runtime like every other.
+    blocking(move || {
+        let size = s.ledger.reader().size().map(|t| t.0).unwrap_or(0);
+        let body = format!(
+            "# HELP idledger_http_reads_total Authorized reads served.\n# TYPE idledger_http_reads_total counter\nidledger_http_reads_total {}\n# HELP idledger_http_denied_total Requests refused (401/403).\n# TYPE idledger_http_denied_total counter\nidledger_http_denied_total {}\n# HELP idledger_tree_size Entries in the ledger.\n# TYPE idledger_tree_size gauge\nidledger_tree_size {size}\n",
+            s.reads.load(std::sync::atomic::Ordering::Relaxed),
+            s.denied.load(std::sync::atomic::Ordering::Relaxed)
+        );
+        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    })
+    .await
 }
 
 async fn healthz(State(s): State<Arc<ServerState>>) -> Response {
-    match s.ledger.reader().size() {
+    blocking(move || match s.ledger.reader().size() {
         Ok(size) => axum::Json(json!({ "status": "ok", "tree_size": size.0 })).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    }
+    })
+    .await
 }
 
 async fn openapi() -> Response {
