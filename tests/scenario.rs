@@ -545,6 +545,15 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
     std::thread::sleep(std::time::Duration::from_millis(250));
     let (status, after) = get("/v1/checkpoint", auditor);
     assert_eq!((status, after.lines().nth(1)), (200, Some("26")), "{after}");
+    // Metrics and health report the same size as the checkpoint.
+    let (_, metrics) = get("/metrics", admin);
+    assert!(
+        metrics.lines().any(|l| l == "idledger_tree_size 26"),
+        "{metrics}"
+    );
+    let (_, health) = get("/healthz", None);
+    let health: Value = serde_json::from_str(&health).expect("healthz is JSON");
+    assert_eq!(health["tree_size"], 26, "{health}");
     let _ = server.kill();
     let out = server.wait_with_output().expect("server output");
     let log = String::from_utf8_lossy(&out.stderr);
