@@ -16,6 +16,10 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, env = "IDLEDGER_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Where signing keys are kept, never inside a data directory (default:
+    /// $XDG_CONFIG_HOME/idledger/keys, else ~/.config/idledger/keys).
+    #[arg(long, global = true, env = "IDLEDGER_KEY_DIR", value_name = "DIR")]
+    pub key_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -77,16 +81,18 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         batch: usize,
     },
-    /// Verify everything: hashes, chain, back-links, tree, signatures, indexes, positions.
+    /// Verify everything against the keys you trust: hashes, chain, back-links, tree,
+    /// checkpoints and their signatures, indexes, positions.
     Verify {
         #[command(flatten)]
         data: DataArg,
         /// A checkpoint you kept earlier; the log must be an append-only extension of it.
-        #[arg(long, value_name = "CHECKPOINT_FILE", requires = "vkey")]
+        #[arg(long, value_name = "CHECKPOINT_FILE")]
         trusted: Option<PathBuf>,
-        /// The verifier key you trust (text or a file holding it).
+        /// A verifier key you trust (text or a file holding keys, one per line; repeatable).
+        /// Without one, the keys in the key directory (--key-dir) for this ledger are trusted.
         #[arg(long, value_name = "KEY")]
-        vkey: Option<String>,
+        vkey: Vec<String>,
         /// Verification threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -111,9 +117,9 @@ pub enum Command {
     },
     /// Check a tlog-proof or a proof bundle offline, with the verifier key only.
     VerifyProof {
-        /// The verifier key (text or a file holding it).
-        #[arg(long)]
-        vkey: String,
+        /// A verifier key you trust (text or a file holding keys, one per line; repeatable).
+        #[arg(long, required = true)]
+        vkey: Vec<String>,
         /// The proof file (`-` for standard input).
         file: String,
     },

@@ -13,6 +13,8 @@ pub struct Config {
     pub data: Option<PathBuf>,
     /// Checkpoint origin for `init`.
     pub origin: Option<String>,
+    /// Where signing keys are kept (never inside the data directory).
+    pub key_dir: Option<PathBuf>,
     /// `text` or `json`.
     pub log_format: Option<String>,
     #[serde(default)]
@@ -77,6 +79,24 @@ impl Config {
             .with_context(|| format!("cannot read configuration file {}", path.display()))?;
         toml::from_str(&text)
             .with_context(|| format!("invalid configuration file {}", path.display()))
+    }
+
+    /// The key directory from the flag (or `IDLEDGER_KEY_DIR`), else the file, else
+    /// `$XDG_CONFIG_HOME/idledger/keys`, else `~/.config/idledger/keys`.
+    pub fn key_dir(&self, flag: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+        if let Some(dir) = flag.or(self.key_dir.as_ref()) {
+            return Ok(dir.clone());
+        }
+        let config_home = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".config"))
+            })
+            .context("no key directory: pass --key-dir DIR, set IDLEDGER_KEY_DIR, or set `key_dir` in the configuration file (neither XDG_CONFIG_HOME nor HOME is set)")?;
+        Ok(config_home.join("idledger").join("keys"))
     }
 
     /// The data directory from the flag, else the file; an error says how to give one.

@@ -84,7 +84,7 @@ fn main() -> ExitCode {
         _ => None,
     });
     init_logging(format);
-    match commands::run(cli.command, &config) {
+    match commands::run(cli.command, &config, cli.key_dir.as_ref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if e.chain().any(|c| {

@@ -15,10 +15,20 @@ pub fn text(text: &str) -> std::io::Result<()> {
     out.flush()
 }
 
-/// A plain table: a header row, then rows, columns padded to the widest cell.
+/// A plain table: a header row, then rows, columns padded to the widest cell. Cells hold text
+/// from leaves: control and bidirectional characters are escaped (`printable`), so no cell can
+/// break or forge a line.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| idledger_proto::printable::printable(c).into_owned())
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             if i < widths.len() {
                 widths[i] = widths[i].max(cell.chars().count());
@@ -37,7 +47,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
         s.trim_end().to_owned()
     };
     line(render(header.iter().map(|h| (*h).to_owned()).collect()))?;
-    for row in rows {
+    for row in &rows {
         line(render(row.clone()))?;
     }
     Ok(())

@@ -70,7 +70,7 @@ fn init_append_verify_prove_and_their_failures() {
         None,
     );
     assert!(
-        v.contains("ok: ledger verified, tree size 114")
+        v.contains("ok: ledger verified against the keys you passed: tree size 114")
             && v.contains("append-only extension of your checkpoint of size 54"),
         "{v}"
     );
@@ -145,7 +145,7 @@ fn init_append_verify_prove_and_their_failures() {
     ok(&["verify", "--data", d, "--vkey", &new_key], None);
 
     // A second writer on the same directory is refused; an unreadable key is a clear error.
-    let key_dir = dir.join("keys");
+    let key_dir = keys_for(&dir);
     let key_file = std::fs::read_dir(&key_dir)
         .expect("keys")
         .map(|e| e.expect("entry").path())
@@ -333,8 +333,11 @@ fn dev_broker_and_ingest_as_the_readme_shows() {
         None,
     );
     assert!(out.contains("appended 20, quarantined 1"), "{out}");
+    let verified = ok(&["verify", "--data", path(&dir)], None);
     assert!(
-        ok(&["verify", "--data", path(&dir)], None).contains("ok: ledger verified, tree size 22")
+        verified.contains("ok: ledger verified against the signing keys in")
+            && verified.contains(": tree size 22, vouched for by test.example/ledger+"),
+        "{verified}"
     );
     let _ = broker.kill();
     let _ = broker.wait();
@@ -374,7 +377,7 @@ fn ingest_stops_with_a_clear_error_on_bad_settings_refused_credentials_or_a_busy
         ),
         (&busy, vec![], "is in use by another process"),
     ];
-    let _holder = idledger_ledger::Ledger::open(&busy).expect("open the ledger");
+    let _holder = idledger_ledger::Ledger::open(&busy, &keys_for(&busy)).expect("open the ledger");
     for (ledger, extra, says) in cases {
         let mut args = vec![
             "ingest",

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use idledger_ingest::{DevBroker, IngestConfig, IngestError, IngestSummary, Metrics, Shutdown};
-use idledger_ledger::{FsckOptions, Ledger, ReadOnlyLedger, UnavailableOffsets, fsck};
+use idledger_ledger::{Ledger, ReadOnlyLedger, UnavailableOffsets};
 use idledger_proto::entry::{Body, MessageKey, Origin, SystemRecord};
 use idledger_proto::{RejectReason, Seq};
 use rdkafka::ClientConfig;
@@ -123,8 +123,7 @@ fn contents(dir: &Path) -> Contents {
 }
 
 fn verify_ok(dir: &Path) {
-    let ro = ReadOnlyLedger::open(dir).expect("open");
-    let report = fsck(&ro.reader(), &FsckOptions::default()).expect("fsck");
+    let report = verify_with_own_keys(dir);
     assert!(report.ok(), "{}: {:?}", dir.display(), report.findings);
 }
 
@@ -235,7 +234,7 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    let ledger = Ledger::init(&dir, "test.example/ingest").expect("init");
+    let ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/ingest").expect("init");
     let mut cfg = IngestConfig::new(&bootstrap, vec!["siem-a".into(), "siem-b".into()], "mixed");
     cfg.stop_when_caught_up = Some(Duration::from_millis(300));
     cfg.dead_letter_topic = Some("dlq".into());
@@ -409,28 +408,27 @@ fn spawn_ingest(
     group: &str,
     extra: &[&str],
 ) -> std::process::Child {
-    std::process::Command::new(bin())
-        .args([
-            "ingest",
-            "--data",
-            path(dir),
-            "--brokers",
-            bootstrap,
-            "--topic",
-            topic,
-            "--group",
-            group,
-            "--batch-linger-ms",
-            "10",
-            "--workers",
-            "2",
-        ])
-        .args(extra)
-        .env("IDLEDGER_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn ingest")
+    idledger(&[
+        "ingest",
+        "--data",
+        path(dir),
+        "--brokers",
+        bootstrap,
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--batch-linger-ms",
+        "10",
+        "--workers",
+        "2",
+    ])
+    .args(extra)
+    .env("IDLEDGER_LOG", "warn")
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("spawn ingest")
 }
 
 fn entries(dir: &Path) -> usize {
@@ -626,23 +624,22 @@ fn ingest_killed_with_sigkill_repeatedly_loses_and_doubles_nothing() {
         verify_ok(&dir);
     }
     producing.join().expect("producer");
-    let o = std::process::Command::new(bin())
-        .args([
-            "ingest",
-            "--data",
-            path(&dir),
-            "--brokers",
-            &bootstrap,
-            "--topic",
-            "crashy",
-            "--group",
-            "crash-final",
-            "--until-caught-up",
-            "1000",
-        ])
-        .env("IDLEDGER_LOG", "warn")
-        .output()
-        .expect("final ingest");
+    let o = idledger(&[
+        "ingest",
+        "--data",
+        path(&dir),
+        "--brokers",
+        &bootstrap,
+        "--topic",
+        "crashy",
+        "--group",
+        "crash-final",
+        "--until-caught-up",
+        "1000",
+    ])
+    .env("IDLEDGER_LOG", "warn")
+    .output()
+    .expect("final ingest");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(kills >= 10);
     let c = contents(&dir);
@@ -665,7 +662,7 @@ fn a_broker_outage_mid_stream_loses_nothing() {
     let bootstrap = broker.bootstrap_servers();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    let ledger = Ledger::init(&dir, "test.example/outage").expect("init");
+    let ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/outage").expect("init");
     let metrics = Arc::new(Metrics::default());
     let shutdown = Shutdown::new();
     let ingest = {
@@ -739,7 +736,7 @@ fn offsets_gone_from_the_broker_are_recorded_where_they_would_have_been() {
     let p = producer(&bootstrap);
     send_events(&p, "retained", "r", 0..100);
     p.flush(Duration::from_secs(30)).expect("flush");
-    let first = ingest(Ledger::init(&dir, "test.example/retained").expect("init"));
+    let first = ingest(Ledger::init(&dir, &keys_for(&dir), "test.example/retained").expect("init"));
     assert_eq!((first.appended, first.offsets_unavailable), (100, 0));
 
     // The mock broker keeps 5 MiB of batches per partition: ~12 000 events of ~600 bytes push
@@ -755,7 +752,7 @@ fn offsets_gone_from_the_broker_are_recorded_where_they_would_have_been() {
     );
     assert_eq!(high, 12_000);
 
-    let second = ingest(Ledger::open(&dir).expect("open"));
+    let second = ingest(Ledger::open(&dir, &keys_for(&dir)).expect("open"));
     assert_eq!(second.offsets_unavailable, (low - 100) as u64);
     assert_eq!(second.appended, (high - low) as u64);
     // Offset i carried event r{i} (one partition, produced in order): r0..r99, then from the
@@ -785,7 +782,7 @@ fn offsets_gone_from_the_broker_are_recorded_where_they_would_have_been() {
         positions(&dir),
         BTreeMap::from([(("retained".into(), 0), high)])
     );
-    let report = fsck(&r, &FsckOptions::default()).expect("fsck");
+    let report = verify_with_own_keys(&dir);
     assert!(report.ok(), "{:?}", report.findings);
     assert_eq!(
         report.unavailable_offsets,
@@ -812,7 +809,7 @@ fn a_partition_behind_the_ledger_stops_ingest_instead_of_being_skipped() {
         let p = producer(&first.bootstrap_servers());
         send_events(&p, "moved", "a", 0..20);
         p.flush(Duration::from_secs(30)).expect("flush");
-        let ledger = Ledger::init(&dir, "test.example/moved").expect("init");
+        let ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/moved").expect("init");
         let summary = ingest_until_caught_up(ledger, &first.bootstrap_servers(), "moved");
         assert_eq!(summary.appended, 20);
     }
@@ -826,7 +823,7 @@ fn a_partition_behind_the_ledger_stops_ingest_instead_of_being_skipped() {
     let ingest = {
         let cfg = IngestConfig::new(&second.bootstrap_servers(), vec!["moved".into()], "moved");
         let shutdown = shutdown.clone();
-        let ledger = Ledger::open(&dir).expect("open");
+        let ledger = Ledger::open(&dir, &keys_for(&dir)).expect("open");
         std::thread::spawn(move || {
             idledger_ingest::run(ledger, &cfg, &shutdown, Arc::new(Metrics::default()))
                 .map(|(summary, _)| summary)
@@ -874,7 +871,7 @@ fn sigterm_after_the_broker_process_died_still_exits() {
     drop(p);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    drop(Ledger::init(&dir, "test.example/gone").expect("init"));
+    drop(Ledger::init(&dir, &keys_for(&dir), "test.example/gone").expect("init"));
     let mut ingest = spawn_ingest(&dir, &bootstrap, "gone", "gone", &[]);
     wait_for(
         "every message in the ledger",

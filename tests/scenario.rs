@@ -319,11 +319,13 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
     );
     let verified = ok(&["verify-proof", "--vkey", &vkey, path(&bundle_path)], None);
     assert!(
-        verified.contains("unbroken back-link chain from entry 1 to entry 5"),
+        verified.contains(
+            "Every entry about Subject `alice@example.com` from the first ever recorded (entry 1) through entry 5 is in this bundle"
+        ),
         "{verified}"
     );
     assert!(
-        verified.contains("it is the first entry ever recorded about `alice@example.com`"),
+        verified.contains("The answer given (the history of `alice@example.com`: entries [1, 2, 3, 4, 5]) is exactly what these entries show"),
         "{verified}"
     );
     let mut bytes = std::fs::read(&bundle_path).expect("bundle");

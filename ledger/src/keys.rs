@@ -1,12 +1,15 @@
-//! Signing keys on disk: Ed25519 in PKCS#8 v1 PEM (readable by OpenSSL), created with mode 0600,
-//! one file per key under `keys/`, named by key ID.
+//! Signing keys on disk: Ed25519 in PKCS#8 v1 PEM (readable by OpenSSL), one file per key named
+//! by key ID, in a key directory that is never inside the ledger's data directory. Whoever can
+//! copy or write the data (a backup, an auditor's copy, a database administrator) must not hold
+//! the key, or no signature would mean anything: the writer refuses a key directory inside the
+//! data directory, and a key file or key directory that others can read or write.
 
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use idledger_proto::note::{NoteSigner, VerifierKey};
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,15 +26,179 @@ pub enum KeyError {
     },
     #[error("signing key {path} is not an Ed25519 PKCS#8 PEM key: {message}")]
     Format { path: PathBuf, message: String },
+    #[error(
+        "signing key {path} has mode {mode:o}: a key file must be readable and writable by its owner only (chmod 600 {path})"
+    )]
+    FileMode { path: PathBuf, mode: u32 },
+    #[error(
+        "key directory {path} has mode {mode:o}: others could add or replace keys in it (chmod 700 {path})"
+    )]
+    DirMode { path: PathBuf, mode: u32 },
+    #[error(
+        "the key directory {keys} is inside the data directory {data}: anyone with a copy of the data would hold the key; choose a key directory outside it (--key-dir)"
+    )]
+    InsideData { keys: PathBuf, data: PathBuf },
+    #[error("the signing key for {vkey} is not in the key directory {keys}{hint}")]
+    Missing {
+        vkey: String,
+        keys: PathBuf,
+        hint: String,
+    },
     #[error("no random bytes from the operating system: {0}")]
     Random(String),
     #[error("key name: {0}")]
     Name(#[from] idledger_proto::note::NoteError),
 }
 
-pub fn key_path(dir: &Path, vkey: &VerifierKey) -> PathBuf {
-    dir.join("keys")
-        .join(format!("{}.pem", hex::encode(vkey.id())))
+/// Where the signing keys of ledgers live: a directory outside every data directory, holding
+/// one file per key (`<key ID>.pem`, mode 0600), itself mode 0700.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyDir(PathBuf);
+
+impl KeyDir {
+    /// A key directory for the ledger in `data`: refused if it is the data directory or inside
+    /// it (compared after resolving symbolic links, as far as the paths exist).
+    pub fn for_data(keys: &Path, data: &Path) -> Result<KeyDir, KeyError> {
+        let resolve = |p: &Path| {
+            let mut existing = p.to_path_buf();
+            let mut rest = Vec::new();
+            while !existing.exists() {
+                match (existing.parent(), existing.file_name()) {
+                    (Some(parent), Some(name)) => {
+                        rest.push(name.to_owned());
+                        existing = parent.to_path_buf();
+                    }
+                    _ => break,
+                }
+            }
+            let mut full = fs::canonicalize(&existing).unwrap_or(existing);
+            full.extend(rest.iter().rev());
+            full
+        };
+        let (k, d) = (resolve(keys), resolve(data));
+        if k.starts_with(&d) {
+            return Err(KeyError::InsideData {
+                keys: keys.to_owned(),
+                data: data.to_owned(),
+            });
+        }
+        Ok(KeyDir(keys.to_owned()))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The file that holds (or will hold) the private key of `vkey`.
+    pub fn key_path(&self, vkey: &VerifierKey) -> PathBuf {
+        self.0.join(format!("{}.pem", hex::encode(vkey.id())))
+    }
+
+    /// Creates the directory (mode 0700) if needed, and refuses one others may write.
+    fn ensure(&self) -> Result<(), KeyError> {
+        let err = |source| KeyError::Write {
+            path: self.0.clone(),
+            source,
+        };
+        if !self.0.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.0)
+                .map_err(err)?;
+        }
+        self.check_mode()
+    }
+
+    fn check_mode(&self) -> Result<(), KeyError> {
+        let meta = fs::metadata(&self.0).map_err(|source| KeyError::Read {
+            path: self.0.clone(),
+            source,
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o022 != 0 {
+            return Err(KeyError::DirMode {
+                path: self.0.clone(),
+                mode,
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes a new key for `signer` (refusing to overwrite one).
+    pub fn write(&self, signer: &NoteSigner) -> Result<PathBuf, KeyError> {
+        self.ensure()?;
+        let path = self.key_path(signer.verifier());
+        write_key(&path, signer.signing_key())?;
+        Ok(path)
+    }
+
+    /// The signer for `vkey`, from its file here; `legacy` is a directory where older versions
+    /// kept keys (inside the data directory), named in the error when the key is found there.
+    pub fn load_signer(&self, vkey: &VerifierKey, legacy: &Path) -> Result<NoteSigner, KeyError> {
+        let path = self.key_path(vkey);
+        if !path.exists() {
+            let old = legacy.join(format!("{}.pem", hex::encode(vkey.id())));
+            let hint = if old.exists() {
+                format!(
+                    "; it is in {} (inside the data directory, where older versions kept it): move it out with `mkdir -p -m 700 {keys} && mv {old} {keys}/`",
+                    legacy.display(),
+                    keys = self.0.display(),
+                    old = old.display()
+                )
+            } else {
+                String::new()
+            };
+            return Err(KeyError::Missing {
+                vkey: vkey.to_string(),
+                keys: self.0.clone(),
+                hint,
+            });
+        }
+        self.check_mode()?;
+        let key = read_key(&path)?;
+        if key.verifying_key() != *vkey.key() {
+            return Err(KeyError::Format {
+                path,
+                message: format!("holds a different key than {vkey}"),
+            });
+        }
+        Ok(NoteSigner::new(vkey.name(), key)?)
+    }
+
+    /// The verifier keys, named `origin`, of every key file here made for that origin: the keys
+    /// their holder trusts (an operator verifying their own ledger).
+    pub fn held_keys(&self, origin: &str) -> Result<Vec<VerifierKey>, KeyError> {
+        let entries = match fs::read_dir(&self.0) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(KeyError::Read {
+                    path: self.0.clone(),
+                    source,
+                });
+            }
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let path = entry
+                .map_err(|source| KeyError::Read {
+                    path: self.0.clone(),
+                    source,
+                })?
+                .path();
+            if path.extension().is_none_or(|e| e != "pem") {
+                continue;
+            }
+            let key = read_key(&path)?;
+            let vkey = VerifierKey::new(origin, key.verifying_key())?;
+            if path.file_stem() == Some(std::ffi::OsStr::new(&hex::encode(vkey.id()))) {
+                out.push(vkey);
+            }
+        }
+        out.sort_by_key(ToString::to_string);
+        Ok(out)
+    }
 }
 
 /// A new random key.
@@ -47,9 +214,6 @@ pub fn write_key(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
         path: path.to_owned(),
         source,
     };
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(err)?;
-    }
     let pem = KeypairBytes {
         secret_key: key.to_bytes(),
         public_key: None,
@@ -70,26 +234,23 @@ pub fn write_key(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// Reads a key file, refusing one that its owner does not alone control (mode other than
+/// 0600 or 0400).
 pub fn read_key(path: &Path) -> Result<SigningKey, KeyError> {
-    let pem = fs::read_to_string(path).map_err(|source| KeyError::Read {
+    let read_err = |source| KeyError::Read {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let mode = fs::metadata(path).map_err(read_err)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::FileMode {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    let pem = fs::read_to_string(path).map_err(read_err)?;
     SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Format {
         path: path.to_owned(),
         message: e.to_string(),
     })
-}
-
-/// Loads the signer for a verifier key from `dir/keys/`, checking the file holds that key.
-pub fn load_signer(dir: &Path, vkey: &VerifierKey) -> Result<NoteSigner, KeyError> {
-    let path = key_path(dir, vkey);
-    let key = read_key(&path)?;
-    if key.verifying_key() != *vkey.key() {
-        return Err(KeyError::Format {
-            path,
-            message: format!("holds a different key than {vkey}"),
-        });
-    }
-    Ok(NoteSigner::new(vkey.name(), key)?)
 }

@@ -1,11 +1,12 @@
 //! The writer: creates and opens a ledger, appends batches atomically (entries, tree tiles,
 //! indexes, Kafka positions and a signed checkpoint in one synced RocksDB write), rotates keys.
 
-use crate::keys::{self, KeyError};
+use crate::keys::{self, KeyDir, KeyError};
+use crate::opening::{self, PositionMap};
 use crate::reader::{LedgerReader, ReadError};
 use crate::store::{self, HeadKind, *};
 use crate::tree::{DirtyTiles, Frontier, TreeError, encode_tile};
-use idledger_proto::checkpoint::{Checkpoint, check_origin};
+use idledger_proto::checkpoint::{Checkpoint, Extensions, check_origin};
 use idledger_proto::entry::{
     BackLinks, Body, Entry, FORMAT_VERSION, Origin, SystemRecord, encode_event_leaf_into,
 };
@@ -317,7 +318,6 @@ struct InFlight {
     first_seq: u64,
     events: BatchEvents,
     dedupe: Arc<HashMap<Vec<u8>, u64>>,
-    positions: Vec<Position>,
     heads: Arc<Vec<(HeadKind, String, u64)>>,
 }
 
@@ -355,7 +355,15 @@ pub struct Ledger {
     /// may be appended by this handle (reopen the ledger).
     failed: Option<String>,
     origin: String,
+    key_dir: KeyDir,
     signers: Vec<NoteSigner>,
+    /// Every partition's next offset after the last prepared batch (what its checkpoint signs).
+    positions: PositionMap,
+    /// The indexes of the log's key records, after the last prepared batch.
+    key_records: Vec<u64>,
+    /// The size of the checkpoint signed before the latest one: what a checkpoint re-signed at
+    /// the same size (a batch that appended nothing but moved positions) links to.
+    previous_checkpoint: u64,
     frontier: Frontier,
     last_leaf: Hash,
     duplicates_total: u64,
@@ -402,23 +410,21 @@ fn map_open_error(dir: &Path, e: rocksdb::Error) -> LedgerError {
 }
 
 impl Ledger {
-    /// Creates a ledger: directory, signing key (mode 0600), database, and the genesis entry
+    /// Creates a ledger: the data directory, a signing key in `keys` (a key directory outside
+    /// the data directory; the key file is mode 0600), the database, and the genesis entry
     /// (entry 0, naming the origin and key) with its signed checkpoint.
-    pub fn init(dir: &Path, origin: &str) -> Result<Ledger, LedgerError> {
+    pub fn init(dir: &Path, keys: &Path, origin: &str) -> Result<Ledger, LedgerError> {
         check_origin(origin).map_err(|e| LedgerError::Origin(e.to_string()))?;
         if db_path(dir).exists() {
             return Err(LedgerError::AlreadyExists(dir.to_owned()));
         }
+        let key_dir = KeyDir::for_data(keys, dir)?;
         std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io {
             path: dir.to_owned(),
             source,
         })?;
-        let key = keys::generate()?;
-        let signer = NoteSigner::new(origin, key).map_err(KeyError::from)?;
-        keys::write_key(
-            &keys::key_path(dir, signer.verifier()),
-            signer.signing_key(),
-        )?;
+        let signer = NoteSigner::new(origin, keys::generate()?).map_err(KeyError::from)?;
+        key_dir.write(&signer)?;
         let db = store::open_primary(&db_path(dir)).map_err(|e| map_open_error(dir, e))?;
         let meta = db.cf_handle(CF_META).expect("meta column family exists");
         let mut wb = WriteBatch::default();
@@ -429,6 +435,7 @@ impl Ledger {
             signer.verifier().to_string().as_bytes(),
         );
         wb.put_cf(&meta, META_LAYOUT, LAYOUT_VERSION);
+        wb.put_cf(&meta, META_KEY_RECORDS, encode_key_records(&[]));
         wb.put_cf(&meta, META_TREE_SIZE, 0u64.to_be_bytes());
         db.write_opt(wb, &synced())?;
         let genesis = SystemRecord::Genesis {
@@ -443,7 +450,11 @@ impl Ledger {
             writer: None,
             failed: None,
             origin: origin.to_owned(),
+            key_dir,
             signers: vec![signer],
+            positions: PositionMap::new(),
+            key_records: Vec::new(),
+            previous_checkpoint: 0,
             frontier: Frontier::default(),
             last_leaf: Hash::ZERO,
             duplicates_total: 0,
@@ -460,11 +471,13 @@ impl Ledger {
         Ok(ledger)
     }
 
-    /// Opens an existing ledger for writing. Only one process may hold it.
-    pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
+    /// Opens an existing ledger for writing, with its keys from `keys`. Only one process may hold
+    /// it, and only a ledger whose stored tree its own keys signed (see `opening`).
+    pub fn open(dir: &Path, keys: &Path) -> Result<Ledger, LedgerError> {
         if !db_path(dir).join("CURRENT").exists() {
             return Err(LedgerError::NotFound(dir.to_owned()));
         }
+        let key_dir = KeyDir::for_data(keys, dir)?;
         let db = store::open_primary(&db_path(dir)).map_err(|e| map_open_error(dir, e))?;
         let meta = db.cf_handle(CF_META).expect("meta column family exists");
         let get = |k: &[u8]| -> Result<Vec<u8>, LedgerError> {
@@ -476,7 +489,7 @@ impl Ledger {
             })
         };
         let layout = get(META_LAYOUT)?;
-        if layout != LAYOUT_VERSION {
+        if layout != LAYOUT_VERSION && layout != LAYOUT_UPGRADABLE {
             return Err(LedgerError::Inconsistent(format!(
                 "database layout version {} is not the {} this build reads",
                 String::from_utf8_lossy(&layout),
@@ -487,14 +500,13 @@ impl Ledger {
             .map_err(|_| LedgerError::Inconsistent("origin is not UTF-8".into()))?;
         let size = be_u64(&get(META_TREE_SIZE)?)
             .ok_or_else(|| LedgerError::Inconsistent("tree size is not 8 bytes".into()))?;
-        let signer_text = String::from_utf8(get(META_SIGNERS)?)
-            .map_err(|_| LedgerError::Inconsistent("signers are not UTF-8".into()))?;
-        let mut signers = Vec::new();
-        for line in signer_text.lines() {
-            let vkey =
-                VerifierKey::parse(line).map_err(|e| LedgerError::Inconsistent(e.to_string()))?;
-            signers.push(keys::load_signer(dir, &vkey)?);
-        }
+        let key_records = if layout == LAYOUT_VERSION {
+            decode_key_records(&get(META_KEY_RECORDS)?).ok_or_else(|| {
+                LedgerError::Inconsistent("the key record index is damaged".into())
+            })?
+        } else {
+            opening::scan_key_records(&db, size)?
+        };
         let duplicates_total = db
             .get_cf(&meta, META_DUPLICATES)?
             .and_then(|v| be_u64(&v))
@@ -512,33 +524,22 @@ impl Ledger {
                 leaf_hash(&bytes)
             }
         };
-        // Never sign a checkpoint inconsistent with an earlier one: the stored state must
-        // reproduce the latest signed checkpoint exactly before anything is appended.
-        let checkpoints = db
-            .cf_handle(CF_CHECKPOINTS)
-            .expect("checkpoints column family exists");
-        let mut iter = db.raw_iterator_cf(&checkpoints);
-        iter.seek_to_last();
-        let mut last_checkpoint = String::new();
-        if let (Some(k), Some(v)) = (iter.key(), iter.value()) {
-            let note = String::from_utf8_lossy(v).into_owned();
-            let cp_size = be_u64(k).unwrap_or(u64::MAX);
-            let text = note.split("\n\n").next().unwrap_or("").to_owned() + "\n";
-            let (cp, _) =
-                Checkpoint::parse(&text).map_err(|e| LedgerError::Inconsistent(e.to_string()))?;
-            if cp_size != size
-                || cp.size.0 != size
-                || cp.root != frontier.root()
-                || cp.origin != origin
-            {
-                return Err(LedgerError::Inconsistent(format!(
-                    "latest checkpoint (size {}) does not match the stored tree (size {size})",
-                    cp.size
-                )));
-            }
-            last_checkpoint = note;
+        // Never sign over a tree this writer's keys did not sign, and never two inconsistent
+        // checkpoints: the stored state must reproduce the latest signed checkpoint exactly.
+        let opened = opening::verify_for_writing(
+            &db,
+            dir,
+            &key_dir,
+            &origin,
+            (size, frontier.root()),
+            &key_records,
+        )?;
+        if layout != LAYOUT_VERSION {
+            let mut wb = WriteBatch::default();
+            wb.put_cf(&meta, META_KEY_RECORDS, encode_key_records(&key_records));
+            wb.put_cf(&meta, META_LAYOUT, LAYOUT_VERSION);
+            db.write_opt(wb, &synced())?;
         }
-        drop(iter);
         Ok(Ledger {
             dir: dir.to_owned(),
             db: Arc::new(db),
@@ -547,12 +548,16 @@ impl Ledger {
             writer: None,
             failed: None,
             origin,
-            signers,
+            key_dir,
+            signers: opened.signers,
+            positions: opened.positions,
+            key_records,
+            previous_checkpoint: opened.previous,
             frontier,
             last_leaf,
             duplicates_total,
             heads: HeadMap::default(),
-            last_checkpoint,
+            last_checkpoint: opened.checkpoint,
         })
     }
 
@@ -577,6 +582,10 @@ impl Ledger {
     }
     pub fn verifier_keys(&self) -> Vec<VerifierKey> {
         self.signers.iter().map(|s| s.verifier().clone()).collect()
+    }
+    /// Where this ledger's signing keys are.
+    pub fn key_dir(&self) -> &KeyDir {
+        &self.key_dir
     }
     /// A reader over this writer's database (same process).
     pub fn reader(&self) -> LedgerReader<'_> {
@@ -768,7 +777,6 @@ impl Ledger {
             first_seq: prepared.first_seq,
             events: prepared.events,
             dedupe,
-            positions: positions.to_vec(),
             heads,
         });
         Ok(previous)
@@ -834,22 +842,12 @@ impl Ledger {
         // leaf once rather than again on every doubling.
         let mut wb = WriteBatch::with_capacity_bytes(batch.len() * 1024);
         let mut resource_puts: Vec<(Vec<u8>, u64)> = Vec::new();
+        // The positions after this batch (those of a batch still being written included):
+        // what this batch's checkpoint signs.
+        let mut positions_after = self.positions.clone();
         for p in positions {
-            let key = position_key(&p.topic, p.partition);
-            let in_flight = self.in_flight.as_ref().and_then(|f| {
-                f.positions
-                    .iter()
-                    .find(|q| q.topic == p.topic && q.partition == p.partition)
-                    .map(|q| q.next_offset)
-            });
-            let stored = match in_flight {
-                Some(v) => Some(v),
-                None => self
-                    .db
-                    .get_pinned_cf(&positions_cf, &key)?
-                    .map(|v| be_u64(&v).map_or(0, |v| v as i64)),
-            };
-            if let Some(stored) = stored
+            let slot = (p.topic.clone(), p.partition);
+            if let Some(&stored) = positions_after.get(&slot)
                 && p.next_offset < stored
             {
                 return Err(LedgerError::PositionRegression {
@@ -859,7 +857,18 @@ impl Ledger {
                     requested: p.next_offset,
                 });
             }
-            wb.put_cf(&positions_cf, key, (p.next_offset as u64).to_be_bytes());
+            if p.next_offset < 0 {
+                return Err(LedgerError::Inconsistent(format!(
+                    "position for {}/{} is negative ({})",
+                    p.topic, p.partition, p.next_offset
+                )));
+            }
+            positions_after.insert(slot, p.next_offset);
+            wb.put_cf(
+                &positions_cf,
+                position_key(&p.topic, p.partition),
+                (p.next_offset as u64).to_be_bytes(),
+            );
         }
 
         let mut frontier = self.frontier.clone();
@@ -875,6 +884,7 @@ impl Ledger {
         let (mut appended, mut quarantined, mut duplicates) = (0u64, 0u64, 0u64);
         let received_at = Timestamp::now();
         let mut signers_after: Option<Vec<VerifierKey>> = None;
+        let mut key_records_after: Option<Vec<u64>> = None;
 
         // Index lookups for the whole batch at once: RocksDB's batched MultiGet is much cheaper
         // per key than one Get each, and most of these keys are new (not found).
@@ -990,6 +1000,11 @@ impl Ledger {
                             }
                         }
                     }
+                    if !matches!(record, SystemRecord::OffsetsUnavailable { .. }) {
+                        key_records_after
+                            .get_or_insert_with(|| self.key_records.clone())
+                            .push(seq);
+                    }
                     signers_after = Some(keys);
                     Built::Body(Body::System(record))
                 }
@@ -1051,17 +1066,33 @@ impl Ledger {
         if let Some(keys) = &signers_after {
             let mut s = Vec::new();
             for k in keys {
-                s.push(keys::load_signer(&self.dir, k)?);
+                s.push(self.key_dir.load_signer(k, &self.dir.join("keys"))?);
             }
             let text: Vec<String> = keys.iter().map(ToString::to_string).collect();
             wb.put_cf(&meta_cf, META_SIGNERS, text.join("\n").as_bytes());
             new_signers = Some(s);
+        }
+        if let Some(records) = &key_records_after {
+            wb.put_cf(&meta_cf, META_KEY_RECORDS, encode_key_records(records));
         }
         let root = frontier.root();
         let checkpoint = Checkpoint {
             origin: self.origin.clone(),
             size: TreeSize(size),
             root,
+        };
+        // Signed with the tree: where the previous checkpoint was (a deleted checkpoint breaks
+        // the chain), and the positions stored with this batch (so none can move unsigned).
+        // A batch that appended nothing re-signs the checkpoint at the same size, which then
+        // replaces the stored one and links to what that one linked to.
+        let previous = if size == first_seq {
+            self.previous_checkpoint
+        } else {
+            first_seq
+        };
+        let extensions = Extensions {
+            previous: Some(previous),
+            positions: Some(opening::positions_digest(&positions_after)),
         };
         // A key being retired still signs the checkpoint that covers its retirement entry, so
         // a verifier following the chain from the old key sees the hand-over.
@@ -1073,7 +1104,7 @@ impl Ledger {
                 }
             }
         }
-        let note = sign_note(&checkpoint.to_text(), &signing)
+        let note = sign_note(&checkpoint.to_text_with(&extensions), &signing)
             .map_err(|e| LedgerError::Inconsistent(e.to_string()))?;
         wb.put_cf(&checkpoints_cf, seq_key(size), note.as_bytes());
 
@@ -1097,6 +1128,11 @@ impl Ledger {
         if let Some(s) = new_signers {
             self.signers = s;
         }
+        if let Some(records) = key_records_after {
+            self.key_records = records;
+        }
+        self.positions = positions_after;
+        self.previous_checkpoint = previous;
         Ok(Prepared {
             wb,
             indexes: IndexPuts {
@@ -1123,10 +1159,7 @@ impl Ledger {
     /// current key(s). From then on checkpoints carry both signatures.
     pub fn add_key(&mut self) -> Result<VerifierKey, LedgerError> {
         let signer = NoteSigner::new(&self.origin, keys::generate()?).map_err(KeyError::from)?;
-        keys::write_key(
-            &keys::key_path(&self.dir, signer.verifier()),
-            signer.signing_key(),
-        )?;
+        self.key_dir.write(&signer)?;
         let vkey = signer.verifier().clone();
         self.append(
             vec![Submission {

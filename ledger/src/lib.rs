@@ -5,10 +5,12 @@
 pub mod fsck;
 pub mod keys;
 pub mod ledger;
+mod opening;
 pub mod reader;
 pub mod store;
 pub mod tree;
 
 pub use fsck::{FailureClass, FsckOptions, FsckReport, Trust, UnavailableOffsets, fsck};
+pub use keys::{KeyDir, KeyError};
 pub use ledger::{AppendReport, Item, Ledger, LedgerError, Outcome, Position, Submission};
 pub use reader::{ChunkCursor, HeadKind, LedgerReader, ReadError, ReadOnlyLedger};

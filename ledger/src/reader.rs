@@ -88,8 +88,9 @@ impl<'a> ChunkCursor<'a> {
         }
     }
 
-    fn status(&self) -> Result<(), rocksdb::Error> {
-        self.it.status()
+    /// The iterator's error, if reading stopped on one.
+    pub fn status(&self) -> Result<(), ReadError> {
+        Ok(self.it.status()?)
     }
 }
 
@@ -241,6 +242,31 @@ impl<'a> LedgerReader<'a> {
             .db
             .get_cf(self.cf(CF_CHECKPOINTS), seq_key(size.0))?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The first stored checkpoint that covers entry `seq` (the one signed with its batch):
+    /// its size and note.
+    pub fn checkpoint_covering(&self, seq: Seq) -> Result<(TreeSize, String), ReadError> {
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_CHECKPOINTS));
+        it.seek(seq_key(seq.0.saturating_add(1)));
+        let found = match (it.key(), it.value()) {
+            (Some(k), Some(v)) => be_u64(k)
+                .filter(|_| k.len() == 8)
+                .map(|size| (TreeSize(size), String::from_utf8_lossy(v).into_owned())),
+            _ => None,
+        };
+        it.status()?;
+        found.ok_or(ReadError::NoCheckpoint)
+    }
+
+    /// The indexes of the log's key records (`meta.key_records`); just the genesis entry for a
+    /// ledger no writer of this version has opened yet.
+    pub fn key_records(&self) -> Result<Vec<u64>, ReadError> {
+        match self.db.get_cf(self.cf(CF_META), META_KEY_RECORDS)? {
+            Some(v) => decode_key_records(&v)
+                .ok_or_else(|| ReadError::Damaged("the key record index".into())),
+            None => Ok(vec![0]),
+        }
     }
 
     /// Verifier keys named in the latest checkpoint's signer list.
@@ -440,6 +466,12 @@ impl<'a> LedgerReader<'a> {
         Ok(())
     }
 
+    /// Every stored entry from `start` on, whatever its key (for reading what lies past the
+    /// tree in one pass).
+    pub fn cursor_from(&self, start: u64) -> ChunkCursor<'a> {
+        ChunkCursor::new(self.db, Some(start), None)
+    }
+
     /// Reads `entries` keys from `start` (inclusive) to `end` (exclusive; `None`: everything
     /// after, including keys that are not 8 bytes) in chunks of `chunk` keys. `threads` workers
     /// call `map` on chunks in parallel; `fold` receives the results in key order, at most a
@@ -491,7 +523,7 @@ impl<'a> LedgerReader<'a> {
             let (lo, hi) = bounds(k);
             let mut cursor = ChunkCursor::new(db, lo, hi);
             let out = map(&mut cursor)?;
-            cursor.status().map_err(|e| E::from(ReadError::from(e)))?;
+            cursor.status().map_err(E::from)?;
             Ok(out)
         };
         let threads = threads.max(1) as u64;

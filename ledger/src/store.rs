@@ -37,8 +37,29 @@ pub const META_TREE_SIZE: &[u8] = b"tree_size";
 pub const META_SIGNERS: &[u8] = b"signers";
 pub const META_DUPLICATES: &[u8] = b"duplicates_skipped";
 pub const META_LAYOUT: &[u8] = b"layout_version";
-/// Version 2: `dedupe` values are the 8-byte index alone (version 1 also held a content hash).
-pub const LAYOUT_VERSION: &[u8] = b"2";
+/// The indexes of the log's key records (`Genesis`, `KeyAdded`, `KeyRetired`), each a u64 BE,
+/// in order: how the writer finds its chain of custody without reading the log.
+pub const META_KEY_RECORDS: &[u8] = b"key_records";
+/// Version 3: `meta` holds `key_records`, and every checkpoint carries idledger's extension
+/// lines. Version 2 (`dedupe` values are the 8-byte index alone; version 1 also held a content
+/// hash) is upgraded when a writer opens it; a writer that knows only version 2 then refuses the
+/// ledger, so it cannot sign checkpoints without the extension lines.
+pub const LAYOUT_VERSION: &[u8] = b"3";
+/// The layout a writer upgrades from by computing `key_records`.
+pub const LAYOUT_UPGRADABLE: &[u8] = b"2";
+
+/// `key_records` value: the indexes, u64 BE each.
+pub fn encode_key_records(indexes: &[u64]) -> Vec<u8> {
+    indexes.iter().flat_map(|i| i.to_be_bytes()).collect()
+}
+
+/// Reads a `key_records` value; `None` if its length is not a multiple of 8.
+pub fn decode_key_records(bytes: &[u8]) -> Option<Vec<u64>> {
+    if !bytes.len().is_multiple_of(8) {
+        return None;
+    }
+    bytes.chunks_exact(8).map(be_u64).collect()
+}
 
 /// Which head an index key points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

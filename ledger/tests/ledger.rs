@@ -97,6 +97,24 @@ fn fill(ledger: &mut Ledger, n: usize) {
     }
 }
 
+/// A test ledger in `dir` keeps its signing keys beside it, never inside it.
+fn keys_for(dir: &Path) -> std::path::PathBuf {
+    dir.with_extension("keys")
+}
+
+/// Trusting the keys held beside the ledger (its operator's view).
+fn own_keys(dir: &Path) -> Trust {
+    let ro = ReadOnlyLedger::open(dir).expect("open read-only");
+    let keys = idledger_ledger::KeyDir::for_data(&keys_for(dir), dir)
+        .expect("key dir")
+        .held_keys(ro.reader().origin())
+        .expect("held keys");
+    Trust {
+        keys,
+        checkpoint_note: None,
+    }
+}
+
 fn leaf_hashes(dir: &Path) -> Vec<Hash> {
     let ro = ReadOnlyLedger::open(dir).expect("open read-only");
     let r = ro.reader();
@@ -107,17 +125,18 @@ fn leaf_hashes(dir: &Path) -> Vec<Hash> {
 }
 
 /// Verifies with one thread in whole chunks and with several threads in chunks small enough to
-/// cross many boundaries: the findings must not depend on how the work was split.
+/// cross many boundaries: the findings must not depend on how the work was split. Without a
+/// `trust`, the keys held beside the ledger are trusted.
 fn check(dir: &Path, trust: Option<Trust>) -> idledger_ledger::FsckReport {
+    let trust = trust.unwrap_or_else(|| own_keys(dir));
     let ro = ReadOnlyLedger::open(dir).expect("open read-only");
     let run = |threads, chunk_entries| {
         fsck(
             &ro.reader(),
             &FsckOptions {
-                trust: trust.clone(),
                 threads,
                 chunk_entries,
-                ..FsckOptions::default()
+                ..FsckOptions::new(trust.clone())
             },
         )
         .expect("fsck runs")
@@ -147,12 +166,12 @@ fn check(dir: &Path, trust: Option<Trust>) -> idledger_ledger::FsckReport {
 fn stored_tree_matches_reference_and_proofs_verify() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    let mut ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/log").expect("init");
     fill(&mut ledger, 600);
     let keys = ledger.verifier_keys();
     drop(ledger);
     // Reopening reproduces the frontier, and appending continues the same tree.
-    let mut ledger = Ledger::open(&dir).expect("reopen");
+    let mut ledger = Ledger::open(&dir, &keys_for(&dir)).expect("reopen");
     fill(&mut ledger, 100);
     let size = ledger.size();
     let root = ledger.root();
@@ -239,7 +258,7 @@ fn stored_tree_matches_reference_and_proofs_verify() {
 fn duplicates_are_skipped_and_conflicts_quarantined_across_restarts() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    let mut ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/log").expect("init");
     let r = ledger
         .append(
             vec![
@@ -259,7 +278,7 @@ fn duplicates_are_skipped_and_conflicts_quarantined_across_restarts() {
         ]
     );
     drop(ledger);
-    let mut ledger = Ledger::open(&dir).expect("reopen");
+    let mut ledger = Ledger::open(&dir, &keys_for(&dir)).expect("reopen");
     let r = ledger
         .append(
             vec![
@@ -291,7 +310,7 @@ fn duplicates_are_skipped_and_conflicts_quarantined_across_restarts() {
 fn positions_are_atomic_and_never_move_back() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    let mut ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/log").expect("init");
     let p = |o| {
         [Position {
             topic: "t".into(),
@@ -347,7 +366,7 @@ fn unavailable_offsets_are_recorded_covered_by_positions_and_reported() {
     for (stored, findings) in cases {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("l");
-        let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+        let mut ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/log").expect("init");
         ledger
             .append(vec![sub(event("a", "u", None, "x"), 9)], &position(10))
             .expect("append");
@@ -475,7 +494,7 @@ fn stored_secret_material_is_reported_at_its_index() {
     ]);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    let mut ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/log").expect("init");
     let mut expected = Vec::new();
     for (i, (submission, reported)) in cases.into_iter().enumerate() {
         let position: Vec<Position> = match &submission.origin {
@@ -502,7 +521,7 @@ fn stored_secret_material_is_reported_at_its_index() {
 fn back_links_chain_each_subject_and_grant() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    let mut ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/log").expect("init");
     fill(&mut ledger, 90);
     let r = ledger.reader();
     for (kind, id) in [(HeadKind::Subject, "user1"), (HeadKind::Grant, "g2")] {
@@ -539,8 +558,8 @@ fn back_links_chain_each_subject_and_grant() {
 fn a_second_writer_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    let _first = Ledger::init(&dir, "test.example/log").expect("init");
-    let err = Ledger::open(&dir).expect_err("locked");
+    let _first = Ledger::init(&dir, &keys_for(&dir), "test.example/log").expect("init");
+    let err = Ledger::open(&dir, &keys_for(&dir)).expect_err("locked");
     assert!(matches!(err, LedgerError::Locked { .. }), "{err}");
     assert!(err.to_string().contains("in use by another process"));
 }
@@ -550,8 +569,8 @@ fn key_files_are_private_pkcs8_that_openssl_reads() {
     use std::os::unix::fs::PermissionsExt as _;
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    let ledger = Ledger::init(&dir, "test.example/log").expect("init");
-    let path = idledger_ledger::keys::key_path(&dir, &ledger.verifier_keys()[0]);
+    let ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/log").expect("init");
+    let path = ledger.key_dir().key_path(&ledger.verifier_keys()[0]);
     let mode = std::fs::metadata(&path)
         .expect("key file")
         .permissions()
@@ -582,11 +601,96 @@ fn key_files_are_private_pkcs8_that_openssl_reads() {
     }
 }
 
+/// The data directory alone can be handed to anyone: no key is in it, a key directory inside it
+/// is refused, and a key file or key directory others could read or write is refused.
+#[test]
+fn keys_live_outside_the_data_directory_and_only_their_owner_reads_them() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/log").expect("init");
+    let key = ledger.key_dir().key_path(&ledger.verifier_keys()[0]);
+    assert!(key.starts_with(keys_for(&dir)), "{}", key.display());
+    drop(ledger);
+    let pem_files_in_data = walk(&dir)
+        .into_iter()
+        .filter(|p| std::fs::read(p).is_ok_and(|b| b.windows(11).any(|w| w == b"PRIVATE KEY")))
+        .collect::<Vec<_>>();
+    assert!(pem_files_in_data.is_empty(), "{pem_files_in_data:?}");
+
+    for inside in [
+        dir.clone(),
+        dir.join("keys"),
+        dir.join("db").join("..").join("k"),
+    ] {
+        let err = Ledger::open(&dir, &inside).expect_err("a key directory inside the data");
+        assert!(
+            err.to_string().contains("inside the data directory"),
+            "{err}"
+        );
+    }
+    let other = tmp.path().join("m");
+    let err = Ledger::init(&other, &other.join("keys"), "test.example/log").expect_err("inside");
+    assert!(
+        err.to_string().contains("inside the data directory"),
+        "{err}"
+    );
+    assert!(
+        !other.join("db").exists(),
+        "nothing is created when the key directory is refused"
+    );
+
+    for (what, path, mode, message) in [
+        (
+            "key file readable by others",
+            key.clone(),
+            0o644,
+            "chmod 600",
+        ),
+        (
+            "key file writable by the group",
+            key.clone(),
+            0o620,
+            "chmod 600",
+        ),
+        (
+            "key directory writable by others",
+            keys_for(&dir),
+            0o777,
+            "chmod 700",
+        ),
+    ] {
+        let before = std::fs::metadata(&path)
+            .expect("exists")
+            .permissions()
+            .mode();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let err = Ledger::open(&dir, &keys_for(&dir)).expect_err(what);
+        assert!(err.to_string().contains(message), "{what}: {err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(before)).expect("chmod");
+    }
+    Ledger::open(&dir, &keys_for(&dir)).expect("opens once the modes are right again");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let p = entry.expect("entry").path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 #[test]
 fn key_rotation_follows_the_chain_of_custody() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
-    let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+    let mut ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/log").expect("init");
     let old = ledger.verifier_keys()[0].clone();
     fill(&mut ledger, 20);
     let new = ledger.add_key().expect("add key");
@@ -603,14 +707,14 @@ fn key_rotation_follows_the_chain_of_custody() {
     assert_eq!(after.signatures.len(), 1);
     assert_eq!(after.signatures[0].key_id, new.id());
     drop(ledger);
-    let mut ledger = Ledger::open(&dir).expect("reopen with the new key");
+    let mut ledger = Ledger::open(&dir, &keys_for(&dir)).expect("reopen with the new key");
     fill(&mut ledger, 5);
     drop(ledger);
     for trusted in [&old, &new] {
         let report = check(
             &dir,
             Some(Trust {
-                key: trusted.clone(),
+                keys: vec![trusted.clone()],
                 checkpoint_note: None,
             }),
         );
@@ -625,7 +729,7 @@ fn key_rotation_follows_the_chain_of_custody() {
     let report = check(
         &dir,
         Some(Trust {
-            key: stranger.verifier().clone(),
+            keys: vec![stranger.verifier().clone()],
             checkpoint_note: None,
         }),
     );
@@ -655,7 +759,7 @@ fn cf<'a>(db: &'a rocksdb::DB, name: &str) -> &'a rocksdb::ColumnFamily {
 fn every_tamper_class_is_detected_at_its_index() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let base = tmp.path().join("base");
-    let mut ledger = Ledger::init(&base, "test.example/log").expect("init");
+    let mut ledger = Ledger::init(&base, &keys_for(&base), "test.example/log").expect("init");
     fill(&mut ledger, 300);
     let keys = ledger.verifier_keys();
     let trusted_note = ledger.checkpoint().to_owned();
@@ -665,7 +769,7 @@ fn every_tamper_class_is_detected_at_its_index() {
         check(
             &base,
             Some(Trust {
-                key: keys[0].clone(),
+                keys: vec![keys[0].clone()],
                 checkpoint_note: Some(trusted_note.clone())
             })
         )
@@ -679,13 +783,15 @@ fn every_tamper_class_is_detected_at_its_index() {
     };
     let copy = |name: &str| {
         let to = tmp.path().join(name);
-        let status = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(&base)
-            .arg(&to)
-            .status()
-            .expect("cp");
-        assert!(status.success());
+        for (from, into) in [(base.clone(), to.clone()), (keys_for(&base), keys_for(&to))] {
+            let status = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(&from)
+                .arg(&into)
+                .status()
+                .expect("cp");
+            assert!(status.success());
+        }
         to
     };
     let forged = NoteSigner::new(
@@ -932,7 +1038,7 @@ fn every_tamper_class_is_detected_at_its_index() {
     let report = check(
         &dir,
         Some(Trust {
-            key: keys[0].clone(),
+            keys: vec![keys[0].clone()],
             checkpoint_note: Some(trusted_note.clone()),
         }),
     );
@@ -957,7 +1063,7 @@ fn every_tamper_class_is_detected_at_its_index() {
     let report = check(
         &dir,
         Some(Trust {
-            key: keys[0].clone(),
+            keys: vec![keys[0].clone()],
             checkpoint_note: Some(trusted_note),
         }),
     );
@@ -993,7 +1099,7 @@ fn pipelined_submissions_decide_as_sequential_appends() {
     let run = |pipelined: bool| {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("l");
-        let mut ledger = Ledger::init(&dir, "test.example/log").expect("init");
+        let mut ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/log").expect("init");
         let mut outcomes = Vec::new();
         for batch in batches() {
             let next = batch.last().map(|(_, o)| o + 1).expect("non-empty");
@@ -1036,7 +1142,8 @@ fn pipelined_submissions_decide_as_sequential_appends() {
             })
             .collect();
         drop(ledger);
-        assert!(check(&dir, None).ok(), "pipelined={pipelined}");
+        let report = check(&dir, None);
+        assert!(report.ok(), "pipelined={pipelined}: {:?}", report.findings);
         (outcomes, entries)
     };
     let sequential = run(false);
@@ -1057,5 +1164,95 @@ fn pipelined_submissions_decide_as_sequential_appends() {
             Appended(Seq(7)),
             Duplicate(Seq(5)),
         ]
+    );
+}
+
+/// A ledger as versions before linked checkpoints wrote it: checkpoints without extension lines
+/// (signed by its key), layout 2, no key record index.
+fn make_legacy(dir: &Path) {
+    let db = store::open_primary(&dir.join("db")).expect("open raw");
+    let keys = idledger_ledger::KeyDir::for_data(&keys_for(dir), dir).expect("key dir");
+    let origin = String::from_utf8(get(&db, CF_META, META_ORIGIN)).expect("utf8");
+    let held = keys.held_keys(&origin).expect("held");
+    let signers: Vec<NoteSigner> = held
+        .iter()
+        .map(|k| keys.load_signer(k, &dir.join("keys")).expect("signer"))
+        .collect();
+    let mut it = db.raw_iterator_cf(cf(&db, CF_CHECKPOINTS));
+    it.seek_to_first();
+    let mut notes = Vec::new();
+    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        notes.push((k.to_vec(), String::from_utf8(v.to_vec()).expect("utf8")));
+        it.next();
+    }
+    drop(it);
+    for (k, note) in notes {
+        let parsed = idledger_proto::note::parse_note(&note).expect("note");
+        let (cp, _) = Checkpoint::parse(&parsed.text).expect("checkpoint");
+        let by: Vec<&NoteSigner> = signers
+            .iter()
+            .filter(|s| {
+                parsed
+                    .signatures
+                    .iter()
+                    .any(|sig| s.verifier().is_claimed_by(sig))
+            })
+            .collect();
+        let legacy = sign_note(&cp.to_text(), &by).expect("signs");
+        db.put_cf(cf(&db, CF_CHECKPOINTS), k, legacy).expect("put");
+    }
+    db.put_cf(cf(&db, CF_META), META_LAYOUT, b"2").expect("put");
+    db.delete_cf(cf(&db, CF_META), META_KEY_RECORDS)
+        .expect("delete");
+    for name in ALL_CFS {
+        db.flush_cf(cf(&db, name)).expect("flush");
+    }
+}
+
+/// A ledger written before checkpoints were linked verifies, with notes naming what cannot be
+/// proven about it; its first writer of this version upgrades it, links the checkpoints it
+/// signs from then on, and covers the positions; older layouts' writers are then refused.
+#[test]
+fn a_ledger_from_before_linked_checkpoints_verifies_with_notes_and_is_upgraded() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let mut ledger = Ledger::init(&dir, &keys_for(&dir), "test.example/log").expect("init");
+    fill(&mut ledger, 40);
+    ledger
+        .add_key()
+        .expect("rotation started before the upgrade");
+    fill(&mut ledger, 10);
+    let legacy_size = ledger.size().0;
+    drop(ledger);
+    make_legacy(&dir);
+    let report = check(&dir, None);
+    assert!(report.ok(), "{:?}", report.findings);
+    assert_eq!(
+        report.unproven.len(),
+        2,
+        "positions and unlinked checkpoints: {:?}",
+        report.unproven
+    );
+    // A deleted legacy checkpoint cannot be noticed: that is what the note says.
+    {
+        let db = store::open_primary(&dir.join("db")).expect("open raw");
+        let meta = get(&db, CF_META, META_LAYOUT);
+        assert_eq!(meta, b"2");
+    }
+    let mut ledger = Ledger::open(&dir, &keys_for(&dir)).expect("upgrades");
+    fill(&mut ledger, 10);
+    drop(ledger);
+    {
+        let db = store::open_primary(&dir.join("db")).expect("open raw");
+        assert_eq!(get(&db, CF_META, META_LAYOUT), LAYOUT_VERSION);
+    }
+    let report = check(&dir, None);
+    assert!(report.ok(), "{:?}", report.findings);
+    assert_eq!(report.unproven.len(), 1, "{:?}", report.unproven);
+    assert!(
+        report.unproven[0].contains(&format!("below {}", legacy_size + 1))
+            || report.unproven[0].contains("before each checkpoint named"),
+        "{:?}",
+        report.unproven
     );
 }

@@ -1,4 +1,6 @@
-//! C2SP tlog-checkpoint bodies (c2sp.org/tlog-checkpoint): origin, tree size and root hash.
+//! C2SP tlog-checkpoint bodies (c2sp.org/tlog-checkpoint): origin, tree size and root hash, and
+//! idledger's two extension lines (the size of the checkpoint before, the digest of the Kafka
+//! positions), signed with the rest of the body.
 
 use crate::hash::Hash;
 use crate::tree_size::TreeSize;
@@ -19,6 +21,8 @@ pub struct Checkpoint {
 pub enum CheckpointError {
     #[error("malformed checkpoint: {0}")]
     Malformed(String),
+    #[error("malformed checkpoint extension line `{line}`: {why}")]
+    Extension { line: String, why: &'static str },
     #[error("checkpoint is for origin `{found}`, expected `{expected}`")]
     WrongOrigin { expected: String, found: String },
 }
@@ -43,8 +47,18 @@ impl Checkpoint {
         self.to_string()
     }
 
+    /// The note text with idledger's extension lines after the root.
+    pub fn to_text_with(&self, extensions: &Extensions) -> String {
+        let mut text = self.to_text();
+        for line in extensions.lines() {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    }
+
     /// Parses a checkpoint body. Extension lines after the root are allowed by the spec and
-    /// returned; idledger never writes any.
+    /// returned as they are (`Extensions::parse` reads idledger's).
     pub fn parse(text: &str) -> Result<(Checkpoint, Vec<String>), CheckpointError> {
         let bad = |m: &str| CheckpointError::Malformed(m.to_owned());
         let body = text
@@ -54,17 +68,9 @@ impl Checkpoint {
         let origin = lines.next().ok_or_else(|| bad("no origin line"))?;
         check_origin(origin)?;
         let size_text = lines.next().ok_or_else(|| bad("no tree size line"))?;
-        let canonical_decimal = !size_text.is_empty()
-            && size_text.bytes().all(|b| b.is_ascii_digit())
-            && (size_text == "0" || !size_text.starts_with('0'));
-        if !canonical_decimal {
-            return Err(bad(
-                "tree size must be a decimal number without leading zeros",
-            ));
-        }
-        let size: u64 = size_text
-            .parse()
-            .map_err(|_| bad("tree size does not fit in 64 bits"))?;
+        let size = canonical_decimal(size_text).ok_or_else(|| {
+            bad("tree size must be a decimal number without leading zeros that fits in 64 bits")
+        })?;
         let root_text = lines.next().ok_or_else(|| bad("no root hash line"))?;
         let root = Hash::from_base64(root_text)
             .ok_or_else(|| bad("root hash is not base64 of 32 bytes"))?;
@@ -84,6 +90,89 @@ impl Checkpoint {
             extensions,
         ))
     }
+}
+
+/// The first word of the extension line naming the previous checkpoint's size.
+pub const PREVIOUS_LINE: &str = "idledger-previous";
+/// The first word of the extension line carrying the digest of the Kafka positions.
+pub const POSITIONS_LINE: &str = "idledger-positions";
+
+/// idledger's checkpoint extension lines (docs/FORMAT.md). Every checkpoint the ledger signs
+/// carries both; checkpoints signed before they existed carry neither.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Extensions {
+    /// `idledger-previous <size>`: the size of the checkpoint signed just before this one (the
+    /// first index of this checkpoint's batch; 0 for the first checkpoint). It links the
+    /// checkpoints into a chain, so a deleted one is noticed.
+    pub previous: Option<u64>,
+    /// `idledger-positions <base64 SHA-256>`: the digest of every stored Kafka position after
+    /// this batch (`positions::digest`), so positions cannot move without the key.
+    pub positions: Option<Hash>,
+}
+
+impl Extensions {
+    /// The lines in the order they are written.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(p) = self.previous {
+            out.push(format!("{PREVIOUS_LINE} {p}"));
+        }
+        if let Some(h) = &self.positions {
+            out.push(format!("{POSITIONS_LINE} {}", h.to_base64()));
+        }
+        out
+    }
+
+    /// Reads idledger's extension lines strictly: each at most once, in the order written, in
+    /// canonical form; any other line is refused (this verifier cannot say what it means).
+    pub fn parse(lines: &[String]) -> Result<Extensions, CheckpointError> {
+        let mut ext = Extensions::default();
+        let mut rest = lines.iter();
+        let mut next = rest.next();
+        let bad = |line: &str, why| CheckpointError::Extension {
+            line: line.to_owned(),
+            why,
+        };
+        if let Some(line) = next
+            && let Some(value) = line
+                .strip_prefix(PREVIOUS_LINE)
+                .and_then(|r| r.strip_prefix(' '))
+        {
+            ext.previous = Some(canonical_decimal(value).ok_or_else(|| {
+                bad(
+                    line,
+                    "the size is not a decimal number without leading zeros",
+                )
+            })?);
+            next = rest.next();
+        }
+        if let Some(line) = next
+            && let Some(value) = line
+                .strip_prefix(POSITIONS_LINE)
+                .and_then(|r| r.strip_prefix(' '))
+        {
+            let digest = Hash::from_base64(value)
+                .filter(|h| h.to_base64() == value)
+                .ok_or_else(|| bad(line, "the digest is not canonical base64 of 32 bytes"))?;
+            ext.positions = Some(digest);
+            next = rest.next();
+        }
+        match next {
+            None => Ok(ext),
+            Some(line) => Err(bad(
+                line,
+                "not an extension line idledger writes, or out of order",
+            )),
+        }
+    }
+}
+
+/// A decimal number without leading zeros (or `0`) that fits in 64 bits.
+fn canonical_decimal(text: &str) -> Option<u64> {
+    let canonical = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    canonical.then(|| text.parse().ok()).flatten()
 }
 
 impl fmt::Display for Checkpoint {
@@ -123,7 +212,69 @@ mod tests {
         }
     }
 
+    #[test]
+    fn extension_lines_are_read_strictly() {
+        let digest = Hash([9; 32]).to_base64();
+        let lines = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let good: [(&[&str], Extensions); 4] = [
+            (&[], Extensions::default()),
+            (
+                &["idledger-previous 0"],
+                Extensions {
+                    previous: Some(0),
+                    positions: None,
+                },
+            ),
+            (
+                &[
+                    "idledger-previous 17",
+                    &format!("idledger-positions {digest}"),
+                ],
+                Extensions {
+                    previous: Some(17),
+                    positions: Some(Hash([9; 32])),
+                },
+            ),
+            (
+                &[&format!("idledger-positions {digest}")],
+                Extensions {
+                    previous: None,
+                    positions: Some(Hash([9; 32])),
+                },
+            ),
+        ];
+        for (l, want) in good {
+            assert_eq!(Extensions::parse(&lines(l)), Ok(want), "{l:?}");
+            assert_eq!(want.lines(), lines(l));
+        }
+        let bad: [&[&str]; 8] = [
+            &["idledger-previous 07"],
+            &["idledger-previous -1"],
+            &["idledger-previous  7"],
+            &["idledger-previous 18446744073709551616"],
+            &["idledger-positions AAAA"],
+            &[
+                &format!("idledger-positions {digest}"),
+                "idledger-previous 1",
+            ],
+            &["idledger-previous 1", "idledger-previous 2"],
+            &["something-else 1"],
+        ];
+        for l in bad {
+            assert!(Extensions::parse(&lines(l)).is_err(), "{l:?}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn with_extensions_round_trips(previous in proptest::option::of(any::<u64>()), digest in proptest::option::of(any::<[u8; 32]>())) {
+            let ext = Extensions { previous, positions: digest.map(Hash) };
+            let c = Checkpoint { origin: "log.example/a".into(), size: TreeSize(5), root: Hash([1; 32]) };
+            let (back, lines) = Checkpoint::parse(&c.to_text_with(&ext)).expect("parses");
+            prop_assert_eq!(back, c);
+            prop_assert_eq!(Extensions::parse(&lines), Ok(ext));
+        }
+
         #[test]
         fn round_trips(origin in "[a-z.]{1,20}/[a-z]{1,10}", size in any::<u64>(), root in any::<[u8; 32]>()) {
             let c = Checkpoint { origin, size: TreeSize(size), root: Hash(root) };

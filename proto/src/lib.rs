@@ -2,14 +2,19 @@
 //! leaf encoding, RFC 6962 Merkle math, C2SP signed notes, checkpoints and tlog-proofs. No I/O,
 //! no RocksDB: an auditor's offline verifier needs this crate alone.
 
+pub mod answer;
 pub mod bundle;
 pub mod checkpoint;
+pub mod custody;
 pub mod decode;
 pub mod entry;
+pub mod episode;
 pub mod event;
 pub mod hash;
 pub mod merkle;
 pub mod note;
+pub mod positions;
+pub mod printable;
 pub mod proof;
 pub mod rejection;
 pub mod time;

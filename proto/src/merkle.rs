@@ -1,6 +1,8 @@
 //! RFC 6962 / RFC 9162 Merkle tree math: roots, inclusion and consistency proofs (generation over
 //! any store of complete-subtree hashes, and verification), with a naive reference model.
 
+pub mod compact;
+
 use crate::hash::{Hash, empty_root, node_hash};
 use crate::tree_size::{Seq, TreeSize};
 

@@ -4,7 +4,7 @@
 use crate::hash::sha256;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use std::fmt;
 
 /// The signature algorithm byte for Ed25519 in signed-note key IDs and verifier keys.
@@ -30,6 +30,8 @@ pub enum NoteError {
     UnknownKey { signers: String },
     #[error("note has no signatures")]
     NoSignatures,
+    #[error("key {name}+{key_id} signed the note more than once")]
+    DuplicateSignature { name: String, key_id: String },
 }
 
 pub type KeyId = [u8; 4];
@@ -52,6 +54,17 @@ fn check_name(name: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
+/// Refuses a public key of small order: with such a key (the identity point, say) a signature
+/// can be made for any message without a private key, so no note signed by it proves anything.
+fn check_strong(key: &VerifyingKey) -> Result<(), NoteError> {
+    if key.is_weak() {
+        return Err(NoteError::MalformedKey(
+            "the Ed25519 key is a point of small order (a weak key anyone can sign for)".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A public key that verifies note signatures, with its name and key ID.
 #[derive(Clone, PartialEq, Eq)]
 pub struct VerifierKey {
@@ -69,6 +82,7 @@ impl fmt::Debug for VerifierKey {
 impl VerifierKey {
     pub fn new(name: &str, key: VerifyingKey) -> Result<VerifierKey, NoteError> {
         check_name(name)?;
+        check_strong(&key)?;
         Ok(VerifierKey {
             name: name.to_owned(),
             id: key_id(name, &key),
@@ -107,6 +121,7 @@ impl VerifierKey {
         let bytes: [u8; 32] = raw[1..].try_into().expect("33 - 1 bytes");
         let key = VerifyingKey::from_bytes(&bytes)
             .map_err(|_| NoteError::MalformedKey("not a valid Ed25519 point".into()))?;
+        check_strong(&key)?;
         let vk = VerifierKey {
             name: name.to_owned(),
             id,
@@ -129,6 +144,23 @@ impl VerifierKey {
     }
     pub fn key(&self) -> &VerifyingKey {
         &self.key
+    }
+
+    /// Whether `sig` is this key's valid signature of `text`. Verification is strict (RFC 8032's
+    /// canonical encodings, no small-order components), so no signature is accepted under one
+    /// rule by idledger and refused under another by a stricter verifier.
+    pub fn verifies(&self, text: &str, sig: &NoteSignature) -> bool {
+        sig.name == self.name
+            && sig.key_id == self.id
+            && self
+                .key
+                .verify_strict(text.as_bytes(), &Signature::from_bytes(&sig.signature))
+                .is_ok()
+    }
+
+    /// Whether a signature line claims this key (same name and key ID).
+    pub fn is_claimed_by(&self, sig: &NoteSignature) -> bool {
+        sig.name == self.name && sig.key_id == self.id
     }
 }
 
@@ -293,32 +325,45 @@ pub struct VerifiedNote {
     pub other_signatures: Vec<NoteSignature>,
 }
 
+impl ParsedNote {
+    /// Checks every signature line that claims one of `keys`: each must verify, and no key may
+    /// sign twice. Returns the keys that signed, in signature order, and the lines that claim
+    /// none of them.
+    pub fn check_signatures(
+        &self,
+        keys: &[VerifierKey],
+    ) -> Result<(Vec<VerifierKey>, Vec<NoteSignature>), NoteError> {
+        let mut signed_by: Vec<VerifierKey> = Vec::new();
+        let mut others = Vec::new();
+        for sig in &self.signatures {
+            match keys.iter().find(|k| k.is_claimed_by(sig)) {
+                Some(k) => {
+                    if !k.verifies(&self.text, sig) {
+                        return Err(NoteError::InvalidSignature {
+                            name: sig.name.clone(),
+                            key_id: hex::encode(sig.key_id),
+                        });
+                    }
+                    if signed_by.contains(k) {
+                        return Err(NoteError::DuplicateSignature {
+                            name: sig.name.clone(),
+                            key_id: hex::encode(sig.key_id),
+                        });
+                    }
+                    signed_by.push(k.clone());
+                }
+                None => others.push(sig.clone()),
+            }
+        }
+        Ok((signed_by, others))
+    }
+}
+
 /// Verifies a note against a set of trusted keys: at least one trusted signature must verify,
-/// and every signature that claims a trusted key must verify.
+/// every signature that claims a trusted key must verify, and no trusted key may sign twice.
 pub fn verify_note(note: &str, trusted: &[VerifierKey]) -> Result<VerifiedNote, NoteError> {
     let parsed = parse_note(note)?;
-    let mut verified_by = Vec::new();
-    let mut other_signatures = Vec::new();
-    for sig in parsed.signatures {
-        match trusted
-            .iter()
-            .find(|k| k.name == sig.name && k.id == sig.key_id)
-        {
-            Some(k) => {
-                let signature = Signature::from_bytes(&sig.signature);
-                k.key
-                    .verify(parsed.text.as_bytes(), &signature)
-                    .map_err(|_| NoteError::InvalidSignature {
-                        name: sig.name.clone(),
-                        key_id: hex::encode(sig.key_id),
-                    })?;
-                if !verified_by.contains(k) {
-                    verified_by.push(k.clone());
-                }
-            }
-            None => other_signatures.push(sig),
-        }
-    }
+    let (verified_by, other_signatures) = parsed.check_signatures(trusted)?;
     if verified_by.is_empty() {
         let signers = other_signatures
             .iter()
@@ -392,6 +437,41 @@ mod tests {
         for text in cases {
             assert!(VerifierKey::parse(text).is_err(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn keys_of_small_order_are_refused() {
+        // The identity point and a point of order 4: with either, `R = [s]B` "verifies" for any
+        // message without a private key.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut order_four = [0u8; 32];
+        order_four[31] = 0x80;
+        for bytes in [identity, order_four] {
+            let key = VerifyingKey::from_bytes(&bytes).expect("a point on the curve");
+            let mut raw = vec![ALG_ED25519];
+            raw.extend_from_slice(&bytes);
+            let text = format!(
+                "log.test/a+{}+{}",
+                hex::encode(key_id("log.test/a", &key)),
+                B64.encode(raw)
+            );
+            assert!(
+                matches!(VerifierKey::parse(&text), Err(NoteError::MalformedKey(m)) if m.contains("small order")),
+                "{text}"
+            );
+            assert!(VerifierKey::new("log.test/a", key).is_err());
+        }
+    }
+
+    #[test]
+    fn a_key_that_signs_twice_is_refused() {
+        let signer = NoteSigner::new("log.test/a", SigningKey::from_bytes(&[7; 32])).expect("name");
+        let note = sign_note("hello\n", &[&signer, &signer]).expect("signs");
+        assert!(matches!(
+            verify_note(&note, &[signer.verifier().clone()]),
+            Err(NoteError::DuplicateSignature { .. })
+        ));
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! C2SP tlog-proof@v1 (c2sp.org/tlog-proof): inclusion proofs carrying the leaf bytes in the
 //! `extra` line and the signed checkpoint, and their offline verification.
 
-use crate::checkpoint::{Checkpoint, CheckpointError};
+use crate::checkpoint::{Checkpoint, CheckpointError, Extensions};
 use crate::entry::{Entry, LeafError};
 use crate::hash::{Hash, leaf_hash};
 use crate::merkle::{ProofError, verify_inclusion};
-use crate::note::{NoteError, VerifiedNote, VerifierKey, verify_note};
+use crate::note::{NoteError, VerifiedNote, VerifierKey, parse_note};
 use crate::tree_size::Seq;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -42,6 +42,10 @@ pub enum TlogProofError {
     Leaf(#[from] LeafError),
     #[error("leaf says it is entry {found} but the proof is for index {index}")]
     SeqMismatch { index: u64, found: u64 },
+    #[error(
+        "no trusted key is named `{origin}`: a checkpoint counts only with a signature by a key named as its origin (trusted: {trusted})"
+    )]
+    NoKeyForOrigin { origin: String, trusted: String },
 }
 
 impl TlogProof {
@@ -134,28 +138,64 @@ impl TlogProof {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedCheckpoint {
     pub checkpoint: Checkpoint,
+    pub extensions: Extensions,
     pub note: VerifiedNote,
 }
 
-/// Verifies a signed checkpoint note against the log's origin and trusted keys.
+/// Verifies a signed checkpoint note: its origin is `origin` (when given), and it carries a
+/// valid signature by one of `keys` whose name is that origin. As C2SP tlog-checkpoint says, a
+/// key's name is the log it signs for: a trusted key of another log never vouches for this one.
+/// Every signature line that claims such a key must verify, and extension lines other than
+/// idledger's are refused.
 pub fn verify_checkpoint(
     note: &str,
     origin: Option<&str>,
     keys: &[VerifierKey],
 ) -> Result<VerifiedCheckpoint, TlogProofError> {
-    let verified = verify_note(note, keys)?;
-    let (checkpoint, _extensions) = Checkpoint::parse(&verified.text)?;
-    let expected = origin.unwrap_or_else(|| keys.first().map_or("", |k| k.name()));
-    if checkpoint.origin != expected {
+    let parsed = parse_note(note)?;
+    let (checkpoint, lines) = Checkpoint::parse(&parsed.text)?;
+    if let Some(expected) = origin
+        && checkpoint.origin != expected
+    {
         return Err(CheckpointError::WrongOrigin {
             expected: expected.to_owned(),
             found: checkpoint.origin,
         }
         .into());
     }
+    let for_origin: Vec<VerifierKey> = keys
+        .iter()
+        .filter(|k| k.name() == checkpoint.origin)
+        .cloned()
+        .collect();
+    if for_origin.is_empty() {
+        return Err(TlogProofError::NoKeyForOrigin {
+            origin: checkpoint.origin,
+            trusted: keys
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let (verified_by, other_signatures) = parsed.check_signatures(&for_origin)?;
+    if verified_by.is_empty() {
+        let signers = other_signatures
+            .iter()
+            .map(|s| format!("{}+{}", s.name, hex::encode(s.key_id)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(NoteError::UnknownKey { signers }.into());
+    }
+    let extensions = Extensions::parse(&lines)?;
     Ok(VerifiedCheckpoint {
         checkpoint,
-        note: verified,
+        extensions,
+        note: VerifiedNote {
+            text: parsed.text,
+            verified_by,
+            other_signatures,
+        },
     })
 }
 
@@ -198,4 +238,70 @@ pub fn verify_entry_proof(
         leaf_hash: hash,
         checkpoint,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::Checkpoint;
+    use crate::note::{NoteSigner, sign_note};
+    use crate::tree_size::TreeSize;
+    use ed25519_dalek::SigningKey;
+
+    fn signer(name: &str, seed: u8) -> NoteSigner {
+        NoteSigner::new(name, SigningKey::from_bytes(&[seed; 32])).expect("valid name")
+    }
+
+    fn checkpoint_of(origin: &str) -> String {
+        Checkpoint {
+            origin: origin.into(),
+            size: TreeSize(3),
+            root: Hash([4; 32]),
+        }
+        .to_text()
+    }
+
+    #[test]
+    fn a_signature_counts_only_by_a_key_named_as_the_origin() {
+        let (a, b) = (signer("log.a/x", 1), signer("log.b/y", 2));
+        let trusted = [a.verifier().clone(), b.verifier().clone()];
+        // Log B's key signs a checkpoint that claims to be log A's.
+        let forged = sign_note(&checkpoint_of("log.a/x"), &[&b]).expect("signs");
+        for origin in [None, Some("log.a/x")] {
+            assert!(
+                matches!(
+                    verify_checkpoint(&forged, origin, &trusted),
+                    Err(TlogProofError::Note(NoteError::UnknownKey { .. }))
+                ),
+                "{origin:?}"
+            );
+        }
+        assert!(matches!(
+            verify_checkpoint(&forged, None, std::slice::from_ref(b.verifier())),
+            Err(TlogProofError::NoKeyForOrigin { .. })
+        ));
+        let genuine = sign_note(&checkpoint_of("log.a/x"), &[&a, &b]).expect("signs");
+        let v = verify_checkpoint(&genuine, None, &trusted).expect("a's signature counts");
+        assert_eq!(v.note.verified_by, vec![a.verifier().clone()]);
+        assert_eq!(v.note.other_signatures.len(), 1);
+        assert!(matches!(
+            verify_checkpoint(&genuine, Some("log.b/y"), &trusted),
+            Err(TlogProofError::Checkpoint(
+                CheckpointError::WrongOrigin { .. }
+            ))
+        ));
+    }
+
+    #[test]
+    fn unknown_extension_lines_are_refused() {
+        let a = signer("log.a/x", 1);
+        let text = checkpoint_of("log.a/x") + "something-else 1\n";
+        let note = sign_note(&text, &[&a]).expect("signs");
+        assert!(matches!(
+            verify_checkpoint(&note, None, std::slice::from_ref(a.verifier())),
+            Err(TlogProofError::Checkpoint(
+                CheckpointError::Extension { .. }
+            ))
+        ));
+    }
 }

@@ -126,3 +126,24 @@ fn leaf_vectors_match_docs() {
         assert_eq!(Entry::decode(&leaf).expect("decodes").encode(), leaf);
     }
 }
+
+/// The positions digest vectors of docs/FORMAT.md ("Checkpoints"), computed independently.
+#[test]
+fn positions_digest_matches_the_documented_vectors() {
+    let format = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/FORMAT.md"))
+        .expect("FORMAT.md");
+    let cases: [(&[(&str, i32, i64)], &str); 2] = [
+        (&[], "bvFSFhzN6qghSZBE9w7RLTeKM1ZJKe63XOGx57tmkl4="),
+        (
+            &[("identity-events", 1, 37), ("identity-events", 0, 1200)],
+            "te0fuF9a7QpXWuN57vn+pCXq+nBARiT6qmPAPUnT6Zg=",
+        ),
+    ];
+    for (positions, want) in cases {
+        assert_eq!(
+            idledger_proto::positions::digest(positions.iter().copied()).to_base64(),
+            want
+        );
+        assert!(format.contains(want), "FORMAT.md documents {want}");
+    }
+}

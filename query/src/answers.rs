@@ -2,16 +2,18 @@
 //! identity's history, a grant's episode, and who had access to a resource at a time. Each can
 //! come with a proof bundle.
 
-use crate::episode::{Episode, IdentityChange};
+use crate::episode::Episode;
 use idledger_ledger::{HeadKind, LedgerReader, ReadError};
-use idledger_proto::bundle::{BUNDLE_FORMAT, Chain, ChainKind, ProofBundle};
+pub use idledger_proto::answer::AccessRow;
+use idledger_proto::answer::{events_of, identity_changes};
+use idledger_proto::bundle::claim::Claim;
+use idledger_proto::bundle::{BUNDLE_FORMAT, ChainKind, ChainSpan, ProofBundle};
 use idledger_proto::entry::{Body, Entry};
-use idledger_proto::event::Family;
 use idledger_proto::view::EventView;
-use idledger_proto::{Seq, Timestamp};
+use idledger_proto::{Seq, Timestamp, TreeSize};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
+use std::collections::{BTreeSet, HashMap};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -128,23 +130,6 @@ pub fn history(reader: &LedgerReader<'_>, subject: &str) -> Result<History, Quer
     })
 }
 
-/// The identity status changes of a subject, for ending grants.
-pub fn identity_changes(entries: &[Entry]) -> Vec<IdentityChange> {
-    entries
-        .iter()
-        .filter_map(|en| {
-            let e = en.event()?;
-            (e.kind.family() == Family::Identity).then(|| IdentityChange {
-                index: en.seq,
-                time: e.time,
-                kind: e.kind,
-                actor: e.actor.as_ref().map(|a| a.id.clone()),
-                reason: e.reason.clone(),
-            })
-        })
-        .collect()
-}
-
 /// A grant's episode and the entries it was told from.
 #[derive(Debug, Clone, Serialize)]
 pub struct GrantAnswer {
@@ -155,30 +140,127 @@ pub struct GrantAnswer {
     pub entries: Vec<Entry>,
 }
 
+/// A grant told from the ledger, with what a proof of it needs: the grant's chain, and its
+/// subject's chain up to the identity change that ended it (if one did).
+struct Told {
+    answer: idledger_proto::answer::GrantAnswer,
+    grant_entries: Vec<Entry>,
+    subject: String,
+    subject_entries: Vec<Entry>,
+}
+
+impl Told {
+    /// The entries and complete chains a proof of this grant's answer needs.
+    fn proof_needs(&self, indexes: &mut BTreeSet<u64>, spans: &mut Vec<ChainSpan>) {
+        indexes.extend(self.grant_entries.iter().map(|e| e.seq));
+        if let Some(last) = self.grant_entries.last() {
+            spans.push(ChainSpan {
+                kind: ChainKind::Grant,
+                id: self.answer.episode.grant_id.clone(),
+                through: last.seq,
+            });
+        }
+        if let Some(ended_at) = self.answer.ended_by_identity() {
+            indexes.extend(
+                self.subject_entries
+                    .iter()
+                    .map(|e| e.seq)
+                    .take_while(|&i| i <= ended_at),
+            );
+            if !spans
+                .iter()
+                .any(|s| s.kind == ChainKind::Subject && s.id == self.subject)
+            {
+                spans.push(ChainSpan {
+                    kind: ChainKind::Subject,
+                    id: self.subject.clone(),
+                    through: ended_at,
+                });
+            }
+        }
+    }
+}
+
+fn tell_grant(
+    reader: &LedgerReader<'_>,
+    grant_id: &str,
+    now: Timestamp,
+) -> Result<Told, QueryError> {
+    let grant_entries = chain(reader, HeadKind::Grant, grant_id)?;
+    let subject = subject_of(&events_of(&grant_entries));
+    let subject_entries = subject_chain(reader, &subject)?;
+    let answer = idledger_proto::answer::GrantAnswer::tell(
+        grant_id,
+        &grant_entries,
+        &identity_changes(&subject_entries),
+        now,
+    );
+    Ok(Told {
+        answer,
+        grant_entries,
+        subject,
+        subject_entries,
+    })
+}
+
 pub fn grant(
     reader: &LedgerReader<'_>,
     grant_id: &str,
     now: Timestamp,
 ) -> Result<GrantAnswer, QueryError> {
-    let entries = chain(reader, HeadKind::Grant, grant_id)?;
-    let events = events_of(&entries);
-    let identity = subject_identity(reader, &subject_of(&events))?;
-    let episode = Episode::build(grant_id, &events, &identity, now);
+    let told = tell_grant(reader, grant_id, now)?;
     Ok(GrantAnswer {
-        who_approved: episode.who_approved(),
-        why: episode.why(),
-        when_ended: episode.when_ended(),
-        episode,
-        entries,
+        episode: told.answer.episode,
+        who_approved: told.answer.who_approved,
+        why: told.answer.why,
+        when_ended: told.answer.when_ended,
+        entries: told.grant_entries,
     })
 }
 
-/// The events among a chain's entries, with their indexes.
-fn events_of(entries: &[Entry]) -> Vec<(u64, EventView<'_>)> {
-    entries
-        .iter()
-        .filter_map(|e| e.event().map(|ev| (e.seq, EventView::of(ev))))
-        .collect()
+/// A grant's answer with a proof bundle of every entry it relies on, carrying the answer.
+pub fn grant_proven(
+    reader: &LedgerReader<'_>,
+    grant_id: &str,
+    now: Timestamp,
+) -> Result<(GrantAnswer, ProofBundle), QueryError> {
+    let told = tell_grant(reader, grant_id, now)?;
+    let (mut indexes, mut spans) = (BTreeSet::new(), Vec::new());
+    told.proof_needs(&mut indexes, &mut spans);
+    let claim = Claim::grant(grant_id, now, &told.answer);
+    let bundle = proven(reader, &indexes, spans, claim)?;
+    Ok((
+        GrantAnswer {
+            episode: told.answer.episode,
+            who_approved: told.answer.who_approved,
+            why: told.answer.why,
+            when_ended: told.answer.when_ended,
+            entries: told.grant_entries,
+        },
+        bundle,
+    ))
+}
+
+/// A history with a proof bundle of every entry in it, carrying the answer.
+pub fn history_proven(
+    reader: &LedgerReader<'_>,
+    subject: &str,
+) -> Result<(History, ProofBundle), QueryError> {
+    let h = history(reader, subject)?;
+    let indexes: BTreeSet<u64> = h.entries.iter().map(|e| e.seq).collect();
+    let spans = h
+        .entries
+        .last()
+        .map(|last| ChainSpan {
+            kind: ChainKind::Subject,
+            id: subject.to_owned(),
+            through: last.seq,
+        })
+        .into_iter()
+        .collect();
+    let listed: Vec<u64> = indexes.iter().copied().collect();
+    let bundle = proven(reader, &indexes, spans, Claim::history(subject, &listed))?;
+    Ok((h, bundle))
 }
 
 /// A grant's subject: the one its first event names.
@@ -189,44 +271,12 @@ fn subject_of(events: &[(u64, EventView<'_>)]) -> String {
         .unwrap_or_default()
 }
 
-/// The identity status changes of a subject (none if the ledger has no entries about it).
-fn subject_identity(
-    reader: &LedgerReader<'_>,
-    subject: &str,
-) -> Result<Vec<IdentityChange>, QueryError> {
+/// The entries about a subject (none if the ledger has no entries about it).
+fn subject_chain(reader: &LedgerReader<'_>, subject: &str) -> Result<Vec<Entry>, QueryError> {
     match chain(reader, HeadKind::Subject, subject) {
-        Ok(h) => Ok(identity_changes(&h)),
+        Ok(h) => Ok(h),
         Err(QueryError::NotFound { .. }) => Ok(Vec::new()),
         Err(e) => Err(e),
-    }
-}
-
-/// One grant that gave access at the asked time.
-#[derive(Debug, Clone, Serialize)]
-pub struct AccessRow {
-    pub subject: String,
-    pub grant_id: String,
-    pub granted_at: Option<Timestamp>,
-    pub approvers: Vec<String>,
-    pub expires_at: Option<Timestamp>,
-    pub ends: Option<Timestamp>,
-}
-
-impl AccessRow {
-    /// The row of a grant told as `ep`.
-    fn of(grant_id: String, ep: &Episode) -> AccessRow {
-        AccessRow {
-            subject: ep
-                .subject
-                .as_ref()
-                .map(|s| s.id.clone())
-                .unwrap_or_default(),
-            grant_id,
-            granted_at: ep.granted.as_ref().map(|g| g.time),
-            approvers: ep.approvers(),
-            expires_at: ep.expires_at,
-            ends: ep.end.as_ref().map(|e| e.time),
-        }
     }
 }
 
@@ -241,36 +291,87 @@ pub fn access_at(
     at: Timestamp,
     now: Timestamp,
 ) -> Result<Vec<AccessRow>, QueryError> {
+    Ok(access_told(reader, resource, at, now)?
+        .into_iter()
+        .map(|(row, _)| row)
+        .collect())
+}
+
+/// Who had access, with a proof bundle of every grant that did (and of its subject's entries
+/// up to an identity change that ended it), carrying the answer; no bundle when no grant gave
+/// access (a bundle proves entries, and an empty answer has none).
+pub fn access_proven(
+    reader: &LedgerReader<'_>,
+    resource: &str,
+    at: Timestamp,
+    now: Timestamp,
+) -> Result<(Vec<AccessRow>, Option<ProofBundle>), QueryError> {
+    let told = access_told(reader, resource, at, now)?;
+    let (mut indexes, mut spans) = (BTreeSet::new(), Vec::new());
+    for (_, t) in &told {
+        t.proof_needs(&mut indexes, &mut spans);
+    }
+    let rows: Vec<AccessRow> = told.into_iter().map(|(row, _)| row).collect();
+    if indexes.is_empty() {
+        return Ok((rows, None));
+    }
+    let claim = Claim::access(resource, at, now, &rows);
+    let bundle = proven(reader, &indexes, spans, claim)?;
+    Ok((rows, Some(bundle)))
+}
+
+/// The rows of the grants active at `at`, each with its story, in order of grant id.
+fn access_told(
+    reader: &LedgerReader<'_>,
+    resource: &str,
+    at: Timestamp,
+    now: Timestamp,
+) -> Result<Vec<(AccessRow, Told)>, QueryError> {
     let mut rows = Vec::new();
-    let mut identities: HashMap<String, Vec<IdentityChange>> = HashMap::new();
+    let mut subjects: HashMap<String, Vec<Entry>> = HashMap::new();
     for (grant_id, _) in reader.grants_for_resource(resource)? {
-        let entries = chain(reader, HeadKind::Grant, &grant_id)?;
-        let events = events_of(&entries);
+        let grant_entries = chain(reader, HeadKind::Grant, &grant_id)?;
+        let events = events_of(&grant_entries);
         if !Episode::build(&grant_id, &events, &[], now).active_at(at) {
             continue;
         }
         let subject = subject_of(&events);
-        let identity = match identities.entry(subject) {
+        let subject_entries = match subjects.entry(subject.clone()) {
             Slot::Occupied(o) => o.into_mut(),
             Slot::Vacant(v) => {
-                let changes = subject_identity(reader, v.key())?;
-                v.insert(changes)
+                let entries = subject_chain(reader, v.key())?;
+                v.insert(entries)
             }
         };
-        let ep = Episode::build(&grant_id, &events, identity, now);
-        if ep.active_at(at) {
-            rows.push(AccessRow::of(grant_id.clone(), &ep));
+        let answer = idledger_proto::answer::GrantAnswer::tell(
+            &grant_id,
+            &grant_entries,
+            &identity_changes(subject_entries),
+            now,
+        );
+        if answer.episode.active_at(at) {
+            let row = AccessRow::of(grant_id.clone(), &answer.episode);
+            let told = Told {
+                answer,
+                grant_entries,
+                subject,
+                subject_entries: subject_entries.clone(),
+            };
+            rows.push((row, told));
         }
     }
+    rows.sort_by(|a, b| a.0.grant_id.cmp(&b.0.grant_id));
     Ok(rows)
 }
 
-/// A proof bundle for entries (in index order) under the latest checkpoint, naming the chain
-/// they form.
-pub fn bundle(
+/// A version 2 proof bundle of `indexes` under the latest checkpoint, with the chains they
+/// complete, the answer they support, and the key records from the log's first key to the
+/// checkpoint's.
+fn proven(
     reader: &LedgerReader<'_>,
-    indexes: &[u64],
-    chain: Option<(ChainKind, &str)>,
+    indexes: &BTreeSet<u64>,
+    chains: Vec<ChainSpan>,
+    claim: Claim,
 ) -> Result<ProofBundle, QueryError> {
     let (size, note) = reader.latest_checkpoint()?;
     if let Some(&i) = indexes.iter().find(|&&i| i >= size.0) {
@@ -287,12 +388,32 @@ pub fn bundle(
     Ok(ProofBundle {
         format: BUNDLE_FORMAT.to_owned(),
         checkpoint: note,
-        chain: chain.map(|(kind, id)| Chain {
-            kind,
-            id: id.to_owned(),
-        }),
+        key_records: key_record_proofs(reader, size)?,
+        chain: None,
+        chains,
+        claim: Some(claim),
         proofs,
     })
+}
+
+/// tlog-proofs of the log's key records after its genesis (below `size`), each under the first
+/// checkpoint that covers it: signed by the keys active before the record and after it, so an
+/// auditor holding any earlier key follows custody to the checkpoint's keys.
+fn key_record_proofs(reader: &LedgerReader<'_>, size: TreeSize) -> Result<Vec<String>, QueryError> {
+    let mut out = Vec::new();
+    for index in reader
+        .key_records()?
+        .into_iter()
+        .filter(|&i| i > 0 && i < size.0)
+    {
+        let (covering, note) = reader.checkpoint_covering(Seq(index))?;
+        out.push(
+            reader
+                .tlog_proof_under(Seq(index), covering, note)?
+                .to_text(),
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use idledger_ledger::ReadOnlyLedger;
-use idledger_proto::bundle::ChainKind;
 use idledger_proto::{Seq, Timestamp, TreeSize};
 use serde_json::json;
 use std::collections::HashMap;
@@ -429,14 +428,12 @@ async fn history(
         Err(r) => return r,
     };
     json_answer(s, move |r| {
-        let h = answers::history(r, &id)?;
-        let bundle = if proofs {
-            let idx: Vec<u64> = h.entries.iter().map(|e| e.seq).collect();
-            Some(answers::bundle(r, &idx, Some((ChainKind::Subject, &id)))?)
+        if proofs {
+            let (h, bundle) = answers::history_proven(r, &id)?;
+            with_proofs(&h, Some(bundle))
         } else {
-            None
-        };
-        with_proofs(&h, bundle)
+            with_proofs(&answers::history(r, &id)?, None)
+        }
     })
     .await
 }
@@ -454,14 +451,12 @@ async fn grant(
         Err(r) => return r,
     };
     json_answer(s, move |r| {
-        let a = answers::grant(r, &id, now)?;
-        let bundle = if proofs {
-            let chain = Some((ChainKind::Grant, id.as_str()));
-            Some(answers::bundle(r, &a.episode.entries, chain)?)
+        if proofs {
+            let (a, bundle) = answers::grant_proven(r, &id, now)?;
+            with_proofs(&a, Some(bundle))
         } else {
-            None
-        };
-        with_proofs(&a, bundle)
+            with_proofs(&answers::grant(r, &id, now)?, None)
+        }
     })
     .await
 }
@@ -488,16 +483,10 @@ async fn access(State(s): State<Arc<ServerState>>, Query(p): Query<Params>) -> R
         Err(r) => return r,
     };
     json_answer(s, move |r| {
-        let rows = answers::access_at(r, &resource, at, now)?;
-        let bundle = if proofs {
-            let mut idx = Vec::new();
-            for row in &rows {
-                idx.extend(answers::grant(r, &row.grant_id, now)?.episode.entries);
-            }
-            idx.sort_unstable();
-            Some(answers::bundle(r, &idx, None)?)
+        let (rows, bundle) = if proofs {
+            answers::access_proven(r, &resource, at, now)?
         } else {
-            None
+            (answers::access_at(r, &resource, at, now)?, None)
         };
         with_proofs(
             &json!({ "resource": resource, "at": at, "grants": rows }),

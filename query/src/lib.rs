@@ -8,7 +8,10 @@ pub mod http;
 pub mod projections;
 pub mod reports;
 
-pub use answers::{AccessRow, GrantAnswer, History, QueryError, access_at, bundle, grant, history};
+pub use answers::{
+    AccessRow, GrantAnswer, History, QueryError, access_at, access_proven, grant, grant_proven,
+    history, history_proven,
+};
 pub use episode::Episode;
 pub use projections::Projections;
 pub use reports::{Report, ReportName, ReportOptions, report};

@@ -641,7 +641,8 @@ pub(crate) mod tests {
         n: usize,
     ) -> (std::path::PathBuf, Vec<Vec<u8>>) {
         let path = dir.join("ledger");
-        let mut ledger = Ledger::init(&path, "test.idledger.local/replay").expect("init");
+        let mut ledger =
+            Ledger::init(&path, &dir.join("keys"), "test.idledger.local/replay").expect("init");
         let events = mixed_events(n);
         for (b, chunk) in events.chunks(500).enumerate() {
             let batch = chunk

@@ -4,7 +4,7 @@ use crate::output::{line, stderr_is_terminal};
 use crate::workload::{self, STORY_GRANT, STORY_SUBJECT};
 use anyhow::Context as _;
 use idledger_ingest::{DevBroker, IngestConfig, Metrics, Shutdown};
-use idledger_ledger::{FsckOptions, Ledger, ReadOnlyLedger, fsck};
+use idledger_ledger::{FsckOptions, Ledger, ReadOnlyLedger, Trust, fsck};
 use idledger_proto::Timestamp;
 use idledger_query::{ReportName, ReportOptions};
 use rdkafka::ClientConfig;
@@ -33,14 +33,25 @@ fn step(text: &str) -> std::io::Result<()> {
     line(format!("\n== {text}"))
 }
 
-pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Result<()> {
+/// Runs the demo. A kept ledger (`--data`) signs with a key in `keys` (the configured key
+/// directory, or `DIR.keys` beside it), so the commands it prints work on it; a temporary one
+/// keeps its key beside it in the temporary directory.
+pub fn demo(
+    data: Option<PathBuf>,
+    keys: Option<PathBuf>,
+    events: usize,
+    partitions: i32,
+) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (_tmp, dir, kept) = match data {
-        Some(d) => (None, d, true),
+    let (_tmp, dir, key_dir, kept) = match data {
+        Some(d) => {
+            let k = keys.unwrap_or_else(|| d.with_extension("keys"));
+            (None, d, k, true)
+        }
         None => {
             let t = tempfile::tempdir().context("cannot create a temporary directory")?;
-            let d = t.path().join("ledger");
-            (Some(t), d, false)
+            let (d, k) = (t.path().join("ledger"), t.path().join("keys"));
+            (Some(t), d, k, false)
         }
     };
     step("1. an embedded Kafka-protocol broker (librdkafka mock cluster) on 127.0.0.1")?;
@@ -52,10 +63,14 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
     ))?;
 
     step("2. a new ledger and its Ed25519 signing key")?;
-    let ledger = Ledger::init(&dir, "demo.idledger.local/identity")
+    let ledger = Ledger::init(&dir, &key_dir, "demo.idledger.local/identity")
         .with_context(|| format!("cannot create a ledger in {}", dir.display()))?;
     let vkey = ledger.verifier_keys()[0].clone();
-    line(format!("ledger {}\nverifier key {vkey}", dir.display()))?;
+    line(format!(
+        "ledger {}\nsigning key {} (outside the data directory)\nverifier key {vkey}",
+        dir.display(),
+        ledger.key_dir().key_path(&vkey).display()
+    ))?;
 
     step("3. a realistic identity lifecycle workload, produced to Kafka")?;
     let w = workload::generate(events, 7);
@@ -144,7 +159,13 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
     step("5. full verification (every hash, link, back-link, signature, index and position)")?;
     let ro = ReadOnlyLedger::open(&dir)?;
     let r = ro.reader();
-    let report = fsck(&r, &FsckOptions::default())?;
+    let report = fsck(
+        &r,
+        &FsckOptions::new(Trust {
+            keys: vec![vkey.clone()],
+            checkpoint_note: None,
+        }),
+    )?;
     if !report.ok() {
         anyhow::bail!(crate::VerificationFailed(format!(
             "the demo ledger failed verification: {:?}",
@@ -233,8 +254,9 @@ pub fn demo(data: Option<PathBuf>, events: usize, partitions: i32) -> anyhow::Re
     step(&format!("done in {:.1}s", started.elapsed().as_secs_f64()))?;
     if kept {
         let d = dir.display();
+        let k = key_dir.display();
         line(format!(
-            "explore the ledger:\n  idledger verify --data {d}\n  idledger grant --data {d} {STORY_GRANT}\n  idledger history --data {d} {STORY_SUBJECT} --proofs history.proof.json\n  idledger verify-proof --vkey '{vkey}' history.proof.json\n  idledger report --data {d} drift --group-by application\n  idledger access --data {d} --resource prod-db:read --at 2026-01-08T10:00:00Z\n  idledger prove --data {d} --index {revocation}"
+            "explore the ledger:\n  idledger verify --data {d} --vkey '{vkey}'\n  idledger append --data {d} --key-dir {k} more-events.jsonl\n  idledger grant --data {d} {STORY_GRANT}\n  idledger history --data {d} {STORY_SUBJECT} --proofs history.proof.json\n  idledger verify-proof --vkey '{vkey}' history.proof.json\n  idledger report --data {d} drift --group-by application\n  idledger access --data {d} --resource prod-db:read --at 2026-01-08T10:00:00Z\n  idledger prove --data {d} --index {revocation}"
         ))?;
     } else {
         line(

@@ -8,7 +8,7 @@ use idledger_ledger::Ledger;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn ingest(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
+pub fn ingest(args: IngestArgs, config: &Config, keys: &std::path::Path) -> anyhow::Result<()> {
     let dir = config.data_dir(args.data.data.as_ref())?;
     let section = &config.ingest;
     let brokers = args
@@ -50,7 +50,7 @@ pub fn ingest(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
         .dead_letter_topic
         .or_else(|| section.dead_letter_topic.clone());
     cfg.stop_when_caught_up = args.until_caught_up.map(Duration::from_millis);
-    let ledger = Ledger::open(&dir)
+    let ledger = Ledger::open(&dir, keys)
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
     let metrics = Arc::new(Metrics::default());
     let shutdown = Shutdown::new();

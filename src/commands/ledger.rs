@@ -5,14 +5,15 @@ use crate::VerificationFailed;
 use crate::output::{line, stderr_is_terminal};
 use anyhow::{Context as _, bail};
 use idledger_ledger::{
-    FsckOptions, Item, Ledger, Outcome, ReadOnlyLedger, Submission, Trust, fsck,
+    FsckOptions, Item, KeyDir, Ledger, Outcome, ReadOnlyLedger, Submission, Trust, fsck,
 };
 use idledger_proto::entry::Origin;
+use idledger_proto::printable::{printable, printable_json};
 use idledger_proto::{Seq, TreeSize, decode_event};
 use std::io::BufRead as _;
 use std::path::Path;
 
-pub fn init(dir: &Path, origin: Option<String>) -> anyhow::Result<()> {
+pub fn init(dir: &Path, keys: &Path, origin: Option<String>) -> anyhow::Result<()> {
     let origin = match origin {
         Some(o) => o,
         None => {
@@ -22,11 +23,17 @@ pub fn init(dir: &Path, origin: Option<String>) -> anyhow::Result<()> {
             format!("idledger.local/{}", hex_encode(&n))
         }
     };
-    let ledger = Ledger::init(dir, &origin)
+    let ledger = Ledger::init(dir, keys, &origin)
         .with_context(|| format!("cannot create a ledger in {}", dir.display()))?;
+    let key_files: Vec<String> = ledger
+        .verifier_keys()
+        .iter()
+        .map(|k| ledger.key_dir().key_path(k).display().to_string())
+        .collect();
     eprintln!(
-        "created ledger {} with origin {origin}; verifier key:",
-        dir.display()
+        "created ledger {} with origin {origin}\nits signing key is {} (outside the data directory: keep it there, and out of the data's backups)\nverifier key (give it to auditors):",
+        dir.display(),
+        key_files.join(", ")
     );
     for k in ledger.verifier_keys() {
         line(k)?;
@@ -43,10 +50,26 @@ fn open_read(dir: &Path) -> anyhow::Result<ReadOnlyLedger> {
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))
 }
 
-pub fn vkey(dir: &Path) -> anyhow::Result<()> {
+/// The verifier keys of the ledger's active signing keys that the key directory holds; if it
+/// holds none of them, the keys the ledger's files name, with a warning that those files cannot
+/// vouch for themselves.
+pub fn vkey(dir: &Path, keys: &Path) -> anyhow::Result<()> {
     let ro = open_read(dir)?;
-    for k in ro.reader().signer_keys()? {
-        line(k)?;
+    let held = KeyDir::for_data(keys, dir)?.held_keys(ro.reader().origin())?;
+    let active = ro.reader().signer_keys()?;
+    let held: Vec<_> = active.into_iter().filter(|k| held.contains(k)).collect();
+    if held.is_empty() {
+        eprintln!(
+            "warning: {} holds no signing key of this ledger; these keys are read from the ledger's own files, which anyone who can write them could change: get the verifier key from the ledger's operator",
+            keys.display()
+        );
+        for k in ro.reader().signer_keys()? {
+            line(k)?;
+        }
+    } else {
+        for k in held {
+            line(k)?;
+        }
     }
     Ok(())
 }
@@ -58,8 +81,8 @@ pub fn checkpoint(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn append(dir: &Path, input: &str, batch: usize) -> anyhow::Result<()> {
-    let mut ledger = Ledger::open(dir)
+pub fn append(dir: &Path, keys: &Path, input: &str, batch: usize) -> anyhow::Result<()> {
+    let mut ledger = Ledger::open(dir, keys)
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
     let reader: Box<dyn std::io::BufRead> = if input == "-" {
         Box::new(std::io::stdin().lock())
@@ -143,32 +166,53 @@ pub fn append(dir: &Path, input: &str, batch: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn verify(
-    dir: &Path,
-    trusted: Option<&Path>,
-    vkey: Option<&str>,
-    threads: usize,
-    json: bool,
-) -> anyhow::Result<()> {
-    let ro = open_read(dir)?;
-    let trust = match vkey {
-        Some(v) => {
-            let keys = super::read_vkey(v)?;
-            let key = keys.into_iter().next().context("--vkey names no key")?;
-            let checkpoint_note =
-                match trusted {
-                    Some(p) => Some(std::fs::read_to_string(p).with_context(|| {
-                        format!("cannot read trusted checkpoint {}", p.display())
-                    })?),
-                    None => None,
-                };
-            Some(Trust {
-                key,
-                checkpoint_note,
-            })
+/// What `verify` trusts: the keys passed with `--vkey`, or else the keys held in the key
+/// directory (an operator verifying their own ledger); and optionally a kept checkpoint.
+#[derive(Debug)]
+pub struct TrustArgs<'a> {
+    pub trusted: Option<&'a Path>,
+    pub vkeys: &'a [String],
+    pub key_dir: &'a Path,
+}
+
+fn trust(dir: &Path, origin: &str, args: &TrustArgs<'_>) -> anyhow::Result<(Trust, String)> {
+    let (keys, source) = if args.vkeys.is_empty() {
+        let held = KeyDir::for_data(args.key_dir, dir)?.held_keys(origin)?;
+        if held.is_empty() {
+            bail!(
+                "verify needs a key you trust: pass --vkey KEY (the verifier key you were given), or run it where the ledger's signing key is (--key-dir; {} holds none for `{origin}`); a ledger's own files cannot vouch for themselves",
+                args.key_dir.display()
+            );
         }
+        (
+            held,
+            format!("the signing keys in {}", args.key_dir.display()),
+        )
+    } else {
+        (
+            super::read_vkeys(args.vkeys)?,
+            "the keys you passed".to_owned(),
+        )
+    };
+    let checkpoint_note = match args.trusted {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read trusted checkpoint {}", p.display()))?,
+        ),
         None => None,
     };
+    Ok((
+        Trust {
+            keys,
+            checkpoint_note,
+        },
+        source,
+    ))
+}
+
+pub fn verify(dir: &Path, args: &TrustArgs<'_>, threads: usize, json: bool) -> anyhow::Result<()> {
+    let ro = open_read(dir)?;
+    let (trust, source) = trust(dir, ro.reader().origin(), args)?;
     let bar = stderr_is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -189,10 +233,9 @@ pub fn verify(
     let report = fsck(
         &ro.reader(),
         &FsckOptions {
-            trust,
             threads,
             progress: Some(&progress),
-            ..FsckOptions::default()
+            ..FsckOptions::new(trust)
         },
     )?;
     if let Some(b) = &bar {
@@ -203,27 +246,32 @@ pub fn verify(
         let findings: Vec<serde_json::Value> = report
             .findings
             .iter()
-            .map(|f| serde_json::json!({"class": f.class.as_str(), "index": f.index, "detail": f.detail}))
+            .map(|f| serde_json::json!({"class": f.class.as_str(), "index": f.index, "detail": printable(&f.detail)}))
             .collect();
         let counts: serde_json::Map<String, serde_json::Value> = report
             .counts
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), (*v).into()))
             .collect();
-        line(serde_json::to_string_pretty(&serde_json::json!({
-            "ok": report.ok(),
-            "tree_size": report.tree_size,
-            "entries_checked": report.entries_checked,
-            "checkpoints_checked": report.checkpoints_checked,
-            "extends_trusted_checkpoint_of_size": report.extends_trusted,
-            "keys": report.final_keys,
-            "unavailable_offsets": report.unavailable_offsets.iter().map(|u| serde_json::json!({
-                "index": u.index, "topic": u.topic, "partition": u.partition, "first": u.first, "end": u.end,
-            })).collect::<Vec<_>>(),
-            "unavailable_offsets_total": report.unavailable_offsets_total,
-            "counts": counts,
-            "findings": findings,
-        }))?)?;
+        line(printable_json(&serde_json::to_string_pretty(
+            &serde_json::json!({
+                "ok": report.ok(),
+                "tree_size": report.tree_size,
+                "entries_checked": report.entries_checked,
+                "checkpoints_checked": report.checkpoints_checked,
+                "extends_trusted_checkpoint_of_size": report.extends_trusted,
+                "keys": report.final_keys,
+                "vouched_for_by": report.vouching_keys,
+                "trusting": source,
+                "unproven": report.unproven,
+                "unavailable_offsets": report.unavailable_offsets.iter().map(|u| serde_json::json!({
+                    "index": u.index, "topic": u.topic, "partition": u.partition, "first": u.first, "end": u.end,
+                })).collect::<Vec<_>>(),
+                "unavailable_offsets_total": report.unavailable_offsets_total,
+                "counts": counts,
+                "findings": findings,
+            }),
+        )?))?;
     } else {
         line(format!(
             "checked {} entries and {} checkpoints ({:.1} MB) in {:.2?}",
@@ -232,16 +280,18 @@ pub fn verify(
             report.bytes_hashed as f64 / 1e6,
             elapsed
         ))?;
-        if let Some(size) = report.extends_trusted {
-            line(format!(
-                "the log is an append-only extension of your checkpoint of size {size}"
-            ))?;
-        }
         for u in report.unavailable_offsets.iter().take(20) {
             line(format!(
                 "note: entry {} records offsets {}..{} of {}/{} as gone from the broker before ingest read them",
-                u.index, u.first, u.end, u.topic, u.partition
+                u.index,
+                u.first,
+                u.end,
+                printable(&u.topic),
+                u.partition
             ))?;
+        }
+        for u in &report.unproven {
+            line(format!("note: cannot prove: {u}"))?;
         }
         if report.unavailable_offsets_total > 0 {
             line(format!(
@@ -252,11 +302,16 @@ pub fn verify(
         }
     }
     if report.ok() {
+        if let (false, Some(size)) = (json, report.extends_trusted) {
+            line(format!(
+                "the log is an append-only extension of your checkpoint of size {size}"
+            ))?;
+        }
         if !json {
             line(format!(
-                "ok: ledger verified, tree size {}, signed by {}",
+                "ok: ledger verified against {source}: tree size {}, vouched for by {}",
                 report.tree_size,
-                report.final_keys.join(", ")
+                report.vouching_keys.join(", ")
             ))?;
         }
         return Ok(());
@@ -266,7 +321,9 @@ pub fn verify(
         .map(|f| {
             format!(
                 "first failure: {} at index {}: {}",
-                f.class, f.index, f.detail
+                f.class,
+                f.index,
+                printable(&f.detail)
             )
         })
         .unwrap_or_default();
@@ -279,7 +336,9 @@ pub fn verify(
         for f in report.findings.iter().take(20) {
             line(format!(
                 "FAIL {} at index {}: {}",
-                f.class, f.index, f.detail
+                f.class,
+                f.index,
+                printable(&f.detail)
             ))?;
         }
     }
@@ -313,8 +372,8 @@ pub fn consistency(dir: &Path, from: u64, to: Option<u64>) -> anyhow::Result<()>
     Ok(())
 }
 
-pub fn verify_proof(vkey: &str, file: &str) -> anyhow::Result<()> {
-    let keys = super::read_vkey(vkey)?;
+pub fn verify_proof(vkeys: &[String], file: &str) -> anyhow::Result<()> {
+    let keys = super::read_vkeys(vkeys)?;
     let text = if file == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
@@ -338,12 +397,12 @@ pub fn verify_proof(vkey: &str, file: &str) -> anyhow::Result<()> {
                 line(format!(
                     "ok: entry {} is in the log `{}` under the signed checkpoint of size {} (root {})",
                     v.entry.seq,
-                    cp.origin,
+                    printable(&cp.origin),
                     cp.size,
                     cp.root.to_base64()
                 ))?;
                 line(format!("leaf hash {}", v.leaf_hash))?;
-                line(serde_json::to_string_pretty(&v.entry)?)?;
+                line(printable_json(&serde_json::to_string_pretty(&v.entry)?))?;
                 Ok(())
             }
             Err(e) => Err(VerificationFailed(format!("tlog-proof: {e}")).into()),
@@ -351,8 +410,8 @@ pub fn verify_proof(vkey: &str, file: &str) -> anyhow::Result<()> {
     }
 }
 
-pub fn rotate_key(dir: &Path, finish: bool) -> anyhow::Result<()> {
-    let mut ledger = Ledger::open(dir)
+pub fn rotate_key(dir: &Path, keys: &Path, finish: bool) -> anyhow::Result<()> {
+    let mut ledger = Ledger::open(dir, keys)
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
     if finish {
         let keys = ledger.verifier_keys();

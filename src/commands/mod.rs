@@ -10,17 +10,26 @@ mod serve;
 use crate::cli::Command;
 use crate::config::Config;
 
-pub fn run(command: Command, config: &Config) -> anyhow::Result<()> {
+pub fn run(
+    command: Command,
+    config: &Config,
+    key_dir: Option<&std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let keys = || config.key_dir(key_dir);
     match command {
         Command::Init { data, origin } => ledger::init(
             &config.data_dir(data.data.as_ref())?,
+            &keys()?,
             origin.or_else(|| config.origin.clone()),
         ),
-        Command::Vkey { data } => ledger::vkey(&config.data_dir(data.data.as_ref())?),
+        Command::Vkey { data } => ledger::vkey(&config.data_dir(data.data.as_ref())?, &keys()?),
         Command::Checkpoint { data } => ledger::checkpoint(&config.data_dir(data.data.as_ref())?),
-        Command::Append { data, input, batch } => {
-            ledger::append(&config.data_dir(data.data.as_ref())?, &input, batch)
-        }
+        Command::Append { data, input, batch } => ledger::append(
+            &config.data_dir(data.data.as_ref())?,
+            &keys()?,
+            &input,
+            batch,
+        ),
         Command::Verify {
             data,
             trusted,
@@ -29,8 +38,11 @@ pub fn run(command: Command, config: &Config) -> anyhow::Result<()> {
             json,
         } => ledger::verify(
             &config.data_dir(data.data.as_ref())?,
-            trusted.as_deref(),
-            vkey.as_deref(),
+            &ledger::TrustArgs {
+                trusted: trusted.as_deref(),
+                vkeys: &vkey,
+                key_dir: &keys()?,
+            },
             threads,
             json,
         ),
@@ -42,9 +54,9 @@ pub fn run(command: Command, config: &Config) -> anyhow::Result<()> {
         }
         Command::VerifyProof { vkey, file } => ledger::verify_proof(&vkey, &file),
         Command::RotateKey { data, finish } => {
-            ledger::rotate_key(&config.data_dir(data.data.as_ref())?, finish)
+            ledger::rotate_key(&config.data_dir(data.data.as_ref())?, &keys()?, finish)
         }
-        Command::Ingest(args) => ingest::ingest(args, config),
+        Command::Ingest(args) => ingest::ingest(args, config, &keys()?),
         Command::DevBroker { topics, brokers } => ingest::dev_broker(&topics, brokers),
         Command::History { data, subject, out } => {
             query::history(&config.data_dir(data.data.as_ref())?, &subject, &out)
@@ -82,7 +94,12 @@ pub fn run(command: Command, config: &Config) -> anyhow::Result<()> {
             data,
             events,
             partitions,
-        } => demo::demo(data, events, partitions),
+        } => demo::demo(
+            data,
+            key_dir.cloned().or(config.key_dir.clone()),
+            events,
+            partitions,
+        ),
         Command::Bench {
             quick,
             only,
@@ -90,6 +107,19 @@ pub fn run(command: Command, config: &Config) -> anyhow::Result<()> {
             ingest_events,
         } => bench::bench(quick, &only, entries, ingest_events),
     }
+}
+
+/// Reads verifier keys, each given as text or as a file holding keys (one per line).
+pub fn read_vkeys(args: &[String]) -> anyhow::Result<Vec<idledger_proto::VerifierKey>> {
+    let mut keys = Vec::new();
+    for arg in args {
+        for key in read_vkey(arg)? {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// Reads a verifier key given as text or as a file holding it.

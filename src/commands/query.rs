@@ -6,8 +6,9 @@ use crate::output::{line, table};
 use anyhow::Context as _;
 use idledger_ledger::ReadOnlyLedger;
 use idledger_proto::Timestamp;
-use idledger_proto::bundle::{ChainKind, ProofBundle};
+use idledger_proto::bundle::ProofBundle;
 use idledger_proto::entry::{Body, Entry, Origin};
+use idledger_proto::printable::printable;
 use idledger_query::{ReportName, ReportOptions};
 use std::path::Path;
 
@@ -97,20 +98,21 @@ pub fn describe_entry(e: &Entry) -> Vec<String> {
 pub fn history(dir: &Path, subject: &str, out: &OutputArgs) -> anyhow::Result<()> {
     let ro = open(dir)?;
     let r = ro.reader();
-    let h = idledger_query::history(&r, subject)?;
-    let indexes: Vec<u64> = h.entries.iter().map(|e| e.seq).collect();
-    let bundle = match &out.proofs {
-        Some(_) => Some(idledger_query::bundle(
-            &r,
-            &indexes,
-            Some((ChainKind::Subject, subject)),
-        )?),
-        None => None,
+    let (h, bundle) = match &out.proofs {
+        Some(_) => {
+            let (h, b) = idledger_query::history_proven(&r, subject)?;
+            (h, Some(b))
+        }
+        None => (idledger_query::history(&r, subject)?, None),
     };
     if out.json {
         line(serde_json::to_string_pretty(&h)?)?;
     } else {
-        line(format!("history of {subject}: {} entries", h.entries.len()))?;
+        line(format!(
+            "history of {}: {} entries",
+            printable(subject),
+            h.entries.len()
+        ))?;
         let rows: Vec<Vec<String>> = h.entries.iter().map(describe_entry).collect();
         table(
             &["index", "time", "type", "actor", "details", "source"],
@@ -128,23 +130,22 @@ pub fn history(dir: &Path, subject: &str, out: &OutputArgs) -> anyhow::Result<()
 pub fn grant(dir: &Path, grant_id: &str, out: &OutputArgs) -> anyhow::Result<()> {
     let ro = open(dir)?;
     let r = ro.reader();
-    let a = idledger_query::grant(&r, grant_id, now(out)?)?;
-    let bundle = match &out.proofs {
-        Some(_) => Some(idledger_query::bundle(
-            &r,
-            &a.episode.entries,
-            Some((ChainKind::Grant, grant_id)),
-        )?),
-        None => None,
+    let (a, bundle) = match &out.proofs {
+        Some(_) => {
+            let (a, b) = idledger_query::grant_proven(&r, grant_id, now(out)?)?;
+            (a, Some(b))
+        }
+        None => (idledger_query::grant(&r, grant_id, now(out)?)?, None),
     };
     if out.json {
         line(serde_json::to_string_pretty(&a)?)?;
     } else {
         let ep = &a.episode;
         line(format!(
-            "grant {grant_id}: {} on {} ({:?})",
-            ep.subject.as_ref().map_or("?", |s| s.id.as_str()),
-            ep.resource.as_deref().unwrap_or("?"),
+            "grant {}: {} on {} ({:?})",
+            printable(grant_id),
+            printable(ep.subject.as_ref().map_or("?", |s| s.id.as_str())),
+            printable(ep.resource.as_deref().unwrap_or("?")),
             ep.status
         ))?;
         let rows: Vec<Vec<String>> = a.entries.iter().map(describe_entry).collect();
@@ -152,9 +153,9 @@ pub fn grant(dir: &Path, grant_id: &str, out: &OutputArgs) -> anyhow::Result<()>
             &["index", "time", "type", "actor", "details", "source"],
             &rows,
         )?;
-        line(format!("who approved: {}", a.who_approved))?;
-        line(format!("why:          {}", a.why))?;
-        line(format!("access ended: {}", a.when_ended))?;
+        line(format!("who approved: {}", printable(&a.who_approved)))?;
+        line(format!("why:          {}", printable(&a.why)))?;
+        line(format!("access ended: {}", printable(&a.when_ended)))?;
         for f in &ep.flags {
             line(format!(
                 "flag: {}",
@@ -172,27 +173,28 @@ pub fn access(dir: &Path, resource: &str, at: &str, out: &OutputArgs) -> anyhow:
     let at = super::parse_time("at", at)?;
     let ro = open(dir)?;
     let r = ro.reader();
-    let rows = idledger_query::access_at(&r, resource, at, now(out)?)?;
-    let bundle = match &out.proofs {
-        Some(_) => {
-            let mut indexes = Vec::new();
-            for row in &rows {
-                indexes.extend(
-                    idledger_query::grant(&r, &row.grant_id, now(out)?)?
-                        .episode
-                        .entries,
+    let (rows, bundle) = match &out.proofs {
+        Some(path) => {
+            let (rows, bundle) = idledger_query::access_proven(&r, resource, at, now(out)?)?;
+            if bundle.is_none() {
+                eprintln!(
+                    "no grant gave access, so there is nothing to prove: no bundle written to {}",
+                    path.display()
                 );
             }
-            indexes.sort_unstable();
-            Some(idledger_query::bundle(&r, &indexes, None)?)
+            (rows, bundle)
         }
-        None => None,
+        None => (
+            idledger_query::access_at(&r, resource, at, now(out)?)?,
+            None,
+        ),
     };
     if out.json {
         line(serde_json::to_string_pretty(&rows)?)?;
     } else {
         line(format!(
-            "access to {resource} at {at}: {} grants",
+            "access to {} at {at}: {} grants",
+            printable(resource),
             rows.len()
         ))?;
         let t: Vec<Vec<String>> = rows

@@ -8,13 +8,38 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_idledger"))
 }
 
-/// Runs the binary with arguments (and optional stdin), returning its output.
-pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
+/// Where a test's ledger in `data` keeps its signing keys: beside it (`DATA.keys`), in the
+/// test's own temporary directory, never in the user's default key directory.
+pub fn keys_for(data: &Path) -> PathBuf {
+    data.with_extension("keys")
+}
+
+/// The binary with `args`, run as the tests run it: no configuration or data directory from
+/// the environment, and, for a command on a ledger (`--data DIR`) that names no key directory,
+/// `--key-dir DIR.keys`.
+pub fn idledger<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .env_remove("IDLEDGER_DATA")
         .env_remove("IDLEDGER_CONFIG")
+        .env_remove("IDLEDGER_KEY_DIR")
         .env("IDLEDGER_LOG", "warn");
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(AsRef::as_ref).collect();
+    let data = args
+        .windows(2)
+        .find(|w| w[0] == "--data")
+        .map(|w| PathBuf::from(w[1]));
+    if let Some(data) = data
+        && !args.iter().any(|a| *a == "--key-dir")
+    {
+        cmd.arg("--key-dir").arg(keys_for(&data));
+    }
+    cmd
+}
+
+/// Runs the binary with arguments (and optional stdin), returning its output.
+pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = idledger(args);
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
@@ -78,8 +103,7 @@ pub fn path(p: &Path) -> &str {
 /// Starts `idledger dev-broker` with these topics (`NAME` or `NAME:PARTITIONS`) as its own
 /// process and returns it with the bootstrap address it printed, which must be on 127.0.0.1.
 pub fn spawn_dev_broker(topics: &[&str]) -> (std::process::Child, String) {
-    let mut cmd = Command::new(bin());
-    cmd.arg("dev-broker");
+    let mut cmd = idledger(&["dev-broker"]);
     for t in topics {
         cmd.args(["--topic", t]);
     }
@@ -105,4 +129,23 @@ pub fn first_line_after(child: &mut std::process::Child, prefix: &str) -> String
         .strip_prefix(prefix)
         .unwrap_or_else(|| panic!("expected a line starting {prefix:?}, got {first:?}"))
         .to_owned()
+}
+
+/// Verifies a ledger (in this process) trusting the keys held beside it (`keys_for`).
+pub fn verify_with_own_keys(dir: &Path) -> idledger_ledger::FsckReport {
+    let ro = idledger_ledger::ReadOnlyLedger::open(dir).expect("open read-only");
+    let reader = ro.reader();
+    let keys = idledger_ledger::KeyDir::for_data(&keys_for(dir), dir)
+        .expect("key dir")
+        .held_keys(reader.origin())
+        .expect("held keys");
+    assert!(!keys.is_empty(), "no key beside {}", dir.display());
+    idledger_ledger::fsck(
+        &reader,
+        &idledger_ledger::FsckOptions::new(idledger_ledger::Trust {
+            keys,
+            checkpoint_note: None,
+        }),
+    )
+    .expect("fsck runs")
 }

@@ -1,0 +1,231 @@
+//! What the writer checks before it signs anything again. Someone who can write the data
+//! directory but does not hold the key could otherwise rewrite entries (recomputing tiles and
+//! indexes), delete the checkpoints that no longer match, and let the next `append` or `ingest`
+//! sign the forged tree. So the writer opens a ledger only if the stored tree reproduces the
+//! checkpoint at the log's size, that checkpoint carries a valid signature by every key the
+//! log's own (proven) key records make active, the writer holds those keys, and the stored Kafka
+//! positions are the ones that checkpoint signed.
+
+use crate::keys::KeyDir;
+use crate::ledger::LedgerError;
+use crate::store::*;
+use crate::tree::StoredNodes;
+use idledger_proto::checkpoint::{Checkpoint, Extensions};
+use idledger_proto::custody::KeySchedule;
+use idledger_proto::hash::{Hash, leaf_hash};
+use idledger_proto::merkle;
+use idledger_proto::note::{NoteSigner, parse_note};
+use idledger_proto::view::{BodyView, EntryView};
+use idledger_proto::{Seq, SystemRecord, TreeSize};
+use rocksdb::DB;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Kafka positions: (topic, partition) → next offset.
+pub(crate) type PositionMap = BTreeMap<(String, i32), i64>;
+
+/// What an opened ledger continues from.
+pub(crate) struct Opened {
+    pub signers: Vec<NoteSigner>,
+    pub checkpoint: String,
+    /// The size of the checkpoint signed before the latest (what the latest links to).
+    pub previous: u64,
+    pub positions: PositionMap,
+}
+
+fn refuse(why: String) -> LedgerError {
+    LedgerError::Inconsistent(why)
+}
+
+/// The indexes of every key record below `size`, read from the entries (for a ledger written
+/// before `meta.key_records` existed).
+pub(crate) fn scan_key_records(db: &DB, size: u64) -> Result<Vec<u64>, LedgerError> {
+    let cf = db
+        .cf_handle(CF_ENTRIES)
+        .expect("entries column family exists");
+    let mut ro = rocksdb::ReadOptions::default();
+    ro.fill_cache(false);
+    ro.set_iterate_upper_bound(seq_key(size).to_vec());
+    let mut it = db.raw_iterator_cf_opt(&cf, ro);
+    it.seek_to_first();
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        let seq = be_u64(k).ok_or_else(|| refuse("an entry key is not 8 bytes".into()))?;
+        let view = EntryView::decode(v)
+            .map_err(|e| refuse(format!("entry {seq} does not decode: {e}")))?;
+        if matches!(
+            view.body,
+            BodyView::System(
+                SystemRecord::Genesis { .. }
+                    | SystemRecord::KeyAdded { .. }
+                    | SystemRecord::KeyRetired { .. }
+            )
+        ) {
+            out.push(seq);
+        }
+        it.next();
+    }
+    it.status()?;
+    Ok(out)
+}
+
+/// The stored positions, every record checked.
+pub(crate) fn load_positions(db: &DB) -> Result<PositionMap, LedgerError> {
+    let cf = db
+        .cf_handle(CF_POSITIONS)
+        .expect("positions column family exists");
+    let mut it = db.raw_iterator_cf(&cf);
+    it.seek_to_first();
+    let mut out = PositionMap::new();
+    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        let (topic, partition) =
+            parse_position_key(k).ok_or_else(|| refuse("a position key is damaged".into()))?;
+        let next = be_u64(v)
+            .filter(|_| v.len() == 8)
+            .and_then(|n| i64::try_from(n).ok())
+            .ok_or_else(|| refuse(format!("the position of {topic}/{partition} is damaged")))?;
+        out.insert((topic, partition), next);
+        it.next();
+    }
+    it.status()?;
+    Ok(out)
+}
+
+/// The digest of positions, as a checkpoint's `idledger-positions` line carries it.
+pub(crate) fn positions_digest(positions: &PositionMap) -> Hash {
+    idledger_proto::positions::digest(positions.iter().map(|((t, p), n)| (t.as_str(), *p, *n)))
+}
+
+/// The checks described at the top of this file, on a ledger whose stored tree has `size`
+/// leaves and root `root`.
+pub(crate) fn verify_for_writing(
+    db: &DB,
+    data: &Path,
+    key_dir: &KeyDir,
+    origin: &str,
+    tree: (u64, Hash),
+    key_records: &[u64],
+) -> Result<Opened, LedgerError> {
+    let (size, root) = tree;
+    let checkpoints = db
+        .cf_handle(CF_CHECKPOINTS)
+        .expect("checkpoints column family exists");
+    let mut it = db.raw_iterator_cf(&checkpoints);
+    it.seek_to_last();
+    let (latest_size, note) = match (it.key(), it.value()) {
+        (Some(k), Some(v)) => (
+            be_u64(k).filter(|_| k.len() == 8),
+            String::from_utf8(v.to_vec()).ok(),
+        ),
+        _ => (None, None),
+    };
+    drop(it);
+    let note = match (latest_size, note) {
+        (Some(s), Some(note)) if s == size => note,
+        (latest, _) => {
+            return Err(refuse(format!(
+                "the log has {size} entries but its latest checkpoint is {}: entries or checkpoints were removed or added by someone without the key; run `idledger verify` (a ledger whose initialization was interrupted has no checkpoint: remove it and run `idledger init` again)",
+                latest.map_or("missing".to_owned(), |s| format!("of size {s}"))
+            )));
+        }
+    };
+    let parsed = parse_note(&note).map_err(|e| refuse(format!("the latest checkpoint: {e}")))?;
+    let (cp, lines) = Checkpoint::parse(&parsed.text)
+        .map_err(|e| refuse(format!("the latest checkpoint: {e}")))?;
+    let ext =
+        Extensions::parse(&lines).map_err(|e| refuse(format!("the latest checkpoint: {e}")))?;
+    if cp.origin != origin || cp.size.0 != size || cp.root != root {
+        return Err(refuse(format!(
+            "the latest checkpoint (size {}) does not match the stored tree (size {size}); run `idledger verify`",
+            cp.size
+        )));
+    }
+    let schedule = proven_schedule(db, origin, key_records, (size, root))?;
+    let mut signers = Vec::new();
+    for vkey in schedule.active() {
+        signers.push(key_dir.load_signer(vkey, &data.join("keys"))?);
+    }
+    let (signed_by, _) = parsed
+        .check_signatures(schedule.named())
+        .map_err(|e| refuse(format!("the latest checkpoint: {e}")))?;
+    if let Some(missing) = schedule.active().iter().find(|k| !signed_by.contains(k)) {
+        return Err(refuse(format!(
+            "the latest checkpoint (size {size}) is not signed by {missing}, which the log's key records make active: it was not written by this ledger's writer; run `idledger verify`"
+        )));
+    }
+    let positions = load_positions(db)?;
+    if let Some(signed) = ext.positions
+        && signed != positions_digest(&positions)
+    {
+        return Err(refuse(format!(
+            "the stored Kafka positions are not the ones the checkpoint of size {size} signed: they were changed by someone without the key (ingest would skip or repeat messages); run `idledger verify`"
+        )));
+    }
+    let previous = match ext.previous {
+        Some(p) => p,
+        // Signed before checkpoints were linked: the stored one below it.
+        None => checkpoint_below(db, size)?,
+    };
+    Ok(Opened {
+        signers,
+        checkpoint: note,
+        previous,
+        positions,
+    })
+}
+
+/// The size of the stored checkpoint below `size` (0 if none).
+fn checkpoint_below(db: &DB, size: u64) -> Result<u64, LedgerError> {
+    let cf = db
+        .cf_handle(CF_CHECKPOINTS)
+        .expect("checkpoints column family exists");
+    let mut it = db.raw_iterator_cf(&cf);
+    it.seek_for_prev(seq_key(size.saturating_sub(1)));
+    let below = it.key().and_then(be_u64).filter(|s| *s < size).unwrap_or(0);
+    it.status()?;
+    Ok(below)
+}
+
+/// The log's key schedule from its key records, each read from the entries and proven to be
+/// in the tree of `size` leaves with root `root`.
+fn proven_schedule(
+    db: &DB,
+    origin: &str,
+    key_records: &[u64],
+    tree: (u64, Hash),
+) -> Result<KeySchedule, LedgerError> {
+    let (size, root) = tree;
+    let entries = db
+        .cf_handle(CF_ENTRIES)
+        .expect("entries column family exists");
+    let nodes = StoredNodes::new(db);
+    let mut schedule = KeySchedule::new(origin);
+    if key_records.first() != Some(&0) {
+        return Err(refuse(
+            "the key records do not start with the genesis entry; run `idledger verify`".into(),
+        ));
+    }
+    for &index in key_records {
+        let leaf = db
+            .get_cf(&entries, seq_key(index))?
+            .filter(|_| index < size)
+            .ok_or_else(|| refuse(format!("key record {index} is missing")))?;
+        let path = merkle::inclusion_proof(&nodes, Seq(index), TreeSize(size))?
+            .map_err(|e| refuse(format!("key record {index}: {e}")))?;
+        merkle::verify_inclusion(&leaf_hash(&leaf), Seq(index), TreeSize(size), &path, &root)
+            .map_err(|_| {
+                refuse(format!(
+                    "key record {index} is not the entry the signed tree holds; run `idledger verify`"
+                ))
+            })?;
+        let view =
+            EntryView::decode(&leaf).map_err(|e| refuse(format!("key record {index}: {e}")))?;
+        let BodyView::System(record) = &view.body else {
+            return Err(refuse(format!("entry {index} is not a key record")));
+        };
+        schedule
+            .apply(index, record)
+            .map_err(|e| refuse(format!("key records: {e}")))?;
+    }
+    Ok(schedule)
+}

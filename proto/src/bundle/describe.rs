@@ -1,0 +1,154 @@
+//! What a verified bundle proves, in plain words. Everything printed from a leaf is escaped
+//! (`printable`), so no id or reason can forge a line of this text.
+
+use super::claim::Answered;
+use super::{VerifiedBundle, chain_link};
+use crate::entry::Body;
+use crate::printable::printable;
+use std::fmt::Write as _;
+
+impl VerifiedBundle {
+    /// What the bundle proves, in plain words.
+    pub fn describe(&self) -> String {
+        let cp = &self.checkpoint.checkpoint;
+        let signers: Vec<String> = self
+            .checkpoint
+            .note
+            .verified_by
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let mut out = String::new();
+        if !self.key_records.is_empty() {
+            let _ = writeln!(
+                out,
+                "Your key handed custody on through the key records at entries {:?}, each under a checkpoint a key you trust signed.",
+                self.key_records
+            );
+        }
+        let _ = writeln!(
+            out,
+            "The log `{}` signed a checkpoint of {} entries with root {} (signed by {}).",
+            printable(&cp.origin),
+            cp.size.0,
+            cp.root.to_base64(),
+            signers.join(", ")
+        );
+        let _ = writeln!(
+            out,
+            "Each of the {} entries in this bundle is in that log at the index shown:",
+            self.entries.len()
+        );
+        for e in &self.entries {
+            let what = match &e.body {
+                Body::Event(ev) => format!(
+                    "{} {} ({}/{}) at {}",
+                    ev.event.kind,
+                    printable(&ev.event.subject.id),
+                    printable(&ev.event.source),
+                    printable(&ev.event.id),
+                    ev.event.time
+                ),
+                Body::Quarantined(r) => {
+                    format!("quarantined input: {}", printable(&r.reason.to_string()))
+                }
+                Body::System(s) => format!("system record {}", printable(&format!("{s:?}"))),
+            };
+            let _ = writeln!(out, "  entry {}: {what}", e.seq);
+        }
+        self.describe_chains(&mut out);
+        if let Some(answered) = &self.answered {
+            describe_answer(answered, &mut out);
+        }
+        out
+    }
+
+    fn describe_chains(&self, out: &mut String) {
+        if let Some(chain) = &self.chain {
+            let (first, last) = (
+                self.entries.first().map(|e| e.seq),
+                self.entries.last().map(|e| e.seq),
+            );
+            if let (Some(first), Some(last)) = (first, last) {
+                let id = printable(&chain.id);
+                let _ = writeln!(
+                    out,
+                    "The entries about {:?} `{id}` form an unbroken back-link chain from entry {first} to entry {last}: none between them is missing.",
+                    chain.kind
+                );
+                if self.chain_from_start {
+                    let _ = writeln!(
+                        out,
+                        "Entry {first} has no earlier link: it is the first entry ever recorded about `{id}`."
+                    );
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "Entry {first} links to an earlier entry: the bundle does not cover the start of this history."
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "Entries about `{id}` after entry {last}, if any, are not covered by this bundle."
+                );
+            }
+        }
+        for span in &self.chains {
+            let id = printable(&span.id);
+            let first = self
+                .entries
+                .iter()
+                .find(|e| chain_link(e, span.kind, &span.id).is_ok())
+                .map_or(span.through, |e| e.seq);
+            let _ = writeln!(
+                out,
+                "Every entry about {:?} `{id}` from the first ever recorded (entry {first}) through entry {} is in this bundle, each linking back to the one before; entries about it after entry {} are not covered.",
+                span.kind, span.through, span.through
+            );
+        }
+    }
+}
+
+fn describe_answer(answered: &Answered, out: &mut String) {
+    match answered {
+        Answered::History { subject, entries } => {
+            let _ = writeln!(
+                out,
+                "The answer given (the history of `{}`: entries {entries:?}) is exactly what these entries show.",
+                printable(subject)
+            );
+        }
+        Answered::Grant(a) => {
+            let _ = writeln!(
+                out,
+                "The answer given about grant `{}` is exactly what these entries show:",
+                printable(&a.episode.grant_id)
+            );
+            let _ = writeln!(out, "  who approved: {}", printable(&a.who_approved));
+            let _ = writeln!(out, "  why: {}", printable(&a.why));
+            let _ = writeln!(out, "  when access ended: {}", printable(&a.when_ended));
+        }
+        Answered::Access { resource, at, rows } => {
+            let _ = writeln!(
+                out,
+                "The answer given (who had access to `{}` at {at}) is exactly what these entries show for the grants in this bundle ({} with access):",
+                printable(resource),
+                rows.len()
+            );
+            for r in rows {
+                let _ = writeln!(
+                    out,
+                    "  {} through grant {} (approved by {})",
+                    printable(&r.subject),
+                    printable(&r.grant_id),
+                    printable(&r.approvers.join(", "))
+                );
+            }
+            let _ = writeln!(
+                out,
+                "Whether other grants of `{}` exist is not proven by this bundle.",
+                printable(resource)
+            );
+        }
+    }
+}
