@@ -15,6 +15,7 @@ pub mod rejection;
 pub mod time;
 pub mod tree_size;
 pub mod view;
+mod wire;
 
 pub use checkpoint::Checkpoint;
 pub use decode::{ValidatedEvent, decode_event};
