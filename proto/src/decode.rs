@@ -1,14 +1,18 @@
 //! Native JSON (version 1) input: decoding and validation into a `ValidatedEvent`, or a
-//! `Rejection` that names the problem precisely and never keeps secret material (the JSON shapes
-//! read are in `wire`).
+//! `Rejection` that names the problem precisely and never keeps secret material (what may be
+//! kept is `secret`'s rule; the JSON shapes read are in `wire`).
 
 use crate::event::{ActorKind, CredentialKind, Decision, Event, EventType, Family, SubjectKind};
 use crate::hash::{Hash, sha256};
-use crate::rejection::{KeptPayload, RejectReason, Rejection, quote};
+use crate::rejection::{KeptPayload, MAX_KEPT_RAW_BYTES, RejectReason, Rejection, quote};
+use crate::secret::{self, Finding};
 use crate::time::Timestamp;
 use crate::view::{ActorView, AttrValueView, CredentialView, EventView, PolicyView, SubjectView};
 use crate::wire::{WireAttributes, WireEvent, WireValue, first_array_path, precise_parse_error};
 use std::borrow::Cow;
+
+/// Secret detection lives in `secret`; these stay reachable here for the crates that call them.
+pub use crate::secret::{is_secret_name, secret_in_entry, secret_in_event, secret_in_key};
 
 /// Largest accepted payload.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
@@ -21,96 +25,6 @@ pub const MAX_TEXT_BYTES: usize = 1024;
 /// Most attributes in one event, and the longest attribute key.
 pub const MAX_ATTRIBUTES: usize = 64;
 pub const MAX_ATTRIBUTE_KEY_BYTES: usize = 128;
-
-/// Member names that carry secret values, compared after lowercasing and removing `_`, `-`, `.`.
-const SECRET_NAMES: &[&str] = &[
-    "value",
-    "secret",
-    "secretvalue",
-    "secretkey",
-    "secretaccesskey",
-    "password",
-    "passwd",
-    "passphrase",
-    "privatekey",
-    "clientsecret",
-    "keymaterial",
-    "plaintext",
-    "token",
-    "accesstoken",
-    "refreshtoken",
-    "apikey",
-    "bearer",
-];
-
-/// Endings that make a member name secret whatever comes before them (after the same
-/// normalization): `db_password`, `aws_secret_access_key`, `github_token`, `stripe_api_key`.
-/// `password_changed_at` or `token_count` name facts about a secret, not the secret.
-const SECRET_SUFFIXES: &[&str] = &[
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "secretkey",
-    "secretaccesskey",
-    "privatekey",
-    "token",
-    "apikey",
-];
-
-/// What every private key block's armour line holds: `-----BEGIN … PRIVATE KEY-----` (PEM:
-/// PKCS#1, PKCS#8, SEC1, OpenSSH) and `-----BEGIN PGP PRIVATE KEY BLOCK-----` (OpenPGP).
-const PRIVATE_KEY: &[u8] = b"PRIVATE KEY";
-const ARMOUR_ENDS: [&[u8]; 2] = [b"-----", b" BLOCK-----"];
-
-/// Where a rejection says a PEM private key block was found.
-const PEM_LOCATION: &str = "PEM private key block";
-
-/// The searcher for `PRIVATE_KEY`, built once (building one per message cost more than the
-/// search).
-fn private_key_finder() -> &'static memchr::memmem::Finder<'static> {
-    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
-        std::sync::OnceLock::new();
-    FINDER.get_or_init(|| memchr::memmem::Finder::new(PRIVATE_KEY))
-}
-
-/// Whether `bytes` hold the armour line of a private key block (PEM or OpenPGP) anywhere.
-fn holds_private_key_block(bytes: &[u8]) -> bool {
-    private_key_finder().find_iter(bytes).any(|at| {
-        let rest = &bytes[at + PRIVATE_KEY.len()..];
-        ARMOUR_ENDS.iter().any(|end| rest.starts_with(end))
-    })
-}
-
-/// Whether a member name is one that carries secret values (`password`, `client_secret`,
-/// `private-key`, or any name ending like `db_password`: separators and case ignored).
-pub fn is_secret_name(name: &str) -> bool {
-    let secret = |n: &[u8]| {
-        SECRET_NAMES.iter().any(|s| s.as_bytes() == n)
-            || SECRET_SUFFIXES.iter().any(|s| n.ends_with(s.as_bytes()))
-    };
-    if name.is_ascii() && name.len() <= 64 {
-        // The common case, without allocating: the same normalization on a stack buffer.
-        let mut buf = [0u8; 64];
-        let mut n = 0;
-        for b in name.bytes() {
-            if !matches!(b, b'_' | b'-' | b'.' | b' ') {
-                buf[n] = b.to_ascii_lowercase();
-                n += 1;
-            }
-        }
-        return secret(&buf[..n]);
-    }
-    secret(normalize_name(name).as_bytes())
-}
-
-/// Member-name normalization for secret detection: separators dropped, Unicode lowercase.
-fn normalize_name(name: &str) -> String {
-    name.chars()
-        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
 
 /// An event that passed every check of docs/EVENTS.md, held as its canonical encoding (computed
 /// once, by whichever thread validated it) and where the ids the ledger indexes lie in it. Only
@@ -268,32 +182,18 @@ pub fn content_hash(event: &Event) -> Hash {
     reason = "a rejection is an expected outcome, kept as evidence; it is built once per bad message"
 )]
 pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
-    let redact = |reason| Rejection {
-        reason,
-        payload: KeptPayload::redacted(raw),
-    };
-    let keep = |reason| Rejection {
-        reason,
-        payload: KeptPayload::raw(raw),
-    };
     if raw.is_empty() {
-        return Err(keep(RejectReason::EmptyPayload));
+        return Err(quarantine(raw, RejectReason::EmptyPayload));
     }
-    if holds_private_key_block(raw) {
-        return Err(redact(RejectReason::SecretMaterial {
-            location: PEM_LOCATION.into(),
-        }));
+    if secret::holds_private_key_block(raw) {
+        return Err(redact(raw, pem()));
     }
     if raw.len() > MAX_PAYLOAD_BYTES {
         let reason = RejectReason::Oversized {
             limit: MAX_PAYLOAD_BYTES as u64,
             found: raw.len() as u64,
         };
-        return Err(if find_secret_member(raw).is_some() {
-            redact(reason)
-        } else {
-            keep(reason)
-        });
+        return Err(quarantine(raw, reason));
     }
     let text = match std::str::from_utf8(raw) {
         Ok(t) => t,
@@ -301,11 +201,7 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
             let reason = RejectReason::NotUtf8 {
                 valid_up_to: e.valid_up_to() as u64,
             };
-            return Err(if find_secret_member(raw).is_some() {
-                redact(reason)
-            } else {
-                keep(reason)
-            });
+            return Err(quarantine(raw, reason));
         }
     };
     // Derived structs also accept JSON arrays (positionally); the schema has no arrays at all.
@@ -317,11 +213,7 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
                 path.1
             ),
         };
-        return Err(if find_secret_member(raw).is_some() {
-            redact(reason)
-        } else {
-            keep(reason)
-        });
+        return Err(quarantine(raw, reason));
     }
     let result = match serde_json::from_str::<WireEvent<'_>>(text) {
         Ok(wire) => validate(&wire).map(|event| ValidatedEvent::encode(&event)),
@@ -331,24 +223,48 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
         Ok(validated) => {
             // An escaped marker (`\u0050RIVATE KEY-----`) passes the check of the raw bytes
             // above; the encoding holds every string as decoded.
-            if memchr::memchr(b'\\', raw).is_some() && holds_private_key_block(validated.encoded())
+            if memchr::memchr(b'\\', raw).is_some()
+                && secret::holds_private_key_block(validated.encoded())
             {
-                return Err(redact(RejectReason::SecretMaterial {
-                    location: PEM_LOCATION.into(),
-                }));
+                return Err(redact(raw, pem()));
             }
             Ok(validated)
         }
-        Err(Failure::Secret(location)) => Err(redact(RejectReason::SecretMaterial { location })),
-        Err(Failure::RedactedReason(reason)) => Err(redact(reason)),
-        Err(Failure::Reason(reason)) => {
-            // A payload that failed for another reason may still carry a secret under a member
-            // name the schema never reached: check before keeping its bytes.
-            match find_secret_member(raw) {
-                Some(location) => Err(redact(RejectReason::SecretMaterial { location })),
-                None => Err(keep(reason)),
-            }
+        Err(Failure::Secret(location)) => {
+            Err(redact(raw, RejectReason::SecretMaterial { location }))
         }
+        Err(Failure::RedactedReason(reason)) => Err(redact(raw, reason)),
+        // A payload that failed for another reason may still carry a secret under a member
+        // name the schema never reached: the rule for kept bytes decides.
+        Err(Failure::Reason(reason)) => Err(quarantine(raw, reason)),
+    }
+}
+
+/// The rejection of `raw` for `reason`, keeping its bytes only if the rule for kept bytes
+/// (`secret::secret_in_input`) allows: where it finds secret material the reason becomes
+/// `secret_material` there; where it cannot read the bytes the reason stands. Either way only
+/// the length and SHA-256 are kept.
+fn quarantine(raw: &[u8], reason: RejectReason) -> Rejection {
+    match secret::secret_in_input(raw, MAX_KEPT_RAW_BYTES) {
+        None => Rejection {
+            reason,
+            payload: KeptPayload::raw(raw),
+        },
+        Some(Finding::Secret(location)) => redact(raw, RejectReason::SecretMaterial { location }),
+        Some(Finding::Unproven(_)) => redact(raw, reason),
+    }
+}
+
+fn redact(raw: &[u8], reason: RejectReason) -> Rejection {
+    Rejection {
+        reason,
+        payload: KeptPayload::redacted(raw),
+    }
+}
+
+fn pem() -> RejectReason {
+    RejectReason::SecretMaterial {
+        location: secret::PEM_LOCATION.into(),
     }
 }
 
@@ -362,144 +278,6 @@ enum Failure {
 impl From<RejectReason> for Failure {
     fn from(r: RejectReason) -> Failure {
         Failure::Reason(r)
-    }
-}
-
-/// Finds secret material anywhere in a payload, even one that is not valid JSON: every
-/// `"name"` followed by `:` is checked against the member names that carry secret values, and
-/// every string is checked for a PEM private key block. A string with escapes is checked as JSON
-/// reads it, so `"pass\u0077ord"` is the member `password` and an escaped PEM marker is found.
-pub fn find_secret_member(raw: &[u8]) -> Option<String> {
-    let mut i = 0;
-    while let Some(start) = memchr::memchr(b'"', &raw[i..]).map(|p| i + p + 1) {
-        let mut j = start;
-        let mut escaped = false;
-        while j < raw.len() && raw[j] != b'"' {
-            if raw[j] == b'\\' {
-                escaped = true;
-                j += 2;
-            } else {
-                j += 1;
-            }
-        }
-        if j >= raw.len() {
-            return None;
-        }
-        let unescaped = if escaped {
-            serde_json::from_slice::<String>(&raw[start - 1..=j]).ok()
-        } else {
-            None
-        };
-        if let Some(text) = &unescaped
-            && holds_private_key_block(text.as_bytes())
-        {
-            return Some(PEM_LOCATION.into());
-        }
-        let mut k = j + 1;
-        while k < raw.len() && raw[k].is_ascii_whitespace() {
-            k += 1;
-        }
-        if raw.get(k) == Some(&b':') {
-            let name = match &unescaped {
-                Some(text) => Some(text.as_str()),
-                None => std::str::from_utf8(&raw[start..j]).ok(),
-            };
-            if let Some(name) = name
-                && is_secret_name(name)
-            {
-                return Some(quote(name));
-            }
-        }
-        i = j + 1;
-    }
-    None
-}
-
-/// Where a Kafka message key holds secret material, by the rules for payloads: a member named
-/// like a secret (`"password":` in a JSON-ish key) or a PEM private key block, quoted or not.
-/// Ingest keeps such a key only as its length and hash (`entry::MessageKey::Redacted`).
-pub fn secret_in_key(key: &[u8]) -> Option<String> {
-    if holds_private_key_block(key) {
-        return Some(PEM_LOCATION.to_owned());
-    }
-    find_secret_member(key)
-}
-
-/// Where a stored event holds secret material that validation refuses: an attribute named like
-/// a secret, or a PEM private key block in any of its strings. `None` for every event
-/// `decode_event` accepts; verification reports anything else.
-pub fn secret_in_event(e: &EventView<'_>) -> Option<String> {
-    event_secret(e, true)
-}
-
-/// `secret_in_event`, searching the strings for a PEM block only if `may_hold_pem`.
-fn event_secret(e: &EventView<'_>, may_hold_pem: bool) -> Option<String> {
-    if let Some((key, _)) = e.attributes.iter().find(|(key, _)| is_secret_name(key)) {
-        return Some(format!("attributes.{}", quote(key)));
-    }
-    (may_hold_pem && pem_in_event(e)).then(|| PEM_LOCATION.to_owned())
-}
-
-fn pem_in_event(e: &EventView<'_>) -> bool {
-    let pem = |s: &str| holds_private_key_block(s.as_bytes());
-    let strings = [
-        Some(e.source),
-        Some(e.id),
-        e.actor.as_ref().map(|a| a.id),
-        Some(e.subject.id),
-        e.grant_id,
-        e.request_id,
-        e.resource,
-        e.reason,
-        e.ticket,
-        e.policy.as_ref().map(|p| p.id),
-        e.policy.as_ref().and_then(|p| p.version),
-        e.policy.as_ref().and_then(|p| p.hash),
-        e.credential.as_ref().map(|c| c.id),
-        e.owner,
-    ];
-    let in_attributes = e.attributes.iter().any(|(key, value)| {
-        pem(key) || matches!(value, crate::view::AttrValueView::Text(t) if pem(t))
-    });
-    strings.into_iter().flatten().any(pem) || in_attributes
-}
-
-/// Where a stored entry holds secret material that ingest never keeps: in its event (see
-/// `secret_in_event`), or in what a quarantined entry kept of its input (raw bytes with a
-/// secret member name or a PEM private key block, escapes decoded; or a kept event). `None`
-/// for every entry idledger writes, so `idledger verify` can prove the promise that secret
-/// values are never stored. `leaf` is the entry's bytes, which hold every string as stored: the
-/// strings are searched for a PEM block one by one only when the leaf holds its marker at all.
-pub fn secret_in_entry(leaf: &[u8], view: &crate::view::EntryView<'_>) -> Option<String> {
-    use crate::view::{BodyView, MessageKeyView, OriginView};
-    let marked = holds_private_key_block(leaf);
-    if let OriginView::Kafka(k) = &view.origin
-        && let MessageKeyView::Kept(key) = k.key
-    {
-        // The key is in the leaf too: without the leaf's marker it holds no PEM block.
-        let location = if marked && holds_private_key_block(key) {
-            Some(PEM_LOCATION.to_owned())
-        } else {
-            find_secret_member(key)
-        };
-        if let Some(location) = location {
-            return Some(format!("kafka key: {location}"));
-        }
-    }
-    match &view.body {
-        BodyView::Event(e) => event_secret(&e.event, marked),
-        BodyView::Quarantined(r) => match &r.payload {
-            KeptPayload::Raw { bytes, .. } => {
-                if holds_private_key_block(bytes) {
-                    Some(PEM_LOCATION.to_owned())
-                } else {
-                    find_secret_member(bytes)
-                }
-            }
-            KeptPayload::Event(event) => event_secret(&EventView::of(event), marked),
-            KeptPayload::Redacted { .. } | KeptPayload::Nothing => None,
-        },
-        BodyView::System(_) => None,
     }
 }
 
@@ -787,30 +565,6 @@ mod tests {
     use crate::event::{Actor, AttrValue, Credential, Policy, Subject};
     use proptest::prelude::*;
 
-    #[test]
-    fn secret_names_are_recognized_as_written_by_real_systems() {
-        let cases: &[(&str, bool)] = &[
-            ("client_secret", true),
-            ("Private-Key", true),
-            ("API.KEY", true),
-            ("secret access key", true),
-            ("PRIVATE_\u{212A}EY", true), // Kelvin sign lowercases to `k`
-            ("db_password", true),
-            ("AWS_SECRET_ACCESS_KEY", true),
-            ("github-token", true),
-            ("stripe.api_key", true),
-            ("password_changed_at", false),
-            ("token_count", false),
-            ("secrets", false),
-            ("fingerprint", false),
-            ("clé", false),
-            ("", false),
-        ];
-        for (name, secret) in cases {
-            assert_eq!(is_secret_name(name), *secret, "{name:?}");
-        }
-    }
-
     proptest! {
         /// The ids located while encoding field by field are where a decode of the bytes finds
         /// them, and the bytes (encoded from a view of the event) are `encode_event`'s, with every
@@ -872,15 +626,6 @@ mod tests {
                 (start(decoded.grant), start(decoded.resource), start(decoded.credential))
             );
             prop_assert_eq!(ValidatedEvent::encode(&EventView::of(&event)).ids, decoded);
-        }
-
-        /// The allocation-free ASCII path decides exactly as the general normalization.
-        #[test]
-        fn ascii_fast_path_matches_normalization(name in "[a-zA-Z_. -]{0,70}|(?i)(client|api|private|access)[_. -]?(secret|key|token)") {
-            let normal = normalize_name(&name);
-            let general = SECRET_NAMES.contains(&normal.as_str())
-                || SECRET_SUFFIXES.iter().any(|s| normal.ends_with(s));
-            prop_assert_eq!(is_secret_name(&name), general);
         }
     }
 }

@@ -61,8 +61,9 @@ pub enum MessageKey {
     Absent,
     /// The key's bytes (its first `MAX_KEPT_KEY_BYTES`).
     Kept(Vec<u8>),
-    /// The key carried secret material (the same rules as a payload: a member named like a
-    /// secret, or a PEM private key block): only the length and SHA-256 of all of it are kept.
+    /// The key may not be kept verbatim by the rule for kept bytes, as a payload (secret material,
+    /// or bytes that could not be proven free of it; `secret::secret_in_key`): only the length
+    /// and SHA-256 of all of it are kept.
     Redacted { total_len: u64, sha256: [u8; 32] },
 }
 
@@ -86,7 +87,7 @@ impl MessageKey {
     pub fn of(key: Option<&[u8]>) -> MessageKey {
         match key {
             None => MessageKey::Absent,
-            Some(k) if crate::decode::secret_in_key(k).is_some() => MessageKey::Redacted {
+            Some(k) if crate::secret::secret_in_key(k).is_some() => MessageKey::Redacted {
                 total_len: k.len() as u64,
                 sha256: crate::hash::sha256(k).0,
             },

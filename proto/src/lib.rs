@@ -12,6 +12,7 @@ pub mod merkle;
 pub mod note;
 pub mod proof;
 pub mod rejection;
+pub mod secret;
 pub mod time;
 pub mod tree_size;
 pub mod view;

@@ -325,6 +325,34 @@ fn secret_material_is_rejected_and_only_hashed() {
     }
 }
 
+/// Bytes that cannot be read as JSON tokens may hide a secret member: only their hash is kept,
+/// under their own reason, as payload and as Kafka key, and verification refuses them as kept
+/// bytes (before, the unescaped quote of this example put the scan of quote pairs one string out
+/// of step, the password was never seen as a member name, and the bytes were kept).
+#[test]
+fn unreadable_bytes_are_only_hashed() {
+    let input = br#"{"reason":"5" tall","password":"hunter2"}"#;
+    let r = decode_event(input).expect_err("not json");
+    assert_eq!(r.reason.class(), "not_json");
+    assert_eq!(r.payload, KeptPayload::redacted(input));
+    let o = KafkaOrigin::new("t", 0, 1, None, Some(input));
+    assert!(matches!(o.key, MessageKey::Redacted { .. }), "{:?}", o.key);
+    let kept = Entry {
+        version: FORMAT_VERSION,
+        seq: 1,
+        prev_leaf_hash: [0; 32],
+        received_at: Timestamp(0),
+        origin: Origin::Ledger,
+        body: Body::Quarantined(Box::new(idledger_proto::Rejection {
+            reason: r.reason,
+            payload: KeptPayload::raw(input),
+        })),
+    }
+    .encode();
+    let view = EntryView::decode(&kept).expect("decodes");
+    assert!(idledger_proto::decode::secret_in_entry(&kept, &view).is_some());
+}
+
 #[test]
 fn other_rejections_keep_raw_bytes() {
     let input = with("type", "\"nope\"");
