@@ -2,6 +2,7 @@
 //! `Rejection` that names the problem precisely and never keeps secret material (what may be
 //! kept is `secret`'s rule; the JSON shapes read are in `wire`).
 
+use crate::characters::{self, Chars};
 use crate::event::{ActorKind, CredentialKind, Decision, Event, EventType, Family, SubjectKind};
 use crate::hash::{Hash, sha256};
 use crate::rejection::{KeptPayload, MAX_KEPT_RAW_BYTES, RejectReason, Rejection, quote};
@@ -281,10 +282,13 @@ impl From<RejectReason> for Failure {
     }
 }
 
+/// A string field: not empty, at most `max` bytes, and only characters of its kind (see
+/// `characters`).
 fn text<'w>(
     field: &str,
     value: &'w Option<Cow<'_, str>>,
     max: usize,
+    chars: Chars,
 ) -> Result<Option<&'w str>, RejectReason> {
     match value.as_deref() {
         None => Ok(None),
@@ -296,7 +300,13 @@ fn text<'w>(
             limit: max as u64,
             found: v.len() as u64,
         }),
-        Some(v) => Ok(Some(v)),
+        Some(v) => match characters::first_refused(v, chars) {
+            Some((at, c)) => Err(RejectReason::InvalidValue {
+                field: field.to_owned(),
+                message: characters::refusal(at, c),
+            }),
+            None => Ok(Some(v)),
+        },
     }
 }
 
@@ -363,8 +373,11 @@ fn fingerprint(value: &str) -> Result<[u8; 32], RejectReason> {
 /// wire event where JSON escapes had to be decoded): no string is copied before the event is
 /// encoded.
 fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
-    let id = required("id", text("id", &w.id, MAX_ID_BYTES)?)?;
-    let source = required("source", text("source", &w.source, MAX_ID_BYTES)?)?;
+    let id = required("id", text("id", &w.id, MAX_ID_BYTES, Chars::Identifier)?)?;
+    let source = required(
+        "source",
+        text("source", &w.source, MAX_ID_BYTES, Chars::Identifier)?,
+    )?;
     let kind_text = w
         .kind
         .as_deref()
@@ -378,7 +391,10 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
 
     let subject = w.subject.as_ref().ok_or_else(|| missing("subject"))?;
     let subject = SubjectView {
-        id: required("subject.id", text("subject.id", &subject.id, MAX_ID_BYTES)?)?,
+        id: required(
+            "subject.id",
+            text("subject.id", &subject.id, MAX_ID_BYTES, Chars::Identifier)?,
+        )?,
         kind: enumerated(
             "subject.kind",
             &subject.kind,
@@ -390,7 +406,10 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
 
     let actor = match &w.actor {
         Some(a) => Some(ActorView {
-            id: required("actor.id", text("actor.id", &a.id, MAX_ID_BYTES)?)?,
+            id: required(
+                "actor.id",
+                text("actor.id", &a.id, MAX_ID_BYTES, Chars::Identifier)?,
+            )?,
             kind: enumerated("actor.kind", &a.kind, ActorKind::parse, ActorKind::NAMES)?
                 .ok_or_else(|| missing("actor.kind"))?,
             mfa: a.mfa,
@@ -407,11 +426,14 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
     let credential = match &w.credential {
         Some(c) => {
             if let Some(member) = c.other_members.iter().find(|m| is_secret_name(m)) {
-                return Err(Failure::Secret(format!("credential.{member}")));
+                return Err(Failure::Secret(format!(
+                    "credential.{}",
+                    characters::escaped(member)
+                )));
             }
             if let Some(member) = c.other_members.first() {
                 return Err(Failure::RedactedReason(RejectReason::UnknownField {
-                    field: format!("credential.{member}"),
+                    field: format!("credential.{}", characters::escaped(member)),
                 }));
             }
             let fp = c
@@ -419,7 +441,10 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
                 .as_deref()
                 .ok_or_else(|| missing("credential.fingerprint"))?;
             Some(CredentialView {
-                id: required("credential.id", text("credential.id", &c.id, MAX_ID_BYTES)?)?,
+                id: required(
+                    "credential.id",
+                    text("credential.id", &c.id, MAX_ID_BYTES, Chars::Identifier)?,
+                )?,
                 kind: enumerated(
                     "credential.kind",
                     &c.kind,
@@ -433,65 +458,24 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
         None => None,
     };
 
-    let mut attributes: Vec<(&str, AttrValueView<'_>)> = Vec::new();
-    if let Some(WireAttributes(list)) = &w.attributes {
-        if list.len() > MAX_ATTRIBUTES {
-            return Err(RejectReason::InvalidValue {
-                field: "attributes".into(),
-                message: format!("{} attributes; the limit is {MAX_ATTRIBUTES}", list.len()),
-            }
-            .into());
-        }
-        attributes.reserve_exact(list.len());
-        for (key, value) in list {
-            let key: &str = key;
-            // Built only for a rejection: this loop runs for every attribute of every event.
-            let field = || format!("attributes.{}", quote(key));
-            if is_secret_name(key) {
-                return Err(Failure::Secret(field()));
-            }
-            if key.is_empty() {
-                return Err(RejectReason::EmptyField { field: field() }.into());
-            }
-            if key.len() > MAX_ATTRIBUTE_KEY_BYTES {
-                return Err(RejectReason::FieldTooLong {
-                    field: field(),
-                    limit: MAX_ATTRIBUTE_KEY_BYTES as u64,
-                    found: key.len() as u64,
-                }
-                .into());
-            }
-            let value = match value {
-                WireValue::Text(t) if t.len() > MAX_TEXT_BYTES => {
-                    return Err(RejectReason::FieldTooLong {
-                        field: field(),
-                        limit: MAX_TEXT_BYTES as u64,
-                        found: t.len() as u64,
-                    }
-                    .into());
-                }
-                WireValue::Text(t) => AttrValueView::Text(t),
-                WireValue::Integer(i) => AttrValueView::Integer(*i),
-                WireValue::Number(n) => AttrValueView::Number(*n),
-                WireValue::Bool(b) => AttrValueView::Bool(*b),
-            };
-            attributes.push((key, value));
-        }
-        attributes.sort_by(|a, b| a.0.cmp(b.0));
-        if let Some(pair) = attributes.windows(2).find(|p| p[0].0 == p[1].0) {
-            return Err(RejectReason::InvalidValue {
-                field: format!("attributes.{}", quote(pair[0].0)),
-                message: "appears more than once".into(),
-            }
-            .into());
-        }
-    }
+    let attributes = match &w.attributes {
+        Some(WireAttributes(list)) => validate_attributes(list)?,
+        None => Vec::new(),
+    };
 
     let policy = match &w.policy {
         Some(p) => Some(PolicyView {
-            id: required("policy.id", text("policy.id", &p.id, MAX_ID_BYTES)?)?,
-            version: text("policy.version", &p.version, MAX_TEXT_BYTES)?,
-            hash: text("policy.hash", &p.hash, MAX_TEXT_BYTES)?,
+            id: required(
+                "policy.id",
+                text("policy.id", &p.id, MAX_ID_BYTES, Chars::Identifier)?,
+            )?,
+            version: text(
+                "policy.version",
+                &p.version,
+                MAX_TEXT_BYTES,
+                Chars::Identifier,
+            )?,
+            hash: text("policy.hash", &p.hash, MAX_TEXT_BYTES, Chars::Identifier)?,
         }),
         None => None,
     };
@@ -503,21 +487,96 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
         time,
         actor,
         subject,
-        grant_id: text("grant_id", &w.grant_id, MAX_ID_BYTES)?,
-        request_id: text("request_id", &w.request_id, MAX_ID_BYTES)?,
-        resource: text("resource", &w.resource, MAX_TEXT_BYTES)?,
-        reason: text("reason", &w.reason, MAX_REASON_BYTES)?,
-        ticket: text("ticket", &w.ticket, MAX_TEXT_BYTES)?,
+        grant_id: text("grant_id", &w.grant_id, MAX_ID_BYTES, Chars::Identifier)?,
+        request_id: text("request_id", &w.request_id, MAX_ID_BYTES, Chars::Identifier)?,
+        resource: text("resource", &w.resource, MAX_TEXT_BYTES, Chars::Identifier)?,
+        reason: text("reason", &w.reason, MAX_REASON_BYTES, Chars::FreeText)?,
+        ticket: text("ticket", &w.ticket, MAX_TEXT_BYTES, Chars::Identifier)?,
         policy,
         decision: enumerated("decision", &w.decision, Decision::parse, Decision::NAMES)?,
         expires_at: time_field("expires_at", &w.expires_at)?,
         exception: w.exception.unwrap_or(false),
         credential,
-        owner: text("owner", &w.owner, MAX_ID_BYTES)?,
+        owner: text("owner", &w.owner, MAX_ID_BYTES, Chars::Identifier)?,
         attributes,
     };
     check_required_for_type(&event)?;
     Ok(event)
+}
+
+/// The attributes, checked and sorted by key: no secret name, keys identifiers of at most
+/// `MAX_ATTRIBUTE_KEY_BYTES`, text values free text of at most `MAX_TEXT_BYTES`, no key twice.
+fn validate_attributes<'w>(
+    list: &'w [(Cow<'_, str>, WireValue<'_>)],
+) -> Result<Vec<(&'w str, AttrValueView<'w>)>, Failure> {
+    if list.len() > MAX_ATTRIBUTES {
+        return Err(RejectReason::InvalidValue {
+            field: "attributes".into(),
+            message: format!("{} attributes; the limit is {MAX_ATTRIBUTES}", list.len()),
+        }
+        .into());
+    }
+    let mut attributes = Vec::with_capacity(list.len());
+    for (key, value) in list {
+        let key: &str = key;
+        // Built only for a rejection: this loop runs for every attribute of every event. The
+        // key is quoted with the characters an identifier may not hold written out.
+        let field = || format!("attributes.{}", quote(&characters::escaped(key)));
+        if is_secret_name(key) {
+            return Err(Failure::Secret(field()));
+        }
+        if key.is_empty() {
+            return Err(RejectReason::EmptyField { field: field() }.into());
+        }
+        if let Some((at, c)) = characters::first_refused(key, Chars::Identifier) {
+            return Err(RejectReason::InvalidValue {
+                field: field(),
+                message: format!("key {}", characters::refusal(at, c)),
+            }
+            .into());
+        }
+        if key.len() > MAX_ATTRIBUTE_KEY_BYTES {
+            return Err(RejectReason::FieldTooLong {
+                field: field(),
+                limit: MAX_ATTRIBUTE_KEY_BYTES as u64,
+                found: key.len() as u64,
+            }
+            .into());
+        }
+        let value = match value {
+            WireValue::Text(t) if t.len() > MAX_TEXT_BYTES => {
+                return Err(RejectReason::FieldTooLong {
+                    field: field(),
+                    limit: MAX_TEXT_BYTES as u64,
+                    found: t.len() as u64,
+                }
+                .into());
+            }
+            WireValue::Text(t) => match characters::first_refused(t, Chars::FreeText) {
+                Some((at, c)) => {
+                    return Err(RejectReason::InvalidValue {
+                        field: field(),
+                        message: characters::refusal(at, c),
+                    }
+                    .into());
+                }
+                None => AttrValueView::Text(t),
+            },
+            WireValue::Integer(i) => AttrValueView::Integer(*i),
+            WireValue::Number(n) => AttrValueView::Number(*n),
+            WireValue::Bool(b) => AttrValueView::Bool(*b),
+        };
+        attributes.push((key, value));
+    }
+    attributes.sort_by(|a, b| a.0.cmp(b.0));
+    if let Some(pair) = attributes.windows(2).find(|p| p[0].0 == p[1].0) {
+        return Err(RejectReason::InvalidValue {
+            field: format!("attributes.{}", quote(pair[0].0)),
+            message: "appears more than once".into(),
+        }
+        .into());
+    }
+    Ok(attributes)
 }
 
 /// The per-type requirements of docs/EVENTS.md.

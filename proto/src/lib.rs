@@ -3,6 +3,7 @@
 //! no RocksDB: an auditor's offline verifier needs this crate alone.
 
 pub mod bundle;
+pub mod characters;
 pub mod checkpoint;
 pub mod decode;
 pub mod entry;
