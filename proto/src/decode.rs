@@ -641,12 +641,13 @@ mod tests {
             expires in proptest::option::of(any::<i64>()),
             credential in proptest::option::of("\\PC{1,20}"),
             owner in proptest::option::of("\\PC{1,20}"),
-            attributes in proptest::collection::vec(("\\PC{1,8}", prop_oneof![
+            // Sorted by key, each key once, as every stored event's attributes are.
+            attributes in proptest::collection::btree_map("\\PC{1,8}", prop_oneof![
                 "\\PC{0,8}".prop_map(AttrValue::Text),
                 any::<i64>().prop_map(AttrValue::Integer),
                 (-1e300f64..1e300).prop_map(AttrValue::Number),
                 any::<bool>().prop_map(AttrValue::Bool),
-            ]), 0..4),
+            ], 0..4),
         ) {
             let event = Event {
                 source,
@@ -670,7 +671,7 @@ mod tests {
                     fingerprint: [7; 32],
                 }),
                 owner,
-                attributes,
+                attributes: attributes.into_iter().collect(),
             };
             let (bytes, at) = crate::entry::encode_event_locating_ids(&EventView::of(&event));
             prop_assert_eq!(&bytes, &crate::entry::encode_event(&event));

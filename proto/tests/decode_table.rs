@@ -531,6 +531,59 @@ fn attribute_numbers_in_leaves_must_be_finite() {
     }
 }
 
+/// Both leaf decoders refuse an event whose attributes are not sorted by key with each key
+/// once, as docs/FORMAT.md promises: in an event entry and in the event a quarantined entry
+/// kept (before, both accepted such leaves, and a lookup by bisection could miss a key).
+/// (attribute keys, accepted)
+#[test]
+fn attributes_in_leaves_must_be_sorted_and_unique() {
+    use idledger_proto::entry::LeafError;
+    use idledger_proto::event::AttrValue;
+    use idledger_proto::view::EventView;
+    let valid = decode_event(VALID.as_bytes()).expect("valid").to_event();
+    let cases: [(&[&str], Option<usize>); 6] = [
+        (&[], None),
+        (&["a", "b", "c"], None),
+        (&["B", "a", "é"], None),
+        (&["b", "a"], Some(1)),
+        (&["a", "b", "b"], Some(2)),
+        (&["a", "c", "b", "d"], Some(2)),
+    ];
+    for (keys, refused_at) in cases {
+        let mut event = valid.clone();
+        event.attributes = keys
+            .iter()
+            .map(|k| ((*k).to_owned(), AttrValue::Integer(1)))
+            .collect();
+        let bodies = [
+            Body::Event(Box::new(EventEntry {
+                links: BackLinks::default(),
+                event: event.clone(),
+            })),
+            Body::Quarantined(Box::new(idledger_proto::Rejection {
+                reason: RejectReason::ConflictingDuplicate { first_index: 3 },
+                payload: KeptPayload::Event(Box::new(event.clone())),
+            })),
+        ];
+        let want = refused_at.map(|index| LeafError::UnsortedAttributes { index });
+        for body in bodies {
+            let bytes = Entry {
+                version: FORMAT_VERSION,
+                seq: 7,
+                prev_leaf_hash: [0; 32],
+                received_at: Timestamp(1),
+                origin: Origin::Ledger,
+                body,
+            }
+            .encode();
+            assert_eq!(Entry::decode(&bytes).err(), want, "{keys:?}");
+            assert_eq!(EntryView::decode(&bytes).err(), want, "{keys:?}");
+        }
+        let encoded = idledger_proto::entry::encode_event(&event);
+        assert_eq!(EventView::decode(&encoded).err(), want, "{keys:?}");
+    }
+}
+
 /// Numbers are read correctly rounded, so an event written back as JSON reads as the same event
 /// (found by fuzzing: a 60-digit integer read as 1.8888888888888882e59, written as that, and read
 /// back one unit lower).
