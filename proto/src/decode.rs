@@ -7,7 +7,7 @@ use crate::event::{ActorKind, CredentialKind, Decision, Event, EventType, Family
 use crate::hash::{Hash, sha256};
 use crate::rejection::{KeptPayload, MAX_KEPT_RAW_BYTES, RejectReason, Rejection, quote};
 use crate::secret::{self, Finding};
-use crate::time::Timestamp;
+use crate::time::{EARLIEST_EVENT_TIME, EVENT_TIME_END, Timestamp};
 use crate::view::{ActorView, AttrValueView, CredentialView, EventView, PolicyView, SubjectView};
 use crate::wire::{WireAttributes, WireEvent, WireValue, first_array_path, precise_parse_error};
 use std::borrow::Cow;
@@ -340,20 +340,24 @@ fn enumerated<T>(
     }
 }
 
+/// A time field: RFC 3339, inside the window of event times.
 fn time_field(
     field: &str,
     value: &Option<Cow<'_, str>>,
 ) -> Result<Option<Timestamp>, RejectReason> {
-    match value {
-        None => Ok(None),
-        Some(v) => Timestamp::parse_rfc3339(v)
-            .map(Some)
-            .map_err(|e| RejectReason::InvalidTime {
-                field: field.to_owned(),
-                found: quote(v),
-                message: e.to_string(),
-            }),
+    let Some(v) = value else { return Ok(None) };
+    let invalid = |message: String| RejectReason::InvalidTime {
+        field: field.to_owned(),
+        found: quote(v),
+        message,
+    };
+    let time = Timestamp::parse_rfc3339(v).map_err(|e| invalid(e.to_string()))?;
+    if !time.is_event_time() {
+        return Err(invalid(format!(
+            "outside the window of event times, {EARLIEST_EVENT_TIME} (inclusive) to {EVENT_TIME_END} (exclusive)"
+        )));
     }
+    Ok(Some(time))
 }
 
 fn fingerprint(value: &str) -> Result<[u8; 32], RejectReason> {

@@ -1,6 +1,6 @@
-//! Table tests for the characters string fields may hold (docs/EVENTS.md, Characters): no
-//! control or bidirectional formatting character in identifiers; free text may hold newlines
-//! and tabs. Printed output then reads as what is stored.
+//! Table tests for two rules of docs/EVENTS.md that keep what is printed truthful and printable:
+//! the characters string fields may hold (no control or bidirectional formatting character in
+//! identifiers; free text may hold newlines and tabs), and the window event times lie in.
 
 use idledger_proto::decode::decode_event;
 use idledger_proto::rejection::RejectReason;
@@ -82,8 +82,40 @@ fn identifiers_hold_no_control_or_bidirectional_characters() {
     }
 }
 
+/// One line per case: the field, the time, accepted or the rejection's message.
+#[test]
+#[rustfmt::skip]
+fn event_times_lie_in_the_window() {
+    let window = "outside the window of event times, 1970-01-01T00:00:00Z (inclusive) to 2200-01-01T00:00:00Z (exclusive)";
+    let cases: Vec<(&str, &str, Option<&str>)> = vec![
+        ("time", "1970-01-01T00:00:00Z", None),
+        ("time", "1969-12-31T23:59:59.999999999Z", Some(window)),
+        ("time", "1970-01-01T00:30:00+01:00", Some(window)),
+        ("time", "1700-06-01T00:00:00Z", Some(window)),
+        ("time", "2199-12-31T23:59:59.999999999Z", None),
+        ("time", "2199-12-31T23:30:00-01:00", Some(window)),
+        ("time", "2200-01-01T00:00:00Z", Some(window)),
+        ("time", "2261-01-01T00:00:00Z", Some(window)),
+        ("expires_at", "1970-01-01T00:00:00Z", None),
+        ("expires_at", "1969-12-31T23:59:59Z", Some(window)),
+        ("expires_at", "2199-12-31T23:59:59Z", None),
+        ("expires_at", "2200-01-01T00:00:00Z", Some(window)),
+        // Beyond what a timestamp can hold at all: the parser's own refusal.
+        ("time", "9999-01-01T00:00:00Z", Some("year is out of range")),
+    ];
+    for (field, time, want) in cases {
+        let json = with(field, &format!("\"{time}\""));
+        let want = match want {
+            None => Ok(()),
+            Some(message) => Err(RejectReason::InvalidTime { field: field.into(), found: time.into(), message: message.into() }),
+        };
+        assert_eq!(outcome(&json), want, "{field} {time}");
+    }
+}
+
 /// docs/event.schema.json states the character rule as a pattern on every string field, built
-/// from the same sets the code refuses (Cc, and `characters::BIDI_CONTROLS`).
+/// from the same sets the code refuses (Cc, and `characters::BIDI_CONTROLS`), and names the
+/// window of event times.
 #[test]
 fn the_schema_states_the_character_rule() {
     let schema: serde_json::Value =
@@ -120,5 +152,13 @@ fn the_schema_states_the_character_rule() {
     }
     for field in [&p["reason"], &p["attributes"]["additionalProperties"]] {
         assert_eq!(field["pattern"], free_text.as_str(), "{field}");
+    }
+    // The window of event times, which a pattern cannot state, is in the descriptions.
+    use idledger_proto::time::{EARLIEST_EVENT_TIME, EVENT_TIME_END};
+    for field in [&p["time"], &p["expires_at"]] {
+        let description = field["description"].as_str().expect("a description");
+        for end in [EARLIEST_EVENT_TIME, EVENT_TIME_END] {
+            assert!(description.contains(&end.to_rfc3339()), "{description}");
+        }
     }
 }
