@@ -1,8 +1,13 @@
 //! Fuzz target: the event decoder never panics; a rejection keeps raw bytes only when they
 //! hold no secret material, judged independently by serde_json (no member name anywhere is a
-//! secret name and no string holds a PEM private key block, escapes decoded); and an accepted
-//! event, written back as JSON, is accepted again with the very same canonical bytes.
+//! secret name and no string holds a PEM private key block, escapes decoded) and by the rule
+//! verification applies; the rule reads every JSON document serde_json reads (it never calls
+//! valid JSON unreadable); and an accepted event, written back as JSON, is accepted again with
+//! the very same canonical bytes.
 #![no_main]
+
+use idledger_proto::rejection::MAX_KEPT_RAW_BYTES;
+use idledger_proto::secret::{Extent, Finding, secret_in_input, secret_in_kept};
 
 /// A private key block's armour line, PEM or OpenPGP.
 fn armour(s: &str) -> bool {
@@ -15,9 +20,7 @@ fn holds_secret(v: &serde_json::Value) -> bool {
         Value::String(s) => armour(s),
         Value::Array(items) => items.iter().any(holds_secret),
         Value::Object(members) => members.iter().any(|(name, value)| {
-            idledger_proto::decode::is_secret_name(name)
-                || armour(name)
-                || holds_secret(value)
+            idledger_proto::decode::is_secret_name(name) || armour(name) || holds_secret(value)
         }),
         _ => false,
     }
@@ -33,16 +36,26 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             assert_eq!(again.to_event(), event);
             assert_eq!(again.encoded(), v.encoded());
             let value: serde_json::Value = serde_json::from_slice(data).expect("accepted is JSON");
-            assert!(!holds_secret(&value), "an accepted event holds secret material");
+            assert!(
+                !holds_secret(&value),
+                "an accepted event holds secret material"
+            );
             assert_eq!(idledger_proto::decode::secret_in_event(&v.view()), None);
         }
         Err(r) => {
             if matches!(r.payload, idledger_proto::KeptPayload::Raw { .. }) {
-                assert!(idledger_proto::decode::find_secret_member(data).is_none());
+                assert_eq!(secret_in_input(data, MAX_KEPT_RAW_BYTES), None);
                 if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) {
                     assert!(!holds_secret(&value), "raw bytes kept with secret material");
                 }
             }
         }
+    }
+    if serde_json::from_slice::<serde_json::Value>(data).is_ok() {
+        let finding = secret_in_kept(data, Extent::Whole);
+        assert!(
+            !matches!(finding, Some(Finding::Unproven(_))),
+            "valid JSON read as unreadable: {finding:?}"
+        );
     }
 });

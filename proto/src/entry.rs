@@ -61,8 +61,9 @@ pub enum MessageKey {
     Absent,
     /// The key's bytes (its first `MAX_KEPT_KEY_BYTES`).
     Kept(Vec<u8>),
-    /// The key carried secret material (the same rules as a payload: a member named like a
-    /// secret, or a PEM private key block): only the length and SHA-256 of all of it are kept.
+    /// The key may not be kept verbatim by the rule for kept bytes, as a payload (secret material,
+    /// or bytes that could not be proven free of it; `secret::secret_in_key`): only the length
+    /// and SHA-256 of all of it are kept.
     Redacted { total_len: u64, sha256: [u8; 32] },
 }
 
@@ -86,7 +87,7 @@ impl MessageKey {
     pub fn of(key: Option<&[u8]>) -> MessageKey {
         match key {
             None => MessageKey::Absent,
-            Some(k) if crate::decode::secret_in_key(k).is_some() => MessageKey::Redacted {
+            Some(k) if crate::secret::secret_in_key(k).is_some() => MessageKey::Redacted {
                 total_len: k.len() as u64,
                 sha256: crate::hash::sha256(k).0,
             },
@@ -251,6 +252,40 @@ pub enum LeafError {
     Malformed(String),
     #[error("leaf has {0} bytes after its end")]
     TrailingBytes(usize),
+    #[error(
+        "event attribute {index} is not after the one before it: attributes must be sorted by key, each key once"
+    )]
+    UnsortedAttributes { index: usize },
+}
+
+/// Checks that an event's attribute keys strictly increase (sorted by bytes, no key twice), as
+/// validation writes them and docs/FORMAT.md promises: `Event::attribute` and the report code
+/// search them by bisection, and a duplicate key would let two values stand behind one name.
+pub(crate) fn check_attribute_order<'k>(
+    keys: impl IntoIterator<Item = &'k str>,
+) -> Result<(), LeafError> {
+    let mut before: Option<&str> = None;
+    for (index, key) in keys.into_iter().enumerate() {
+        if before.is_some_and(|b| b >= key) {
+            return Err(LeafError::UnsortedAttributes { index });
+        }
+        before = Some(key);
+    }
+    Ok(())
+}
+
+/// `check_attribute_order` for every event an entry holds: its event, or the event a
+/// quarantined entry kept.
+fn check_entry_attributes(entry: &Entry) -> Result<(), LeafError> {
+    let event = match &entry.body {
+        Body::Event(e) => &e.event,
+        Body::Quarantined(r) => match &r.payload {
+            crate::rejection::KeptPayload::Event(e) => e,
+            _ => return Ok(()),
+        },
+        Body::System(_) => return Ok(()),
+    };
+    check_attribute_order(event.attributes.iter().map(|(k, _)| k.as_str()))
 }
 
 /// What every leaf decoder checks before decoding: the size limit and the format version.
@@ -288,7 +323,8 @@ impl Entry {
         out
     }
 
-    /// Decodes leaf bytes strictly: right version, nothing left over, every value well-formed.
+    /// Decodes leaf bytes strictly: right version, nothing left over, every value well-formed,
+    /// event attributes sorted by key with no key twice.
     pub fn decode(leaf: &[u8]) -> Result<Entry, LeafError> {
         check_preamble(leaf)?;
         let (entry, used): (Entry, usize) = bincode::decode_from_slice(leaf, config())
@@ -296,6 +332,7 @@ impl Entry {
         if used != leaf.len() {
             return Err(LeafError::TrailingBytes(leaf.len() - used));
         }
+        check_entry_attributes(&entry)?;
         Ok(entry)
     }
 

@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod bundle;
+pub mod characters;
 pub mod checkpoint;
 pub mod custody;
 pub mod decode;
@@ -17,9 +18,11 @@ pub mod positions;
 pub mod printable;
 pub mod proof;
 pub mod rejection;
+pub mod secret;
 pub mod time;
 pub mod tree_size;
 pub mod view;
+mod wire;
 
 pub use checkpoint::Checkpoint;
 pub use decode::{ValidatedEvent, decode_event};

@@ -5,12 +5,23 @@ use bincode::{Decode, Encode};
 use serde::{Serialize, Serializer};
 use std::fmt;
 
-/// An instant, in nanoseconds since 1970-01-01T00:00:00Z. Its range (years 1678 to 2261) covers
-/// every identity event; anything outside is rejected as impossible.
+/// An instant, in nanoseconds since 1970-01-01T00:00:00Z. Its range is years 1678 to 2261;
+/// anything outside does not parse. Events carry only times inside a narrower window
+/// (`EARLIEST_EVENT_TIME` to `EVENT_TIME_END`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub struct Timestamp(pub i64);
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// The earliest time an event may carry, inclusive: 1970-01-01T00:00:00Z. Validation refuses a
+/// `time` or `expires_at` before it (docs/EVENTS.md); code that turns an event time into a date
+/// (reports, queries) may rely on it.
+pub const EARLIEST_EVENT_TIME: Timestamp = Timestamp(0);
+
+/// The end of the times an event may carry, exclusive: 2200-01-01T00:00:00Z. Validation refuses
+/// a `time` or `expires_at` at or after it (docs/EVENTS.md), so a report may add years to an
+/// event time without leaving what a `Timestamp` holds (up to 2262).
+pub const EVENT_TIME_END: Timestamp = Timestamp(7_258_118_400 * NANOS_PER_SEC);
 
 /// Why a string is not an RFC 3339 timestamp.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,6 +167,12 @@ impl Timestamp {
             .ok_or(TimeError::OutOfRange("year"))
     }
 
+    /// Whether an event may carry this time: from `EARLIEST_EVENT_TIME` (inclusive) to
+    /// `EVENT_TIME_END` (exclusive).
+    pub fn is_event_time(self) -> bool {
+        (EARLIEST_EVENT_TIME..EVENT_TIME_END).contains(&self)
+    }
+
     pub fn from_unix_seconds(secs: i64) -> Timestamp {
         Timestamp(secs.saturating_mul(NANOS_PER_SEC))
     }
@@ -265,6 +282,25 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(Timestamp::parse_rfc3339(text), Err(want), "{text}");
+        }
+    }
+
+    /// The window's ends are the instants their documentation names, and its edges fall where
+    /// it says.
+    #[test]
+    fn the_event_time_window_is_as_documented() {
+        assert_eq!(EARLIEST_EVENT_TIME.to_rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(EVENT_TIME_END.to_rfc3339(), "2200-01-01T00:00:00Z");
+        let cases = [
+            (EARLIEST_EVENT_TIME.0 - 1, false),
+            (EARLIEST_EVENT_TIME.0, true),
+            (EVENT_TIME_END.0 - 1, true),
+            (EVENT_TIME_END.0, false),
+            (i64::MIN, false),
+            (i64::MAX, false),
+        ];
+        for (nanos, inside) in cases {
+            assert_eq!(Timestamp(nanos).is_event_time(), inside, "{nanos}");
         }
     }
 

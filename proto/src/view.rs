@@ -7,12 +7,12 @@
 
 use crate::entry::{BackLinks, Body, Entry, EventEntry, MAX_LEAF_BYTES, Origin, check_preamble};
 use crate::entry::{KEY_ABSENT, KEY_KEPT, KEY_REDACTED};
-use crate::entry::{KafkaOrigin, LeafError, MessageKey, SystemRecord};
+use crate::entry::{KafkaOrigin, LeafError, MessageKey, SystemRecord, check_attribute_order};
 use crate::event::{
     Actor, ActorKind, AttrValue, Credential, CredentialKind, Decision, Event, EventType, Policy,
     Subject, SubjectKind,
 };
-use crate::rejection::Rejection;
+use crate::rejection::{KeptPayload, Rejection};
 use crate::time::Timestamp;
 use bincode::{BorrowDecode, Encode};
 
@@ -201,10 +201,20 @@ fn decode_whole<'a, T: BorrowDecode<'a, ()>>(bytes: &'a [u8]) -> Result<T, LeafE
 
 impl<'a> EntryView<'a> {
     /// Decodes leaf bytes by the same rules as `Entry::decode`: right version, size limit,
-    /// nothing left over.
+    /// nothing left over, event attributes sorted by key with no key twice.
     pub fn decode(leaf: &'a [u8]) -> Result<EntryView<'a>, LeafError> {
         check_preamble(leaf)?;
-        decode_whole(leaf)
+        let view: EntryView<'a> = decode_whole(leaf)?;
+        match &view.body {
+            BodyView::Event(e) => e.event.check_attribute_order()?,
+            BodyView::Quarantined(r) => {
+                if let KeptPayload::Event(e) = &r.payload {
+                    check_attribute_order(e.attributes.iter().map(|(k, _)| k.as_str()))?;
+                }
+            }
+            BodyView::System(_) => {}
+        }
+        Ok(view)
     }
 
     /// The event, if this entry records one.
@@ -251,9 +261,16 @@ impl<'a> EntryView<'a> {
 
 impl<'a> EventView<'a> {
     /// Decodes an event's canonical encoding (as `ValidatedEvent::encoded` holds it): the whole
-    /// of `bytes`, nothing left over.
+    /// of `bytes`, nothing left over, attributes sorted by key with no key twice.
     pub fn decode(bytes: &'a [u8]) -> Result<EventView<'a>, LeafError> {
-        decode_whole(bytes)
+        let view: EventView<'a> = decode_whole(bytes)?;
+        view.check_attribute_order()?;
+        Ok(view)
+    }
+
+    /// Whether the attributes are sorted by key with no key twice, as every stored event's are.
+    fn check_attribute_order(&self) -> Result<(), LeafError> {
+        check_attribute_order(self.attributes.iter().map(|(k, _)| *k))
     }
 
     /// A view of an owned event (for code that serves owned and stored events alike).
