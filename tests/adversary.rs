@@ -80,9 +80,13 @@ fn refused(dir: &Path, vkey: &str, trusted: Option<&Path>, class: &str, index: u
             .name()
             .unwrap_or("attack")
             .replace("::", "-");
-        let kept = Path::new(&archive).join(name);
+        let ledger = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        let kept = Path::new(&archive).join(format!("{name}-{}", ledger.unwrap_or_default()));
         std::fs::create_dir_all(&kept).expect("archive");
         copy_dir(dir, &kept.join("data"));
+        if keys_for(dir).exists() {
+            copy_dir(&keys_for(dir), &kept.join("keys"));
+        }
         if let Some(t) = trusted {
             std::fs::copy(t, kept.join("trusted.checkpoint")).expect("copy");
         }
@@ -249,7 +253,12 @@ fn a_key_the_log_adds_does_not_vouch_for_itself() {
             }),
             ..last.clone()
         });
-        entries.push(rewritten(last));
+        // A new event (a fresh id, so no index gives it away) under the attacker's key.
+        let mut forged = rewritten(last);
+        if let Body::Event(ev) = &mut forged.body {
+            ev.event.id = "forged-1".into();
+        }
+        entries.push(forged);
         let size = entries.len() as u64;
         let previous = files.checkpoints().last().expect("checkpoint").0;
         files.rewrite(entries);
@@ -273,32 +282,55 @@ fn a_key_the_log_adds_does_not_vouch_for_itself() {
     );
 }
 
-/// With its checkpoints deleted, a forged tree must not get the writer's signature either.
+/// A forged tree must not get the writer's signature: neither with every checkpoint deleted,
+/// nor with the latest replaced by one the attacker signed over the forged root. The attacker
+/// also marks the ledger as written by an older version (layout 2), which a writer upgrades.
 #[test]
 fn the_writer_refuses_to_sign_over_a_forged_tree() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (dir, vkey) = genuine(tmp.path(), "l", 3);
-    let t = 1 + 7;
-    {
-        let files = Files::open(&dir);
-        let entries: Vec<Entry> = files
-            .entries()
-            .into_iter()
-            .map(|e| if e.seq >= t { rewritten(e) } else { e })
-            .collect();
-        files.rewrite(entries);
-        files.delete_checkpoints(|size| size > t);
+    let attacker = NoteSigner::new(ORIGIN, ed25519_dalek::SigningKey::from_bytes(&[77; 32]))
+        .expect("the attacker's key");
+    for (name, replace_latest) in [("deleted", false), ("replaced", true)] {
+        let (dir, vkey) = genuine(tmp.path(), name, 3);
+        let n = 1 + 3 * 7;
+        {
+            let files = Files::open(&dir);
+            let entries: Vec<Entry> = files
+                .entries()
+                .into_iter()
+                .map(|e| if e.seq >= 1 { rewritten(e) } else { e })
+                .collect();
+            files.rewrite(entries);
+            files.delete_checkpoints(|_| true);
+            if replace_latest {
+                let text = Checkpoint {
+                    origin: ORIGIN.into(),
+                    size: TreeSize(n),
+                    root: files.root(),
+                }
+                .to_text();
+                files.put_checkpoint(n, &sign_note(&text, &[&attacker]).expect("signs"));
+            }
+            files.put(CF_META, META_LAYOUT, b"2");
+            files.delete(CF_META, META_KEY_RECORDS);
+        }
+        let events = tmp.path().join("more.jsonl");
+        std::fs::write(&events, r#"{"id":"x1","source":"idp","type":"identity.created","time":"2026-01-02T00:00:00Z","actor":{"id":"hr","kind":"service"},"subject":{"id":"zed","kind":"human"}}"#).expect("write");
+        let o = run(&["append", "--data", path(&dir), path(&events)], None);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stdout(&o));
+        let why = if replace_latest {
+            "is not signed by"
+        } else {
+            "its latest checkpoint is missing"
+        };
+        assert!(stderr(&o).contains(why), "{name}: {}", stderr(&o));
+        let class = if replace_latest {
+            "missing signature"
+        } else {
+            "missing checkpoint"
+        };
+        refused(&dir, &vkey, None, class, n);
     }
-    let events = tmp.path().join("more.jsonl");
-    std::fs::write(&events, r#"{"id":"x1","source":"idp","type":"identity.created","time":"2026-01-02T00:00:00Z","actor":{"id":"hr","kind":"service"},"subject":{"id":"zed","kind":"human"}}"#).expect("write");
-    let o = run(&["append", "--data", path(&dir), path(&events)], None);
-    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
-    assert!(
-        stderr(&o).contains("latest checkpoint is of size 8"),
-        "{}",
-        stderr(&o)
-    );
-    refused(&dir, &vkey, None, "missing checkpoint", 1 + 3 * 7);
 }
 
 /// Moving a stored Kafka position forward makes ingest skip the messages in between.
@@ -384,6 +416,12 @@ fn hostile_database_values_are_findings_not_panics() {
         copy_dir(&base, &dir);
         copy_dir(&keys_for(&base), &keys_for(&dir));
         edit(&Files::open(&dir));
+        if let Some(archive) = std::env::var_os("IDLEDGER_ATTACK_ARCHIVE") {
+            let kept = Path::new(&archive).join(format!("hostile-{}", name.replace(' ', "_")));
+            std::fs::create_dir_all(&kept).expect("archive");
+            copy_dir(&dir, &kept.join("data"));
+            std::fs::write(kept.join("vkey"), &vkey).expect("write");
+        }
         let o = run(&["verify", "--data", path(&dir), "--vkey", &vkey], None);
         assert_eq!(
             o.status.code(),

@@ -6,14 +6,11 @@
 
 use std::borrow::Cow;
 
-/// Whether printing `c` as it is could change how the text around it reads: control characters
-/// (C0, DEL, C1) and the bidirectional formatting characters.
+/// Whether printing `c` as it is could change how the text around it reads: the characters an
+/// identifier may not hold (`characters`): control characters (C0, DEL, C1) and the
+/// bidirectional formatting characters.
 pub fn is_hazard(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-        )
+    crate::characters::is_refused(c, crate::characters::Chars::Identifier)
 }
 
 /// `text` with every hazardous character written as `\u{XXXX}` (and a backslash before `\u{`
