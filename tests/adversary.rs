@@ -53,7 +53,7 @@ fn append_batches(ledger: &mut Ledger, batches: u64) {
                     item: event(
                         &format!("e{n}"),
                         &format!("u{}", n % 3),
-                        (n % 2 == 0).then_some(&grant),
+                        n.is_multiple_of(2).then_some(&grant),
                     ),
                 }
             })

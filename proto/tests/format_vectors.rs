@@ -132,7 +132,8 @@ fn leaf_vectors_match_docs() {
 fn positions_digest_matches_the_documented_vectors() {
     let format = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/FORMAT.md"))
         .expect("FORMAT.md");
-    let cases: [(&[(&str, i32, i64)], &str); 2] = [
+    type Positions<'a> = &'a [(&'a str, i32, i64)];
+    let cases: [(Positions<'_>, &str); 2] = [
         (&[], "bvFSFhzN6qghSZBE9w7RLTeKM1ZJKe63XOGx57tmkl4="),
         (
             &[("identity-events", 1, 37), ("identity-events", 0, 1200)],

@@ -422,7 +422,8 @@ fn genuine_bundles_verify_from_the_first_key_through_the_rotation() {
 fn changed_bundles_are_refused_with_their_reason() {
     let log = Log::new();
     type Change = fn(&Log, &mut ProofBundle);
-    let cases: Vec<(&str, Change, fn(&BundleError) -> bool)> = vec![
+    type Expected = fn(&BundleError) -> bool;
+    let cases: Vec<(&str, Change, Expected)> = vec![
         (
             "no proofs at all",
             |_, b| b.proofs.clear(),
