@@ -9,6 +9,7 @@ mod output;
 mod workload;
 
 use clap::Parser as _;
+use idledger_proto::printable::printable;
 use std::process::ExitCode;
 
 /// jemalloc for every Rust allocation of the binary (RocksDB and librdkafka keep their own
@@ -93,11 +94,13 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
+            // Errors can quote what they refused (a bundle's field, a key name, a stored
+            // value): printed escaped, so no input can forge a line on the terminal.
             if let Some(v) = e.downcast_ref::<VerificationFailed>() {
-                eprintln!("verification failed: {v}");
+                eprintln!("verification failed: {}", printable(&v.to_string()));
                 return ExitCode::from(1);
             }
-            eprintln!("error: {}", error_text(&e));
+            eprintln!("error: {}", printable(&error_text(&e)));
             ExitCode::from(2)
         }
     }

@@ -236,9 +236,17 @@ fn usage_configuration_and_missing_data_errors_exit_2() {
         "{}",
         stderr(&o)
     );
-    // The data directory can come from the configuration file.
+    // The data and key directories can come from the configuration file.
     let good = tmp.path().join("good.toml");
-    std::fs::write(&good, format!("data = \"{}\"\n", path(&dir))).expect("write");
+    std::fs::write(
+        &good,
+        format!(
+            "data = \"{}\"\nkey_dir = \"{}\"\n",
+            path(&dir),
+            path(&keys_for(&dir))
+        ),
+    )
+    .expect("write");
     assert!(ok(&["--config", path(&good), "vkey"], None).starts_with("test.example/ledger+"));
 }
 

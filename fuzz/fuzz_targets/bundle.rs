@@ -65,7 +65,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
         if let Some(claim) = &bundle.claim {
             let recomputed =
-                idledger_proto::bundle::claim::check(claim, &verified.entries, &verified.chains);
+                idledger_proto::bundle::check_claim(claim, &verified.entries, &verified.chains);
             assert!(recomputed.is_ok(), "the accepted answer follows from the entries");
             let mut changed = bundle.clone();
             match &mut changed.claim {

@@ -6,6 +6,7 @@
 
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
+use idledger_proto::hash::Hash;
 use idledger_proto::note::{NoteSigner, VerifierKey};
 use std::fs;
 use std::io::Write as _;
@@ -164,6 +165,52 @@ impl KeyDir {
             });
         }
         Ok(NoteSigner::new(vkey.name(), key)?)
+    }
+
+    /// Where the writer records the last checkpoint it signed for the ledger whose genesis key
+    /// is `genesis` (named by the whole public key, so ledgers sharing a key directory never
+    /// share a record).
+    pub fn signed_path(&self, genesis: &VerifierKey) -> PathBuf {
+        self.0
+            .join(format!("{}.signed", hex::encode(genesis.key().as_bytes())))
+    }
+
+    /// The last checkpoint (size and root) this key directory's writer signed for the ledger of
+    /// `genesis`, if one was recorded.
+    pub fn last_signed(&self, genesis: &VerifierKey) -> Result<Option<(u64, Hash)>, KeyError> {
+        let path = self.signed_path(genesis);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(KeyError::Read { path, source }),
+        };
+        let parsed = text
+            .trim_end()
+            .split_once(' ')
+            .and_then(|(size, root)| Some((size.parse::<u64>().ok()?, Hash::from_base64(root)?)));
+        parsed.map(Some).ok_or_else(|| KeyError::Format {
+            path,
+            message: "expected `<size> <base64 root>`".into(),
+        })
+    }
+
+    /// Records the last checkpoint signed for the ledger of `genesis`: replaced atomically (a
+    /// new file renamed over the old), not synced (a crash of the machine may leave an older
+    /// record, which the ledger still extends; a killed process leaves the latest).
+    pub fn record_signed(
+        &self,
+        genesis: &VerifierKey,
+        size: u64,
+        root: &Hash,
+    ) -> Result<(), KeyError> {
+        let path = self.signed_path(genesis);
+        let tmp = path.with_extension("signed.tmp");
+        let err = |source| KeyError::Write {
+            path: path.clone(),
+            source,
+        };
+        fs::write(&tmp, format!("{size} {}\n", root.to_base64())).map_err(err)?;
+        fs::rename(&tmp, &path).map_err(err)
     }
 
     /// The verifier keys, named `origin`, of every key file here made for that origin: the keys

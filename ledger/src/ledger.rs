@@ -356,6 +356,11 @@ pub struct Ledger {
     failed: Option<String>,
     origin: String,
     key_dir: KeyDir,
+    /// The log's first key: names its record of the last checkpoint signed (`KeyDir`).
+    genesis: VerifierKey,
+    /// The size and root of the tree as last written (durable), which a stored entry is proven
+    /// against before the writer relies on it.
+    durable: (u64, Hash),
     signers: Vec<NoteSigner>,
     /// Every partition's next offset after the last prepared batch (what its checkpoint signs).
     positions: PositionMap,
@@ -451,6 +456,8 @@ impl Ledger {
             failed: None,
             origin: origin.to_owned(),
             key_dir,
+            genesis: signer.verifier().clone(),
+            durable: (0, idledger_proto::hash::empty_root()),
             signers: vec![signer],
             positions: PositionMap::new(),
             key_records: Vec::new(),
@@ -547,8 +554,10 @@ impl Ledger {
             spent: None,
             writer: None,
             failed: None,
+            durable: (size, frontier.root()),
             origin,
             key_dir,
+            genesis: opened.genesis,
             signers: opened.signers,
             positions: opened.positions,
             key_records,
@@ -626,18 +635,23 @@ impl Ledger {
                 .ok_or_else(past_end)?;
             return Ok(recorded.as_slice() == event.encoded());
         }
-        let cf = self
-            .db
-            .cf_handle(CF_ENTRIES)
-            .expect("entries column family exists");
-        let stored = self.db.get_pinned_cf(&cf, seq_key(seq))?.ok_or_else(|| {
-            LedgerError::Inconsistent(format!("deduplication points at missing entry {seq}"))
-        })?;
+        // A stored entry the deduplication index points at decides whether an event is skipped
+        // or quarantined: it must be the entry the signed tree holds, and that event's source
+        // and id (the index is not signed; someone could have pointed it anywhere).
+        let stored = self.proven_entry(seq)?;
         let view = EntryView::decode(&stored)
             .map_err(|e| LedgerError::Inconsistent(format!("entry {seq}: {e}")))?;
-        Ok(view.event().is_some_and(|recorded| {
-            idledger_proto::entry::encode_event(&recorded.to_event()) == event.encoded()
-        }))
+        let recorded = view
+            .event()
+            .filter(|r| r.source == event.source() && r.id == event.id())
+            .ok_or_else(|| {
+                LedgerError::Inconsistent(format!(
+                    "the deduplication index points event {}/{} at entry {seq}, which is not that event: the index was changed; run `idledger verify`",
+                    idledger_proto::printable::printable(event.source()),
+                    idledger_proto::printable::printable(event.id())
+                ))
+            })?;
+        Ok(idledger_proto::entry::encode_event(&recorded.to_event()) == event.encoded())
     }
 
     /// Resolves every subject, grant and credential id the batch's events name to its current
@@ -718,7 +732,7 @@ impl Ledger {
             self.failed = Some(e.to_string());
             return Err(e.into());
         }
-        self.last_checkpoint = prepared.report.checkpoint.clone();
+        self.written(&prepared.report);
         Ok(prepared.report)
     }
 
@@ -796,7 +810,7 @@ impl Ledger {
                     heads,
                     ..
                 } = f;
-                self.last_checkpoint = report.checkpoint.clone();
+                self.written(&report);
                 self.spent = Some(Spent {
                     _events: events,
                     _dedupe: dedupe,
@@ -815,6 +829,59 @@ impl Ledger {
                 ))
             }
         }
+    }
+
+    /// A batch is durable: its checkpoint is the latest, its tree the one stored entries are
+    /// proven against, and the key directory records it as the last checkpoint signed. (The
+    /// record failing to be written leaves an older one, which the ledger still extends: only
+    /// the protection against a rollback to between the two is lost, so it is an error to act
+    /// on, not a reason to stop.)
+    fn written(&mut self, report: &AppendReport) {
+        self.last_checkpoint = report.checkpoint.clone();
+        self.durable = (report.size.0, report.root);
+        if let Err(e) = self
+            .key_dir
+            .record_signed(&self.genesis, report.size.0, &report.root)
+        {
+            tracing::error!(error = %e, size = report.size.0, "cannot record the last checkpoint signed");
+        }
+    }
+
+    /// The bytes of stored entry `seq`, proven to be the leaf at that index of the durable tree:
+    /// the writer relies on no stored entry that an index points at before this.
+    fn proven_entry(&self, seq: u64) -> Result<Vec<u8>, LedgerError> {
+        let (size, root) = self.durable;
+        let refuse =
+            |why: String| LedgerError::Inconsistent(format!("{why}; run `idledger verify`"));
+        if seq >= size {
+            return Err(refuse(format!(
+                "an index points at entry {seq}, beyond the {size} entries written"
+            )));
+        }
+        let cf = self
+            .db
+            .cf_handle(CF_ENTRIES)
+            .expect("entries column family exists");
+        let leaf = self
+            .db
+            .get_cf(&cf, seq_key(seq))?
+            .ok_or_else(|| refuse(format!("entry {seq}, which an index points at, is missing")))?;
+        let nodes = crate::tree::StoredNodes::new(&self.db);
+        let path = idledger_proto::merkle::inclusion_proof(&nodes, Seq(seq), TreeSize(size))?
+            .map_err(|e| refuse(format!("entry {seq}: {e}")))?;
+        idledger_proto::merkle::verify_inclusion(
+            &leaf_hash(&leaf),
+            Seq(seq),
+            TreeSize(size),
+            &path,
+            &root,
+        )
+        .map_err(|_| {
+            refuse(format!(
+                "entry {seq}, which an index points at, is not the entry the signed tree holds"
+            ))
+        })?;
+        Ok(leaf)
     }
 
     /// Builds a batch's write and moves in-memory state past it.

@@ -14,7 +14,7 @@ use idledger_proto::checkpoint::{Checkpoint, Extensions};
 use idledger_proto::custody::KeySchedule;
 use idledger_proto::hash::{Hash, leaf_hash};
 use idledger_proto::merkle;
-use idledger_proto::note::{NoteSigner, parse_note};
+use idledger_proto::note::{NoteSigner, VerifierKey, parse_note};
 use idledger_proto::view::{BodyView, EntryView};
 use idledger_proto::{Seq, SystemRecord, TreeSize};
 use rocksdb::DB;
@@ -27,6 +27,9 @@ pub(crate) type PositionMap = BTreeMap<(String, i32), i64>;
 /// What an opened ledger continues from.
 pub(crate) struct Opened {
     pub signers: Vec<NoteSigner>,
+    /// The log's first key (its genesis record's), which names the ledger's record of the last
+    /// checkpoint signed in the key directory.
+    pub genesis: VerifierKey,
     pub checkpoint: String,
     /// The size of the checkpoint signed before the latest (what the latest links to).
     pub previous: u64,
@@ -153,6 +156,12 @@ pub(crate) fn verify_for_writing(
             "the latest checkpoint (size {size}) is not signed by {missing}, which the log's key records make active: it was not written by this ledger's writer; run `idledger verify`"
         )));
     }
+    let genesis = schedule
+        .named()
+        .first()
+        .cloned()
+        .ok_or_else(|| refuse("the log has no genesis key".into()))?;
+    extends_last_signed(db, key_dir, &genesis, (size, root))?;
     let positions = load_positions(db)?;
     if let Some(signed) = ext.positions
         && signed != positions_digest(&positions)
@@ -168,10 +177,55 @@ pub(crate) fn verify_for_writing(
     };
     Ok(Opened {
         signers,
+        genesis,
         checkpoint: note,
         previous,
         positions,
     })
+}
+
+/// The stored tree must extend the last checkpoint this key directory's writer signed: a log cut
+/// back to an older signed prefix (and then continued) would make the key sign two different
+/// trees of one size, which only a witness could otherwise catch.
+fn extends_last_signed(
+    db: &DB,
+    key_dir: &KeyDir,
+    genesis: &VerifierKey,
+    tree: (u64, Hash),
+) -> Result<(), LedgerError> {
+    let (size, root) = tree;
+    let Some((signed, signed_root)) = key_dir.last_signed(genesis)? else {
+        return Ok(());
+    };
+    let truncated = || {
+        refuse(format!(
+            "this key directory's writer last signed a checkpoint of size {signed}, and the stored log ({size} entries) does not extend it: the log was cut back or rolled back (restored from an older copy?); signing on would sign two different logs of the same sizes; restore the latest copy, or, knowing that, remove the record {}",
+            key_dir.signed_path(genesis).display()
+        ))
+    };
+    if signed > size {
+        return Err(truncated());
+    }
+    if signed == size {
+        return if signed_root == root {
+            Ok(())
+        } else {
+            Err(truncated())
+        };
+    }
+    if signed == 0 {
+        return Ok(());
+    }
+    let proof = merkle::consistency_proof(&StoredNodes::new(db), TreeSize(signed), TreeSize(size))?
+        .map_err(|_| truncated())?;
+    merkle::verify_consistency(
+        TreeSize(signed),
+        TreeSize(size),
+        &signed_root,
+        &root,
+        &proof,
+    )
+    .map_err(|_| truncated())
 }
 
 /// The size of the stored checkpoint below `size` (0 if none).

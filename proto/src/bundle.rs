@@ -33,9 +33,12 @@ pub const BUNDLE_FORMAT_V1: &str = "idledger-proof-bundle@v1";
 pub const MAX_BUNDLE_PROOFS: usize = 100_000;
 /// Most key records one bundle may carry.
 pub const MAX_KEY_RECORDS: usize = 1_000;
+/// Most chains one bundle may state (an access answer states one per grant, and its
+/// subjects').
+pub const MAX_CHAINS: usize = 20_000;
 
 /// Which back-link a chain follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChainKind {
     Subject,
@@ -203,9 +206,24 @@ pub fn verify_bundle(
     if bundle.proofs.is_empty() {
         return Err(BundleError::Empty);
     }
-    if bundle.proofs.len() > MAX_BUNDLE_PROOFS || bundle.key_records.len() > MAX_KEY_RECORDS {
+    if bundle.proofs.len() > MAX_BUNDLE_PROOFS
+        || bundle.key_records.len() > MAX_KEY_RECORDS
+        || bundle.chains.len() > MAX_CHAINS
+    {
         return Err(BundleError::Malformed(format!(
-            "more than {MAX_BUNDLE_PROOFS} proofs or {MAX_KEY_RECORDS} key records"
+            "more than {MAX_BUNDLE_PROOFS} proofs, {MAX_KEY_RECORDS} key records or {MAX_CHAINS} chains"
+        )));
+    }
+    let mut stated = std::collections::HashSet::new();
+    if let Some(span) = bundle
+        .chains
+        .iter()
+        .find(|s| !stated.insert((s.kind, s.id.as_str())))
+    {
+        return Err(BundleError::Malformed(format!(
+            "the chain of {:?} `{}` is stated twice",
+            span.kind,
+            crate::printable::printable(&span.id)
         )));
     }
     let (trusted, key_records) = follow_key_records(&bundle.key_records, origin, keys)?;
@@ -216,11 +234,9 @@ pub fn verify_bundle(
     if let Some(chain) = &bundle.chain {
         chain_from_start = check_v1_chain(&entries, chain)?;
     }
-    for span in &bundle.chains {
-        check_span(&entries, span)?;
-    }
+    let chained = chain_entries(&entries, &bundle.chains)?;
     let answered = match &bundle.claim {
-        Some(c) => Some(claim::check(c, &entries, &bundle.chains)?),
+        Some(c) => Some(claim::check(c, &chained)?),
         None => None,
     };
     Ok(VerifiedBundle {
@@ -232,6 +248,17 @@ pub fn verify_bundle(
         key_records,
         answered,
     })
+}
+
+/// Recomputes a claim's answer from entries and the chains stated over them (both as a
+/// verified bundle holds them), as `verify_bundle` does.
+pub fn check_claim(
+    claim: &Claim,
+    entries: &[Entry],
+    spans: &[ChainSpan],
+) -> Result<Answered, BundleError> {
+    let chained = chain_entries(entries, spans)?;
+    Ok(claim::check(claim, &chained)?)
 }
 
 /// Follows the key records from the auditor's keys: each must be a `KeyAdded` or `KeyRetired`
@@ -352,29 +379,73 @@ fn check_v1_chain(entries: &[Entry], chain: &Chain) -> Result<bool, BundleError>
     Ok(from_start)
 }
 
-/// Version 2: the bundle's entries about the span's id, up to `through`, start at the first
-/// entry ever recorded about it, link each to the one before, and end at `through`.
-fn check_span(entries: &[Entry], span: &ChainSpan) -> Result<(), BundleError> {
-    let mut previous: Option<u64> = None;
-    for entry in entries.iter().take_while(|e| e.seq <= span.through) {
-        let Ok(link) = chain_link(entry, span.kind, &span.id) else {
+/// The entries of each version 2 chain, as `claim` reads them.
+pub(crate) type Chained<'e> = std::collections::HashMap<(ChainKind, &'e str), Vec<&'e Entry>>;
+
+/// Version 2: for every chain, the bundle's entries about its id up to `through` start at the
+/// first entry ever recorded about it, link each to the one before, and end at `through`.
+/// One pass over the entries, whatever the number of chains.
+fn chain_entries<'e>(
+    entries: &'e [Entry],
+    spans: &'e [ChainSpan],
+) -> Result<Chained<'e>, BundleError> {
+    let through: std::collections::HashMap<(ChainKind, &str), u64> = spans
+        .iter()
+        .map(|s| ((s.kind, s.id.as_str()), s.through))
+        .collect();
+    let mut chained: Chained<'e> = spans
+        .iter()
+        .map(|s| ((s.kind, s.id.as_str()), Vec::new()))
+        .collect();
+    for entry in entries {
+        let Body::Event(e) = &entry.body else {
             continue;
         };
-        if link != previous {
-            return Err(BundleError::Gap {
-                index: entry.seq,
-                linked: link,
-                previous,
+        let ev = &e.event;
+        let on = [
+            (
+                ChainKind::Subject,
+                Some(ev.subject.id.as_str()),
+                e.links.prev_subject,
+            ),
+            (ChainKind::Grant, ev.grant_id.as_deref(), e.links.prev_grant),
+            (
+                ChainKind::Credential,
+                ev.credential.as_ref().map(|c| c.id.as_str()),
+                e.links.prev_credential,
+            ),
+        ];
+        for (kind, id, link) in on {
+            let Some(id) = id else { continue };
+            let Some((key, end)) = through.get_key_value(&(kind, id)) else {
+                continue;
+            };
+            if entry.seq > *end {
+                continue;
+            }
+            let list = chained.get_mut(key).expect("every span has a list");
+            let previous = list.last().map(|p| p.seq);
+            if link != previous {
+                return Err(BundleError::Gap {
+                    index: entry.seq,
+                    linked: link,
+                    previous,
+                });
+            }
+            list.push(entry);
+        }
+    }
+    for span in spans {
+        let last = chained[&(span.kind, span.id.as_str())]
+            .last()
+            .map(|e| e.seq);
+        if last != Some(span.through) {
+            return Err(BundleError::ChainEnd {
+                kind: span.kind,
+                id: span.id.clone(),
+                through: span.through,
             });
         }
-        previous = Some(entry.seq);
     }
-    if previous != Some(span.through) {
-        return Err(BundleError::ChainEnd {
-            kind: span.kind,
-            id: span.id.clone(),
-            through: span.through,
-        });
-    }
-    Ok(())
+    Ok(chained)
 }

@@ -20,7 +20,7 @@ const SIG_PREFIX: &str = "\u{2014} ";
 pub enum NoteError {
     #[error("malformed verifier key: {0}")]
     MalformedKey(String),
-    #[error("invalid key name `{0}`: names are non-empty and have no spaces or `+`")]
+    #[error("invalid key name `{}`: names are non-empty and have no spaces, `+` or control characters", crate::printable::printable(.0))]
     BadKeyName(String),
     #[error("malformed note: {0}")]
     Malformed(String),
@@ -48,7 +48,13 @@ pub fn key_id(name: &str, key: &VerifyingKey) -> KeyId {
 }
 
 fn check_name(name: &str) -> Result<(), NoteError> {
-    if name.is_empty() || name.contains('+') || name.chars().any(char::is_whitespace) {
+    // Control and bidirectional characters too: a name is printed in messages and descriptions.
+    if name.is_empty()
+        || name.contains('+')
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || crate::printable::is_hazard(c))
+    {
         return Err(NoteError::BadKeyName(name.to_owned()));
     }
     Ok(())

@@ -50,33 +50,45 @@ fn open_read(dir: &Path) -> anyhow::Result<ReadOnlyLedger> {
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))
 }
 
-/// The verifier keys of the ledger's active signing keys that the key directory holds; if it
-/// holds none of them, the keys the ledger's files name, with a warning that those files cannot
-/// vouch for themselves.
+/// The verifier keys held in the key directory whose signatures the ledger's latest checkpoint
+/// carries: what an operator hands auditors. Never a key the ledger's own files merely name
+/// (anyone who can write them could name theirs).
 pub fn vkey(dir: &Path, keys: &Path) -> anyhow::Result<()> {
     let ro = open_read(dir)?;
-    let held = KeyDir::for_data(keys, dir)?.held_keys(ro.reader().origin())?;
-    let active = ro.reader().signer_keys()?;
-    let held: Vec<_> = active.into_iter().filter(|k| held.contains(k)).collect();
-    if held.is_empty() {
-        eprintln!(
-            "warning: {} holds no signing key of this ledger; these keys are read from the ledger's own files, which anyone who can write them could change: get the verifier key from the ledger's operator",
+    let reader = ro.reader();
+    let held = KeyDir::for_data(keys, dir)?.held_keys(reader.origin())?;
+    let (_, note) = reader.latest_checkpoint()?;
+    let signed_by = idledger_proto::note::parse_note(&note)
+        .ok()
+        .and_then(|n| n.check_signatures(&held).ok())
+        .map(|(signed_by, _)| signed_by)
+        .unwrap_or_default();
+    if signed_by.is_empty() {
+        bail!(
+            "{} holds no key that signed this ledger's latest checkpoint: run `vkey` where the ledger's signing key is (--key-dir), or get the verifier key from its operator",
             keys.display()
         );
-        for k in ro.reader().signer_keys()? {
-            line(k)?;
-        }
-    } else {
-        for k in held {
-            line(k)?;
-        }
+    }
+    for k in signed_by {
+        line(k)?;
     }
     Ok(())
+}
+
+/// A stored note is printed only if it is a well-formed signed note (which holds no control
+/// character but its newlines): the database could hold anything.
+fn well_formed(note: &str) -> anyhow::Result<()> {
+    idledger_proto::note::parse_note(note)
+        .map(|_| ())
+        .map_err(|e| {
+            anyhow::anyhow!("the stored checkpoint is damaged ({e}); run `idledger verify`")
+        })
 }
 
 pub fn checkpoint(dir: &Path) -> anyhow::Result<()> {
     let ro = open_read(dir)?;
     let (_, note) = ro.reader().latest_checkpoint()?;
+    well_formed(&note)?;
     crate::output::text(&note)?;
     Ok(())
 }
@@ -355,7 +367,9 @@ pub fn prove(dir: &Path, index: u64) -> anyhow::Result<()> {
             size.0.saturating_sub(1)
         );
     }
-    crate::output::text(&r.tlog_proof(Seq(index))?.to_text())?;
+    let proof = r.tlog_proof(Seq(index))?;
+    well_formed(&proof.checkpoint_note)?;
+    crate::output::text(&proof.to_text())?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use idledger_proto::view::EntryView;
 use std::collections::{BTreeMap, HashMap};
 
 use super::report::{FailureClass, FsckReport, MAX_KEPT_FINDINGS, UnavailableOffsets};
-use super::walk::{BodyFacts, Facts, FingerprintMap, Fingerprints};
+use super::walk::{BodyFacts, Conflict, Facts, FingerprintMap, Fingerprints};
 
 /// Kafka positions as stored: (topic, partition) → next offset.
 pub(super) type StoredPositions = BTreeMap<(String, i32), i64>;
@@ -28,6 +28,8 @@ pub(super) struct Rebuilt {
     pub(super) unavailable_total: u64,
     /// The indexes of the key records (`Genesis`, `KeyAdded`, `KeyRetired`).
     pub(super) key_records: Vec<u64>,
+    /// Quarantined conflicting duplicates, checked after the walk.
+    pub(super) conflicts: Vec<(u64, Box<Conflict>)>,
 }
 
 impl Rebuilt {
@@ -108,7 +110,10 @@ impl Rebuilt {
                 }
             }
             BodyFacts::System(_) => self.key_records.push(seq),
-            BodyFacts::Quarantined => {}
+            BodyFacts::Quarantined(None) => {}
+            BodyFacts::Quarantined(Some(conflict)) => {
+                self.conflicts.push((seq, conflict.clone()));
+            }
         }
     }
 }
@@ -357,4 +362,45 @@ pub(super) fn read_positions(
     }
     it.status()?;
     Ok(out)
+}
+
+/// Every quarantined conflicting duplicate must name an earlier event with the same source and
+/// id and other content: the writer decides this from the deduplication index, which is not
+/// signed, so a false one is a sign that someone pointed the index elsewhere.
+pub(super) fn check_conflicts(
+    reader: &LedgerReader<'_>,
+    conflicts: &[(u64, Box<Conflict>)],
+    report: &mut FsckReport,
+) -> Result<(), ReadError> {
+    let db = reader.db();
+    let entries = db.cf_handle(CF_ENTRIES).expect("column family exists");
+    for (seq, c) in conflicts {
+        let named = if c.first < *seq {
+            db.get_cf(entries, seq_key(c.first))?
+        } else {
+            None
+        };
+        let earlier = named.as_deref().and_then(|leaf| {
+            let view = EntryView::decode(leaf).ok()?;
+            let ev = view.event()?;
+            (ev.source == c.source && ev.id == c.id)
+                .then(|| idledger_proto::entry::encode_event(&ev.to_event()))
+        });
+        let why = match earlier {
+            None => "which is not an earlier event with the same source and id",
+            Some(bytes) if bytes == c.event => {
+                "which is the same event: it was a duplicate to skip"
+            }
+            Some(_) => continue,
+        };
+        report.add(
+            FailureClass::IndexMismatch,
+            *seq,
+            format!(
+                "entry {seq} is quarantined as a conflicting duplicate of entry {}, {why}",
+                c.first
+            ),
+        );
+    }
+    Ok(())
 }

@@ -467,6 +467,7 @@ fn finish(
     }
     report.unavailable_offsets_total = rebuilt.unavailable_total;
     check_key_record_index(reader, &rebuilt, size, &mut report)?;
+    indexes::check_conflicts(reader, &rebuilt.conflicts, &mut report)?;
     indexes::check_indexes(reader, size, &rebuilt, fp, stored, &positions, &mut report)?;
     tree_check::check_tile_extents(reader, size, &mut report)?;
     Ok(report)

@@ -7,6 +7,7 @@ use crate::store::be_u64;
 use idledger_proto::Hash;
 use idledger_proto::entry::{BackLinks, SystemRecord};
 use idledger_proto::hash::leaf_hash;
+use idledger_proto::rejection::{KeptPayload, RejectReason};
 use idledger_proto::view::{BodyView, EntryView, OriginView};
 use std::collections::HashMap;
 
@@ -83,7 +84,19 @@ pub(super) enum BodyFacts {
         dedupe: u64,
     },
     System(SystemRecord),
-    Quarantined,
+    /// A quarantined entry; for a conflicting duplicate, what it claims (checked after the walk
+    /// against the entry it names: they are rare).
+    Quarantined(Option<Box<Conflict>>),
+}
+
+/// A quarantined conflicting duplicate: entry `first` is said to be an earlier event with the
+/// same source and id and other content than the kept `event` (canonical bytes).
+#[derive(Clone)]
+pub(super) struct Conflict {
+    pub(super) first: u64,
+    pub(super) source: String,
+    pub(super) id: String,
+    pub(super) event: Vec<u8>,
 }
 
 /// One chunk's results, in key order, and the names behind its topic fingerprints.
@@ -161,7 +174,18 @@ fn walk_entry(
                     }
                 }
                 BodyView::System(record) => BodyFacts::System(record),
-                BodyView::Quarantined(_) => BodyFacts::Quarantined,
+                BodyView::Quarantined(r) => BodyFacts::Quarantined(match (&r.reason, &r.payload) {
+                    (
+                        RejectReason::ConflictingDuplicate { first_index },
+                        KeptPayload::Event(event),
+                    ) => Some(Box::new(Conflict {
+                        first: *first_index,
+                        source: event.source.clone(),
+                        id: event.id.clone(),
+                        event: idledger_proto::entry::encode_event(event),
+                    })),
+                    _ => None,
+                }),
             };
             Facts {
                 seq: view.seq,

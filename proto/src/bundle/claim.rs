@@ -2,7 +2,7 @@
 //! answer follows from the proven entries: the verifier recomputes it with the server's own
 //! (pure) code, from the bundle's complete chains alone, and refuses any difference.
 
-use super::{ChainKind, ChainSpan, chain_link};
+use super::{ChainKind, Chained};
 use crate::answer::{AccessRow, GrantAnswer, identity_changes};
 use crate::entry::Entry;
 use crate::episode::Episode;
@@ -96,48 +96,27 @@ fn time(field: &'static str, text: &str) -> Result<Timestamp, ClaimError> {
     })
 }
 
-/// The bundle's entries on a complete chain (already checked), in order.
-fn span_entries<'e>(
-    entries: &'e [Entry],
-    spans: &[ChainSpan],
-    kind: ChainKind,
-    id: &str,
-) -> Option<Vec<&'e Entry>> {
-    let span = spans.iter().find(|s| s.kind == kind && s.id == id)?;
-    Some(
-        entries
-            .iter()
-            .take_while(|e| e.seq <= span.through)
-            .filter(|e| chain_link(e, kind, id).is_ok())
-            .collect(),
-    )
-}
-
-fn owned(entries: Vec<&Entry>) -> Vec<Entry> {
-    entries.into_iter().cloned().collect()
+/// The entries of a complete chain the bundle states (already checked), in order.
+fn chain_of(chained: &Chained<'_>, kind: ChainKind, id: &str) -> Option<Vec<Entry>> {
+    chained
+        .get(&(kind, id))
+        .map(|list| list.iter().map(|e| (*e).clone()).collect())
 }
 
 /// A grant told from its chain, with its subject's identity changes when the bundle holds the
 /// subject's chain.
-fn tell(
-    entries: &[Entry],
-    spans: &[ChainSpan],
-    grant_id: &str,
-    now: Timestamp,
-) -> Result<GrantAnswer, ClaimError> {
-    let grant = span_entries(entries, spans, ChainKind::Grant, grant_id).ok_or_else(|| {
-        ClaimError::MissingChain {
+fn tell(chained: &Chained<'_>, grant_id: &str, now: Timestamp) -> Result<GrantAnswer, ClaimError> {
+    let grant =
+        chain_of(chained, ChainKind::Grant, grant_id).ok_or_else(|| ClaimError::MissingChain {
             kind: ChainKind::Grant,
             id: grant_id.to_owned(),
-        }
-    })?;
-    let grant = owned(grant);
+        })?;
     let subject = grant
         .iter()
         .find_map(|e| e.event().map(|ev| ev.subject.id.clone()))
         .unwrap_or_default();
-    let identity = span_entries(entries, spans, ChainKind::Subject, &subject)
-        .map(|s| identity_changes(&owned(s)))
+    let identity = chain_of(chained, ChainKind::Subject, &subject)
+        .map(|s| identity_changes(&s))
         .unwrap_or_default();
     Ok(GrantAnswer::tell(grant_id, &grant, &identity, now))
 }
@@ -169,20 +148,15 @@ fn same(given: &serde_json::Value, recomputed: &serde_json::Value) -> Result<(),
 
 /// Recomputes the claim's answer from the proven entries and their complete chains, and
 /// requires it to equal the answer given.
-pub fn check(
-    claim: &Claim,
-    entries: &[Entry],
-    spans: &[ChainSpan],
-) -> Result<Answered, ClaimError> {
+pub(crate) fn check(claim: &Claim, chained: &Chained<'_>) -> Result<Answered, ClaimError> {
     match claim {
         Claim::History { subject, answer } => {
-            let chain =
-                span_entries(entries, spans, ChainKind::Subject, subject).ok_or_else(|| {
-                    ClaimError::MissingChain {
-                        kind: ChainKind::Subject,
-                        id: subject.clone(),
-                    }
-                })?;
+            let chain = chain_of(chained, ChainKind::Subject, subject).ok_or_else(|| {
+                ClaimError::MissingChain {
+                    kind: ChainKind::Subject,
+                    id: subject.clone(),
+                }
+            })?;
             let indexes: Vec<u64> = chain.iter().map(|e| e.seq).collect();
             same(answer, &serde_json::json!(indexes))?;
             Ok(Answered::History {
@@ -195,7 +169,7 @@ pub fn check(
             now,
             answer,
         } => {
-            let told = tell(entries, spans, grant_id, time("now", now)?)?;
+            let told = tell(chained, grant_id, time("now", now)?)?;
             same(
                 answer,
                 &serde_json::to_value(&told).expect("an answer serializes"),
@@ -210,17 +184,23 @@ pub fn check(
         } => {
             let (at, now) = (time("at", at)?, time("now", now)?);
             let mut rows = Vec::new();
-            for span in spans.iter().filter(|s| s.kind == ChainKind::Grant) {
-                let told = tell(entries, spans, &span.id, now)?;
+            let mut grants: Vec<&str> = chained
+                .keys()
+                .filter(|(kind, _)| *kind == ChainKind::Grant)
+                .map(|(_, id)| *id)
+                .collect();
+            grants.sort_unstable();
+            for grant in grants {
+                let told = tell(chained, grant, now)?;
                 let ep: &Episode = &told.episode;
                 if ep.resource.as_deref() != Some(resource.as_str()) {
                     return Err(ClaimError::OtherResource {
-                        grant: span.id.clone(),
+                        grant: grant.to_owned(),
                         resource: resource.clone(),
                     });
                 }
                 if ep.active_at(at) {
-                    rows.push(AccessRow::of(span.id.clone(), ep));
+                    rows.push(AccessRow::of(grant.to_owned(), ep));
                 }
             }
             rows.sort_by(|a, b| a.grant_id.cmp(&b.grant_id));

@@ -59,8 +59,39 @@ impl VerifiedBundle {
         self.describe_chains(&mut out);
         if let Some(answered) = &self.answered {
             describe_answer(answered, &mut out);
+            self.describe_identity_coverage(answered, &mut out);
         }
         out
+    }
+
+    /// Whether the identity changes that could end a grant are in the bundle: a grant's story
+    /// counts its subject's disabling or deletion only from the subject's chain.
+    fn describe_identity_coverage(&self, answered: &Answered, out: &mut String) {
+        let subjects: Vec<&str> = match answered {
+            Answered::Grant(a) => a.episode.subject.iter().map(|s| s.id.as_str()).collect(),
+            Answered::Access { rows, .. } => rows.iter().map(|r| r.subject.as_str()).collect(),
+            Answered::History { .. } => Vec::new(),
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for subject in subjects.into_iter().filter(|s| seen.insert(*s)) {
+            let span = self
+                .chains
+                .iter()
+                .find(|c| c.kind == super::ChainKind::Subject && c.id == subject);
+            let _ = match span {
+                Some(c) => writeln!(
+                    out,
+                    "The identity changes of `{}` are covered through entry {}.",
+                    printable(subject),
+                    c.through
+                ),
+                None => writeln!(
+                    out,
+                    "The identity changes of `{}` are not in this bundle: that the identity was not disabled or deleted (which would end its grants) is not proven by it.",
+                    printable(subject)
+                ),
+            };
+        }
     }
 
     fn describe_chains(&self, out: &mut String) {

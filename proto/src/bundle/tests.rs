@@ -558,3 +558,22 @@ fn a_key_of_another_log_does_not_vouch() {
     .to_text();
     assert!(matches!(verify(&b), Err(BundleError::Proof { .. })));
 }
+
+/// Chains are checked in one pass over the entries, and a chain stated twice (or more chains
+/// than any answer needs) is refused before any work.
+#[test]
+fn a_chain_stated_twice_or_too_many_chains_are_refused() {
+    let log = Log::new();
+    let mut b = log.grant_bundle();
+    b.chains.push(b.chains[0].clone());
+    assert!(matches!(verify(&b), Err(BundleError::Malformed(m)) if m.contains("stated twice")));
+    let mut b = log.grant_bundle();
+    b.chains = (0..=MAX_CHAINS as u64)
+        .map(|i| ChainSpan {
+            kind: ChainKind::Credential,
+            id: format!("c{i}"),
+            through: 1,
+        })
+        .collect();
+    assert!(matches!(verify(&b), Err(BundleError::Malformed(m)) if m.contains("chains")));
+}
