@@ -59,10 +59,29 @@ fn a_kept_alive_connection_is_closed_after_the_idle_timeout_not_the_header_one()
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("send");
     s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    // Read the whole answer (its head, then as many bytes as its content-length says).
+    let mut got = Vec::new();
     let mut buf = [0u8; 4096];
-    let n = s.read(&mut buf).expect("an answer");
+    let complete = |got: &[u8]| {
+        let text = String::from_utf8_lossy(got);
+        text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
+            head.lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
+                .and_then(|n| n.trim().parse::<usize>().ok())
+                .is_some_and(|n| body.len() >= n)
+        })
+    };
+    while !complete(&got) {
+        let n = s.read(&mut buf).expect("an answer");
+        assert!(n > 0, "closed before answering: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
     let answered = Instant::now();
-    let text = String::from_utf8_lossy(&buf[..n]);
+    let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let (more, after) = until_closed(&mut s, answered);
     assert!(more.is_empty(), "{more:?}");
