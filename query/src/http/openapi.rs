@@ -2,7 +2,7 @@
 //! bounds the server checks, every status a route can answer, and the content types it answers
 //! with.
 
-use super::limits::{PAGE_DEFAULT, PAGE_MAX, RETRY_AFTER_SECS, TEXT_MAX_CHARS};
+use super::limits::{MAX_HEAD_BYTES, PAGE_DEFAULT, PAGE_MAX, RETRY_AFTER_SECS, TEXT_MAX_CHARS};
 use super::params::{CURSOR_PATTERN, In, Kind, Param, TIME_PATTERN};
 use super::routes::{Answer, Cost, Endpoint, ROUTES, Route};
 use crate::reports::ReportName;
@@ -110,6 +110,11 @@ fn responses(route: &Route) -> Value {
             error_response("no such entry, identity, grant, report or consistency proof"),
         );
     }
+    // Answered by the HTTP layer before the request is routed: no body, no request id.
+    r.insert(
+        "431".into(),
+        json!({ "description": format!("the request's head (request line and headers) is larger than {MAX_HEAD_BYTES} bytes") }),
+    );
     r.insert(
         "500".into(),
         error_response("an internal error: the body holds only the request id the server's log files the details under"),

@@ -321,7 +321,10 @@ fn the_document_states_each_parameters_kind_bounds_and_the_statuses() {
         .expect("responses")
         .keys()
         .collect();
-    assert_eq!(statuses, ["200", "400", "401", "403", "404", "500", "503"]);
+    assert_eq!(
+        statuses,
+        ["200", "400", "401", "403", "404", "431", "500", "503"]
+    );
     assert!(
         report["description"]
             .as_str()

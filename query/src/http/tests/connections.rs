@@ -164,6 +164,11 @@ fn a_body_or_a_huge_head_is_refused_with_a_4xx() {
         .as_bytes(),
     );
     assert_eq!(huge_header.status, 431);
+    let doc = openapi_document();
+    for route in ROUTES {
+        let documented = &doc["paths"][route.path]["get"]["responses"]["431"];
+        assert!(documented.is_object(), "{} does not list 431", route.path);
+    }
     // The longest parameters the document allows still fit in a head.
     // Four UTF-8 bytes per character, each percent-encoded: the longest a text parameter gets.
     let longest = "%F0%9F%98%80".repeat(limits::TEXT_MAX_CHARS);
