@@ -49,6 +49,16 @@ pub struct ServeSection {
     /// Bearer tokens and their roles.
     #[serde(default)]
     pub tokens: Vec<TokenEntry>,
+    /// Connections open at once.
+    pub max_connections: Option<u64>,
+    /// Requests doing ledger work at once; more are answered 503.
+    pub max_concurrent_reads: Option<u64>,
+    /// How long a client may take to send a request's head.
+    pub header_read_timeout_ms: Option<u64>,
+    /// How long a kept-alive connection may wait for its next request.
+    pub idle_timeout_ms: Option<u64>,
+    /// How long a request may take to answer.
+    pub request_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

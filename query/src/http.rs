@@ -1,81 +1,51 @@
 //! The read-only HTTP API (axum): checkpoints, entries with proofs, consistency proofs,
 //! histories, grants, access at a time and reports, behind bearer tokens mapped to roles, with a
 //! structured access record for every read.
+//!
+//! Routes are listed once (`routes::ROUTES`), with their parameters; the router and the OpenAPI
+//! document are both made from that list. Each route's gate (`access`) authorizes, checks
+//! parameters, bounds ledger work and times the request; `server` owns the connections and their
+//! timeouts; `failures` keeps internal details out of answers.
 #![allow(
     clippy::result_large_err,
-    reason = "parameter checks return the 400 `Response` itself, axum's idiom for early answers"
+    reason = "parameter and token checks return the refusing `Response` itself, axum's idiom for early answers"
 )]
+
+mod access;
+mod failures;
+pub mod limits;
+mod openapi;
+mod params;
+mod routes;
+pub mod server;
+#[cfg(test)]
+mod tests;
+
+pub use access::{Role, Token};
+pub use limits::Limits;
+pub use openapi::openapi_document;
 
 use crate::answers::{self, QueryError};
 use crate::projections::Projections;
-use crate::reports::{self, ReportName, ReportOptions};
-use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use crate::reports::{self, ReportOptions};
+use access::{RouteGate, Work};
+use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
+use axum::{Json, Router};
+use failures::{error, internal};
 use idledger_ledger::ReadOnlyLedger;
 use idledger_proto::{Seq, Timestamp, TreeSize};
+use params::Args;
+use routes::{DEFAULT_MAX_AGE_DAYS, Endpoint, ROUTES};
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq as _;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Responder,
-    Auditor,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "responder" => Some(Role::Responder),
-            "auditor" => Some(Role::Auditor),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
-
-/// A bearer token and who holds it. The token is never logged.
-#[derive(Clone)]
-pub struct Token {
-    pub name: String,
-    pub secret: Vec<u8>,
-    pub role: Role,
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token")
-            .field("name", &self.name)
-            .field("role", &self.role)
-            .finish()
-    }
-}
-
-/// What a route needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Need {
-    /// Histories, grants, access: every role.
-    Responder,
-    /// Checkpoints, entries, proofs, reports: auditors and admins.
-    Auditor,
-    /// Metrics: admins.
-    Admin,
-}
-
-fn allowed(role: Role, need: Need) -> bool {
-    match need {
-        Need::Responder => true,
-        Need::Auditor => role >= Role::Auditor,
-        Need::Admin => role == Role::Admin,
-    }
-}
+use tokio::sync::Semaphore;
 
 /// How often a server catches up with a running writer, at most.
 const REFRESH_INTERVAL: Duration = Duration::from_millis(200);
@@ -83,29 +53,45 @@ const REFRESH_INTERVAL: Duration = Duration::from_millis(200);
 pub struct ServerState {
     ledger: ReadOnlyLedger,
     tokens: Vec<Token>,
+    limits: Limits,
     last_refresh: Mutex<Instant>,
-    projections: Mutex<Projections>,
-    reads: std::sync::atomic::AtomicU64,
-    denied: std::sync::atomic::AtomicU64,
+    /// Caught up by one report at a time; read by any number at once.
+    projections: RwLock<Projections>,
+    /// Permits for ledger work (`max_concurrent_reads`).
+    ledger_work: Arc<Semaphore>,
+    /// Permits for cheap ledger reads (health, metrics).
+    light_work: Arc<Semaphore>,
+    reads: AtomicU64,
+    denied: AtomicU64,
+    busy: AtomicU64,
+    #[cfg(test)]
+    hooks: tests::Hooks,
 }
 
 impl std::fmt::Debug for ServerState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerState")
             .field("tokens", &self.tokens.len())
+            .field("limits", &self.limits)
             .finish()
     }
 }
 
 impl ServerState {
-    pub fn new(ledger: ReadOnlyLedger, tokens: Vec<Token>) -> Arc<ServerState> {
+    pub fn new(ledger: ReadOnlyLedger, tokens: Vec<Token>, limits: Limits) -> Arc<ServerState> {
         Arc::new(ServerState {
             ledger,
             tokens,
             last_refresh: Mutex::new(Instant::now()),
-            projections: Mutex::new(Projections::default()),
+            projections: RwLock::new(Projections::default()),
+            ledger_work: Arc::new(Semaphore::new(limits.max_concurrent_reads)),
+            light_work: Arc::new(Semaphore::new(limits::LIGHT_READS)),
+            limits,
             reads: 0.into(),
             denied: 0.into(),
+            busy: 0.into(),
+            #[cfg(test)]
+            hooks: tests::Hooks::default(),
         })
     }
 
@@ -142,10 +128,35 @@ impl ServerState {
         }
         found
     }
-}
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+    /// The projections caught up with the ledger, for reading. Catching up takes the write
+    /// lock only when the ledger has grown; reports then read side by side.
+    fn projections(
+        &self,
+        reader: &idledger_ledger::LedgerReader<'_>,
+    ) -> Result<std::sync::RwLockReadGuard<'_, Projections>, QueryError> {
+        let size = reader.size()?.0;
+        let behind = match self.projections.read() {
+            Ok(p) => p.size < size,
+            Err(_) => true,
+        };
+        if behind {
+            let mut p = match self.projections.write() {
+                Ok(p) => p,
+                Err(poisoned) => {
+                    // A catch-up that panicked may have applied part of a chunk: start over.
+                    let mut p = poisoned.into_inner();
+                    *p = Projections::default();
+                    self.projections.clear_poison();
+                    p
+                }
+            };
+            if p.size < size {
+                p.catch_up(reader)?;
+            }
+        }
+        Ok(self.projections.read().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 fn query_error(e: QueryError) -> Response {
@@ -159,70 +170,13 @@ fn query_error(e: QueryError) -> Response {
         QueryError::Read(idledger_ledger::ReadError::Request(r)) => {
             error(StatusCode::BAD_REQUEST, r.to_string())
         }
-        other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+        other => internal(other.to_string()),
     }
 }
 
-type Params = HashMap<String, String>;
-
-fn flag(params: &Params, name: &str) -> Result<bool, Response> {
-    match params.get(name).map(String::as_str) {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(other) => Err(error(
-            StatusCode::BAD_REQUEST,
-            format!("`{name}` must be true or false, found `{other}`"),
-        )),
-    }
-}
-
-fn time_param(params: &Params, name: &str) -> Result<Option<Timestamp>, Response> {
-    match params.get(name) {
-        None => Ok(None),
-        Some(t) => Timestamp::parse_rfc3339(t).map(Some).map_err(|e| {
-            error(
-                StatusCode::BAD_REQUEST,
-                format!("`{name}` is not an RFC 3339 time: {e}"),
-            )
-        }),
-    }
-}
-
-fn u64_param(params: &Params, name: &str) -> Result<Option<u64>, Response> {
-    match params.get(name) {
-        None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| {
-            error(
-                StatusCode::BAD_REQUEST,
-                format!("`{name}` must be a non-negative integer, found `{v}`"),
-            )
-        }),
-    }
-}
-
-fn only_params(params: &Params, known: &[&str]) -> Result<(), Response> {
-    match params.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "unknown parameter `{k}`; this route takes {}",
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            ),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// `proofs` (a flag) and `now` (RFC 3339; the current time if absent): the parameters of the
-/// answers that can carry proofs.
-fn proofs_and_now(params: &Params) -> Result<(bool, Timestamp), Response> {
-    let proofs = flag(params, "proofs")?;
-    let now = time_param(params, "now")?.unwrap_or_else(Timestamp::now);
-    Ok((proofs, now))
+/// A parameter the route requires, which its gate has checked is there.
+fn given<T>(value: Option<T>, name: &str) -> Result<T, Response> {
+    value.ok_or_else(|| internal(format!("the gate let a request without `{name}` through")))
 }
 
 /// An answer as JSON, with the proof bundle of its entries under `proofs` when one was asked for.
@@ -238,89 +192,42 @@ fn with_proofs(
     Ok(v)
 }
 
-/// Runs blocking ledger work off the async runtime.
-async fn blocking<F: FnOnce() -> Response + Send + 'static>(f: F) -> Response {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("request failed: {e}"),
-        )
-    })
-}
-
-/// What one route needs, handed to `authorize` by the route's layer.
-#[derive(Clone)]
-struct Guard {
-    state: Arc<ServerState>,
-    need: Need,
-    route: &'static str,
-}
-
-/// Every guarded route's gate and access record: a bearer token is required, must name a
-/// configured holder and that holder's role must cover the route, before any of the request is
-/// parsed; an authorized read catches up with the writer, runs, and is logged with its status.
-async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> Response {
-    let Guard { state, need, route } = guard;
-    let req_path = req.uri().path().to_owned();
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().as_bytes().to_vec());
-    let Some(presented) = presented else {
-        state
-            .denied
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(who = "anonymous", route, path = %req_path, status = 401, "read refused");
-        let mut r = error(
-            StatusCode::UNAUTHORIZED,
-            "a bearer token is required: Authorization: Bearer <token>",
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        return r;
-    };
-    let Some(token) = state.authenticate(&presented).cloned() else {
-        state
-            .denied
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(who = "unknown token", route, path = %req_path, status = 401, "read refused");
-        return error(StatusCode::UNAUTHORIZED, "unknown bearer token");
-    };
-    if !allowed(token.role, need) {
-        state
-            .denied
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(who = %token.name, role = ?token.role, route, path = %req_path, status = 403, "read refused");
-        return error(
-            StatusCode::FORBIDDEN,
-            format!("role {:?} may not read {route}", token.role),
-        );
-    }
-    // Catching up reads the writer's new WAL and files: blocking work, kept off the runtime
-    // (and the hop to a blocking thread taken only when it is due).
-    if state.refresh_due() {
-        let catching_up = Arc::clone(&state);
-        if let Err(e) = tokio::task::spawn_blocking(move || catching_up.refresh()).await {
-            tracing::warn!(error = %e, "catching up with the writer failed");
+/// Runs blocking ledger work off the async runtime, holding the request's share of the bound
+/// until the work ends.
+async fn blocking<F: FnOnce() -> Response + Send + 'static>(work: Work, f: F) -> Response {
+    let ran = tokio::task::spawn_blocking(move || {
+        #[cfg(test)]
+        if let Some(hook) = &work.hook {
+            hook.pass();
         }
-    }
-    let response = next.run(req).await;
-    state
-        .reads
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(who = %token.name, role = ?token.role, route, path = %req_path, status = response.status().as_u16(), at = %Timestamp::now(), "read");
-    response
+        let answer = f();
+        drop(work);
+        answer
+    });
+    ran.await
+        .unwrap_or_else(|e| internal(format!("ledger work failed: {e}")))
 }
 
-async fn checkpoint(State(s): State<Arc<ServerState>>, Query(p): Query<Params>) -> Response {
-    if let Err(r) = only_params(&p, &[]) {
-        return r;
-    }
-    blocking(move || match s.ledger.reader().latest_checkpoint() {
+/// Answers with JSON computed off the async runtime; errors map to their HTTP status.
+async fn json_answer<F>(s: Arc<ServerState>, work: Work, f: F) -> Response
+where
+    F: FnOnce(&idledger_ledger::LedgerReader<'_>) -> Result<serde_json::Value, QueryError>
+        + Send
+        + 'static,
+{
+    blocking(work, move || match f(&s.ledger.reader()) {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => query_error(e),
+    })
+    .await
+}
+
+fn hex_string(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+async fn checkpoint(State(s): State<Arc<ServerState>>, Extension(w): Extension<Work>) -> Response {
+    blocking(w, move || match s.ledger.reader().latest_checkpoint() {
         Ok((_, note)) => {
             ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()
         }
@@ -331,19 +238,14 @@ async fn checkpoint(State(s): State<Arc<ServerState>>, Query(p): Query<Params>) 
 
 async fn entry(
     State(s): State<Arc<ServerState>>,
-    Path(index): Path<String>,
-    Query(p): Query<Params>,
+    Extension(a): Extension<Args>,
+    Extension(w): Extension<Work>,
 ) -> Response {
-    if let Err(r) = only_params(&p, &[]) {
-        return r;
-    }
-    let Ok(index) = index.parse::<u64>() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("entry index must be a non-negative integer, found `{index}`"),
-        );
+    let index = match given(a.integer("index"), "index") {
+        Ok(i) => i,
+        Err(r) => return r,
     };
-    json_answer(s, move |r| {
+    json_answer(s, w, move |r| {
         let (size, _) = r.latest_checkpoint()?;
         if index >= size.0 {
             return Err(QueryError::Read(idledger_ledger::ReadError::NoEntry(index)));
@@ -363,71 +265,66 @@ async fn entry(
     .await
 }
 
-/// Answers with JSON computed off the async runtime; errors map to their HTTP status.
-async fn json_answer<F>(s: Arc<ServerState>, f: F) -> Response
-where
-    F: FnOnce(&idledger_ledger::LedgerReader<'_>) -> Result<serde_json::Value, QueryError>
-        + Send
-        + 'static,
-{
-    blocking(move || match f(&s.ledger.reader()) {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(e) => query_error(e),
-    })
-    .await
-}
-
-fn hex_string(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-async fn consistency(State(s): State<Arc<ServerState>>, Query(p): Query<Params>) -> Response {
-    if let Err(r) = only_params(&p, &["from", "to"]) {
-        return r;
-    }
-    let (from, to) = match (u64_param(&p, "from"), u64_param(&p, "to")) {
-        (Ok(Some(f)), Ok(t)) => (f, t),
-        (Ok(None), _) => return error(StatusCode::BAD_REQUEST, "`from` is required"),
-        (Err(r), _) | (_, Err(r)) => return r,
+async fn consistency(
+    State(s): State<Arc<ServerState>>,
+    Extension(a): Extension<Args>,
+    Extension(w): Extension<Work>,
+) -> Response {
+    let (from, to) = match given(a.integer("from"), "from") {
+        Ok(f) => (f, a.integer("to")),
+        Err(r) => return r,
     };
-    json_answer(s, move |r| {
-        let (size, note) = r.latest_checkpoint()?;
-        let to = to.unwrap_or(size.0);
-        if to > size.0 {
-            return Err(QueryError::BadRequest(format!(
-                "`to` {to} is beyond the latest checkpoint size {}",
-                size.0
-            )));
-        }
-        let proof = r.consistency_proof(TreeSize(from), TreeSize(to))?;
-        let checkpoint = if to == size.0 {
-            Some(note)
-        } else {
-            r.checkpoint_at(TreeSize(to))?
+    blocking(w, move || {
+        let r = s.ledger.reader();
+        let (size, note) = match r.latest_checkpoint() {
+            Ok(latest) => latest,
+            Err(e) => return query_error(e.into()),
         };
-        Ok(json!({
-            "from": from,
-            "to": to,
-            "proof": proof.iter().map(|h| h.to_base64()).collect::<Vec<_>>(),
-            "checkpoint": checkpoint,
-        }))
+        let to = to.unwrap_or(size.0);
+        // Sizes the document allows but the ledger has no proof between: not found, as an
+        // entry past the end is.
+        if from > to || to > size.0 {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no consistency proof from tree size {from} to {to}: sizes must satisfy from <= to <= {} (the latest checkpoint's)",
+                    size.0
+                ),
+            );
+        }
+        let answer = || -> Result<serde_json::Value, QueryError> {
+            let proof = r.consistency_proof(TreeSize(from), TreeSize(to))?;
+            let checkpoint = if to == size.0 {
+                Some(note)
+            } else {
+                r.checkpoint_at(TreeSize(to))?
+            };
+            Ok(json!({
+                "from": from,
+                "to": to,
+                "proof": proof.iter().map(|h| h.to_base64()).collect::<Vec<_>>(),
+                "checkpoint": checkpoint,
+            }))
+        };
+        match answer() {
+            Ok(v) => Json(v).into_response(),
+            Err(e) => query_error(e),
+        }
     })
     .await
 }
 
 async fn history(
     State(s): State<Arc<ServerState>>,
-    Path(id): Path<String>,
-    Query(p): Query<Params>,
+    Extension(a): Extension<Args>,
+    Extension(w): Extension<Work>,
 ) -> Response {
-    if let Err(r) = only_params(&p, &["proofs"]) {
-        return r;
-    }
-    let proofs = match flag(&p, "proofs") {
-        Ok(f) => f,
+    let id = match given(a.text("id"), "id") {
+        Ok(id) => id.to_owned(),
         Err(r) => return r,
     };
-    json_answer(s, move |r| {
+    let proofs = a.flag("proofs");
+    json_answer(s, w, move |r| {
         if proofs {
             let (h, bundle) = answers::history_proven(r, &id)?;
             with_proofs(&h, Some(bundle))
@@ -440,17 +337,18 @@ async fn history(
 
 async fn grant(
     State(s): State<Arc<ServerState>>,
-    Path(id): Path<String>,
-    Query(p): Query<Params>,
+    Extension(a): Extension<Args>,
+    Extension(w): Extension<Work>,
 ) -> Response {
-    if let Err(r) = only_params(&p, &["proofs", "now"]) {
-        return r;
-    }
-    let (proofs, now) = match proofs_and_now(&p) {
-        Ok(pn) => pn,
+    let id = match given(a.text("id"), "id") {
+        Ok(id) => id.to_owned(),
         Err(r) => return r,
     };
-    json_answer(s, move |r| {
+    let (proofs, now) = (
+        a.flag("proofs"),
+        a.time("now").unwrap_or_else(Timestamp::now),
+    );
+    json_answer(s, w, move |r| {
         if proofs {
             let (a, bundle) = answers::grant_proven(r, &id, now)?;
             with_proofs(&a, Some(bundle))
@@ -461,28 +359,23 @@ async fn grant(
     .await
 }
 
-async fn access(State(s): State<Arc<ServerState>>, Query(p): Query<Params>) -> Response {
-    if let Err(r) = only_params(&p, &["resource", "at", "proofs", "now"]) {
-        return r;
-    }
-    let Some(resource) = p.get("resource").cloned().filter(|r| !r.is_empty()) else {
-        return error(StatusCode::BAD_REQUEST, "`resource` is required");
+async fn access(
+    State(s): State<Arc<ServerState>>,
+    Extension(a): Extension<Args>,
+    Extension(w): Extension<Work>,
+) -> Response {
+    let (resource, at) = match (
+        given(a.text("resource"), "resource"),
+        given(a.time("at"), "at"),
+    ) {
+        (Ok(resource), Ok(at)) => (resource.to_owned(), at),
+        (Err(r), _) | (_, Err(r)) => return r,
     };
-    let at = match time_param(&p, "at") {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "`at` (an RFC 3339 time) is required",
-            );
-        }
-        Err(r) => return r,
-    };
-    let (proofs, now) = match proofs_and_now(&p) {
-        Ok(pn) => pn,
-        Err(r) => return r,
-    };
-    json_answer(s, move |r| {
+    let (proofs, now) = (
+        a.flag("proofs"),
+        a.time("now").unwrap_or_else(Timestamp::now),
+    );
+    json_answer(s, w, move |r| {
         let (rows, bundle) = if proofs {
             answers::access_proven(r, &resource, at, now)?
         } else {
@@ -498,148 +391,106 @@ async fn access(State(s): State<Arc<ServerState>>, Query(p): Query<Params>) -> R
 
 async fn report(
     State(s): State<Arc<ServerState>>,
-    Path(name): Path<String>,
-    Query(p): Query<Params>,
+    Extension(a): Extension<Args>,
+    Extension(w): Extension<Work>,
 ) -> Response {
-    if let Err(r) = only_params(&p, &["group_by", "now", "max_age_days"]) {
-        return r;
-    }
-    let Some(name) = ReportName::parse(&name) else {
-        let names: Vec<&str> = ReportName::ALL.iter().map(|r| r.as_str()).collect();
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("no report `{name}`; reports are {}", names.join(", ")),
-        );
+    let name = match given(a.report("name"), "name") {
+        Ok(n) => n,
+        Err(r) => return r,
     };
-    let (now, max_age) = match (time_param(&p, "now"), u64_param(&p, "max_age_days")) {
-        (Ok(n), Ok(m)) => (n.unwrap_or_else(Timestamp::now), m.unwrap_or(90)),
-        (Err(r), _) | (_, Err(r)) => return r,
+    let opts = ReportOptions {
+        now: a.time("now").unwrap_or_else(Timestamp::now),
+        max_credential_age_days: a.integer("max_age_days").unwrap_or(DEFAULT_MAX_AGE_DAYS),
+        group_by: a.text("group_by").map(str::to_owned),
     };
-    let group_by = p.get("group_by").cloned();
-    blocking(move || {
-        let mut projections = s.projections.lock().unwrap_or_else(|e| e.into_inner());
+    let cursor = a.integer("cursor").unwrap_or(0);
+    let limit = a.integer("limit").unwrap_or(limits::PAGE_DEFAULT);
+    blocking(w, move || {
         let reader = s.ledger.reader();
-        if let Err(e) = projections.catch_up(&reader) {
-            return query_error(e);
+        let projections = match s.projections(&reader) {
+            Ok(p) => p,
+            Err(e) => return query_error(e),
+        };
+        #[cfg(test)]
+        if let Some(hook) = s.hooks.report.get() {
+            hook.pass();
         }
-        match reports::report(
-            &projections,
-            &reader,
-            name,
-            &ReportOptions {
-                now,
-                max_credential_age_days: max_age,
-                group_by,
-            },
-        ) {
-            Ok(rep) => axum::Json(rep).into_response(),
+        match reports::report(&projections, &reader, name, &opts) {
+            Ok(rep) => Json(rep.page(cursor, limit)).into_response(),
             Err(e) => query_error(e),
         }
     })
     .await
 }
 
-async fn metrics(State(s): State<Arc<ServerState>>) -> Response {
+async fn metrics(State(s): State<Arc<ServerState>>, Extension(w): Extension<Work>) -> Response {
     // The tree size is a RocksDB read: blocking work, kept off the runtime like every other.
-    blocking(move || {
+    blocking(w, move || {
         let size = s.ledger.reader().size().map(|t| t.0).unwrap_or(0);
+        let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let body = format!(
-            "# HELP idledger_http_reads_total Authorized reads served.\n# TYPE idledger_http_reads_total counter\nidledger_http_reads_total {}\n# HELP idledger_http_denied_total Requests refused (401/403).\n# TYPE idledger_http_denied_total counter\nidledger_http_denied_total {}\n# HELP idledger_tree_size Entries in the ledger.\n# TYPE idledger_tree_size gauge\nidledger_tree_size {size}\n",
-            s.reads.load(std::sync::atomic::Ordering::Relaxed),
-            s.denied.load(std::sync::atomic::Ordering::Relaxed)
+            "# HELP idledger_http_reads_total Authorized reads served.\n# TYPE idledger_http_reads_total counter\nidledger_http_reads_total {}\n# HELP idledger_http_denied_total Requests refused (401/403).\n# TYPE idledger_http_denied_total counter\nidledger_http_denied_total {}\n# HELP idledger_http_busy_total Requests refused because as many were in flight as allowed (503).\n# TYPE idledger_http_busy_total counter\nidledger_http_busy_total {}\n# HELP idledger_tree_size Entries in the ledger.\n# TYPE idledger_tree_size gauge\nidledger_tree_size {size}\n",
+            count(&s.reads),
+            count(&s.denied),
+            count(&s.busy),
         );
         ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
     })
     .await
 }
 
-async fn healthz(State(s): State<Arc<ServerState>>) -> Response {
-    blocking(move || match s.ledger.reader().size() {
-        Ok(size) => axum::Json(json!({ "status": "ok", "tree_size": size.0 })).into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+async fn healthz(State(s): State<Arc<ServerState>>, Extension(w): Extension<Work>) -> Response {
+    blocking(w, move || match s.ledger.reader().size() {
+        Ok(size) => Json(json!({ "status": "ok", "tree_size": size.0 })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check cannot read the ledger");
+            failures::unavailable("the ledger cannot be read")
+        }
     })
     .await
 }
 
 async fn openapi() -> Response {
-    axum::Json(openapi_document()).into_response()
+    Json(openapi_document()).into_response()
 }
 
-/// The OpenAPI 3 description of every route.
-pub fn openapi_document() -> serde_json::Value {
-    let err = json!({ "description": "error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
-    let authed = |summary: &str, role: &str, params: serde_json::Value, ok: serde_json::Value| {
-        json!({ "get": {
-            "summary": summary,
-            "description": format!("Requires role: {role}."),
-            "security": [{ "bearer": [] }],
-            "parameters": params,
-            "responses": { "200": ok, "400": err.clone(), "401": err.clone(), "403": err.clone(), "404": err.clone() }
-        }})
-    };
-    let path_param = |name: &str, ty: &str| json!({ "name": name, "in": "path", "required": true, "schema": { "type": ty } });
-    let q = |name: &str, required: bool, ty: &str, desc: &str| json!({ "name": name, "in": "query", "required": required, "schema": { "type": ty }, "description": desc });
-    let json_ok = json!({ "description": "ok", "content": { "application/json": { "schema": { "type": "object" } } } });
-    let proofs = q(
-        "proofs",
-        false,
-        "boolean",
-        "add a proof bundle (idledger-proof-bundle@v1)",
-    );
-    json!({
-        "openapi": "3.0.3",
-        "info": { "title": "idledger", "version": env!("CARGO_PKG_VERSION"), "description": "Read-only API of an idledger audit ledger. Every answer can carry proofs checkable offline with the ledger's verifier key." },
-        "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": { "Error": { "type": "object", "properties": { "error": { "type": "string" } }, "required": ["error"] } }
-        },
-        "paths": {
-            "/v1/checkpoint": authed("The latest signed checkpoint (C2SP tlog-checkpoint in a signed note)", "auditor", json!([]), json!({ "description": "ok", "content": { "text/plain": { "schema": { "type": "string" } } } })),
-            "/v1/entries/{index}": authed("An entry, its leaf bytes and a C2SP tlog-proof", "auditor", json!([path_param("index", "integer")]), json_ok.clone()),
-            "/v1/proof/consistency": authed("An RFC 9162 consistency proof between two tree sizes", "auditor", json!([q("from", true, "integer", "smaller tree size"), q("to", false, "integer", "larger tree size (default: latest checkpoint)")]), json_ok.clone()),
-            "/v1/identities/{id}/history": authed("Every entry about an identity, with the back-link gap check", "responder", json!([path_param("id", "string"), proofs.clone()]), json_ok.clone()),
-            "/v1/grants/{id}": authed("A grant episode: who approved, why, when access ended", "responder", json!([path_param("id", "string"), proofs.clone(), q("now", false, "string", "judge expiries as of this RFC 3339 time")]), json_ok.clone()),
-            "/v1/access": authed("Who had access to a resource at a time", "responder", json!([q("resource", true, "string", "the entitlement"), q("at", true, "string", "RFC 3339 time"), proofs, q("now", false, "string", "judge expiries as of this RFC 3339 time")]), json_ok.clone()),
-            "/v1/reports/{name}": authed("A governance report: lead-time, approvals, rotation, drift or exceptions", "auditor", json!([path_param("name", "string"), q("group_by", false, "string", "attribute to group by"), q("now", false, "string", "RFC 3339 time"), q("max_age_days", false, "integer", "credential age limit (default 90)")]), json_ok.clone()),
-            "/metrics": authed("Prometheus metrics", "admin", json!([]), json!({ "description": "ok", "content": { "text/plain": { "schema": { "type": "string" } } } })),
-            "/healthz": { "get": { "summary": "Liveness and tree size", "responses": { "200": json_ok.clone(), "503": err.clone() } } },
-            "/openapi.json": { "get": { "summary": "This document", "responses": { "200": json_ok } } }
-        }
-    })
+fn handler(e: Endpoint) -> MethodRouter<Arc<ServerState>> {
+    match e {
+        Endpoint::Checkpoint => get(checkpoint),
+        Endpoint::Entry => get(entry),
+        Endpoint::Consistency => get(consistency),
+        Endpoint::History => get(history),
+        Endpoint::Grant => get(grant),
+        Endpoint::Access => get(access),
+        Endpoint::Report => get(report),
+        Endpoint::Metrics => get(metrics),
+        Endpoint::Healthz => get(healthz),
+        Endpoint::OpenApi => get(openapi),
+    }
 }
 
+async fn no_route() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such route; /openapi.json lists them",
+    )
+}
+
+/// The API's router: every route of `ROUTES` behind its gate, and the outermost layer that
+/// gives each request its id and keeps internal details out of 500s.
 pub fn router(state: Arc<ServerState>) -> Router {
-    // Each guarded route names what it needs once, here, and its handler sees only authorized
-    // requests.
-    let guarded = |router: Router<Arc<ServerState>>,
-                   route: &'static str,
-                   need: Need,
-                   handler: MethodRouter<Arc<ServerState>>| {
-        let guard = Guard {
-            state: state.clone(),
-            need,
+    let mut r = Router::new();
+    for route in ROUTES {
+        let gate = RouteGate {
+            state: Arc::clone(&state),
             route,
         };
-        router.route(
-            route,
-            handler.route_layer(middleware::from_fn_with_state(guard, authorize)),
-        )
-    };
-    let mut r = Router::new();
-    r = guarded(r, "/v1/checkpoint", Need::Auditor, get(checkpoint));
-    r = guarded(r, "/v1/entries/{index}", Need::Auditor, get(entry));
-    r = guarded(r, "/v1/proof/consistency", Need::Auditor, get(consistency));
-    r = guarded(
-        r,
-        "/v1/identities/{id}/history",
-        Need::Responder,
-        get(history),
-    );
-    r = guarded(r, "/v1/grants/{id}", Need::Responder, get(grant));
-    r = guarded(r, "/v1/access", Need::Responder, get(access));
-    r = guarded(r, "/v1/reports/{name}", Need::Auditor, get(report));
-    r = guarded(r, "/metrics", Need::Admin, get(metrics));
-    r.route("/healthz", get(healthz))
-        .route("/openapi.json", get(openapi))
+        r = r.route(
+            route.path,
+            handler(route.endpoint).route_layer(middleware::from_fn_with_state(gate, access::gate)),
+        );
+    }
+    r.fallback(no_route)
         .with_state(state)
+        .layer(middleware::from_fn(failures::outermost))
 }

@@ -128,8 +128,8 @@ impl Span {
 
     fn get(self, bytes: &[u8]) -> Result<&str, ReadError> {
         let start = self.start as usize;
-        bytes
-            .get(start..start + self.len as usize)
+        let end = start.checked_add(self.len as usize);
+        end.and_then(|end| bytes.get(start..end))
             .and_then(|b| std::str::from_utf8(b).ok())
             .ok_or_else(|| ReadError::Damaged("a replay span is out of its chunk".into()))
     }
@@ -230,10 +230,10 @@ impl Projections {
                                     source,
                                 },
                             )?;
-                            self.apply(&view);
+                            self.apply(&view)?;
                         }
                     }
-                    expected += 1;
+                    expected = next_seq(expected)?;
                 }
                 Ok(())
             },
@@ -245,18 +245,22 @@ impl Projections {
     }
 
     /// Applies one entry.
-    fn apply(&mut self, entry: &EntryView<'_>) {
-        self.size = entry.seq + 1;
+    fn apply(&mut self, entry: &EntryView<'_>) -> Result<(), ReadError> {
+        self.size = next_seq(entry.seq)?;
         match &entry.body {
             BodyView::Event(e) => self.apply_event(entry.seq, &e.event),
-            BodyView::Quarantined(r) => *self.quarantined.entry(r.reason.class()).or_default() += 1,
+            BodyView::Quarantined(r) => {
+                let n = self.quarantined.entry(r.reason.class()).or_default();
+                *n = n.saturating_add(1);
+            }
             BodyView::System(_) => {}
         }
+        Ok(())
     }
 
     /// Applies an access or credential event handed over as a fact.
     fn apply_fact(&mut self, f: &Fact, bytes: &[u8]) -> Result<(), ReadError> {
-        self.size = f.seq + 1;
+        self.size = next_seq(f.seq)?;
         let subject = f.subject.get(bytes)?;
         self.touch_identity(subject, f.subject_kind);
         match f.kind.family() {
@@ -347,9 +351,9 @@ impl Projections {
 
     /// Counts an event about `id`, first creating the identity if the log had not named it.
     fn touch_identity(&mut self, id: &str, kind: SubjectKind) {
-        self.events += 1;
+        self.events = self.events.saturating_add(1);
         match self.identities.get_mut(id) {
-            Some(identity) => identity.events += 1,
+            Some(identity) => identity.events = identity.events.saturating_add(1),
             None => {
                 self.identities.insert(
                     id.to_owned(),
@@ -527,6 +531,13 @@ impl Projections {
     }
 }
 
+/// The index after `seq`: a leaf claiming the last index a `u64` holds has none, and is damage,
+/// not a reason to panic.
+fn next_seq(seq: u64) -> Result<u64, ReadError> {
+    seq.checked_add(1)
+        .ok_or_else(|| ReadError::Damaged(format!("entry {seq} claims the last possible index")))
+}
+
 fn be_key(k: &[u8]) -> Result<u64, ReadError> {
     k.try_into()
         .map(u64::from_be_bytes)
@@ -594,8 +605,7 @@ pub(crate) mod tests {
         reader
             .scan(Seq(0), |_, leaf| -> Result<(), ReadError> {
                 let view = EntryView::decode(leaf).expect("leaf decodes");
-                p.apply(&view);
-                Ok(())
+                p.apply(&view)
             })
             .expect("scan");
         p
@@ -717,6 +727,29 @@ pub(crate) mod tests {
             matches!(stopped, Err(QueryError::Read(ReadError::Damaged(m))) if m == "stop here")
         );
         assert_eq!(seen, EPISODE_GROUP + 3);
+    }
+
+    #[test]
+    fn a_leaf_at_the_last_index_is_damage_not_a_panic() {
+        let leaf = idledger_proto::Entry {
+            version: 1,
+            seq: u64::MAX,
+            prev_leaf_hash: [0; 32],
+            received_at: Timestamp(i64::MIN),
+            origin: Origin::Ledger,
+            body: idledger_proto::entry::Body::System(
+                idledger_proto::entry::SystemRecord::KeyAdded {
+                    verifier_key: "k".into(),
+                },
+            ),
+        }
+        .encode();
+        let view = EntryView::decode(&leaf).expect("a leaf");
+        let mut p = Projections::default();
+        assert!(
+            matches!(p.apply(&view), Err(ReadError::Damaged(m)) if m.contains("last possible index"))
+        );
+        assert_eq!(next_seq(u64::MAX - 1).expect("fits"), u64::MAX);
     }
 
     #[test]

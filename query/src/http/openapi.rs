@@ -1,0 +1,237 @@
+//! The OpenAPI 3 document, made from the route list: the same parameters with the same kinds and
+//! bounds the server checks, every status a route can answer, and the content types it answers
+//! with.
+
+use super::limits::{MAX_HEAD_BYTES, PAGE_DEFAULT, PAGE_MAX, RETRY_AFTER_SECS, TEXT_MAX_CHARS};
+use super::params::{CURSOR_PATTERN, In, Kind, Param, TIME_PATTERN};
+use super::routes::{Answer, Cost, Endpoint, ROUTES, Route};
+use crate::reports::ReportName;
+use serde_json::{Value, json};
+
+const REFUSALS: &str = "A query parameter the operation does not list, a parameter given twice, \
+and a request body are refused with 400: the server takes exactly the parameters listed, with \
+no additional properties. Times are RFC 3339 date-times (`T` between date and time, no leap \
+second) in the years 1678 to 2261; a `+` in an offset must be percent-encoded (%2B).";
+
+fn schema(kind: Kind) -> Value {
+    match kind {
+        Kind::Flag => json!({ "type": "boolean" }),
+        Kind::Time => json!({ "type": "string", "format": "date-time", "pattern": TIME_PATTERN }),
+        Kind::Integer { min, max } => {
+            json!({ "type": "integer", "minimum": min, "maximum": max })
+        }
+        Kind::Text => {
+            json!({ "type": "string", "minLength": 1, "maxLength": TEXT_MAX_CHARS })
+        }
+        Kind::Report => {
+            let names: Vec<&str> = ReportName::ALL.iter().map(|r| r.as_str()).collect();
+            json!({ "type": "string", "enum": names })
+        }
+        Kind::Cursor => json!({ "type": "string", "pattern": CURSOR_PATTERN }),
+    }
+}
+
+fn parameter(p: &Param) -> Value {
+    let mut v = json!({
+        "name": p.name,
+        "in": match p.at { In::Path => "path", In::Query => "query" },
+        "required": p.required,
+        "description": p.description,
+        "schema": schema(p.kind),
+    });
+    if let Some(e) = p.example {
+        v["example"] = match (p.kind, e.parse::<u64>()) {
+            (Kind::Integer { .. }, Ok(n)) => json!(n),
+            _ => json!(e),
+        };
+    }
+    v
+}
+
+fn operation_id(e: Endpoint) -> &'static str {
+    match e {
+        Endpoint::Checkpoint => "checkpoint",
+        Endpoint::Entry => "entry",
+        Endpoint::Consistency => "consistency",
+        Endpoint::History => "history",
+        Endpoint::Grant => "grant",
+        Endpoint::Access => "access",
+        Endpoint::Report => "report",
+        Endpoint::Metrics => "metrics",
+        Endpoint::Healthz => "healthz",
+        Endpoint::OpenApi => "openapi",
+    }
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "headers": { "x-request-id": { "$ref": "#/components/headers/RequestId" } },
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+    })
+}
+
+/// Every status `route` can answer, and what each means.
+fn responses(route: &Route) -> Value {
+    let ok = match route.answer {
+        Answer::Json(name) => {
+            json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{name}") } } })
+        }
+        Answer::Text(content_type) => json!({ content_type: { "schema": { "type": "string" } } }),
+    };
+    let mut r = serde_json::Map::new();
+    r.insert(
+        "200".into(),
+        json!({
+            "description": "the answer",
+            "headers": { "x-request-id": { "$ref": "#/components/headers/RequestId" } },
+            "content": ok
+        }),
+    );
+    r.insert(
+        "400".into(),
+        error_response("a parameter is unknown, repeated, missing or out of its bounds, or the request has a body"),
+    );
+    if route.need.is_some() {
+        r.insert(
+            "401".into(),
+            error_response("no bearer token, or one nobody holds"),
+        );
+        r.insert(
+            "403".into(),
+            error_response("the token's role may not read this route"),
+        );
+    }
+    let names_something = route.params.iter().any(|p| p.at == In::Path)
+        || matches!(route.endpoint, Endpoint::Access | Endpoint::Consistency);
+    if names_something {
+        r.insert(
+            "404".into(),
+            error_response("no such entry, identity, grant, report or consistency proof"),
+        );
+    }
+    // Answered by the HTTP layer before the request is routed: no body, no request id.
+    r.insert(
+        "431".into(),
+        json!({ "description": format!("the request's head (request line and headers) is larger than {MAX_HEAD_BYTES} bytes") }),
+    );
+    r.insert(
+        "500".into(),
+        error_response("an internal error: the body holds only the request id the server's log files the details under"),
+    );
+    let busy = if route.cost == Cost::Free {
+        "the request took longer than the server allows"
+    } else {
+        "the server is answering as many such requests as it allows, or the request took longer than it allows"
+    };
+    let mut unavailable = error_response(busy);
+    unavailable["headers"]["Retry-After"] = json!({
+        "description": format!("seconds to wait before trying again ({RETRY_AFTER_SECS})"),
+        "schema": { "type": "integer", "minimum": 0 }
+    });
+    r.insert("503".into(), unavailable);
+    Value::Object(r)
+}
+
+fn operation(route: &Route) -> Value {
+    let who = match route.need {
+        Some(need) => format!("Requires role: {}.", need.role_name()),
+        None => "Open to anyone, without a token.".to_owned(),
+    };
+    let security = if route.need.is_some() {
+        json!([{ "bearer": [] }])
+    } else {
+        json!([])
+    };
+    json!({ "get": {
+        "operationId": operation_id(route.endpoint),
+        "summary": route.summary,
+        "description": format!("{who} {REFUSALS}"),
+        "security": security,
+        "parameters": route.params.iter().map(parameter).collect::<Vec<_>>(),
+        "responses": responses(route),
+    }})
+}
+
+fn schemas() -> Value {
+    let names: Vec<&str> = ReportName::ALL.iter().map(|r| r.as_str()).collect();
+    json!({
+        "Error": {
+            "type": "object",
+            "properties": { "error": { "type": "string" }, "request_id": { "type": "string" } },
+            "required": ["error"]
+        },
+        "Object": { "type": "object" },
+        "Health": {
+            "type": "object",
+            "properties": {
+                "status": { "type": "string", "enum": ["ok"] },
+                "tree_size": { "type": "integer", "minimum": 0 }
+            },
+            "required": ["status", "tree_size"]
+        },
+        "ReportPage": {
+            "type": "object",
+            "properties": {
+                "name": { "type": "string", "enum": names },
+                "now": { "type": "string" },
+                "group_by": { "type": "string", "nullable": true },
+                "groups": { "type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "key": { "type": "string" },
+                        "figures": { "type": "object", "additionalProperties": { "type": "number", "nullable": true } },
+                        "items": { "type": "array", "items": {
+                            "type": "object",
+                            "properties": {
+                                "kind": { "type": "string" },
+                                "id": { "type": "string" },
+                                "detail": { "type": "string" },
+                                "index": { "type": "integer", "minimum": 0, "nullable": true }
+                            },
+                            "required": ["kind", "id", "detail", "index"]
+                        }}
+                    },
+                    "required": ["key", "figures", "items"]
+                }},
+                "page": {
+                    "type": "object",
+                    "description": format!("rows are the items of the groups, and each group without items; pages hold {PAGE_DEFAULT} rows unless `limit` asks for another number, at most {PAGE_MAX}"),
+                    "properties": {
+                        "cursor": { "type": "string" },
+                        "limit": { "type": "integer", "minimum": 1, "maximum": PAGE_MAX },
+                        "next_cursor": { "type": "string", "nullable": true },
+                        "rows": { "type": "integer", "minimum": 0 }
+                    },
+                    "required": ["cursor", "limit", "next_cursor", "rows"]
+                }
+            },
+            "required": ["name", "now", "group_by", "groups", "page"]
+        }
+    })
+}
+
+/// The OpenAPI 3 description of every route.
+pub fn openapi_document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for route in ROUTES {
+        paths.insert(route.path.to_owned(), operation(route));
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "idledger",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": format!("Read-only API of an idledger audit ledger. Every answer can carry proofs checkable offline with the ledger's verifier key. {REFUSALS}")
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "headers": { "RequestId": {
+                "description": "the request's id, which the server's log names it by",
+                "schema": { "type": "string" }
+            }},
+            "schemas": schemas()
+        },
+        "paths": Value::Object(paths)
+    })
+}

@@ -1,0 +1,255 @@
+//! The API's routes, listed once: for each its path, who may read it, what it costs, its
+//! parameters and what it answers. The router serves exactly these and the OpenAPI document
+//! describes exactly these.
+
+use super::access::Need;
+use super::limits::PAGE_MAX;
+use super::params::{In, Kind, Param};
+use crate::reports::{MAX_MAX_AGE_DAYS, MIN_MAX_AGE_DAYS};
+
+/// Which handler answers a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Checkpoint,
+    Entry,
+    Consistency,
+    History,
+    Grant,
+    Access,
+    Report,
+    Metrics,
+    Healthz,
+    OpenApi,
+}
+
+/// What answering a route costs the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cost {
+    /// Ledger work of any size: one of `max_concurrent_reads` permits, or a 503.
+    Ledger,
+    /// A cheap ledger read: one of `LIGHT_READS` permits, or a 503.
+    Light,
+    /// Nothing from the ledger.
+    Free,
+}
+
+/// What a route answers with on success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// JSON, of the named schema in the document's components.
+    Json(&'static str),
+    /// Text of this content type.
+    Text(&'static str),
+}
+
+/// One route.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Route {
+    pub path: &'static str,
+    pub endpoint: Endpoint,
+    /// The role needed, or `None` for routes open to anyone.
+    pub need: Option<Need>,
+    pub cost: Cost,
+    pub summary: &'static str,
+    pub params: &'static [Param],
+    pub answer: Answer,
+}
+
+const fn path(name: &'static str, kind: Kind, description: &'static str) -> Param {
+    Param {
+        name,
+        at: In::Path,
+        required: true,
+        kind,
+        description,
+        example: None,
+    }
+}
+
+const fn query(name: &'static str, required: bool, kind: Kind, description: &'static str) -> Param {
+    Param {
+        name,
+        at: In::Query,
+        required,
+        kind,
+        description,
+        example: None,
+    }
+}
+
+const PROOFS: Param = query(
+    "proofs",
+    false,
+    Kind::Flag,
+    "add a proof bundle (idledger-proof-bundle@v1) under `proofs`",
+);
+const NOW: Param = query(
+    "now",
+    false,
+    Kind::Time,
+    "judge expiries as of this time instead of the current time",
+);
+const ANY_U64: Kind = Kind::Integer {
+    min: 0,
+    max: u64::MAX,
+};
+/// A tree size a consistency proof can start or end at (RFC 9162: not the empty tree).
+const TREE_SIZE: Kind = Kind::Integer {
+    min: 1,
+    max: u64::MAX,
+};
+
+/// Every route the API serves.
+pub(crate) const ROUTES: &[Route] = &[
+    Route {
+        path: "/v1/checkpoint",
+        endpoint: Endpoint::Checkpoint,
+        need: Some(Need::Auditor),
+        cost: Cost::Ledger,
+        summary: "The latest signed checkpoint (C2SP tlog-checkpoint in a signed note)",
+        params: &[],
+        answer: Answer::Text("text/plain; charset=utf-8"),
+    },
+    Route {
+        path: "/v1/entries/{index}",
+        endpoint: Endpoint::Entry,
+        need: Some(Need::Auditor),
+        cost: Cost::Ledger,
+        summary: "An entry, its leaf bytes and a C2SP tlog-proof",
+        params: &[path("index", ANY_U64, "the entry's index").example("1")],
+        answer: Answer::Json("Object"),
+    },
+    Route {
+        path: "/v1/proof/consistency",
+        endpoint: Endpoint::Consistency,
+        need: Some(Need::Auditor),
+        cost: Cost::Ledger,
+        summary: "An RFC 9162 consistency proof between two tree sizes",
+        params: &[
+            query("from", true, TREE_SIZE, "the smaller tree size").example("1"),
+            query(
+                "to",
+                false,
+                TREE_SIZE,
+                "the larger tree size (default: the latest checkpoint's); sizes past the latest checkpoint, or below `from`, have no proof (404)",
+            ),
+        ],
+        answer: Answer::Json("Object"),
+    },
+    Route {
+        path: "/v1/identities/{id}/history",
+        endpoint: Endpoint::History,
+        need: Some(Need::Responder),
+        cost: Cost::Ledger,
+        summary: "Every entry about an identity, with the back-link gap check",
+        params: &[
+            path("id", Kind::Text, "the identity's id").example("alice@example.com"),
+            PROOFS,
+        ],
+        answer: Answer::Json("Object"),
+    },
+    Route {
+        path: "/v1/grants/{id}",
+        endpoint: Endpoint::Grant,
+        need: Some(Need::Responder),
+        cost: Cost::Ledger,
+        summary: "A grant episode: who approved, why, when access ended",
+        params: &[
+            path("id", Kind::Text, "the grant's id").example("g-alice-prod-db"),
+            PROOFS,
+            NOW,
+        ],
+        answer: Answer::Json("Object"),
+    },
+    Route {
+        path: "/v1/access",
+        endpoint: Endpoint::Access,
+        need: Some(Need::Responder),
+        cost: Cost::Ledger,
+        summary: "Who had access to a resource at a time",
+        params: &[
+            query("resource", true, Kind::Text, "the entitlement").example("prod-db:read"),
+            query("at", true, Kind::Time, "the time asked about").example("2026-01-08T10:00:00Z"),
+            PROOFS,
+            NOW,
+        ],
+        answer: Answer::Json("Object"),
+    },
+    Route {
+        path: "/v1/reports/{name}",
+        endpoint: Endpoint::Report,
+        need: Some(Need::Auditor),
+        cost: Cost::Ledger,
+        summary: "A governance report (lead-time, approvals, rotation, drift or exceptions), a page at a time",
+        params: &[
+            path("name", Kind::Report, "the report").example("rotation"),
+            query(
+                "group_by",
+                false,
+                Kind::Text,
+                "the attribute of the grant or identity to group by",
+            ),
+            query(
+                "now",
+                false,
+                Kind::Time,
+                "judge expiries and ages as of this time instead of the current time",
+            ),
+            query(
+                "max_age_days",
+                false,
+                Kind::Integer {
+                    min: MIN_MAX_AGE_DAYS,
+                    max: MAX_MAX_AGE_DAYS,
+                },
+                "rotation: credentials unchanged for longer than this many days are flagged (default 90)",
+            ),
+            query(
+                "limit",
+                false,
+                Kind::Integer {
+                    min: 1,
+                    max: PAGE_MAX,
+                },
+                "the most rows (items, or groups without items) on this page (default 1000)",
+            ),
+            query(
+                "cursor",
+                false,
+                Kind::Cursor,
+                "where the page starts: `0` (the default) or the `next_cursor` of the page before, asked for with the same `now`",
+            ),
+        ],
+        answer: Answer::Json("ReportPage"),
+    },
+    Route {
+        path: "/metrics",
+        endpoint: Endpoint::Metrics,
+        need: Some(Need::Admin),
+        cost: Cost::Light,
+        summary: "Prometheus metrics",
+        params: &[],
+        answer: Answer::Text("text/plain; version=0.0.4"),
+    },
+    Route {
+        path: "/healthz",
+        endpoint: Endpoint::Healthz,
+        need: None,
+        cost: Cost::Light,
+        summary: "Liveness and tree size",
+        params: &[],
+        answer: Answer::Json("Health"),
+    },
+    Route {
+        path: "/openapi.json",
+        endpoint: Endpoint::OpenApi,
+        need: None,
+        cost: Cost::Free,
+        summary: "This document",
+        params: &[],
+        answer: Answer::Json("Object"),
+    },
+];
+
+/// The default age limit of the rotation report, in days.
+pub(crate) const DEFAULT_MAX_AGE_DAYS: u64 = 90;
