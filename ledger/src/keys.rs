@@ -179,38 +179,32 @@ impl KeyDir {
     /// `genesis`, if one was recorded.
     pub fn last_signed(&self, genesis: &VerifierKey) -> Result<Option<(u64, Hash)>, KeyError> {
         let path = self.signed_path(genesis);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(KeyError::Read { path, source }),
-        };
-        let parsed = text
-            .trim_end()
-            .split_once(' ')
-            .and_then(|(size, root)| Some((size.parse::<u64>().ok()?, Hash::from_base64(root)?)));
-        parsed.map(Some).ok_or_else(|| KeyError::Format {
-            path,
-            message: "expected `<size> <base64 root>`".into(),
-        })
+        match fs::read(&path) {
+            Ok(bytes) => SignedRecord::parse(&bytes).map(Some).ok_or(KeyError::Format {
+                path,
+                message: "damaged (a crash of the machine during its write?); if the ledger is the one last signed, remove the record to go on".into(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(KeyError::Read { path, source }),
+        }
     }
 
-    /// Records the last checkpoint signed for the ledger of `genesis`: replaced atomically (a
-    /// new file renamed over the old), not synced (a crash of the machine may leave an older
-    /// record, which the ledger still extends; a killed process leaves the latest).
-    pub fn record_signed(
-        &self,
-        genesis: &VerifierKey,
-        size: u64,
-        root: &Hash,
-    ) -> Result<(), KeyError> {
+    /// The record of the last checkpoint signed for the ledger of `genesis`, opened for the
+    /// writer to overwrite after every batch.
+    pub fn signed_record(&self, genesis: &VerifierKey) -> Result<SignedRecord, KeyError> {
+        self.ensure()?;
         let path = self.signed_path(genesis);
-        let tmp = path.with_extension("signed.tmp");
-        let err = |source| KeyError::Write {
-            path: path.clone(),
-            source,
-        };
-        fs::write(&tmp, format!("{size} {}\n", root.to_base64())).map_err(err)?;
-        fs::rename(&tmp, &path).map_err(err)
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| KeyError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(SignedRecord { path, file })
     }
 
     /// The verifier keys, named `origin`, of every key file here made for that origin: the keys
@@ -300,4 +294,71 @@ pub fn read_key(path: &Path) -> Result<SigningKey, KeyError> {
         path: path.to_owned(),
         message: e.to_string(),
     })
+}
+
+/// The writer's record of the last checkpoint it signed for a ledger, in its key directory:
+/// one fixed-size line, `<size, 20 digits> <root, base64> <16 hex digits of SHA-256 of what
+/// precedes>\n`, overwritten in place after every batch (no rename, no sync: a page-cache
+/// write; a crash of the machine may leave an older record, and a torn one fails its check).
+#[derive(Debug)]
+pub struct SignedRecord {
+    path: PathBuf,
+    file: fs::File,
+}
+
+/// The length of a record line.
+const RECORD_LEN: usize = 20 + 1 + 44 + 1 + 16 + 1;
+
+impl SignedRecord {
+    fn line(size: u64, root: &Hash) -> String {
+        let head = format!("{size:020} {}", root.to_base64());
+        let check = idledger_proto::hash::sha256(head.as_bytes());
+        format!("{head} {}\n", &check.to_hex()[..16])
+    }
+
+    fn parse(bytes: &[u8]) -> Option<(u64, Hash)> {
+        let text = std::str::from_utf8(bytes.get(..RECORD_LEN)?).ok()?;
+        let (head, check) = text.strip_suffix('\n')?.rsplit_once(' ')?;
+        if idledger_proto::hash::sha256(head.as_bytes()).to_hex()[..16] != *check {
+            return None;
+        }
+        let (size, root) = head.split_once(' ')?;
+        Some((size.parse().ok()?, Hash::from_base64(root)?))
+    }
+
+    /// Records the checkpoint of `size` with `root` as the last signed.
+    pub fn write(&self, size: u64, root: &Hash) -> Result<(), KeyError> {
+        use std::os::unix::fs::FileExt as _;
+        let line = Self::line(size, root);
+        debug_assert_eq!(line.len(), RECORD_LEN);
+        self.file
+            .write_all_at(line.as_bytes(), 0)
+            .map_err(|source| KeyError::Write {
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_reads_back_and_a_damaged_one_does_not() {
+        for (size, root) in [
+            (0, Hash([0; 32])),
+            (u64::MAX, Hash([0xff; 32])),
+            (17, Hash([3; 32])),
+        ] {
+            let line = SignedRecord::line(size, &root);
+            assert_eq!(line.len(), RECORD_LEN);
+            assert_eq!(SignedRecord::parse(line.as_bytes()), Some((size, root)));
+            for at in 0..line.len() - 1 {
+                let mut torn = line.clone().into_bytes();
+                torn[at] ^= 1;
+                assert_eq!(SignedRecord::parse(&torn), None, "byte {at}");
+            }
+        }
+    }
 }

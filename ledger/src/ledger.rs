@@ -356,8 +356,8 @@ pub struct Ledger {
     failed: Option<String>,
     origin: String,
     key_dir: KeyDir,
-    /// The log's first key: names its record of the last checkpoint signed (`KeyDir`).
-    genesis: VerifierKey,
+    /// The key directory's record of the last checkpoint signed for this ledger.
+    signed_record: keys::SignedRecord,
     /// The size and root of the tree as last written (durable), which a stored entry is proven
     /// against before the writer relies on it.
     durable: (u64, Hash),
@@ -455,8 +455,8 @@ impl Ledger {
             writer: None,
             failed: None,
             origin: origin.to_owned(),
+            signed_record: key_dir.signed_record(signer.verifier())?,
             key_dir,
-            genesis: signer.verifier().clone(),
             durable: (0, idledger_proto::hash::empty_root()),
             signers: vec![signer],
             positions: PositionMap::new(),
@@ -556,8 +556,8 @@ impl Ledger {
             failed: None,
             durable: (size, frontier.root()),
             origin,
+            signed_record: key_dir.signed_record(&opened.genesis)?,
             key_dir,
-            genesis: opened.genesis,
             signers: opened.signers,
             positions: opened.positions,
             key_records,
@@ -839,10 +839,7 @@ impl Ledger {
     fn written(&mut self, report: &AppendReport) {
         self.last_checkpoint = report.checkpoint.clone();
         self.durable = (report.size.0, report.root);
-        if let Err(e) = self
-            .key_dir
-            .record_signed(&self.genesis, report.size.0, &report.root)
-        {
+        if let Err(e) = self.signed_record.write(report.size.0, &report.root) {
             tracing::error!(error = %e, size = report.size.0, "cannot record the last checkpoint signed");
         }
     }

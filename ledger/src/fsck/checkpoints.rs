@@ -69,6 +69,30 @@ impl<'a> CheckpointWalk<'a> {
     /// root of the first `size` entries when it could be recomputed (not past a missing entry);
     /// checkpoints of smaller sizes (skipped over a hole) get no root check.
     pub(super) fn up_to(&mut self, size: u64, root: Option<Hash>, report: &mut FsckReport) {
+        self.up_to_with(size, || root, report);
+    }
+
+    /// Whether a stored checkpoint not checked yet has a size up to `size`.
+    pub(super) fn due(&self, size: u64) -> bool {
+        self.stored.get(self.next).is_some_and(|(s, _)| *s <= size)
+    }
+
+    /// `up_to`, with the root computed only if a checkpoint of exactly `size` is stored (a root
+    /// is a dozen hashes; most entries end no batch).
+    pub(super) fn up_to_with(
+        &mut self,
+        size: u64,
+        root: impl FnOnce() -> Option<Hash>,
+        report: &mut FsckReport,
+    ) {
+        if !self.due(size) {
+            return;
+        }
+        let exact = self.stored[self.next..]
+            .iter()
+            .take_while(|(s, _)| *s <= size)
+            .any(|(s, _)| *s == size);
+        let root = if exact { root() } else { None };
         while let Some((cp_size, _)) = self.stored.get(self.next) {
             let cp_size = *cp_size;
             if cp_size > size {

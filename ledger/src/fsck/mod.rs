@@ -166,14 +166,17 @@ impl Walk<'_> {
         self.tree_nodes(&d)?;
         self.prev_leaf = Some(d.leaf);
         self.expected = d.key + 1;
-        let root = self.range.as_ref().map(CompactRange::root);
+        // Roots are computed only where something signed one: a stored checkpoint or the
+        // auditor's.
+        let range = &self.range;
+        let root = || range.as_ref().map(CompactRange::root);
         if let Some(t) = &self.trusted
             && t.size.0 == self.expected
         {
-            self.trusted_root_seen = root;
+            self.trusted_root_seen = root();
         }
         self.checkpoints
-            .up_to(self.expected, root, &mut self.report);
+            .up_to_with(self.expected, root, &mut self.report);
         Ok(())
     }
 
