@@ -2,6 +2,7 @@
 //! RocksDB, with Kafka positions stored atomically with entries, proofs, and full verification.
 //! It does no network I/O.
 
+pub mod batch;
 pub mod fsck;
 pub mod keys;
 pub mod ledger;

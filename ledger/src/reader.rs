@@ -2,7 +2,7 @@
 //! writer's own process and by read-only processes through a RocksDB secondary instance, which
 //! follows a running writer without blocking it.
 
-use crate::ledger::{Position, db_path};
+use crate::batch::Position;
 use crate::store::{self, *};
 use crate::tree::{StoredNodes, TreeError};
 use idledger_proto::checkpoint::Checkpoint;

@@ -79,6 +79,11 @@ impl HeadKind {
     }
 }
 
+/// Where a ledger directory keeps its database.
+pub fn db_path(dir: &Path) -> std::path::PathBuf {
+    dir.join("db")
+}
+
 pub fn seq_key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
 }
