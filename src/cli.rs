@@ -206,21 +206,6 @@ pub enum Command {
         #[arg(long, default_value_t = 4)]
         partitions: i32,
     },
-    /// Measure every performance target and print each figure against its limit.
-    Bench {
-        /// Smaller sizes, for a quick look.
-        #[arg(long)]
-        quick: bool,
-        /// Only these benchmarks (decode, append, verify, proof, replay, history, ingest).
-        #[arg(long = "only", value_delimiter = ',')]
-        only: Vec<String>,
-        /// Ledger size for append, verify, proof, replay and history (default 10M; 200k quick).
-        #[arg(long)]
-        entries: Option<usize>,
-        /// Backlog for the ingest benchmark (default 5M; 100k quick).
-        #[arg(long)]
-        ingest_events: Option<usize>,
-    },
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,6 @@ pub mod metrics;
 pub mod pipeline;
 
 pub use config::IngestConfig;
-pub use devbroker::DevBroker;
+pub use devbroker::{DevBroker, DevMessage, messages_held_whole, produce};
 pub use metrics::Metrics;
 pub use pipeline::{IngestError, IngestSummary, Shutdown, client_config, run};

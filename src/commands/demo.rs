@@ -3,12 +3,10 @@
 use crate::output::{line, stderr_is_terminal};
 use crate::workload::{self, STORY_GRANT, STORY_SUBJECT};
 use anyhow::Context as _;
-use idledger_ingest::{DevBroker, IngestConfig, Metrics, Shutdown};
+use idledger_ingest::{DevBroker, DevMessage, IngestConfig, Metrics, Shutdown};
 use idledger_ledger::{FsckOptions, Ledger, ReadOnlyLedger, Trust, fsck};
 use idledger_proto::Timestamp;
 use idledger_query::{ReportName, ReportOptions};
-use rdkafka::ClientConfig;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,52 +81,21 @@ pub fn demo(
         w.secrets,
         w.conflicting
     ))?;
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("linger.ms", "5")
-        .set("compression.type", "lz4")
-        .set("queue.buffering.max.messages", "1000000")
-        .create()
-        .context("cannot create a producer")?;
     let bar = progress(w.messages.len() as u64, "producing");
-    for (i, m) in w.messages.iter().enumerate() {
-        let mut record = BaseRecord::<[u8], [u8]>::to(TOPIC);
-        if let Some(k) = &m.key {
-            record = record.key(k.as_slice());
+    let messages = w.messages.iter().map(|m| DevMessage {
+        key: m.key.as_deref(),
+        payload: m.payload.as_deref(),
+        partition: None,
+    });
+    idledger_ingest::produce(&bootstrap, TOPIC, messages, |sent| {
+        if let Some(b) = &bar {
+            b.set_position(sent as u64);
         }
-        if let Some(p) = &m.payload {
-            record = record.payload(p.as_slice());
-        }
-        let mut record = record;
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((e, r)) => {
-                    if !matches!(
-                        e.rdkafka_error_code(),
-                        Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
-                    ) {
-                        return Err(anyhow::anyhow!("cannot produce: {e}"));
-                    }
-                    producer.poll(Duration::from_millis(10));
-                    record = r;
-                }
-            }
-        }
-        if i % 1000 == 0 {
-            producer.poll(Duration::ZERO);
-            if let Some(b) = &bar {
-                b.set_position(i as u64);
-            }
-        }
-    }
-    producer
-        .flush(Duration::from_secs(60))
-        .context("cannot flush the producer")?;
+    })?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    super::ingest::messages_held_whole(&bootstrap, TOPIC, partitions)
+    idledger_ingest::messages_held_whole(&bootstrap, TOPIC, partitions)
         .context("the demo topic does not hold the whole workload; run with more --partitions")?;
 
     step("4. the real ingest pipeline: consumer group, parallel decode, batched atomic appends")?;

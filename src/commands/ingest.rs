@@ -180,29 +180,3 @@ pub fn dev_broker(topics: &[String], brokers: i32) -> anyhow::Result<()> {
     drop(broker);
     Ok(())
 }
-
-/// The messages a dev-broker topic holds, once it is known to hold every one produced to it:
-/// fails if the broker already dropped the start of a partition (it keeps 5 MiB of batches per
-/// partition), since whatever reads the topic would then miss them.
-pub(crate) fn messages_held_whole(
-    bootstrap: &str,
-    topic: &str,
-    partitions: i32,
-) -> anyhow::Result<i64> {
-    use rdkafka::consumer::Consumer as _;
-    let probe: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .context("cannot create a consumer")?;
-    let mut held = 0;
-    for p in 0..partitions {
-        let (low, high) = probe.fetch_watermarks(topic, p, Duration::from_secs(10))?;
-        anyhow::ensure!(
-            low == 0,
-            "the dev broker dropped the first {low} messages of {topic}/{p} (it keeps 5 MiB of \
-             batches per partition); use more partitions"
-        );
-        held += high;
-    }
-    Ok(held)
-}

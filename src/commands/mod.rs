@@ -1,6 +1,5 @@
 //! Dispatch from a parsed command to the code that does it.
 
-mod bench;
 mod demo;
 mod ingest;
 mod ledger;
@@ -100,12 +99,6 @@ pub fn run(
             events,
             partitions,
         ),
-        Command::Bench {
-            quick,
-            only,
-            entries,
-            ingest_events,
-        } => bench::bench(quick, &only, entries, ingest_events),
     }
 }
 
