@@ -1,6 +1,8 @@
 //! The command line: every subcommand and flag, parsed into plain data with no I/O.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use idledger_proto::Timestamp;
+use idledger_query::ReportName;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -24,7 +26,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
@@ -47,7 +50,7 @@ pub struct OutputArgs {
     pub proofs: Option<PathBuf>,
     /// Judge expiries and ages as of this RFC 3339 time instead of now.
     #[arg(long, value_name = "TIME")]
-    pub now: Option<String>,
+    pub now: Option<Timestamp>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,7 +169,7 @@ pub enum Command {
         resource: String,
         /// RFC 3339 time.
         #[arg(long)]
-        at: String,
+        at: Timestamp,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -174,8 +177,8 @@ pub enum Command {
     Report {
         #[command(flatten)]
         data: DataArg,
-        #[arg(value_parser = ["lead-time", "approvals", "rotation", "drift", "exceptions"])]
-        name: String,
+        /// lead-time, approvals, rotation, drift or exceptions.
+        name: ReportName,
         /// Group by this attribute (e.g. application, business_function).
         #[arg(long)]
         group_by: Option<String>,

@@ -1,5 +1,6 @@
-//! The TOML configuration file (every field documented in docs/CONFIG.md; unknown fields are
-//! rejected), merged under flags and environment variables.
+//! The TOML configuration file, read into typed values (every field documented in
+//! docs/CONFIG.md; unknown fields and wrong values are rejected as the file is read).
+//! `settings` merges it under flags and environment variables.
 
 use anyhow::Context as _;
 use serde::Deserialize;
@@ -16,7 +17,7 @@ pub struct Config {
     /// Where signing keys are kept (never inside the data directory).
     pub key_dir: Option<PathBuf>,
     /// `text` or `json`.
-    pub log_format: Option<String>,
+    pub log_format: Option<crate::cli::LogFormat>,
     #[serde(default)]
     pub ingest: IngestSection,
     #[serde(default)]
@@ -71,7 +72,7 @@ pub struct TokenEntry {
     /// An environment variable holding the token.
     pub token_env: Option<String>,
     /// `auditor`, `responder` or `admin`.
-    pub role: String,
+    pub role: idledger_query::http::Role,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,30 +90,5 @@ impl Config {
             .with_context(|| format!("cannot read configuration file {}", path.display()))?;
         toml::from_str(&text)
             .with_context(|| format!("invalid configuration file {}", path.display()))
-    }
-
-    /// The key directory from the flag (or `IDLEDGER_KEY_DIR`), else the file, else
-    /// `$XDG_CONFIG_HOME/idledger/keys`, else `~/.config/idledger/keys`.
-    pub fn key_dir(&self, flag: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
-        if let Some(dir) = flag.or(self.key_dir.as_ref()) {
-            return Ok(dir.clone());
-        }
-        let config_home = std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .filter(|v| !v.is_empty())
-                    .map(|h| PathBuf::from(h).join(".config"))
-            })
-            .context("no key directory: pass --key-dir DIR, set IDLEDGER_KEY_DIR, or set `key_dir` in the configuration file (neither XDG_CONFIG_HOME nor HOME is set)")?;
-        Ok(config_home.join("idledger").join("keys"))
-    }
-
-    /// The data directory from the flag, else the file; an error says how to give one.
-    pub fn data_dir(&self, flag: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
-        flag.cloned()
-            .or_else(|| self.data.clone())
-            .context("no ledger directory: pass --data DIR, set IDLEDGER_DATA, or set `data` in the configuration file")
     }
 }

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod config;
 mod output;
+mod settings;
 mod workload;
 
 use clap::Parser as _;
@@ -33,7 +34,7 @@ impl std::fmt::Display for VerificationFailed {
 
 impl std::error::Error for VerificationFailed {}
 
-fn init_logging(format: Option<cli::LogFormat>) {
+fn init_logging(format: cli::LogFormat) {
     use tracing_subscriber::EnvFilter;
     // rdkafka's consumer, dropped after ingest has closed it (within a deadline, reporting the
     // outcome itself), tries to close it again and logs that second attempt's failure as an
@@ -49,8 +50,8 @@ fn init_logging(format: Option<cli::LogFormat>) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        Some(cli::LogFormat::Json) => builder.json().init(),
-        _ => builder.with_ansi(output::stderr_is_terminal()).init(),
+        cli::LogFormat::Json => builder.json().init(),
+        cli::LogFormat::Text => builder.with_ansi(output::stderr_is_terminal()).init(),
     }
 }
 
@@ -73,19 +74,17 @@ fn error_text(e: &anyhow::Error) -> String {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let config = match config::Config::load(cli.config.as_deref()) {
-        Ok(c) => c,
+    let settings = config::Config::load(cli.config.as_deref())
+        .and_then(|config| settings::Settings::resolve(cli, config));
+    let settings = match settings {
+        Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {}", error_text(&e));
+            eprintln!("error: {}", printable(&error_text(&e)));
             return ExitCode::from(2);
         }
     };
-    let format = cli.log_format.or(match config.log_format.as_deref() {
-        Some("json") => Some(cli::LogFormat::Json),
-        _ => None,
-    });
-    init_logging(format);
-    match commands::run(cli.command, &config, cli.key_dir.as_ref()) {
+    init_logging(settings.log_format);
+    match commands::run(settings.job) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if e.chain().any(|c| {

@@ -204,7 +204,7 @@ fn usage_configuration_and_missing_data_errors_exit_2() {
                 "--at",
                 "yesterday",
             ],
-            "--at `yesterday`",
+            "invalid value 'yesterday' for '--at",
         ),
         (vec!["ingest", "--data", path(&missing)], "no brokers"),
     ];

@@ -196,6 +196,14 @@ impl Timestamp {
     }
 }
 
+impl std::str::FromStr for Timestamp {
+    type Err = TimeError;
+    /// An RFC 3339 time (`parse_rfc3339`).
+    fn from_str(text: &str) -> Result<Timestamp, TimeError> {
+        Timestamp::parse_rfc3339(text)
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.0.div_euclid(NANOS_PER_SEC);

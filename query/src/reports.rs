@@ -54,6 +54,16 @@ impl ReportName {
     }
 }
 
+impl std::str::FromStr for ReportName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ReportName, String> {
+        ReportName::parse(s).ok_or_else(|| {
+            let names: Vec<&str> = ReportName::ALL.iter().map(|r| r.as_str()).collect();
+            format!("no report `{s}`; reports are {}", names.join(", "))
+        })
+    }
+}
+
 /// The smallest credential age limit a rotation report takes, in days.
 pub const MIN_MAX_AGE_DAYS: u64 = 1;
 /// The largest credential age limit a rotation report takes, in days (a century).

@@ -1,56 +1,21 @@
 //! `idledger ingest` (Kafka into the ledger, with /metrics) and `idledger dev-broker`.
 
-use crate::cli::IngestArgs;
-use crate::config::Config;
-use anyhow::{Context as _, bail};
-use idledger_ingest::{DevBroker, IngestConfig, Metrics, Shutdown};
+use crate::settings::IngestSettings;
+use anyhow::Context as _;
+use idledger_ingest::{DevBroker, Metrics, Shutdown};
 use idledger_ledger::Ledger;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn ingest(args: IngestArgs, config: &Config, keys: &std::path::Path) -> anyhow::Result<()> {
-    let dir = config.data_dir(args.data.data.as_ref())?;
-    let section = &config.ingest;
-    let brokers = args
-        .brokers
-        .or_else(|| section.brokers.clone())
-        .context("no brokers: pass --brokers HOST:PORT or set ingest.brokers")?;
-    let topics = if args.topics.is_empty() {
-        section.topics.clone()
-    } else {
-        args.topics
-    };
-    if topics.is_empty() {
-        bail!("no topics: pass --topic NAME (repeat for several) or set ingest.topics");
-    }
-    let group = args
-        .group
-        .or_else(|| section.group.clone())
-        .unwrap_or_else(|| "idledger".to_owned());
-    let mut cfg = IngestConfig::new(&brokers, topics, &group);
-    for (k, v) in &section.kafka {
-        cfg.properties.push((k.clone(), v.clone()));
-    }
-    for p in &args.properties {
-        let (k, v) = p
-            .split_once('=')
-            .with_context(|| format!("-X {p}: expected KEY=VALUE"))?;
-        cfg.properties.push((k.to_owned(), v.to_owned()));
-    }
-    if let Some(b) = args.batch_max.or(section.batch_max) {
-        cfg.batch_max = b;
-    }
-    if let Some(ms) = args.batch_linger_ms.or(section.batch_linger_ms) {
-        cfg.batch_linger = Duration::from_millis(ms);
-    }
-    if let Some(w) = args.workers.or(section.workers) {
-        cfg.workers = w;
-    }
-    cfg.dead_letter_topic = args
-        .dead_letter_topic
-        .or_else(|| section.dead_letter_topic.clone());
-    cfg.stop_when_caught_up = args.until_caught_up.map(Duration::from_millis);
-    let ledger = Ledger::open(&dir, keys)
+pub fn ingest(settings: IngestSettings) -> anyhow::Result<()> {
+    let IngestSettings {
+        ledger: paths,
+        config: cfg,
+        metrics_addr,
+        json,
+    } = settings;
+    let dir = paths.data;
+    let ledger = Ledger::open(&dir, &paths.keys)
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
     let metrics = Arc::new(Metrics::default());
     let shutdown = Shutdown::new();
@@ -77,7 +42,7 @@ pub fn ingest(args: IngestArgs, config: &Config, keys: &std::path::Path) -> anyh
             shutdown.request();
         });
     }
-    if let Some(addr) = args.metrics_addr.or_else(|| section.metrics_addr.clone()) {
+    if let Some(addr) = metrics_addr {
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(&addr))
             .with_context(|| format!("cannot listen on {addr} for metrics"))?;
@@ -110,7 +75,7 @@ pub fn ingest(args: IngestArgs, config: &Config, keys: &std::path::Path) -> anyh
     } else {
         0.0
     };
-    if args.json {
+    if json {
         crate::output::line(
             serde_json::json!({
                 "appended": summary.appended,
@@ -145,22 +110,10 @@ pub fn ingest(args: IngestArgs, config: &Config, keys: &std::path::Path) -> anyh
     Ok(())
 }
 
-pub fn dev_broker(topics: &[String], brokers: i32) -> anyhow::Result<()> {
-    let mut spec = Vec::new();
-    for t in topics {
-        let (name, parts) = match t.split_once(':') {
-            Some((n, p)) => (
-                n.to_owned(),
-                p.parse::<i32>()
-                    .with_context(|| format!("--topic {t}: partitions must be a number"))?,
-            ),
-            None => (t.clone(), 1),
-        };
-        spec.push((name, parts));
-    }
-    let broker = DevBroker::start(brokers, &spec)?;
+pub fn dev_broker(spec: &[(String, i32)], brokers: i32) -> anyhow::Result<()> {
+    let broker = DevBroker::start(brokers, spec)?;
     crate::output::line(format!("bootstrap.servers={}", broker.bootstrap_servers()))?;
-    for (name, parts) in &spec {
+    for (name, parts) in spec {
         eprintln!("topic {name}: {parts} partitions");
     }
     eprintln!(

@@ -3,6 +3,7 @@
 
 use crate::VerificationFailed;
 use crate::output::{line, stderr_is_terminal};
+use crate::settings::TrustSettings;
 use anyhow::{Context as _, bail};
 use idledger_ledger::{
     FsckOptions, Item, KeyDir, Ledger, Outcome, ReadOnlyLedger, Submission, Trust, fsck,
@@ -180,16 +181,9 @@ pub fn append(dir: &Path, keys: &Path, input: &str, batch: usize) -> anyhow::Res
 
 /// What `verify` trusts: the keys passed with `--vkey`, or else the keys held in the key
 /// directory (an operator verifying their own ledger); and optionally a kept checkpoint.
-#[derive(Debug)]
-pub struct TrustArgs<'a> {
-    pub trusted: Option<&'a Path>,
-    pub vkeys: &'a [String],
-    pub key_dir: &'a Path,
-}
-
-fn trust(dir: &Path, origin: &str, args: &TrustArgs<'_>) -> anyhow::Result<(Trust, String)> {
+fn trust(dir: &Path, origin: &str, args: &TrustSettings) -> anyhow::Result<(Trust, String)> {
     let (keys, source) = if args.vkeys.is_empty() {
-        let held = KeyDir::for_data(args.key_dir, dir)?.held_keys(origin)?;
+        let held = KeyDir::for_data(&args.key_dir, dir)?.held_keys(origin)?;
         if held.is_empty() {
             bail!(
                 "verify needs a key you trust: pass --vkey KEY (the verifier key you were given), or run it where the ledger's signing key is (--key-dir; {} holds none for `{origin}`); a ledger's own files cannot vouch for themselves",
@@ -202,11 +196,11 @@ fn trust(dir: &Path, origin: &str, args: &TrustArgs<'_>) -> anyhow::Result<(Trus
         )
     } else {
         (
-            super::read_vkeys(args.vkeys)?,
+            super::read_vkeys(&args.vkeys)?,
             "the keys you passed".to_owned(),
         )
     };
-    let checkpoint_note = match args.trusted {
+    let checkpoint_note = match &args.trusted {
         Some(p) => Some(
             std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read trusted checkpoint {}", p.display()))?,
@@ -222,7 +216,7 @@ fn trust(dir: &Path, origin: &str, args: &TrustArgs<'_>) -> anyhow::Result<(Trus
     ))
 }
 
-pub fn verify(dir: &Path, args: &TrustArgs<'_>, threads: usize, json: bool) -> anyhow::Result<()> {
+pub fn verify(dir: &Path, args: &TrustSettings, threads: usize, json: bool) -> anyhow::Result<()> {
     let ro = open_read(dir)?;
     let (trust, source) = trust(dir, ro.reader().origin(), args)?;
     let bar = stderr_is_terminal().then(|| {

@@ -4,101 +4,59 @@ mod demo;
 mod ingest;
 mod ledger;
 mod query;
-mod serve;
+pub mod serve;
 
-use crate::cli::Command;
-use crate::config::Config;
+use crate::settings::Job;
 
-pub fn run(
-    command: Command,
-    config: &Config,
-    key_dir: Option<&std::path::PathBuf>,
-) -> anyhow::Result<()> {
-    let keys = || config.key_dir(key_dir);
-    match command {
-        Command::Init { data, origin } => ledger::init(
-            &config.data_dir(data.data.as_ref())?,
-            &keys()?,
-            origin.or_else(|| config.origin.clone()),
-        ),
-        Command::Vkey { data } => ledger::vkey(&config.data_dir(data.data.as_ref())?, &keys()?),
-        Command::Checkpoint { data } => ledger::checkpoint(&config.data_dir(data.data.as_ref())?),
-        Command::Append { data, input, batch } => ledger::append(
-            &config.data_dir(data.data.as_ref())?,
-            &keys()?,
-            &input,
+/// Runs a resolved job.
+pub fn run(job: Job) -> anyhow::Result<()> {
+    match job {
+        Job::Init { ledger, origin } => ledger::init(&ledger.data, &ledger.keys, origin),
+        Job::Vkey(l) => ledger::vkey(&l.data, &l.keys),
+        Job::Checkpoint(data) => ledger::checkpoint(&data),
+        Job::Append {
+            ledger,
+            input,
             batch,
-        ),
-        Command::Verify {
+        } => ledger::append(&ledger.data, &ledger.keys, &input, batch),
+        Job::Verify {
             data,
-            trusted,
-            vkey,
+            trust,
             threads,
             json,
-        } => ledger::verify(
-            &config.data_dir(data.data.as_ref())?,
-            &ledger::TrustArgs {
-                trusted: trusted.as_deref(),
-                vkeys: &vkey,
-                key_dir: &keys()?,
-            },
-            threads,
-            json,
-        ),
-        Command::Prove { data, index } => {
-            ledger::prove(&config.data_dir(data.data.as_ref())?, index)
-        }
-        Command::Consistency { data, from, to } => {
-            ledger::consistency(&config.data_dir(data.data.as_ref())?, from, to)
-        }
-        Command::VerifyProof { vkey, file } => ledger::verify_proof(&vkey, &file),
-        Command::RotateKey { data, finish } => {
-            ledger::rotate_key(&config.data_dir(data.data.as_ref())?, &keys()?, finish)
-        }
-        Command::Ingest(args) => ingest::ingest(args, config, &keys()?),
-        Command::DevBroker { topics, brokers } => ingest::dev_broker(&topics, brokers),
-        Command::History { data, subject, out } => {
-            query::history(&config.data_dir(data.data.as_ref())?, &subject, &out)
-        }
-        Command::Grant {
+        } => ledger::verify(&data, &trust, threads, json),
+        Job::Prove { data, index } => ledger::prove(&data, index),
+        Job::Consistency { data, from, to } => ledger::consistency(&data, from, to),
+        Job::VerifyProof { vkeys, file } => ledger::verify_proof(&vkeys, &file),
+        Job::RotateKey { ledger, finish } => ledger::rotate_key(&ledger.data, &ledger.keys, finish),
+        Job::Ingest(settings) => ingest::ingest(*settings),
+        Job::DevBroker { topics, brokers } => ingest::dev_broker(&topics, brokers),
+        Job::History { data, subject, out } => query::history(&data, &subject, &out),
+        Job::Grant {
             data,
             grant_id,
             out,
-        } => query::grant(&config.data_dir(data.data.as_ref())?, &grant_id, &out),
-        Command::Access {
+        } => query::grant(&data, &grant_id, &out),
+        Job::Access {
             data,
             resource,
             at,
             out,
-        } => query::access(&config.data_dir(data.data.as_ref())?, &resource, &at, &out),
-        Command::Report {
+        } => query::access(&data, &resource, at, &out),
+        Job::Report {
             data,
             name,
             group_by,
             max_age_days,
             out,
-        } => query::report(
-            &config.data_dir(data.data.as_ref())?,
-            &name,
-            group_by,
-            max_age_days
-                .or(config.report.max_credential_age_days)
-                .unwrap_or(90),
-            &out,
-        ),
-        Command::Serve { data, addr } => {
-            serve::serve(&config.data_dir(data.data.as_ref())?, addr, config)
-        }
-        Command::Demo {
+        } => query::report(&data, name, group_by, max_age_days, &out),
+        Job::Serve(settings) => serve::serve(*settings),
+        Job::Demo {
             data,
+            keys,
             events,
             partitions,
-        } => demo::demo(
-            data,
-            key_dir.cloned().or(config.key_dir.clone()),
-            events,
-            partitions,
-        ),
+        } => demo::demo(data, keys, events, partitions),
     }
 }
 
@@ -135,10 +93,4 @@ pub fn read_vkey(arg: &str) -> anyhow::Result<Vec<idledger_proto::VerifierKey>> 
             })
         })
         .collect()
-}
-
-/// Parses an RFC 3339 time given on the command line.
-pub fn parse_time(flag: &str, text: &str) -> anyhow::Result<idledger_proto::Timestamp> {
-    idledger_proto::Timestamp::parse_rfc3339(text)
-        .map_err(|e| anyhow::anyhow!("--{flag} `{text}`: {e}"))
 }

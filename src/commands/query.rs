@@ -1,8 +1,8 @@
 //! Query commands: history, grant, access, report; tables by default, `--json`, and `--proofs`
 //! bundles that `idledger verify-proof` checks offline.
 
-use crate::cli::OutputArgs;
 use crate::output::{line, table};
+use crate::settings::Output as OutputArgs;
 use anyhow::Context as _;
 use idledger_ledger::ReadOnlyLedger;
 use idledger_proto::Timestamp;
@@ -15,13 +15,6 @@ use std::path::Path;
 fn open(dir: &Path) -> anyhow::Result<ReadOnlyLedger> {
     ReadOnlyLedger::open(dir)
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))
-}
-
-fn now(out: &OutputArgs) -> anyhow::Result<Timestamp> {
-    match &out.now {
-        Some(t) => super::parse_time("now", t),
-        None => Ok(Timestamp::now()),
-    }
 }
 
 fn write_bundle(out: &OutputArgs, bundle: Option<ProofBundle>) -> anyhow::Result<()> {
@@ -132,10 +125,10 @@ pub fn grant(dir: &Path, grant_id: &str, out: &OutputArgs) -> anyhow::Result<()>
     let r = ro.reader();
     let (a, bundle) = match &out.proofs {
         Some(_) => {
-            let (a, b) = idledger_query::grant_proven(&r, grant_id, now(out)?)?;
+            let (a, b) = idledger_query::grant_proven(&r, grant_id, out.now)?;
             (a, Some(b))
         }
-        None => (idledger_query::grant(&r, grant_id, now(out)?)?, None),
+        None => (idledger_query::grant(&r, grant_id, out.now)?, None),
     };
     if out.json {
         line(serde_json::to_string_pretty(&a)?)?;
@@ -169,13 +162,12 @@ pub fn grant(dir: &Path, grant_id: &str, out: &OutputArgs) -> anyhow::Result<()>
     write_bundle(out, bundle)
 }
 
-pub fn access(dir: &Path, resource: &str, at: &str, out: &OutputArgs) -> anyhow::Result<()> {
-    let at = super::parse_time("at", at)?;
+pub fn access(dir: &Path, resource: &str, at: Timestamp, out: &OutputArgs) -> anyhow::Result<()> {
     let ro = open(dir)?;
     let r = ro.reader();
     let (rows, bundle) = match &out.proofs {
         Some(path) => {
-            let (rows, bundle) = idledger_query::access_proven(&r, resource, at, now(out)?)?;
+            let (rows, bundle) = idledger_query::access_proven(&r, resource, at, out.now)?;
             if bundle.is_none() {
                 eprintln!(
                     "no grant gave access, so there is nothing to prove: no bundle written to {}",
@@ -184,10 +176,7 @@ pub fn access(dir: &Path, resource: &str, at: &str, out: &OutputArgs) -> anyhow:
             }
             (rows, bundle)
         }
-        None => (
-            idledger_query::access_at(&r, resource, at, now(out)?)?,
-            None,
-        ),
+        None => (idledger_query::access_at(&r, resource, at, out.now)?, None),
     };
     if out.json {
         line(serde_json::to_string_pretty(&rows)?)?;
@@ -235,17 +224,16 @@ fn human_seconds(s: f64) -> String {
 
 pub fn report(
     dir: &Path,
-    name: &str,
+    name: ReportName,
     group_by: Option<String>,
     max_age_days: u64,
     out: &OutputArgs,
 ) -> anyhow::Result<()> {
-    let name = ReportName::parse(name).context("unknown report")?;
     let ro = open(dir)?;
     let reader = ro.reader();
     let projections = idledger_query::Projections::replay(&reader)?;
     let opts = ReportOptions {
-        now: now(out)?,
+        now: out.now,
         max_credential_age_days: max_age_days,
         group_by,
     };

@@ -2,13 +2,13 @@
 //! Its tokens and limits come from the configuration file's `[serve]` section and are checked
 //! before anything is served (docs/CONFIG.md).
 
-use crate::config::Config;
+use crate::config::ServeSection;
+use crate::settings::ServeSettings;
 use anyhow::{Context as _, bail};
 use idledger_ledger::ReadOnlyLedger;
 use idledger_query::http::limits::LimitSettings;
-use idledger_query::http::{Limits, Role, ServerState, Token, server};
+use idledger_query::http::{Limits, ServerState, Token, server};
 use std::collections::BTreeSet;
-use std::path::Path;
 
 /// The fewest characters a token may have.
 pub const MIN_TOKEN_CHARS: usize = 20;
@@ -45,10 +45,10 @@ fn weakness(secret: &str) -> Option<String> {
 /// The configured tokens, each read and checked: a known role, exactly one source, a strong
 /// token; names unique; no token held under two entries. Every problem found is named in one
 /// error.
-pub fn tokens(config: &Config) -> anyhow::Result<Vec<Token>> {
+pub fn tokens(section: &ServeSection) -> anyhow::Result<Vec<Token>> {
     let mut out: Vec<Token> = Vec::new();
     let mut problems = Vec::new();
-    for (n, t) in config.serve.tokens.iter().enumerate() {
+    for (n, t) in section.tokens.iter().enumerate() {
         let name = &t.name;
         if name.trim().is_empty() || name.chars().any(char::is_control) {
             problems.push(format!(
@@ -57,23 +57,14 @@ pub fn tokens(config: &Config) -> anyhow::Result<Vec<Token>> {
             ));
             continue;
         }
-        if let Some(first) = config.serve.tokens[..n]
-            .iter()
-            .position(|o| &o.name == name)
-        {
+        if let Some(first) = section.tokens[..n].iter().position(|o| &o.name == name) {
             problems.push(format!(
                 "token entries {} and {} are both named `{name}`; names must be unique",
                 first + 1,
                 n + 1
             ));
         }
-        let Some(role) = Role::parse(&t.role) else {
-            problems.push(format!(
-                "token `{name}`: role must be auditor, responder or admin, not `{}`",
-                t.role
-            ));
-            continue;
-        };
+        let role = t.role;
         let secret = match (&t.token, &t.token_env) {
             (Some(s), None) => s.clone(),
             (None, Some(var)) => match std::env::var(var) {
@@ -118,8 +109,7 @@ pub fn tokens(config: &Config) -> anyhow::Result<Vec<Token>> {
 }
 
 /// The server's limits from the configuration, each within its bounds.
-pub fn limits(config: &Config) -> anyhow::Result<Limits> {
-    let s = &config.serve;
+pub fn limits(s: &ServeSection) -> anyhow::Result<Limits> {
     Limits::from_settings(&LimitSettings {
         max_connections: s.max_connections,
         max_concurrent_reads: s.max_concurrent_reads,
@@ -146,17 +136,19 @@ async fn stop_signal() {
     }
 }
 
-pub fn serve(dir: &Path, addr: Option<String>, config: &Config) -> anyhow::Result<()> {
-    let tokens = tokens(config)?;
+pub fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+    let ServeSettings {
+        data,
+        addr,
+        tokens,
+        limits,
+    } = settings;
+    let dir = data.as_path();
     if tokens.is_empty() {
         bail!(
             "no tokens configured: add [[serve.tokens]] entries (name, token or token_env, role) to the configuration file"
         );
     }
-    let limits = limits(config)?;
-    let addr = addr
-        .or_else(|| config.serve.addr.clone())
-        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let ledger = ReadOnlyLedger::open(dir)
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
     // Every blocking thread the server can use is bounded by its limits: ledger work holds one
@@ -190,24 +182,24 @@ pub fn serve(dir: &Path, addr: Option<String>, config: &Config) -> anyhow::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ServeSection, TokenEntry};
+    use crate::config::TokenEntry;
+    use idledger_query::http::Role;
 
     fn entry(name: &str, token: &str, role: &str) -> TokenEntry {
         TokenEntry {
             name: name.into(),
             token: Some(token.into()),
             token_env: None,
-            role: role.into(),
+            role: toml::Value::String(role.into())
+                .try_into()
+                .expect("a role the tests name"),
         }
     }
 
-    fn config(entries: Vec<TokenEntry>) -> Config {
-        Config {
-            serve: ServeSection {
-                tokens: entries,
-                ..ServeSection::default()
-            },
-            ..Config::default()
+    fn config(entries: Vec<TokenEntry>) -> ServeSection {
+        ServeSection {
+            tokens: entries,
+            ..ServeSection::default()
         }
     }
 
@@ -283,10 +275,6 @@ mod tests {
             (
                 vec![entry(" ", GOOD, "auditor")],
                 Err("token entry 1 has no usable name"),
-            ),
-            (
-                vec![entry("ann", GOOD, "root")],
-                Err("token `ann`: role must be auditor, responder or admin, not `root`"),
             ),
             (
                 vec![TokenEntry {

@@ -1,0 +1,512 @@
+//! Settings resolved once, in `main`, before anything runs: each command's flags (and their
+//! environment variables) over the configuration file over the defaults, into typed, checked
+//! values. Resolving reads no ledger and opens no socket; commands then act on what it gives
+//! them (`Job`). A value that is wrong anywhere (an unknown report, a bad time, a weak token,
+//! `log_format = "jsn"`) is an error here, naming where it came from.
+
+use crate::cli::{Cli, Command, DataArg, IngestArgs, LogFormat, OutputArgs};
+use crate::config::{Config, IngestSection};
+use anyhow::{Context as _, bail};
+use idledger_ingest::IngestConfig;
+use idledger_proto::Timestamp;
+use idledger_query::ReportName;
+use idledger_query::http::{Limits, Token};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `main` needs to run: how to log, and the job.
+#[derive(Debug)]
+pub struct Settings {
+    pub log_format: LogFormat,
+    pub job: Job,
+}
+
+/// A ledger directory and the key directory that signs it.
+#[derive(Debug, Clone)]
+pub struct LedgerPaths {
+    pub data: PathBuf,
+    pub keys: PathBuf,
+}
+
+/// How an answer is printed and judged.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub json: bool,
+    /// Where to write a proof bundle of the answer.
+    pub proofs: Option<PathBuf>,
+    /// The time expiries and ages are judged at.
+    pub now: Timestamp,
+}
+
+/// What `verify` trusts.
+#[derive(Debug, Clone)]
+pub struct TrustSettings {
+    pub trusted: Option<PathBuf>,
+    pub vkeys: Vec<String>,
+    pub key_dir: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct IngestSettings {
+    pub ledger: LedgerPaths,
+    pub config: IngestConfig,
+    pub metrics_addr: Option<String>,
+    pub json: bool,
+}
+
+#[derive(Debug)]
+pub struct ServeSettings {
+    pub data: PathBuf,
+    pub addr: String,
+    pub tokens: Vec<Token>,
+    pub limits: Limits,
+}
+
+/// A command, resolved.
+#[derive(Debug)]
+pub enum Job {
+    Init {
+        ledger: LedgerPaths,
+        origin: Option<String>,
+    },
+    Vkey(LedgerPaths),
+    Checkpoint(PathBuf),
+    Append {
+        ledger: LedgerPaths,
+        input: String,
+        batch: usize,
+    },
+    Verify {
+        data: PathBuf,
+        trust: TrustSettings,
+        threads: usize,
+        json: bool,
+    },
+    Prove {
+        data: PathBuf,
+        index: u64,
+    },
+    Consistency {
+        data: PathBuf,
+        from: u64,
+        to: Option<u64>,
+    },
+    VerifyProof {
+        vkeys: Vec<String>,
+        file: String,
+    },
+    RotateKey {
+        ledger: LedgerPaths,
+        finish: bool,
+    },
+    Ingest(Box<IngestSettings>),
+    DevBroker {
+        topics: Vec<(String, i32)>,
+        brokers: i32,
+    },
+    History {
+        data: PathBuf,
+        subject: String,
+        out: Output,
+    },
+    Grant {
+        data: PathBuf,
+        grant_id: String,
+        out: Output,
+    },
+    Access {
+        data: PathBuf,
+        resource: String,
+        at: Timestamp,
+        out: Output,
+    },
+    Report {
+        data: PathBuf,
+        name: ReportName,
+        group_by: Option<String>,
+        max_age_days: u64,
+        out: Output,
+    },
+    Serve(Box<ServeSettings>),
+    Demo {
+        data: Option<PathBuf>,
+        keys: Option<PathBuf>,
+        events: usize,
+        partitions: i32,
+    },
+}
+
+/// The default credential age limit of the rotation report, in days.
+const DEFAULT_MAX_AGE_DAYS: u64 = 90;
+
+impl Settings {
+    /// Resolves the command line over the configuration file.
+    pub fn resolve(cli: Cli, config: Config) -> anyhow::Result<Settings> {
+        let r = Resolver {
+            config,
+            key_dir: cli.key_dir,
+        };
+        let log_format = cli
+            .log_format
+            .or(r.config.log_format)
+            .unwrap_or(LogFormat::Text);
+        Ok(Settings {
+            log_format,
+            job: r.job(cli.command)?,
+        })
+    }
+}
+
+/// The configuration file and the global flags, resolving one command.
+struct Resolver {
+    config: Config,
+    key_dir: Option<PathBuf>,
+}
+
+impl Resolver {
+    /// The data directory from the flag, else the file; an error says how to give one.
+    fn data(&self, flag: DataArg) -> anyhow::Result<PathBuf> {
+        flag.data
+            .or_else(|| self.config.data.clone())
+            .context("no ledger directory: pass --data DIR, set IDLEDGER_DATA, or set `data` in the configuration file")
+    }
+
+    /// The key directory from the flag (or `IDLEDGER_KEY_DIR`), else the file, else
+    /// `$XDG_CONFIG_HOME/idledger/keys`, else `~/.config/idledger/keys`.
+    fn keys(&self) -> anyhow::Result<PathBuf> {
+        if let Some(dir) = self.key_dir.as_ref().or(self.config.key_dir.as_ref()) {
+            return Ok(dir.clone());
+        }
+        let config_home = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".config"))
+            })
+            .context("no key directory: pass --key-dir DIR, set IDLEDGER_KEY_DIR, or set `key_dir` in the configuration file (neither XDG_CONFIG_HOME nor HOME is set)")?;
+        Ok(config_home.join("idledger").join("keys"))
+    }
+
+    fn ledger(&self, flag: DataArg) -> anyhow::Result<LedgerPaths> {
+        Ok(LedgerPaths {
+            data: self.data(flag)?,
+            keys: self.keys()?,
+        })
+    }
+
+    fn job(self, command: Command) -> anyhow::Result<Job> {
+        Ok(match command {
+            Command::Init { data, origin } => Job::Init {
+                ledger: self.ledger(data)?,
+                origin: origin.or_else(|| self.config.origin.clone()),
+            },
+            Command::Vkey { data } => Job::Vkey(self.ledger(data)?),
+            Command::Checkpoint { data } => Job::Checkpoint(self.data(data)?),
+            Command::Append { data, input, batch } => Job::Append {
+                ledger: self.ledger(data)?,
+                input,
+                batch: batch.max(1),
+            },
+            Command::Verify {
+                data,
+                trusted,
+                vkey,
+                threads,
+                json,
+            } => Job::Verify {
+                data: self.data(data)?,
+                trust: TrustSettings {
+                    trusted,
+                    vkeys: vkey,
+                    key_dir: self.keys()?,
+                },
+                threads: threads.max(1),
+                json,
+            },
+            Command::Prove { data, index } => Job::Prove {
+                data: self.data(data)?,
+                index,
+            },
+            Command::Consistency { data, from, to } => Job::Consistency {
+                data: self.data(data)?,
+                from,
+                to,
+            },
+            Command::VerifyProof { vkey, file } => Job::VerifyProof { vkeys: vkey, file },
+            Command::RotateKey { data, finish } => Job::RotateKey {
+                ledger: self.ledger(data)?,
+                finish,
+            },
+            Command::Ingest(args) => Job::Ingest(Box::new(self.ingest(args)?)),
+            Command::DevBroker { topics, brokers } => Job::DevBroker {
+                topics: topics
+                    .iter()
+                    .map(|t| topic_spec(t))
+                    .collect::<anyhow::Result<_>>()?,
+                brokers,
+            },
+            Command::History { data, subject, out } => Job::History {
+                data: self.data(data)?,
+                subject,
+                out: output(out),
+            },
+            Command::Grant {
+                data,
+                grant_id,
+                out,
+            } => Job::Grant {
+                data: self.data(data)?,
+                grant_id,
+                out: output(out),
+            },
+            Command::Access {
+                data,
+                resource,
+                at,
+                out,
+            } => Job::Access {
+                data: self.data(data)?,
+                resource,
+                at,
+                out: output(out),
+            },
+            Command::Report {
+                data,
+                name,
+                group_by,
+                max_age_days,
+                out,
+            } => Job::Report {
+                data: self.data(data)?,
+                name,
+                group_by,
+                max_age_days: max_age_days
+                    .or(self.config.report.max_credential_age_days)
+                    .unwrap_or(DEFAULT_MAX_AGE_DAYS),
+                out: output(out),
+            },
+            Command::Serve { data, addr } => Job::Serve(Box::new(ServeSettings {
+                data: self.data(data)?,
+                addr: addr
+                    .or_else(|| self.config.serve.addr.clone())
+                    .unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+                tokens: crate::commands::serve::tokens(&self.config.serve)?,
+                limits: crate::commands::serve::limits(&self.config.serve)?,
+            })),
+            Command::Demo {
+                data,
+                events,
+                partitions,
+            } => Job::Demo {
+                data,
+                keys: self.key_dir.clone().or(self.config.key_dir.clone()),
+                events,
+                partitions,
+            },
+        })
+    }
+
+    /// Ingest's settings: each flag over the `[ingest]` section over ingest's defaults.
+    fn ingest(&self, args: IngestArgs) -> anyhow::Result<IngestSettings> {
+        let section: &IngestSection = &self.config.ingest;
+        let brokers = args
+            .brokers
+            .or_else(|| section.brokers.clone())
+            .context("no brokers: pass --brokers HOST:PORT or set ingest.brokers")?;
+        let topics = if args.topics.is_empty() {
+            section.topics.clone()
+        } else {
+            args.topics
+        };
+        if topics.is_empty() {
+            bail!("no topics: pass --topic NAME (repeat for several) or set ingest.topics");
+        }
+        let group = args
+            .group
+            .or_else(|| section.group.clone())
+            .unwrap_or_else(|| "idledger".to_owned());
+        let mut config = IngestConfig::new(&brokers, topics, &group);
+        config.properties.extend(section.kafka.clone());
+        for p in &args.properties {
+            let (k, v) = p
+                .split_once('=')
+                .with_context(|| format!("-X {p}: expected KEY=VALUE"))?;
+            config.properties.push((k.to_owned(), v.to_owned()));
+        }
+        if let Some(b) = args.batch_max.or(section.batch_max) {
+            config.batch_max = b;
+        }
+        if let Some(ms) = args.batch_linger_ms.or(section.batch_linger_ms) {
+            config.batch_linger = Duration::from_millis(ms);
+        }
+        if let Some(w) = args.workers.or(section.workers) {
+            config.workers = w;
+        }
+        config.dead_letter_topic = args
+            .dead_letter_topic
+            .or_else(|| section.dead_letter_topic.clone());
+        config.stop_when_caught_up = args.until_caught_up.map(Duration::from_millis);
+        Ok(IngestSettings {
+            ledger: self.ledger(args.data)?,
+            config,
+            metrics_addr: args.metrics_addr.or_else(|| section.metrics_addr.clone()),
+            json: args.json,
+        })
+    }
+}
+
+fn output(out: OutputArgs) -> Output {
+    Output {
+        json: out.json,
+        proofs: out.proofs,
+        now: out.now.unwrap_or_else(Timestamp::now),
+    }
+}
+
+/// `NAME` or `NAME:PARTITIONS` (one partition by default).
+fn topic_spec(text: &str) -> anyhow::Result<(String, i32)> {
+    match text.split_once(':') {
+        Some((name, parts)) => {
+            let parts = parts
+                .parse::<i32>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .with_context(|| {
+                    format!("--topic {text}: partitions must be a number of at least 1")
+                })?;
+            Ok((name.to_owned(), parts))
+        }
+        None => Ok((text.to_owned(), 1)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    fn resolve(args: &[&str], file: &str) -> anyhow::Result<Settings> {
+        let cli = Cli::try_parse_from(std::iter::once("idledger").chain(args.iter().copied()))?;
+        let config: Config = toml::from_str(file)?;
+        Settings::resolve(cli, config)
+    }
+
+    #[test]
+    fn flags_override_the_file_and_the_file_the_defaults() {
+        let s = resolve(
+            &["report", "--data", "/d", "rotation"],
+            "[report]\nmax_credential_age_days = 30\n",
+        )
+        .expect("resolves");
+        assert!(
+            matches!(
+                s.job,
+                Job::Report {
+                    max_age_days: 30,
+                    ..
+                }
+            ),
+            "{s:?}"
+        );
+        let s = resolve(
+            &["report", "--data", "/d", "rotation", "--max-age-days", "7"],
+            "[report]\nmax_credential_age_days = 30\n",
+        )
+        .expect("resolves");
+        assert!(
+            matches!(
+                s.job,
+                Job::Report {
+                    max_age_days: 7,
+                    ..
+                }
+            ),
+            "{s:?}"
+        );
+        let s = resolve(&["report", "--data", "/d", "drift"], "").expect("resolves");
+        assert!(matches!(
+            s.job,
+            Job::Report {
+                max_age_days: 90,
+                name: ReportName::Drift,
+                ..
+            }
+        ));
+        let s =
+            resolve(&["vkey"], "data = \"/from/file\"\nkey_dir = \"/keys\"\n").expect("resolves");
+        let Job::Vkey(paths) = s.job else { panic!() };
+        assert_eq!(
+            (paths.data, paths.keys),
+            (PathBuf::from("/from/file"), PathBuf::from("/keys"))
+        );
+        let s = resolve(
+            &["--log-format", "json", "checkpoint", "--data", "/d"],
+            "log_format = \"text\"\n",
+        )
+        .expect("resolves");
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    /// Each wrong value is refused with a message naming it.
+    #[test]
+    fn wrong_values_are_refused_where_they_are_given() {
+        let cases: [(&[&str], &str, &str); 7] = [
+            (
+                &["checkpoint", "--data", "/d"],
+                "log_format = \"jsn\"\n",
+                "jsn",
+            ),
+            (
+                &["report", "--data", "/d", "rotations"],
+                "",
+                "no report `rotations`",
+            ),
+            (
+                &[
+                    "access",
+                    "--data",
+                    "/d",
+                    "--resource",
+                    "db",
+                    "--at",
+                    "yesterday",
+                ],
+                "",
+                "yesterday",
+            ),
+            (
+                &[
+                    "grant",
+                    "--data",
+                    "/d",
+                    "g",
+                    "--now",
+                    "2026-13-01T00:00:00Z",
+                ],
+                "",
+                "2026-13-01",
+            ),
+            (
+                &["dev-broker", "--topic", "t:0"],
+                "",
+                "partitions must be a number of at least 1",
+            ),
+            (
+                &["ingest", "--data", "/d", "--brokers", "b:9092"],
+                "",
+                "no topics",
+            ),
+            (&["checkpoint"], "", "no ledger directory"),
+        ];
+        for (args, file, says) in cases {
+            let err = resolve(args, file).expect_err("refused");
+            let text = format!("{err:#}");
+            assert!(text.contains(says), "{args:?}: {text}");
+        }
+        let err = resolve(&["serve", "--data", "/d"], "[[serve.tokens]]\nname = \"a\"\ntoken = \"0123456789abcdefghijk\"\nrole = \"auditr\"\n")
+            .expect_err("an unknown role");
+        assert!(format!("{err:#}").contains("auditr"), "{err:#}");
+    }
+}
