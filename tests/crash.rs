@@ -24,11 +24,17 @@ fn appends_killed_with_sigkill_leave_a_verifiable_ledger_at_a_batch_boundary() {
     init(&dir);
     let total = 100_000;
     let file = tmp.path().join("events.jsonl");
-    let mut seed: u64 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(7);
-    eprintln!("kill timing seed {seed}");
+    // The kill times come from a seed: IDLEDGER_CRASH_SEED repeats a run, else the clock.
+    let mut seed: u64 = std::env::var("IDLEDGER_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(7)
+        });
+    eprintln!("kill timing seed {seed} (IDLEDGER_CRASH_SEED={seed} repeats this run)");
     let mut sizes = Vec::new();
     for _ in 0..15 {
         // Each run appends what the ledger does not hold yet: it must hold exactly a prefix.
@@ -46,10 +52,13 @@ fn appends_killed_with_sigkill_leave_a_verifiable_ledger_at_a_batch_boundary() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn append");
+        // The kill lands after the run's first batch is durable (waited for, not guessed) and
+        // a random while later, before its last.
+        wait_until_larger(&dir, have + 1, &mut child);
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_millis(20 + (seed >> 33) % 200));
+        std::thread::sleep(Duration::from_millis((seed >> 33) % 150));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
         let report = verify_with_own_keys(&dir);
@@ -64,6 +73,12 @@ fn appends_killed_with_sigkill_leave_a_verifiable_ledger_at_a_batch_boundary() {
             (report.tree_size - 1) % 50,
             0,
             "size {} is not a batch boundary",
+            report.tree_size
+        );
+        assert!(
+            report.tree_size as usize > have + 1 && (report.tree_size as usize) < total + 1,
+            "the kill landed between the run's first and last batch (it started at {}, holds {})",
+            have + 1,
             report.tree_size
         );
         sizes.push(report.tree_size);
@@ -89,4 +104,28 @@ fn appends_killed_with_sigkill_leave_a_verifiable_ledger_at_a_batch_boundary() {
     }
     drop(ro);
     assert!(verify_with_own_keys(&dir).ok());
+}
+
+/// Waits (up to a minute) until the ledger holds more than `size` entries: the child has made a
+/// batch durable. Fails if the child exits first.
+fn wait_until_larger(dir: &std::path::Path, size: usize, child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = ReadOnlyLedger::open(dir)
+            .ok()
+            .and_then(|ro| ro.reader().size().ok())
+            .map_or(0, |s| s.0 as usize);
+        if now > size {
+            return;
+        }
+        assert!(
+            child.try_wait().expect("poll the child").is_none(),
+            "append exited before its first batch was durable"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no batch durable within a minute (size {now})"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
