@@ -146,18 +146,148 @@ fn check_grant_answers(g: &Value, source: &str) {
     );
 }
 
-#[test]
-fn scenario_answers_through_cli_and_http_with_proofs() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("ledger");
-    let d = path(&dir);
-    let vkey = init(&dir);
-    let summary = ok(&["append", "--data", d, "-"], Some(&scenario()));
-    assert!(
-        summary.contains("appended 24, quarantined 0, duplicates skipped 0"),
-        "{summary}"
-    );
+/// The scenario's ledger, appended through the command line.
+struct Scenario {
+    tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    vkey: String,
+}
 
+impl Scenario {
+    fn new() -> Scenario {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("ledger");
+        let vkey = init(&dir);
+        let summary = ok(&["append", "--data", path(&dir), "-"], Some(&scenario()));
+        assert!(
+            summary.contains("appended 24, quarantined 0, duplicates skipped 0"),
+            "{summary}"
+        );
+        Scenario { tmp, dir, vkey }
+    }
+
+    fn d(&self) -> &str {
+        path(&self.dir)
+    }
+
+    /// Who had access to prod-db:read at 10:00 on the day of g-prod.
+    fn during(&self) -> Value {
+        json_out(&[
+            "access",
+            "--data",
+            self.d(),
+            "--resource",
+            "prod-db:read",
+            "--at",
+            "2026-02-01T10:00:00Z",
+            "--json",
+            "--now",
+            NOW,
+        ])
+    }
+}
+
+/// `idledger serve` over the scenario with a token per role, stopped (and its log checked for
+/// tokens) when dropped.
+struct Server {
+    child: Option<std::process::Child>,
+    addr: String,
+}
+
+const AUDITOR: Option<&str> = Some("auditor-token-0123456789");
+const RESPONDER: Option<&str> = Some("responder-token-0123456789");
+const ADMIN: Option<&str> = Some("admin-token-0123456789");
+
+impl Server {
+    fn start(s: &Scenario) -> Server {
+        let (tmp, d) = (&s.tmp, s.d());
+        let config = tmp.path().join("idledger.toml");
+        std::fs::write(&config, format!(
+            "data = \"{d}\"\n[serve]\naddr = \"127.0.0.1:0\"\n[[serve.tokens]]\nname = \"ann\"\ntoken = \"auditor-token-0123456789\"\nrole = \"auditor\"\n[[serve.tokens]]\nname = \"rick\"\ntoken = \"responder-token-0123456789\"\nrole = \"responder\"\n[[serve.tokens]]\nname = \"ada\"\ntoken_env = \"IDLEDGER_TEST_ADMIN_TOKEN\"\nrole = \"admin\"\n"
+        )).expect("config");
+        let mut server = std::process::Command::new(bin())
+            .args(["--config", path(&config), "serve"])
+            .env("IDLEDGER_TEST_ADMIN_TOKEN", "admin-token-0123456789")
+            .env("IDLEDGER_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("serve");
+        let addr = first_line_after(&mut server, "listening on http://");
+        Server {
+            child: Some(server),
+            addr,
+        }
+    }
+
+    /// GET `path` with the token, as (status, body).
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        let addr = &self.addr;
+
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).expect("read");
+        let status: u16 = resp[9..12].parse().expect("status");
+        let body = resp
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        // Chunked bodies: keep the JSON or text between the first chunk size line and the end.
+        let body = if resp
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            let mut out = String::new();
+            let mut rest = body.as_str();
+            while let Some((size, tail)) = rest.split_once("\r\n") {
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                out.push_str(&tail[..n]);
+                rest = &tail[n + 2..];
+            }
+            out
+        } else {
+            body
+        };
+        (status, body)
+    }
+
+    /// Stops the server and returns what it logged (with no token in it).
+    fn stop(mut self) -> String {
+        let mut child = self.child.take().expect("running");
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("server output");
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        for secret in [AUDITOR, RESPONDER, ADMIN].into_iter().flatten() {
+            assert!(!log.contains(secret), "a token was logged");
+        }
+        log
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn grant_stories_say_who_approved_why_and_when_access_ended() {
+    let s = Scenario::new();
+    let d = s.d();
     // Grant episode.
     check_grant_answers(
         &json_out(&["grant", "--data", d, "g-prod", "--json", "--now", NOW]),
@@ -195,7 +325,12 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
             && text.contains("access ended: revoked by sec@example.com"),
         "{text}"
     );
+}
 
+#[test]
+fn histories_and_access_at_a_time() {
+    let s = Scenario::new();
+    let d = s.d();
     // Identity history with the gap check, and the credential's life.
     let h = json_out(&["history", "--data", d, "svc-reporting", "--json"]);
     let types: Vec<&str> = h["entries"]
@@ -246,7 +381,12 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
         NOW,
     ]);
     assert_eq!(after, json!([]));
+}
 
+#[test]
+fn reports_count_what_the_scenario_holds() {
+    let s = Scenario::new();
+    let d = s.d();
     // Reports.
     let drift = json_out(&["report", "--data", d, "drift", "--json", "--now", NOW]);
     let items: Vec<(String, String)> = drift["groups"][0]["items"]
@@ -303,7 +443,12 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
         Value::Null,
         "the only key was revoked"
     );
+}
 
+#[test]
+fn bundles_verify_offline_and_a_changed_byte_fails() {
+    let s = Scenario::new();
+    let (d, tmp, vkey) = (s.d(), &s.tmp, &s.vkey);
     // Proof bundles verify offline; one changed byte fails.
     let bundle_path = tmp.path().join("history.proof.json");
     ok(
@@ -317,7 +462,7 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
         ],
         None,
     );
-    let verified = ok(&["verify-proof", "--vkey", &vkey, path(&bundle_path)], None);
+    let verified = ok(&["verify-proof", "--vkey", vkey, path(&bundle_path)], None);
     assert!(
         verified.contains(
             "Every entry about Subject `alice@example.com` from the first ever recorded (entry 1) through entry 5 is in this bundle"
@@ -336,7 +481,7 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
         + 6;
     bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
     std::fs::write(&bundle_path, &bytes).expect("write");
-    let bad = run(&["verify-proof", "--vkey", &vkey, path(&bundle_path)], None);
+    let bad = run(&["verify-proof", "--vkey", vkey, path(&bundle_path)], None);
     assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
     let grant_bundle = tmp.path().join("grant.proof.json");
     ok(
@@ -353,70 +498,21 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
         None,
     );
     assert!(
-        ok(
-            &["verify-proof", "--vkey", &vkey, path(&grant_bundle)],
-            None
-        )
-        .contains("ok: the bundle verifies")
+        ok(&["verify-proof", "--vkey", vkey, path(&grant_bundle)], None)
+            .contains("ok: the bundle verifies")
     );
+}
 
-    // The same answers over HTTP, per role.
-    let config = tmp.path().join("idledger.toml");
-    std::fs::write(&config, format!(
-        "data = \"{d}\"\n[serve]\naddr = \"127.0.0.1:0\"\n[[serve.tokens]]\nname = \"ann\"\ntoken = \"auditor-token-0123456789\"\nrole = \"auditor\"\n[[serve.tokens]]\nname = \"rick\"\ntoken = \"responder-token-0123456789\"\nrole = \"responder\"\n[[serve.tokens]]\nname = \"ada\"\ntoken_env = \"IDLEDGER_TEST_ADMIN_TOKEN\"\nrole = \"admin\"\n"
-    )).expect("config");
-    let mut server = std::process::Command::new(bin())
-        .args(["--config", path(&config), "serve"])
-        .env("IDLEDGER_TEST_ADMIN_TOKEN", "admin-token-0123456789")
-        .env("IDLEDGER_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let addr = first_line_after(&mut server, "listening on http://");
-    let get = |path: &str, token: Option<&str>| -> (u16, String) {
-        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).expect("read");
-        let status: u16 = resp[9..12].parse().expect("status");
-        let body = resp
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        // Chunked bodies: keep the JSON or text between the first chunk size line and the end.
-        let body = if resp
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            let mut out = String::new();
-            let mut rest = body.as_str();
-            while let Some((size, tail)) = rest.split_once("\r\n") {
-                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                out.push_str(&tail[..n]);
-                rest = &tail[n + 2..];
-            }
-            out
-        } else {
-            body
-        };
-        (status, body)
-    };
-    let (auditor, responder, admin) = (
-        Some("auditor-token-0123456789"),
-        Some("responder-token-0123456789"),
-        Some("admin-token-0123456789"),
-    );
+#[test]
+fn the_http_api_answers_as_the_command_line_does_per_role() {
+    let s = Scenario::new();
+    let (d, tmp, vkey) = (s.d(), &s.tmp, &s.vkey);
+    let during = s.during();
+    let h = json_out(&["history", "--data", d, "svc-reporting", "--json"]);
+    let drift = json_out(&["report", "--data", d, "drift", "--json", "--now", NOW]);
+    let server = Server::start(&s);
+    let get = |p: &str, t: Option<&str>| server.get(p, t);
+    let (auditor, responder, admin) = (AUDITOR, RESPONDER, ADMIN);
     let cases: Vec<(&str, Option<&str>, u16)> = vec![
         ("/v1/grants/g-prod?now=2026-06-01T00:00:00Z", None, 401),
         (
@@ -474,7 +570,7 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
     let bundle_file = tmp.path().join("http.proof.json");
     std::fs::write(&bundle_file, g["proofs"].to_string()).expect("write");
     assert!(
-        ok(&["verify-proof", "--vkey", &vkey, path(&bundle_file)], None)
+        ok(&["verify-proof", "--vkey", vkey, path(&bundle_file)], None)
             .contains("ok: the bundle verifies")
     );
     let (_, body) = get(
@@ -508,7 +604,7 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
         assert_eq!(&v[field], want, "GET {p}");
         let file = tmp.path().join("answer.proof.json");
         std::fs::write(&file, v["proofs"].to_string()).expect("write");
-        let verified = ok(&["verify-proof", "--vkey", &vkey, path(&file)], None);
+        let verified = ok(&["verify-proof", "--vkey", vkey, path(&file)], None);
         assert!(
             verified.contains("ok: the bundle verifies"),
             "GET {p}: {verified}"
@@ -535,6 +631,20 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
     ] {
         assert!(spec["paths"].get(route).is_some(), "openapi lacks {route}");
     }
+    let log = server.stop();
+    assert!(
+        log.contains("who=rick") || log.contains("who=\"rick\""),
+        "access records name the holder: {log}"
+    );
+}
+
+#[test]
+fn the_server_follows_a_writer_and_reports_the_same_size_everywhere() {
+    let s = Scenario::new();
+    let d = s.d();
+    let server = Server::start(&s);
+    let get = |p: &str, t: Option<&str>| server.get(p, t);
+    let (auditor, admin) = (AUDITOR, ADMIN);
     // The server follows a writer: an append made while it runs is served once it catches up
     // (at most every 200 ms, before an authorized read).
     let (_, before) = get("/v1/checkpoint", auditor);
@@ -544,9 +654,19 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
     );
     let appended = ok(&["append", "--data", d, "-"], Some(&format!("{later}\n")));
     assert!(appended.contains("appended 1,"), "{appended}");
-    std::thread::sleep(std::time::Duration::from_millis(250));
-    let (status, after) = get("/v1/checkpoint", auditor);
-    assert_eq!((status, after.lines().nth(1)), (200, Some("26")), "{after}");
+    // Waited for, with a deadline: the server catches up at most every 200 ms.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, after) = get("/v1/checkpoint", auditor);
+        if (status, after.lines().nth(1)) == (200, Some("26")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not serve the append within 10 s: {status} {after}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     // Metrics and health report the same size as the checkpoint.
     let (_, metrics) = get("/metrics", admin);
     assert!(
@@ -556,18 +676,4 @@ fn scenario_answers_through_cli_and_http_with_proofs() {
     let (_, health) = get("/healthz", None);
     let health: Value = serde_json::from_str(&health).expect("healthz is JSON");
     assert_eq!(health["tree_size"], 26, "{health}");
-    let _ = server.kill();
-    let out = server.wait_with_output().expect("server output");
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        log.contains("who=rick") || log.contains("who=\"rick\""),
-        "access records name the holder: {log}"
-    );
-    for secret in [
-        "auditor-token-0123456789",
-        "responder-token-0123456789",
-        "admin-token-0123456789",
-    ] {
-        assert!(!log.contains(secret), "a token was logged");
-    }
 }
