@@ -143,146 +143,169 @@ impl Episode {
             attributes: Vec::new(),
         };
         for (index, e) in events {
-            ep.entries.push(*index);
-            ep.subject.get_or_insert_with(|| e.subject());
-            if ep.resource.is_none() {
-                ep.resource = e.resource.map(str::to_owned);
-            }
-            for (k, v) in &e.attributes {
-                if !ep.attributes.iter().any(|(key, _)| key == k) {
-                    ep.attributes.push(((*k).to_owned(), v.to_string()));
-                }
-            }
-            let step = Step::from(*index, e);
-            let ending = |kind| End {
-                kind,
-                time: e.time,
-                index: Some(*index),
-                actor: step.actor.clone(),
-                reason: e.reason.map(str::to_owned),
-            };
-            match e.kind {
-                EventType::AccessRequested => {
-                    if ep.request.is_none() {
-                        ep.request = Some(step.clone());
-                    }
-                    if e.expires_at.is_some() && ep.expires_at.is_none() {
-                        ep.expires_at = e.expires_at;
-                    }
-                }
-                EventType::AccessApproved => ep.approvals.push(step.clone()),
-                EventType::AccessDenied => ep.denials.push(step.clone()),
-                EventType::AccessGranted => {
-                    if ep.granted.is_none() {
-                        ep.granted = Some(step.clone());
-                    }
-                    if e.expires_at.is_some() {
-                        ep.expires_at = e.expires_at;
-                    }
-                    ep.exception |= e.exception;
-                }
-                EventType::AccessRevoked if ep.end.is_none() => {
-                    ep.end = Some(ending(EndKind::Revoked))
-                }
-                EventType::AccessExpired if ep.end.is_none() => {
-                    ep.end = Some(ending(EndKind::Expired))
-                }
-                EventType::AccessReviewed => {
-                    let decision = e.decision.unwrap_or(Decision::Keep);
-                    ep.reviews.push((step.clone(), decision));
-                    if decision == Decision::Revoke && ep.end.is_none() {
-                        ep.end = Some(ending(EndKind::RemovedByReview));
-                    }
-                }
-                _ => {}
-            }
-            ep.exception |= e.exception;
+            ep.record(*index, e);
         }
-        if let (Some(granted), None) = (&ep.granted, &ep.end) {
-            // An identity disabled or deleted after the grant ends it.
-            if let Some(c) = identity.iter().find(|c| {
-                c.time >= granted.time
-                    && matches!(
-                        c.kind,
-                        EventType::IdentityDisabled | EventType::IdentityDeleted
-                    )
-            }) {
-                let kind = if c.kind == EventType::IdentityDeleted {
-                    EndKind::IdentityDeleted
-                } else {
-                    EndKind::IdentityDisabled
-                };
-                ep.end = Some(End {
-                    kind,
-                    time: c.time,
-                    index: Some(c.index),
-                    actor: c.actor.clone(),
-                    reason: c.reason.clone(),
-                });
+        ep.ended_by_identity(identity);
+        ep.judge_status(now);
+        ep.flag_approvals();
+        ep.flag_exception(now);
+        ep.flags.sort();
+        ep.flags.dedup();
+        ep
+    }
+
+    /// One event of the grant, in index order.
+    fn record(&mut self, index: u64, e: &EventView<'_>) {
+        self.entries.push(index);
+        self.subject.get_or_insert_with(|| e.subject());
+        if self.resource.is_none() {
+            self.resource = e.resource.map(str::to_owned);
+        }
+        for (k, v) in &e.attributes {
+            if !self.attributes.iter().any(|(key, _)| key == k) {
+                self.attributes.push(((*k).to_owned(), v.to_string()));
             }
         }
-        let past_expiry = ep.expires_at.is_some_and(|x| x <= now);
-        ep.status = match (&ep.granted, &ep.end) {
-            (None, _) if !ep.denials.is_empty() => Status::Denied,
+        let step = Step::from(index, e);
+        let ending = |kind| End {
+            kind,
+            time: e.time,
+            index: Some(index),
+            actor: step.actor.clone(),
+            reason: e.reason.map(str::to_owned),
+        };
+        match e.kind {
+            EventType::AccessRequested => {
+                if self.request.is_none() {
+                    self.request = Some(step.clone());
+                }
+                if e.expires_at.is_some() && self.expires_at.is_none() {
+                    self.expires_at = e.expires_at;
+                }
+            }
+            EventType::AccessApproved => self.approvals.push(step.clone()),
+            EventType::AccessDenied => self.denials.push(step.clone()),
+            EventType::AccessGranted => {
+                if self.granted.is_none() {
+                    self.granted = Some(step.clone());
+                }
+                if e.expires_at.is_some() {
+                    self.expires_at = e.expires_at;
+                }
+            }
+            EventType::AccessRevoked if self.end.is_none() => {
+                self.end = Some(ending(EndKind::Revoked));
+            }
+            EventType::AccessExpired if self.end.is_none() => {
+                self.end = Some(ending(EndKind::Expired));
+            }
+            EventType::AccessReviewed => {
+                let decision = e.decision.unwrap_or(Decision::Keep);
+                self.reviews.push((step.clone(), decision));
+                if decision == Decision::Revoke && self.end.is_none() {
+                    self.end = Some(ending(EndKind::RemovedByReview));
+                }
+            }
+            _ => {}
+        }
+        self.exception |= e.exception;
+    }
+
+    /// An identity disabled or deleted after the grant ends it (the first such change, in
+    /// index order), unless an event of the grant ended it already.
+    fn ended_by_identity(&mut self, identity: &[IdentityChange]) {
+        let (Some(granted), None) = (&self.granted, &self.end) else {
+            return;
+        };
+        let Some(c) = identity.iter().find(|c| {
+            c.time >= granted.time
+                && matches!(
+                    c.kind,
+                    EventType::IdentityDisabled | EventType::IdentityDeleted
+                )
+        }) else {
+            return;
+        };
+        let kind = if c.kind == EventType::IdentityDeleted {
+            EndKind::IdentityDeleted
+        } else {
+            EndKind::IdentityDisabled
+        };
+        self.end = Some(End {
+            kind,
+            time: c.time,
+            index: Some(c.index),
+            actor: c.actor.clone(),
+            reason: c.reason.clone(),
+        });
+    }
+
+    /// The status at `now`: a grant whose expiry passed with no end event ended implicitly.
+    fn judge_status(&mut self, now: Timestamp) {
+        self.status = match (&self.granted, &self.end) {
+            (None, _) if !self.denials.is_empty() => Status::Denied,
             (None, _) => Status::Requested,
             (Some(_), Some(_)) => Status::Ended,
             (Some(_), None) => Status::Active,
         };
-        // A grant whose expiry passed with no end event ended implicitly.
-        if ep.status == Status::Active && past_expiry {
-            let at = ep.expires_at.expect("past_expiry implies expires_at");
-            ep.end = Some(End {
+        let past_expiry = self.expires_at.filter(|x| *x <= now);
+        if let (Status::Active, Some(at)) = (self.status, past_expiry) {
+            self.end = Some(End {
                 kind: EndKind::ExpiredImplicitly,
                 time: at,
                 index: None,
                 actor: None,
                 reason: None,
             });
-            ep.status = Status::Ended;
-            ep.flags.push(Flag::EndedOnlyImplicitly);
-            ep.flags.push(Flag::ActivePastExpiry);
+            self.status = Status::Ended;
+            self.flags.push(Flag::EndedOnlyImplicitly);
+            self.flags.push(Flag::ActivePastExpiry);
         }
-        let requester = ep.request.as_ref().and_then(|r| r.actor.clone());
-        let subject = ep.subject.as_ref().map(|s| s.id.clone());
-        for a in &ep.approvals {
+    }
+
+    /// Self-approvals, approvals after the grant, and a grant with no approval before it.
+    fn flag_approvals(&mut self) {
+        let requester = self.request.as_ref().and_then(|r| r.actor.clone());
+        let subject = self.subject.as_ref().map(|s| s.id.clone());
+        for a in &self.approvals {
             if let Some(approver) = &a.actor
                 && (Some(approver) == requester.as_ref() || Some(approver) == subject.as_ref())
             {
-                ep.flags.push(Flag::SelfApproval {
+                self.flags.push(Flag::SelfApproval {
                     approver: approver.clone(),
                 });
             }
-            if let Some(g) = &ep.granted
+            if let Some(g) = &self.granted
                 && a.time > g.time
             {
-                ep.flags.push(Flag::ApprovalAfterGrant { index: a.index });
+                self.flags.push(Flag::ApprovalAfterGrant { index: a.index });
             }
         }
-        if ep.granted.is_some()
-            && ep
-                .approvals
-                .iter()
-                .all(|a| ep.granted.as_ref().is_some_and(|g| a.time > g.time))
+        if let Some(g) = &self.granted
+            && self.approvals.iter().all(|a| a.time > g.time)
         {
-            ep.flags.push(Flag::GrantedWithoutApproval);
+            self.flags.push(Flag::GrantedWithoutApproval);
         }
-        if ep.exception && ep.granted.is_some() {
-            match ep.expires_at {
-                None => ep.flags.push(Flag::ExceptionWithoutExpiry),
-                Some(x) => {
-                    let used_past = match &ep.end {
-                        Some(end) if end.kind != EndKind::ExpiredImplicitly => end.time > x,
-                        _ => past_expiry,
-                    };
-                    if used_past {
-                        ep.flags.push(Flag::ExceptionOutlivedExpiry);
-                    }
+    }
+
+    /// A break-glass grant with no expiry, or used past it.
+    fn flag_exception(&mut self, now: Timestamp) {
+        if !self.exception || self.granted.is_none() {
+            return;
+        }
+        let past_expiry = self.expires_at.is_some_and(|x| x <= now);
+        match self.expires_at {
+            None => self.flags.push(Flag::ExceptionWithoutExpiry),
+            Some(x) => {
+                let used_past = match &self.end {
+                    Some(end) if end.kind != EndKind::ExpiredImplicitly => end.time > x,
+                    _ => past_expiry,
+                };
+                if used_past {
+                    self.flags.push(Flag::ExceptionOutlivedExpiry);
                 }
             }
         }
-        ep.flags.sort();
-        ep.flags.dedup();
-        ep
     }
 
     /// Whether the grant gave access at time `t`.

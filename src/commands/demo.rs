@@ -4,8 +4,9 @@ use crate::output::{line, stderr_is_terminal};
 use crate::workload::{self, STORY_GRANT, STORY_SUBJECT};
 use anyhow::Context as _;
 use idledger_ingest::{DevBroker, DevMessage, IngestConfig, Metrics, Shutdown};
-use idledger_ledger::{FsckOptions, Ledger, ReadOnlyLedger, Trust, fsck};
+use idledger_ledger::{FsckOptions, Ledger, LedgerReader, ReadOnlyLedger, Trust, fsck};
 use idledger_proto::Timestamp;
+use idledger_proto::VerifierKey;
 use idledger_query::{ReportName, ReportOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,9 +32,39 @@ fn step(text: &str) -> std::io::Result<()> {
     line(format!("\n== {text}"))
 }
 
-/// Runs the demo. A kept ledger (`--data`) signs with a key in `keys` (the configured key
-/// directory, or `DIR.keys` beside it), so the commands it prints work on it; a temporary one
-/// keeps its key beside it in the temporary directory.
+/// Where the demo's ledger and key live.
+struct Place {
+    /// A temporary directory holding both, removed when the demo ends.
+    _tmp: Option<tempfile::TempDir>,
+    dir: PathBuf,
+    keys: PathBuf,
+    kept: bool,
+}
+
+/// A kept ledger (`--data`) signs with a key in `keys` (the configured key directory, or
+/// `DIR.keys` beside it), so the commands the demo prints work on it; a temporary one keeps its
+/// key beside it in the temporary directory.
+fn place(data: Option<PathBuf>, keys: Option<PathBuf>) -> anyhow::Result<Place> {
+    Ok(match data {
+        Some(dir) => Place {
+            _tmp: None,
+            keys: keys.unwrap_or_else(|| dir.with_extension("keys")),
+            dir,
+            kept: true,
+        },
+        None => {
+            let t = tempfile::tempdir().context("cannot create a temporary directory")?;
+            Place {
+                dir: t.path().join("ledger"),
+                keys: t.path().join("keys"),
+                _tmp: Some(t),
+                kept: false,
+            }
+        }
+    })
+}
+
+/// Runs the demo, step by step.
 pub fn demo(
     data: Option<PathBuf>,
     keys: Option<PathBuf>,
@@ -41,17 +72,7 @@ pub fn demo(
     partitions: i32,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (_tmp, dir, key_dir, kept) = match data {
-        Some(d) => {
-            let k = keys.unwrap_or_else(|| d.with_extension("keys"));
-            (None, d, k, true)
-        }
-        None => {
-            let t = tempfile::tempdir().context("cannot create a temporary directory")?;
-            let (d, k) = (t.path().join("ledger"), t.path().join("keys"));
-            (Some(t), d, k, false)
-        }
-    };
+    let at = place(data, keys)?;
     step("1. an embedded Kafka-protocol broker (librdkafka mock cluster) on 127.0.0.1")?;
     let partitions = partitions_to_hold(events, partitions);
     let broker = DevBroker::start(1, &[(TOPIC.to_owned(), partitions)])?;
@@ -59,18 +80,32 @@ pub fn demo(
     line(format!(
         "bootstrap.servers={bootstrap}; topic {TOPIC} with {partitions} partitions"
     ))?;
-
     step("2. a new ledger and its Ed25519 signing key")?;
-    let ledger = Ledger::init(&dir, &key_dir, "demo.idledger.local/identity")
-        .with_context(|| format!("cannot create a ledger in {}", dir.display()))?;
+    let ledger = Ledger::init(&at.dir, &at.keys, "demo.idledger.local/identity")
+        .with_context(|| format!("cannot create a ledger in {}", at.dir.display()))?;
     let vkey = ledger.verifier_keys()[0].clone();
     line(format!(
         "ledger {}\nsigning key {} (outside the data directory)\nverifier key {vkey}",
-        dir.display(),
+        at.dir.display(),
         ledger.key_dir().key_path(&vkey).display()
     ))?;
-
     step("3. a realistic identity lifecycle workload, produced to Kafka")?;
+    produce_workload(&bootstrap, events, partitions)?;
+    step("4. the real ingest pipeline: consumer group, parallel decode, batched atomic appends")?;
+    drop(ingest(ledger, &bootstrap)?);
+    drop(broker);
+    step("5. full verification (every hash, link, back-link, signature, index and position)")?;
+    let ro = ReadOnlyLedger::open(&at.dir)?;
+    let r = ro.reader();
+    verify(&r, &vkey)?;
+    let revocation = answers(&r)?;
+    step("9. an inclusion proof for the revocation, checked offline with only the verifier key")?;
+    prove(&r, revocation, &vkey)?;
+    step(&format!("done in {:.1}s", started.elapsed().as_secs_f64()))?;
+    explore(&at, &vkey, revocation)
+}
+
+fn produce_workload(bootstrap: &str, events: usize, partitions: i32) -> anyhow::Result<()> {
     let w = workload::generate(events, 7);
     line(format!(
         "{} messages: {} valid events, {} re-sent duplicates, {} malformed or empty, {} carrying secrets, {} conflicting duplicate",
@@ -87,7 +122,7 @@ pub fn demo(
         payload: m.payload.as_deref(),
         partition: None,
     });
-    idledger_ingest::produce(&bootstrap, TOPIC, messages, |sent| {
+    idledger_ingest::produce(bootstrap, TOPIC, messages, |sent| {
         if let Some(b) = &bar {
             b.set_position(sent as u64);
         }
@@ -95,15 +130,17 @@ pub fn demo(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    idledger_ingest::messages_held_whole(&bootstrap, TOPIC, partitions)
+    idledger_ingest::messages_held_whole(bootstrap, TOPIC, partitions)
         .context("the demo topic does not hold the whole workload; run with more --partitions")?;
+    Ok(())
+}
 
-    step("4. the real ingest pipeline: consumer group, parallel decode, batched atomic appends")?;
-    let mut cfg = IngestConfig::new(&bootstrap, vec![TOPIC.to_owned()], "idledger-demo");
+fn ingest(ledger: Ledger, bootstrap: &str) -> anyhow::Result<Ledger> {
+    let mut cfg = IngestConfig::new(bootstrap, vec![TOPIC.to_owned()], "idledger-demo");
     cfg.stop_when_caught_up = Some(Duration::from_millis(500));
     let metrics = Arc::new(Metrics::default());
     let ingest_started = Instant::now();
-    let (summary, ledger) = idledger_ingest::run(ledger, &cfg, &Shutdown::new(), metrics.clone())?;
+    let (summary, ledger) = idledger_ingest::run(ledger, &cfg, &Shutdown::new(), metrics)?;
     let secs = ingest_started.elapsed().as_secs_f64();
     line(format!(
         "appended {} events and records, quarantined {}, skipped {} identical duplicates, in {secs:.1}s ({:.0} messages/s); {} batches, tree size {}",
@@ -120,14 +157,12 @@ pub fn demo(
             p.topic, p.partition, p.next_offset
         ))?;
     }
-    drop(ledger);
-    drop(broker);
+    Ok(ledger)
+}
 
-    step("5. full verification (every hash, link, back-link, signature, index and position)")?;
-    let ro = ReadOnlyLedger::open(&dir)?;
-    let r = ro.reader();
+fn verify(r: &LedgerReader<'_>, vkey: &VerifierKey) -> anyhow::Result<()> {
     let report = fsck(
-        &r,
+        r,
         &FsckOptions::new(Trust {
             keys: vec![vkey.clone()],
             checkpoint_note: None,
@@ -143,21 +178,25 @@ pub fn demo(
         "ok: ledger verified: {} entries, {} signed checkpoints, all consistent",
         report.entries_checked, report.checkpoints_checked
     ))?;
+    Ok(())
+}
 
+/// Steps 6 to 8: the story grant, the story subject's history, the drift report. Returns the
+/// index of the story grant's revocation.
+fn answers(r: &LedgerReader<'_>) -> anyhow::Result<u64> {
     let now = Timestamp::now();
     step(&format!(
         "6. who approved {STORY_GRANT}, why, and when did it end?"
     ))?;
-    let g = idledger_query::grant(&r, STORY_GRANT, now)?;
+    let g = idledger_query::grant(r, STORY_GRANT, now)?;
     for e in &g.entries {
         line(format!("  {}", super::query::describe_entry(e).join("  ")))?;
     }
     line(format!("who approved: {}", g.who_approved))?;
     line(format!("why:          {}", g.why))?;
     line(format!("access ended: {}", g.when_ended))?;
-
     step(&format!("7. the history of {STORY_SUBJECT}"))?;
-    let h = idledger_query::history(&r, STORY_SUBJECT)?;
+    let h = idledger_query::history(r, STORY_SUBJECT)?;
     for e in h.entries.iter().take(12) {
         line(format!("  {}", super::query::describe_entry(e).join("  ")))?;
     }
@@ -172,12 +211,20 @@ pub fn demo(
             "FAILED"
         }
     ))?;
-
     step("8. entitlement drift report")?;
-    let projections = idledger_query::Projections::replay(&r)?;
+    drift(r, now)?;
+    g.episode
+        .end
+        .as_ref()
+        .and_then(|e| e.index)
+        .context("the story grant was revoked")
+}
+
+fn drift(r: &LedgerReader<'_>, now: Timestamp) -> anyhow::Result<()> {
+    let projections = idledger_query::Projections::replay(r)?;
     let drift = idledger_query::report(
         &projections,
-        &r,
+        r,
         ReportName::Drift,
         &ReportOptions {
             now,
@@ -196,14 +243,10 @@ pub fn demo(
             ))?;
         }
     }
+    Ok(())
+}
 
-    step("9. an inclusion proof for the revocation, checked offline with only the verifier key")?;
-    let revocation = g
-        .episode
-        .end
-        .as_ref()
-        .and_then(|e| e.index)
-        .context("the story grant was revoked")?;
+fn prove(r: &LedgerReader<'_>, revocation: u64, vkey: &VerifierKey) -> anyhow::Result<()> {
     let proof = r.tlog_proof(idledger_proto::Seq(revocation))?.to_text();
     let shown: Vec<&str> = proof
         .lines()
@@ -211,25 +254,27 @@ pub fn demo(
         .collect();
     line(format!("{}\n…", shown.join("\n")))?;
     let verified =
-        idledger_proto::proof::verify_entry_proof(&proof, None, std::slice::from_ref(&vkey))
+        idledger_proto::proof::verify_entry_proof(&proof, None, std::slice::from_ref(vkey))
             .context("the proof did not verify")?;
     line(format!(
         "verified offline: entry {} is in the log under the signed checkpoint of size {}",
         verified.entry.seq, verified.checkpoint.checkpoint.size
     ))?;
+    Ok(())
+}
 
-    step(&format!("done in {:.1}s", started.elapsed().as_secs_f64()))?;
-    if kept {
-        let d = dir.display();
-        let k = key_dir.display();
-        line(format!(
-            "explore the ledger:\n  idledger verify --data {d} --vkey '{vkey}'\n  idledger append --data {d} --key-dir {k} more-events.jsonl\n  idledger grant --data {d} {STORY_GRANT}\n  idledger history --data {d} {STORY_SUBJECT} --proofs history.proof.json\n  idledger verify-proof --vkey '{vkey}' history.proof.json\n  idledger report --data {d} drift --group-by application\n  idledger access --data {d} --resource prod-db:read --at 2026-01-08T10:00:00Z\n  idledger prove --data {d} --index {revocation}"
-        ))?;
-    } else {
+/// The commands to explore a kept ledger with.
+fn explore(at: &Place, vkey: &VerifierKey, revocation: u64) -> anyhow::Result<()> {
+    if !at.kept {
         line(
             "the ledger was in a temporary directory; run `idledger demo --data DIR` to keep it and explore it with the other commands",
         )?;
+        return Ok(());
     }
+    let (d, k) = (at.dir.display(), at.keys.display());
+    line(format!(
+        "explore the ledger:\n  idledger verify --data {d} --vkey '{vkey}'\n  idledger append --data {d} --key-dir {k} more-events.jsonl\n  idledger grant --data {d} {STORY_GRANT}\n  idledger history --data {d} {STORY_SUBJECT} --proofs history.proof.json\n  idledger verify-proof --vkey '{vkey}' history.proof.json\n  idledger report --data {d} drift --group-by application\n  idledger access --data {d} --resource prod-db:read --at 2026-01-08T10:00:00Z\n  idledger prove --data {d} --index {revocation}"
+    ))?;
     Ok(())
 }
 

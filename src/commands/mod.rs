@@ -5,6 +5,7 @@ mod ingest;
 mod ledger;
 mod query;
 pub mod serve;
+mod verify;
 
 use crate::settings::Job;
 
@@ -24,7 +25,7 @@ pub fn run(job: Job) -> anyhow::Result<()> {
             trust,
             threads,
             json,
-        } => ledger::verify(&data, &trust, threads, json),
+        } => verify::verify(&data, &trust, threads, json),
         Job::Prove { data, index } => ledger::prove(&data, index),
         Job::Consistency { data, from, to } => ledger::consistency(&data, from, to),
         Job::VerifyProof { vkeys, file } => ledger::verify_proof(&vkeys, &file),
