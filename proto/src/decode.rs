@@ -9,7 +9,7 @@ use crate::rejection::{KeptPayload, MAX_KEPT_RAW_BYTES, RejectReason, Rejection,
 use crate::secret::{self, Finding};
 use crate::time::{EARLIEST_EVENT_TIME, EVENT_TIME_END, Timestamp};
 use crate::view::{ActorView, AttrValueView, CredentialView, EventView, PolicyView, SubjectView};
-use crate::wire::{WireAttributes, WireEvent, WireValue, first_array_path, precise_parse_error};
+use crate::wire::{self, WireAttributes, WireEvent, WireValue};
 use std::borrow::Cow;
 
 /// Secret detection lives in `secret`; these stay reachable here for the crates that call them.
@@ -164,9 +164,11 @@ impl ValidatedEvent {
     }
     /// Validates an event built in code (rather than decoded from JSON) by the same rules.
     pub fn check(event: Event) -> Result<ValidatedEvent, RejectReason> {
-        let json = serde_json::to_vec(&event).map_err(|e| RejectReason::InvalidValue {
+        // Writing an event as JSON cannot fail (its map keys are strings); should it, the reason
+        // is the project's words, not serde's.
+        let json = serde_json::to_vec(&event).map_err(|_| RejectReason::InvalidValue {
             field: String::new(),
-            message: e.to_string(),
+            message: "the event cannot be written as JSON".into(),
         })?;
         decode_event(&json).map_err(|r| r.reason)
     }
@@ -205,20 +207,19 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
             return Err(quarantine(raw, reason));
         }
     };
-    // Derived structs also accept JSON arrays (positionally); the schema has no arrays at all.
-    if let Some(path) = first_array_path(text) {
-        let reason = RejectReason::WrongType {
-            field: path.0,
-            message: format!(
-                "invalid type: {}, expected an object, string, number or boolean",
-                path.1
-            ),
-        };
-        return Err(quarantine(raw, reason));
-    }
-    let result = match serde_json::from_str::<WireEvent<'_>>(text) {
+    // A payload serde refuses is judged again by the project's own reader, whose words are
+    // what is stored; one holding an array is judged by it first (`wire::holds_array`).
+    let parsed = match wire::holds_array(text)
+        .then(|| wire::refusal(text))
+        .flatten()
+    {
+        Some(reason) => Err(reason),
+        None => serde_json::from_str::<WireEvent<'_>>(text)
+            .map_err(|_| wire::refusal(text).unwrap_or_else(wire::unexplained)),
+    };
+    let result = match parsed {
         Ok(wire) => validate(&wire).map(|event| ValidatedEvent::encode(&event)),
-        Err(_) => Err(Failure::Reason(precise_parse_error(text))),
+        Err(reason) => Err(Failure::Reason(reason)),
     };
     match result {
         Ok(validated) => {
