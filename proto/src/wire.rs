@@ -240,6 +240,17 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireValue<'a> {
     }
 }
 
+/// Reads a payload into the wire shapes, or says why not in the project's words: a payload serde
+/// refuses is read again by `refusal`, and one holding an array is judged by it first.
+pub(crate) fn parse(text: &str) -> Result<WireEvent<'_>, RejectReason> {
+    if holds_array(text)
+        && let Some(reason) = refusal(text)
+    {
+        return Err(reason);
+    }
+    serde_json::from_str(text).map_err(|_| refusal(text).unwrap_or_else(unexplained))
+}
+
 /// Why `text` is not an event's JSON, in the project's words: where it stops being JSON, or the
 /// first member that does not fit the event's shape. `None` when it is neither: the wire types
 /// read it.
@@ -256,7 +267,7 @@ pub(crate) fn refusal(text: &str) -> Option<RejectReason> {
 
 /// What is stored if serde refuses a payload in which `refusal` finds nothing wrong. A property
 /// test holds the two together (`shape`), so this is never reached.
-pub(crate) fn unexplained() -> RejectReason {
+fn unexplained() -> RejectReason {
     RejectReason::WrongType {
         field: String::new(),
         message: "does not fit the event's fields".into(),

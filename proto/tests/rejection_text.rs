@@ -54,6 +54,7 @@ fn each_class_of_bad_input_stores_exactly_this_reason() {
         ("an invalid escape", b"{\"id\":\"a\\qb\"}".to_vec(), "payload is not JSON: invalid escape at line 1 column 9"),
         ("a lone surrogate", b"{\"id\":\"\\ud800\"}".to_vec(), "payload is not JSON: unpaired surrogate in a \\u escape at line 1 column 8"),
         ("a raw tab in a string", b"{\"id\":\"a\tb\"}".to_vec(), "payload is not JSON: unescaped control character in a string at line 1 column 9"),
+        ("a wrong type, then broken", b"{\"id\":5,\"source\" \"s\"}".to_vec(), "payload is not JSON: expected `:` after a member name at line 1 column 18"),
         ("nested 65 deep", format!("{{\"id\":{}{}}}", "[".repeat(65), "]".repeat(65)).into_bytes(), "payload is not JSON: nested more than 64 levels deep at line 1 column 70"),
         // JSON that does not fit the event's fields, in document order.
         ("not an object", b"\"e1\"".to_vec(), "field ``: expected an object, found a string"),
