@@ -17,8 +17,8 @@ use std::process::ExitCode;
 /// allocators). glibc's malloc frees another thread's block under that arena's lock, and ingest
 /// hands buffers from thread to thread all the time. Measured side by side against glibc:
 /// ingest +10.3% events/s in two pairs, peak RSS 194 MiB with a 5M backlog; a report replaying
-/// 5M entries 15-20% faster; replay and history at 10M no worse in two of three pairs (see the
-/// README's benchmark notes).
+/// 5M entries 15-20% faster; replay and history at 10M no worse in two of three pairs (see
+/// docs/BENCHMARKS.md, Experiments).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

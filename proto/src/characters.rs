@@ -4,6 +4,7 @@
 //! than the stored value (a newline forging a line of a report, U+202E reversing the text after
 //! it). Free text (`reason`, attribute text values) may hold newlines and tabs, and no other of
 //! them. docs/EVENTS.md, "Characters", states the rule; docs/event.schema.json has it as patterns.
+//! Lengths count characters too (docs/EVENTS.md, "Lengths").
 
 /// The bidirectional formatting characters (Unicode's Bidi_Control property): the marks
 /// U+061C, U+200E and U+200F, the embeddings and overrides U+202A to U+202E, and the isolates
@@ -51,6 +52,17 @@ pub fn refusal(at: usize, c: char) -> String {
     format!("contains the {what} U+{:04X} at byte {at}", u32::from(c))
 }
 
+/// The length of `text` in characters (Unicode scalar values, as JSON Schema's `maxLength`
+/// counts them) if that is over `max`. Counted only when its bytes are over `max` (a string holds
+/// no more characters than bytes), so short text is never counted.
+pub fn count_over(text: &str, max: usize) -> Option<u64> {
+    if text.len() <= max {
+        return None;
+    }
+    let chars = text.chars().count();
+    (chars > max).then_some(chars as u64)
+}
+
 /// `text` with every character an identifier may not hold written as `<U+XXXX>`, for quoting a
 /// refused value (an attribute key) in a rejection without printing the character itself.
 pub fn escaped(text: &str) -> String {
@@ -94,6 +106,22 @@ mod tests {
         for &(text, identifier, free) in cases {
             assert_eq!(first_refused(text, Chars::Identifier), identifier, "{text:?}");
             assert_eq!(first_refused(text, Chars::FreeText), free, "{text:?}");
+        }
+    }
+
+    /// (text, limit, the length reported): characters are counted, not bytes.
+    #[test]
+    fn lengths_over_a_limit_are_counted_in_characters() {
+        let cases: &[(&str, usize, Option<u64>)] = &[
+            ("abc", 3, None),
+            ("abcd", 3, Some(4)),
+            ("東京", 2, None),
+            ("東京都", 2, Some(3)),
+            ("😀", 1, None),
+            ("e\u{301}", 1, Some(2)),
+        ];
+        for &(text, max, want) in cases {
+            assert_eq!(count_over(text, max), want, "{text:?}");
         }
     }
 

@@ -9,23 +9,24 @@ use crate::rejection::{KeptPayload, MAX_KEPT_RAW_BYTES, RejectReason, Rejection,
 use crate::secret::{self, Finding};
 use crate::time::{EARLIEST_EVENT_TIME, EVENT_TIME_END, Timestamp};
 use crate::view::{ActorView, AttrValueView, CredentialView, EventView, PolicyView, SubjectView};
-use crate::wire::{WireAttributes, WireEvent, WireValue, first_array_path, precise_parse_error};
+use crate::wire::{self, WireAttributes, WireEvent, WireValue};
 use std::borrow::Cow;
 
 /// Secret detection lives in `secret`; these stay reachable here for the crates that call them.
 pub use crate::secret::{is_secret_name, secret_in_entry, secret_in_event, secret_in_key};
 
-/// Largest accepted payload.
+/// Largest accepted payload, in bytes; it bounds every string of an event in bytes too.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
-/// Largest `id`, `source`, actor, subject, grant, request, credential id and owner.
-pub const MAX_ID_BYTES: usize = 256;
-/// Largest `reason`.
-pub const MAX_REASON_BYTES: usize = 4096;
-/// Largest other string field, and attribute string value.
-pub const MAX_TEXT_BYTES: usize = 1024;
-/// Most attributes in one event, and the longest attribute key.
+/// Longest `id`, `source`, actor, subject, grant, request, credential id and owner. Lengths
+/// count characters, as JSON Schema's `maxLength` does (`characters::count_over`).
+pub const MAX_ID_CHARS: usize = 256;
+/// Longest `reason`, in characters.
+pub const MAX_REASON_CHARS: usize = 4096;
+/// Longest other string field, and attribute string value, in characters.
+pub const MAX_TEXT_CHARS: usize = 1024;
+/// Most attributes in one event, and the longest attribute key in characters.
 pub const MAX_ATTRIBUTES: usize = 64;
-pub const MAX_ATTRIBUTE_KEY_BYTES: usize = 128;
+pub const MAX_ATTRIBUTE_KEY_CHARS: usize = 128;
 
 /// An event that passed every check of docs/EVENTS.md, held as its canonical encoding (computed
 /// once, by whichever thread validated it) and where the ids the ledger indexes lie in it. Only
@@ -164,9 +165,10 @@ impl ValidatedEvent {
     }
     /// Validates an event built in code (rather than decoded from JSON) by the same rules.
     pub fn check(event: Event) -> Result<ValidatedEvent, RejectReason> {
-        let json = serde_json::to_vec(&event).map_err(|e| RejectReason::InvalidValue {
+        // Writing an event as JSON cannot fail; should it, the reason is in the project's words.
+        let json = serde_json::to_vec(&event).map_err(|_| RejectReason::InvalidValue {
             field: String::new(),
-            message: e.to_string(),
+            message: "the event cannot be written as JSON".into(),
         })?;
         decode_event(&json).map_err(|r| r.reason)
     }
@@ -205,20 +207,10 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
             return Err(quarantine(raw, reason));
         }
     };
-    // Derived structs also accept JSON arrays (positionally); the schema has no arrays at all.
-    if let Some(path) = first_array_path(text) {
-        let reason = RejectReason::WrongType {
-            field: path.0,
-            message: format!(
-                "invalid type: {}, expected an object, string, number or boolean",
-                path.1
-            ),
-        };
-        return Err(quarantine(raw, reason));
-    }
-    let result = match serde_json::from_str::<WireEvent<'_>>(text) {
+    let parsed = wire::parse(text);
+    let result = match parsed {
         Ok(wire) => validate(&wire).map(|event| ValidatedEvent::encode(&event)),
-        Err(_) => Err(Failure::Reason(precise_parse_error(text))),
+        Err(reason) => Err(Failure::Reason(reason)),
     };
     match result {
         Ok(validated) => {
@@ -282,7 +274,7 @@ impl From<RejectReason> for Failure {
     }
 }
 
-/// A string field: not empty, at most `max` bytes, and only characters of its kind (see
+/// A string field: not empty, at most `max` characters, and only characters of its kind (see
 /// `characters`).
 fn text<'w>(
     field: &str,
@@ -295,18 +287,22 @@ fn text<'w>(
         Some("") => Err(RejectReason::EmptyField {
             field: field.to_owned(),
         }),
-        Some(v) if v.len() > max => Err(RejectReason::FieldTooLong {
-            field: field.to_owned(),
-            limit: max as u64,
-            found: v.len() as u64,
-        }),
-        Some(v) => match characters::first_refused(v, chars) {
-            Some((at, c)) => Err(RejectReason::InvalidValue {
-                field: field.to_owned(),
-                message: characters::refusal(at, c),
-            }),
-            None => Ok(Some(v)),
-        },
+        Some(v) => {
+            if let Some(found) = characters::count_over(v, max) {
+                return Err(RejectReason::FieldTooLong {
+                    field: field.to_owned(),
+                    limit: max as u64,
+                    found,
+                });
+            }
+            match characters::first_refused(v, chars) {
+                Some((at, c)) => Err(RejectReason::InvalidValue {
+                    field: field.to_owned(),
+                    message: characters::refusal(at, c),
+                }),
+                None => Ok(Some(v)),
+            }
+        }
     }
 }
 
@@ -377,10 +373,10 @@ fn fingerprint(value: &str) -> Result<[u8; 32], RejectReason> {
 /// wire event where JSON escapes had to be decoded): no string is copied before the event is
 /// encoded.
 fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
-    let id = required("id", text("id", &w.id, MAX_ID_BYTES, Chars::Identifier)?)?;
+    let id = required("id", text("id", &w.id, MAX_ID_CHARS, Chars::Identifier)?)?;
     let source = required(
         "source",
-        text("source", &w.source, MAX_ID_BYTES, Chars::Identifier)?,
+        text("source", &w.source, MAX_ID_CHARS, Chars::Identifier)?,
     )?;
     let kind_text = w
         .kind
@@ -397,7 +393,7 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
     let subject = SubjectView {
         id: required(
             "subject.id",
-            text("subject.id", &subject.id, MAX_ID_BYTES, Chars::Identifier)?,
+            text("subject.id", &subject.id, MAX_ID_CHARS, Chars::Identifier)?,
         )?,
         kind: enumerated(
             "subject.kind",
@@ -412,7 +408,7 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
         Some(a) => Some(ActorView {
             id: required(
                 "actor.id",
-                text("actor.id", &a.id, MAX_ID_BYTES, Chars::Identifier)?,
+                text("actor.id", &a.id, MAX_ID_CHARS, Chars::Identifier)?,
             )?,
             kind: enumerated("actor.kind", &a.kind, ActorKind::parse, ActorKind::NAMES)?
                 .ok_or_else(|| missing("actor.kind"))?,
@@ -447,7 +443,7 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
             Some(CredentialView {
                 id: required(
                     "credential.id",
-                    text("credential.id", &c.id, MAX_ID_BYTES, Chars::Identifier)?,
+                    text("credential.id", &c.id, MAX_ID_CHARS, Chars::Identifier)?,
                 )?,
                 kind: enumerated(
                     "credential.kind",
@@ -471,15 +467,15 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
         Some(p) => Some(PolicyView {
             id: required(
                 "policy.id",
-                text("policy.id", &p.id, MAX_ID_BYTES, Chars::Identifier)?,
+                text("policy.id", &p.id, MAX_ID_CHARS, Chars::Identifier)?,
             )?,
             version: text(
                 "policy.version",
                 &p.version,
-                MAX_TEXT_BYTES,
+                MAX_TEXT_CHARS,
                 Chars::Identifier,
             )?,
-            hash: text("policy.hash", &p.hash, MAX_TEXT_BYTES, Chars::Identifier)?,
+            hash: text("policy.hash", &p.hash, MAX_TEXT_CHARS, Chars::Identifier)?,
         }),
         None => None,
     };
@@ -491,17 +487,17 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
         time,
         actor,
         subject,
-        grant_id: text("grant_id", &w.grant_id, MAX_ID_BYTES, Chars::Identifier)?,
-        request_id: text("request_id", &w.request_id, MAX_ID_BYTES, Chars::Identifier)?,
-        resource: text("resource", &w.resource, MAX_TEXT_BYTES, Chars::Identifier)?,
-        reason: text("reason", &w.reason, MAX_REASON_BYTES, Chars::FreeText)?,
-        ticket: text("ticket", &w.ticket, MAX_TEXT_BYTES, Chars::Identifier)?,
+        grant_id: text("grant_id", &w.grant_id, MAX_ID_CHARS, Chars::Identifier)?,
+        request_id: text("request_id", &w.request_id, MAX_ID_CHARS, Chars::Identifier)?,
+        resource: text("resource", &w.resource, MAX_TEXT_CHARS, Chars::Identifier)?,
+        reason: text("reason", &w.reason, MAX_REASON_CHARS, Chars::FreeText)?,
+        ticket: text("ticket", &w.ticket, MAX_TEXT_CHARS, Chars::Identifier)?,
         policy,
         decision: enumerated("decision", &w.decision, Decision::parse, Decision::NAMES)?,
         expires_at: time_field("expires_at", &w.expires_at)?,
         exception: w.exception.unwrap_or(false),
         credential,
-        owner: text("owner", &w.owner, MAX_ID_BYTES, Chars::Identifier)?,
+        owner: text("owner", &w.owner, MAX_ID_CHARS, Chars::Identifier)?,
         attributes,
     };
     check_required_for_type(&event)?;
@@ -509,7 +505,7 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
 }
 
 /// The attributes, checked and sorted by key: no secret name, keys identifiers of at most
-/// `MAX_ATTRIBUTE_KEY_BYTES`, text values free text of at most `MAX_TEXT_BYTES`, no key twice.
+/// `MAX_ATTRIBUTE_KEY_CHARS`, text values free text of at most `MAX_TEXT_CHARS`, no key twice.
 fn validate_attributes<'w>(
     list: &'w [(Cow<'_, str>, WireValue<'_>)],
 ) -> Result<Vec<(&'w str, AttrValueView<'w>)>, Failure> {
@@ -539,23 +535,25 @@ fn validate_attributes<'w>(
             }
             .into());
         }
-        if key.len() > MAX_ATTRIBUTE_KEY_BYTES {
+        if let Some(found) = characters::count_over(key, MAX_ATTRIBUTE_KEY_CHARS) {
             return Err(RejectReason::FieldTooLong {
                 field: field(),
-                limit: MAX_ATTRIBUTE_KEY_BYTES as u64,
-                found: key.len() as u64,
+                limit: MAX_ATTRIBUTE_KEY_CHARS as u64,
+                found,
+            }
+            .into());
+        }
+        if let WireValue::Text(t) = value
+            && let Some(found) = characters::count_over(t, MAX_TEXT_CHARS)
+        {
+            return Err(RejectReason::FieldTooLong {
+                field: field(),
+                limit: MAX_TEXT_CHARS as u64,
+                found,
             }
             .into());
         }
         let value = match value {
-            WireValue::Text(t) if t.len() > MAX_TEXT_BYTES => {
-                return Err(RejectReason::FieldTooLong {
-                    field: field(),
-                    limit: MAX_TEXT_BYTES as u64,
-                    found: t.len() as u64,
-                }
-                .into());
-            }
             WireValue::Text(t) => match characters::first_refused(t, Chars::FreeText) {
                 Some((at, c)) => {
                     return Err(RejectReason::InvalidValue {

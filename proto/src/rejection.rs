@@ -44,7 +44,8 @@ pub enum RejectReason {
         found: String,
         message: String,
     },
-    /// A string longer than its limit.
+    /// A string longer than its limit, in characters (Unicode scalar values). Entries written
+    /// before lengths counted characters hold bytes here (docs/EVENTS.md, CHANGELOG.md).
     FieldTooLong {
         field: String,
         limit: u64,
@@ -136,7 +137,10 @@ impl fmt::Display for RejectReason {
                 limit,
                 found,
             } => {
-                write!(f, "field `{field}` is {found} bytes; the limit is {limit}")
+                write!(
+                    f,
+                    "field `{field}` is {found} characters; the limit is {limit}"
+                )
             }
             RejectReason::EmptyField { field } => write!(f, "field `{field}` must not be empty"),
             RejectReason::BadFingerprint { found } => write!(

@@ -1,6 +1,10 @@
 //! The native JSON (version 1) wire shapes that `decode` reads, borrowing strings from the
 //! input unless they hold escapes, and the precise rejection for JSON that does not fit them
-//! (the path to the failing field, what was expected).
+//! (where it stops being JSON, or the path to the failing field and what was expected), in
+//! words the project owns (`syntax`, `shape`): serde's messages are never stored.
+
+mod shape;
+mod syntax;
 
 use crate::rejection::{RejectReason, quote};
 use serde::Deserialize;
@@ -236,80 +240,50 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireValue<'a> {
     }
 }
 
-/// Re-parses a payload that failed the fast path, tracking the path to the failing field.
-pub(crate) fn precise_parse_error(text: &str) -> RejectReason {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let err = match serde_path_to_error::deserialize::<_, WireEvent<'_>>(&mut de) {
-        Ok(_) => match de.end() {
-            Ok(()) => {
-                return RejectReason::NotJson {
-                    line: 0,
-                    column: 0,
-                    message: "unparsable".into(),
-                };
-            }
-            Err(e) => return not_json(&e),
-        },
-        Err(e) => e,
-    };
-    let path = err.path().to_string();
-    let inner = err.into_inner();
-    if matches!(
-        inner.classify(),
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof
-    ) {
-        return not_json(&inner);
+/// Reads a payload into the wire shapes, or says why not in the project's words: a payload serde
+/// refuses is read again by `refusal`, and one holding an array is judged by it first.
+pub(crate) fn parse(text: &str) -> Result<WireEvent<'_>, RejectReason> {
+    if holds_array(text)
+        && let Some(reason) = refusal(text)
+    {
+        return Err(reason);
     }
-    let message = strip_location(&inner);
-    let join = |name: &str| -> String {
-        if path == "." || path.is_empty() || path.ends_with(name) {
-            name.to_owned()
-        } else {
-            format!("{path}.{name}")
-        }
-    };
-    if let Some(name) = backticked_after(&message, "missing field `") {
-        return RejectReason::MissingField { field: join(&name) };
-    }
-    if let Some(name) = backticked_after(&message, "unknown field `") {
-        return RejectReason::UnknownField { field: join(&name) };
-    }
-    if let Some(name) = backticked_after(&message, "duplicate field `") {
-        return RejectReason::InvalidValue {
-            field: join(&name),
-            message: "appears more than once".into(),
-        };
-    }
-    let field = if path == "." { String::new() } else { path };
-    RejectReason::WrongType { field, message }
+    serde_json::from_str(text).map_err(|_| refusal(text).unwrap_or_else(unexplained))
 }
 
-fn not_json(e: &serde_json::Error) -> RejectReason {
-    RejectReason::NotJson {
-        line: e.line() as u64,
-        column: e.column() as u64,
-        message: strip_location(e),
+/// Why `text` is not an event's JSON, in the project's words: where it stops being JSON, or the
+/// first member that does not fit the event's shape. `None` when it is neither: the wire types
+/// read it.
+pub(crate) fn refusal(text: &str) -> Option<RejectReason> {
+    match syntax::read(text) {
+        Err(e) => Some(RejectReason::NotJson {
+            line: e.line,
+            column: e.column,
+            message: e.problem.to_string(),
+        }),
+        Ok(doc) => shape::first_misfit(&doc),
     }
 }
 
-fn strip_location(e: &serde_json::Error) -> String {
-    let full = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    full.strip_suffix(&suffix).unwrap_or(&full).to_owned()
+/// What is stored if serde refuses a payload in which `refusal` finds nothing wrong. A property
+/// test holds the two together (`shape`), so this is never reached.
+fn unexplained() -> RejectReason {
+    RejectReason::WrongType {
+        field: String::new(),
+        message: "does not fit the event's fields".into(),
+    }
 }
 
-fn backticked_after(message: &str, prefix: &str) -> Option<String> {
-    let rest = message.strip_prefix(prefix)?;
-    rest.find('`').map(|end| rest[..end].to_owned())
-}
-
-/// The path of the first JSON array in a document, if it has one (and parses).
-pub(crate) fn first_array_path(text: &str) -> Option<(String, &'static str)> {
+/// Whether `text` holds a `[` outside its strings. Derived structs also read a JSON array
+/// (positionally), and no field of an event is one, so such a payload is judged by `refusal`
+/// before serde reads it.
+pub(crate) fn holds_array(text: &str) -> bool {
     let bytes = text.as_bytes();
-    memchr::memchr(b'[', bytes)?;
+    if memchr::memchr(b'[', bytes).is_none() {
+        return false;
+    }
     let mut in_string = false;
     let mut i = 0;
-    let mut found = false;
     while let Some(p) = memchr::memchr3(b'"', b'\\', b'[', &bytes[i..]) {
         let at = i + p;
         match bytes[at] {
@@ -319,36 +293,13 @@ pub(crate) fn first_array_path(text: &str) -> Option<(String, &'static str)> {
                 i = at + 1;
             }
             _ if in_string => i = at + 1,
-            _ => {
-                found = true;
-                break;
-            }
+            _ => return true,
         }
         if i >= bytes.len() {
             break;
         }
     }
-    if !found {
-        return None;
-    }
-    fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
-        match v {
-            serde_json::Value::Array(_) => Some(path.to_owned()),
-            serde_json::Value::Object(m) => m.iter().find_map(|(k, v)| {
-                walk(
-                    v,
-                    &if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    },
-                )
-            }),
-            _ => None,
-        }
-    }
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    walk(&value, "").map(|p| (p, "sequence"))
+    false
 }
 
 #[cfg(test)]

@@ -153,7 +153,8 @@ fn the_schema_states_the_character_rule() {
     for field in [&p["reason"], &p["attributes"]["additionalProperties"]] {
         assert_eq!(field["pattern"], free_text.as_str(), "{field}");
     }
-    // The window of event times, which a pattern cannot state, is in the descriptions.
+    // The window of event times is in the descriptions (the patterns state its years and the
+    // calendar; proto/tests/schema.rs checks them by validating).
     use idledger_proto::time::{EARLIEST_EVENT_TIME, EVENT_TIME_END};
     for field in [&p["time"], &p["expires_at"]] {
         let description = field["description"].as_str().expect("a description");
