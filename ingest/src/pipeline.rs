@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, error, info, warn};
 
 /// Low and high watermark per (topic, partition), from librdkafka's statistics.
-type Watermarks = Mutex<HashMap<(String, i32), (i64, i64)>>;
+type Watermarks = Mutex<HashMap<TopicPartition, (i64, i64)>>;
 
 /// A quarantined message to produce to the dead-letter topic: topic, partition, offset, bytes.
 type DeadLetter = (Arc<str>, i32, i64, Vec<u8>);
@@ -229,7 +229,29 @@ impl Progress {
     }
 }
 
-type Positions = Arc<Mutex<HashMap<(String, i32), i64>>>;
+type Positions = Arc<Mutex<HashMap<TopicPartition, i64>>>;
+
+/// One partition of one topic. Ordered by topic, then partition.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct TopicPartition {
+    topic: String,
+    partition: i32,
+}
+
+impl TopicPartition {
+    fn new(topic: impl Into<String>, partition: i32) -> TopicPartition {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl std::fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.topic, self.partition)
+    }
+}
 
 /// A value per (topic, partition), looked up by `&str` without allocating.
 #[derive(Default)]
@@ -260,7 +282,7 @@ struct IngestContext {
     watermarks: Arc<Watermarks>,
     dispatch: Arc<Mutex<Dispatch>>,
     progress: Arc<Progress>,
-    assigned: Arc<Mutex<BTreeSet<(String, i32)>>>,
+    assigned: Arc<Mutex<BTreeSet<TopicPartition>>>,
     /// Bumped on every change of `assigned`, so the sequencer re-reads it only then.
     assigned_epoch: Arc<AtomicU64>,
     fatal: Arc<Mutex<Option<String>>>,
@@ -276,7 +298,7 @@ impl ClientContext for IngestContext {
             for (partition, p) in &t.partitions {
                 if *partition >= 0 && p.hi_offset >= 0 {
                     w.insert(
-                        (topic.clone(), *partition),
+                        TopicPartition::new(topic.clone(), *partition),
                         (p.lo_offset.max(0), p.hi_offset),
                     );
                 }
@@ -344,7 +366,7 @@ impl IngestContext {
         let mut starts = Vec::new();
         for el in tpl.elements() {
             let stored = positions
-                .get(&(el.topic().to_owned(), el.partition()))
+                .get(&TopicPartition::new(el.topic(), el.partition()))
                 .copied();
             let group = committed.as_ref().and_then(|c| {
                 match c.find_partition(el.topic(), el.partition())?.offset() {
@@ -376,7 +398,7 @@ impl IngestContext {
             if let Err(e) = tpl.set_partition_offset(&topic, partition, start) {
                 warn!(topic, partition, error = %e, "cannot set start offset");
             }
-            assigned.insert((topic, partition));
+            assigned.insert(TopicPartition::new(topic, partition));
         }
         self.assigned_epoch.fetch_add(1, SeqCst);
         if let Err(e) = consumer.assign(tpl) {
@@ -397,7 +419,7 @@ impl IngestContext {
         {
             let mut assigned = self.assigned.lock().unwrap_or_else(|e| e.into_inner());
             for el in tpl.elements() {
-                assigned.remove(&(el.topic().to_owned(), el.partition()));
+                assigned.remove(&TopicPartition::new(el.topic(), el.partition()));
             }
             self.assigned_epoch.fetch_add(1, SeqCst);
         }
@@ -432,7 +454,7 @@ impl IngestContext {
             .clone();
         let mut commit = TopicPartitionList::new();
         for el in tpl.elements() {
-            if let Some(next) = positions.get(&(el.topic().to_owned(), el.partition())) {
+            if let Some(next) = positions.get(&TopicPartition::new(el.topic(), el.partition())) {
                 let _ =
                     commit.add_partition_offset(el.topic(), el.partition(), Offset::Offset(*next));
             }
@@ -568,7 +590,7 @@ pub fn run(
         ledger
             .positions()?
             .into_iter()
-            .map(|p| ((p.topic, p.partition), p.next_offset))
+            .map(|p| (TopicPartition::new(p.topic, p.partition), p.next_offset))
             .collect(),
     ));
     let mut raw_senders = Vec::new();
@@ -738,7 +760,7 @@ pub fn run(
             if assigned
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .contains(&(p.topic.clone(), p.partition))
+                .contains(&TopicPartition::new(p.topic.clone(), p.partition))
             {
                 let _ =
                     tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.next_offset));
@@ -829,7 +851,7 @@ fn poll_loop(
     dispatch: &Mutex<Dispatch>,
     progress: &Progress,
     positions: &Positions,
-    assigned: &Mutex<BTreeSet<(String, i32)>>,
+    assigned: &Mutex<BTreeSet<TopicPartition>>,
     fatal: &Mutex<Option<String>>,
     metrics: &Metrics,
     sequencer: &std::thread::ScopedJoinHandle<'_, Result<(IngestSummary, Ledger), IngestError>>,
@@ -913,19 +935,19 @@ fn poll_loop(
 fn fill_missing_watermarks(
     consumer: &BaseConsumer<IngestContext>,
     watermarks: &Watermarks,
-    assigned: &Mutex<BTreeSet<(String, i32)>>,
+    assigned: &Mutex<BTreeSet<TopicPartition>>,
 ) {
     let assigned = assigned.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let known = watermarks.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    for (topic, partition) in assigned {
-        if !known.contains_key(&(topic.clone(), partition))
+    for tp in assigned {
+        if !known.contains_key(&tp)
             && let Ok((low, high)) =
-                consumer.fetch_watermarks(&topic, partition, Duration::from_secs(2))
+                consumer.fetch_watermarks(&tp.topic, tp.partition, Duration::from_secs(2))
         {
             watermarks
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert((topic, partition), (low, high));
+                .insert(tp, (low, high));
         }
     }
 }
@@ -935,7 +957,7 @@ fn fill_missing_watermarks(
 fn update_lag(
     watermarks: &Watermarks,
     positions: &Positions,
-    assigned: &Mutex<BTreeSet<(String, i32)>>,
+    assigned: &Mutex<BTreeSet<TopicPartition>>,
     metrics: &Metrics,
 ) -> bool {
     let assigned = assigned.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -950,7 +972,7 @@ fn update_lag(
             Some(&(low, high)) => {
                 let pos = positions.get(&key).copied().unwrap_or(low).max(low);
                 let lag = (high - pos).max(0);
-                metrics.set_lag(&key.0, key.1, lag);
+                metrics.set_lag(&key.topic, key.partition, lag);
                 all &= lag == 0;
             }
             None => all = false,
@@ -972,14 +994,14 @@ fn sequence(
     batch_max: usize,
     linger: Duration,
     stop: &AtomicBool,
-    (assigned, assigned_epoch): (&Mutex<BTreeSet<(String, i32)>>, &AtomicU64),
+    (assigned, assigned_epoch): (&Mutex<BTreeSet<TopicPartition>>, &AtomicU64),
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
     // The next offset this ledger accepts per partition: its stored position, raised by every
     // message taken into a batch. Only this thread writes positions, so it keeps its own copy.
     let mut floors = PartitionMap::default();
-    for ((topic, partition), next) in positions.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        floors.set(topic, *partition, *next);
+    for (tp, next) in positions.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        floors.set(&tp.topic, tp.partition, *next);
     }
     let mut owned = PartitionMap::default();
     let mut owned_epoch = u64::MAX;
@@ -1024,10 +1046,8 @@ fn sequence(
                 if epoch != owned_epoch {
                     owned_epoch = epoch;
                     owned = PartitionMap::default();
-                    for (topic, partition) in
-                        assigned.lock().unwrap_or_else(|e| e.into_inner()).iter()
-                    {
-                        owned.set(topic, *partition, 0);
+                    for tp in assigned.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                        owned.set(&tp.topic, tp.partition, 0);
                     }
                 }
                 for d in chunk {
@@ -1135,7 +1155,7 @@ fn settled_watermarks(
         .watermarks
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .get(&(topic.to_string(), partition))
+        .get(&TopicPartition::new(&**topic, partition))
         .copied();
     if let Some((low, high)) = cached
         && decided(low, high)
@@ -1425,7 +1445,10 @@ impl Sink<'_> {
         {
             let mut stored = self.positions.lock().unwrap_or_else(|e| e.into_inner());
             for p in &batch.positions {
-                stored.insert((p.topic.clone(), p.partition), p.next_offset);
+                stored.insert(
+                    TopicPartition::new(p.topic.clone(), p.partition),
+                    p.next_offset,
+                );
             }
         }
         self.progress.add(batch.n + batch.skipped);
