@@ -194,8 +194,9 @@ impl Shared {
     }
 }
 
-/// Locks a mutex, also one a panicked thread held: every value behind these locks is whole
-/// between two statements, and the pipeline's threads report their own failures.
+/// Locks a mutex, also one whose holder panicked: the values behind the pipeline's locks are
+/// changed a statement at a time, never left half-changed, and a panicked thread's failure is
+/// reported where it is joined.
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -225,7 +226,7 @@ pub fn run(
     shared.metrics.tree_size.store(ledger.size().0, Relaxed);
     let shared = &*shared;
 
-    std::thread::scope(|scope| -> Result<(IngestSummary, Ledger), IngestError> {
+    std::thread::scope(|scope| -> Sequenced {
         // Named threads, so `top -H` and profiles show which stage is busy.
         for (w, worker) in workers.into_iter().enumerate() {
             std::thread::Builder::new()
