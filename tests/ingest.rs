@@ -165,22 +165,11 @@ fn positions(dir: &Path) -> BTreeMap<(String, i32), i64> {
         .collect()
 }
 
-#[test]
-fn mixed_input_lands_exactly_once_with_precise_quarantine() {
-    let broker = DevBroker::start(
-        1,
-        &[
-            ("siem-a".into(), 3),
-            ("siem-b".into(), 2),
-            ("dlq".into(), 1),
-        ],
-    )
-    .expect("broker");
-    let bootstrap = broker.bootstrap_servers();
-    let p = producer(&bootstrap);
-    let secret = "hunter2-must-not-be-stored";
-    // (topic, partition, payload, expected class or None for a valid event)
-    let mut expected: Vec<Expected<'_>> = Vec::new();
+/// The mixed test's messages, in the order produced: 300 valid events over both topics,
+/// re-sent duplicates of some, and one message of each kind quarantined (one of them carries
+/// `secret`), each with its expected quarantine class.
+fn mixed_messages(secret: &str) -> Vec<Expected<'static>> {
+    let mut expected: Vec<Expected<'static>> = Vec::new();
     for i in 0..300 {
         let (topic, part) = if i % 2 == 0 {
             ("siem-a", i % 3)
@@ -217,6 +206,118 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
         let topic = if i % 2 == 0 { "siem-a" } else { "siem-b" };
         expected.push((topic, (i % 2) as i32, payload, Some(class)));
     }
+    expected
+}
+
+/// No byte of `secret` anywhere in the ledger; the event keyed with `secret_key` kept the key as
+/// its length and hash, and an event with an ordinary key kept the key.
+fn assert_secret_not_stored(dir: &Path, secret: &str, secret_key: &str) {
+    let ro = ReadOnlyLedger::open(dir).expect("open");
+    let r = ro.reader();
+    let mut keys_kept = BTreeMap::new();
+    for i in 0..r.size().expect("size").0 {
+        let b = r.entry_bytes(Seq(i)).expect("entry");
+        assert!(
+            !b.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "secret stored in entry {i}"
+        );
+        let e = r.entry(Seq(i)).expect("entry");
+        if let (Origin::Kafka(k), Body::Event(ev)) = (&e.origin, &e.body) {
+            keys_kept.insert(ev.event.id.clone(), k.key.clone());
+        }
+    }
+    assert_eq!(
+        keys_kept.get("ev-keyed"),
+        Some(&MessageKey::Redacted {
+            total_len: secret_key.len() as u64,
+            sha256: idledger_proto::hash::sha256(secret_key.as_bytes()).0,
+        })
+    );
+    assert_eq!(
+        keys_kept.get("ev-7"),
+        Some(&MessageKey::Kept(b"k".to_vec()))
+    );
+}
+
+/// The offsets `group` has committed for `partitions`.
+fn committed_offsets<'a>(
+    bootstrap: &str,
+    group: &str,
+    partitions: impl Iterator<Item = &'a (String, i32)>,
+) -> BTreeMap<(String, i32), i64> {
+    let group = reader(bootstrap, group);
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for (topic, part) in partitions {
+        tpl.add_partition(topic, *part);
+    }
+    let committed = group
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("committed offsets");
+    let committed = committed
+        .elements()
+        .iter()
+        .map(|e| {
+            let offset = match e.offset() {
+                rdkafka::Offset::Offset(o) => o,
+                other => panic!(
+                    "{}/{}: no committed offset ({other:?})",
+                    e.topic(),
+                    e.partition()
+                ),
+            };
+            ((e.topic().to_owned(), e.partition()), offset)
+        })
+        .collect();
+    drop(group);
+    committed
+}
+
+/// The reason headers of the first `n` messages on the dead-letter topic `dlq`. Its consumer is
+/// closed before this returns.
+fn dead_letter_reasons(bootstrap: &str, n: usize) -> Vec<String> {
+    let dlq = reader(bootstrap, "dlq-reader");
+    // A plain assignment, no group: closing a group member waits for it to leave the group.
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset("dlq", 0, rdkafka::Offset::Beginning)
+        .expect("partition");
+    dlq.assign(&tpl).expect("assign");
+    let mut classes = Vec::new();
+    wait_for(
+        &format!("{n} messages on the dead-letter topic"),
+        Duration::from_secs(30),
+        || {
+            if let Some(Ok(m)) = dlq.poll(Duration::from_millis(200)) {
+                use rdkafka::message::Headers as _;
+                let h = m.headers().expect("headers");
+                let reason = h
+                    .iter()
+                    .find(|x| x.key == "idledger-reason")
+                    .and_then(|x| x.value)
+                    .map(|v| String::from_utf8_lossy(v).into_owned());
+                classes.push(reason.expect("reason header"));
+            }
+            classes.len() >= n
+        },
+    );
+    drop(dlq);
+    classes
+}
+
+#[test]
+fn mixed_input_lands_exactly_once_with_precise_quarantine() {
+    let broker = DevBroker::start(
+        1,
+        &[
+            ("siem-a".into(), 3),
+            ("siem-b".into(), 2),
+            ("dlq".into(), 1),
+        ],
+    )
+    .expect("broker");
+    let bootstrap = broker.bootstrap_servers();
+    let p = producer(&bootstrap);
+    let secret = "hunter2-must-not-be-stored";
+    let expected = mixed_messages(secret);
     for (topic, part, payload, _) in &expected {
         send(&p, topic, Some(*part), "k", payload.as_deref());
     }
@@ -294,33 +395,7 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
         conflict.is_some(),
         "the conflicting duplicate points at the first entry"
     );
-    // No secret byte anywhere in the ledger; the secret-bearing key is there as its hash.
-    let ro = ReadOnlyLedger::open(&dir).expect("open");
-    let r = ro.reader();
-    let mut keys_kept = BTreeMap::new();
-    for i in 0..r.size().expect("size").0 {
-        let b = r.entry_bytes(Seq(i)).expect("entry");
-        assert!(
-            !b.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "secret stored in entry {i}"
-        );
-        let e = r.entry(Seq(i)).expect("entry");
-        if let (Origin::Kafka(k), Body::Event(ev)) = (&e.origin, &e.body) {
-            keys_kept.insert(ev.event.id.clone(), k.key.clone());
-        }
-    }
-    assert_eq!(
-        keys_kept.get("ev-keyed"),
-        Some(&MessageKey::Redacted {
-            total_len: secret_key.len() as u64,
-            sha256: idledger_proto::hash::sha256(secret_key.as_bytes()).0,
-        })
-    );
-    assert_eq!(
-        keys_kept.get("ev-7"),
-        Some(&MessageKey::Kept(b"k".to_vec()))
-    );
-    drop(ro);
+    assert_secret_not_stored(&dir, secret, &secret_key);
     verify_ok(&dir);
     // Stored positions are the end offsets.
     let stored = positions(&dir);
@@ -336,57 +411,10 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
     }
     // The group's committed offsets (sent as ingest stopped, only so lag shows in ordinary
     // tooling) are the stored positions.
-    let group = reader(&bootstrap, "mixed");
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    for (topic, part) in stored.keys() {
-        tpl.add_partition(topic, *part);
-    }
-    let committed = group
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .expect("committed offsets");
-    let committed: BTreeMap<(String, i32), i64> = committed
-        .elements()
-        .iter()
-        .map(|e| {
-            let offset = match e.offset() {
-                rdkafka::Offset::Offset(o) => o,
-                other => panic!(
-                    "{}/{}: no committed offset ({other:?})",
-                    e.topic(),
-                    e.partition()
-                ),
-            };
-            ((e.topic().to_owned(), e.partition()), offset)
-        })
-        .collect();
-    assert_eq!(committed, stored);
-    drop(group);
+    assert_eq!(committed_offsets(&bootstrap, "mixed", stored.keys()), stored);
     // The dead-letter topic has every quarantined message that was safe to copy (not the secret,
     // not the tombstone, not the conflicting duplicate, which is a valid event).
-    let dlq = reader(&bootstrap, "dlq-reader");
-    // A plain assignment, no group: closing a group member waits for it to leave the group.
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset("dlq", 0, rdkafka::Offset::Beginning)
-        .expect("partition");
-    dlq.assign(&tpl).expect("assign");
-    let mut classes = Vec::new();
-    wait_for(
-        "five messages on the dead-letter topic",
-        Duration::from_secs(30),
-        || {
-            if let Some(Ok(m)) = dlq.poll(Duration::from_millis(200)) {
-                use rdkafka::message::Headers as _;
-                let h = m.headers().expect("headers");
-                let reason = h
-                    .iter()
-                    .find(|x| x.key == "idledger-reason")
-                    .and_then(|x| x.value)
-                    .map(|v| String::from_utf8_lossy(v).into_owned());
-                classes.push(reason.expect("reason header"));
-            }
-            classes.len() >= 5
-        },
-    );
+    let mut classes = dead_letter_reasons(&bootstrap, 5);
     classes.sort();
     assert_eq!(
         classes,
@@ -400,7 +428,6 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
     );
     // Clients close before the broker goes: a consumer closing against a broker that is gone
     // waits for it (seen once in CI as a hang in `BaseConsumer::drop`).
-    drop(dlq);
     drop(p);
     drop(broker);
 }
