@@ -411,7 +411,10 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
     }
     // The group's committed offsets (sent as ingest stopped, only so lag shows in ordinary
     // tooling) are the stored positions.
-    assert_eq!(committed_offsets(&bootstrap, "mixed", stored.keys()), stored);
+    assert_eq!(
+        committed_offsets(&bootstrap, "mixed", stored.keys()),
+        stored
+    );
     // The dead-letter topic has every quarantined message that was safe to copy (not the secret,
     // not the tombstone, not the conflicting duplicate, which is a valid event).
     let mut classes = dead_letter_reasons(&bootstrap, 5);
