@@ -135,11 +135,36 @@ fn story(w: &mut Workload) {
 /// Generates about `events` valid events plus a few malformed, duplicate and secret-bearing
 /// messages (about 1% each).
 pub fn generate(events: usize, seed: u64) -> Workload {
-    let mut rng = Rng(seed);
     let mut w = Workload::default();
     story(&mut w);
     let people = (events / 60).max(8);
     let services = (events / 200).max(4);
+    population(&mut w, people, services);
+    let mut g = Generator {
+        rng: Rng(seed),
+        w,
+        people,
+        services,
+    };
+    let (mut n, mut grant, mut cred) = (0usize, 0usize, 0usize);
+    while g.w.valid < events {
+        n += 1;
+        if g.rng.chance(75) {
+            grant += 1;
+            g.access_episode(grant);
+        } else if g.rng.chance(60) {
+            cred += 1;
+            g.credential_life(cred);
+        } else {
+            g.departure_or_owner_change(n);
+        }
+    }
+    g.bad_input(events);
+    g.w
+}
+
+/// The people and the non-human identities they own, each created once.
+fn population(w: &mut Workload, people: usize, services: usize) {
     for p in 0..people {
         let id = format!("user{p}@example.com");
         w.push(&id, &json!({ "id": format!("hr-{p}"), "source": "okta-prod", "type": "identity.created", "time": at(START + (p as i64 % 30) * 3600), "actor": actor("hr-sync", "service", None), "subject": { "id": id, "kind": "human" }, "attributes": { "application": APPS[p % APPS.len()], "business_function": if p % 3 == 0 { "engineering" } else { "operations" } } }));
@@ -156,121 +181,139 @@ pub fn generate(events: usize, seed: u64) -> Workload {
         }
         w.push(&id, &created);
     }
-    let mut n = 0usize;
-    let mut grant = 0usize;
-    let mut cred = 0usize;
-    while w.valid < events {
-        n += 1;
-        if rng.chance(75) {
-            // An access episode.
-            grant += 1;
-            let p = rng.below(people as u64) as usize;
-            let subject_id = format!("user{p}@example.com");
-            let subject = json!({ "id": subject_id, "kind": "human" });
-            let g = format!("g-{grant}");
-            let resource = RESOURCES[rng.below(RESOURCES.len() as u64) as usize];
-            let t0 = START + 5 * DAY + (grant as i64 * 97) % (300 * DAY);
-            let reason = REASONS[rng.below(REASONS.len() as u64) as usize]
-                .replace("{n}", &(grant % 9000).to_string());
-            let ticket = format!("CHG-{}", 1000 + grant % 9000);
-            let hours = [1i64, 4, 8, 24, 72][rng.below(5) as usize];
-            let app = APPS[p % APPS.len()];
-            let exception = rng.chance(3);
-            w.push(&subject_id, &json!({ "id": format!("{g}-req"), "source": "access-portal", "type": "access.requested", "time": at(t0), "actor": actor(&subject_id, "human", Some(true)), "subject": subject, "grant_id": g, "resource": resource, "reason": reason, "ticket": ticket, "attributes": { "application": app } }));
-            let approver = if rng.chance(4) {
-                subject_id.clone()
-            } else {
-                format!(
-                    "user{}@example.com",
-                    (p + 1 + rng.below(5) as usize) % people
-                )
-            };
-            let lead = 60 + rng.below(4 * 3600) as i64;
-            if rng.chance(8) {
-                w.push(&subject_id, &json!({ "id": format!("{g}-deny"), "source": "access-portal", "type": "access.denied", "time": at(t0 + lead), "actor": actor(&approver, "human", Some(true)), "subject": subject, "grant_id": g, "resource": resource, "reason": "not justified", "policy": { "id": "prod-access", "version": "7" } }));
-                continue;
-            }
-            if !rng.chance(5) {
-                w.push(&subject_id, &json!({ "id": format!("{g}-ok"), "source": "access-portal", "type": "access.approved", "time": at(t0 + lead), "actor": actor(&approver, "human", Some(rng.chance(90))), "subject": subject, "grant_id": g, "resource": resource, "reason": "justified", "policy": { "id": "prod-access", "version": "7" } }));
-            }
-            let granted = t0 + lead + 30;
-            let mut grant_event = json!({ "id": format!("{g}-grant"), "source": "access-broker", "type": "access.granted", "time": at(granted), "actor": actor("access-broker", "system", None), "subject": subject, "grant_id": g, "resource": resource, "expires_at": at(granted + hours * 3600) });
-            if exception {
-                grant_event["exception"] = json!(true);
-                if rng.chance(50) {
-                    grant_event.as_object_mut().map(|o| o.remove("expires_at"));
-                }
-            }
-            w.push(&subject_id, &grant_event);
-            match rng.below(10) {
-                0..=3 => w.push(&subject_id, &json!({ "id": format!("{g}-revoke"), "source": "access-portal", "type": "access.revoked", "time": at(granted + rng.below((hours * 3600) as u64) as i64), "actor": actor("sec-team@example.com", "human", Some(true)), "subject": subject, "grant_id": g, "resource": resource, "reason": "no longer needed" })),
-                4..=6 => w.push(&subject_id, &json!({ "id": format!("{g}-expired"), "source": "access-broker", "type": "access.expired", "time": at(granted + hours * 3600), "subject": subject, "grant_id": g, "resource": resource })),
-                7 => w.push(&subject_id, &json!({ "id": format!("{g}-review"), "source": "iga-reviews", "type": "access.reviewed", "time": at(granted + 1800), "actor": actor("auditor@example.com", "human", Some(true)), "subject": subject, "grant_id": g, "resource": resource, "decision": "revoke", "reason": "quarterly review: not needed" })),
-                _ => {} // Expires with no end event.
-            }
-        } else if rng.chance(60) {
-            // A credential's life.
-            cred += 1;
-            let s = rng.below(services as u64) as usize;
-            let subject_id = format!("svc-{s}");
-            let subject = json!({ "id": subject_id, "kind": NON_HUMAN[s % 4] });
-            let kind =
-                ["api_key", "certificate", "token", "ssh_key", "secret"][rng.below(5) as usize];
-            let c = |fp: String| json!({ "id": format!("cred-{cred}"), "kind": kind, "fingerprint": fp });
-            let t0 = START + (cred as i64 * 131) % (200 * DAY);
-            let mut issued = json!({ "id": format!("cred-{cred}-issued"), "source": "vault-eu", "type": "credential.issued", "time": at(t0), "actor": actor("vault", "service", None), "subject": subject, "credential": c(fingerprint(&mut rng)) });
-            if kind == "certificate" {
-                issued["expires_at"] = json!(at(t0 + 90 * DAY));
-            }
-            w.push(&subject_id, &issued);
-            let rotations = rng.below(3);
-            for r in 0..rotations {
-                w.push(&subject_id, &json!({ "id": format!("cred-{cred}-rot-{r}"), "source": "vault-eu", "type": "credential.rotated", "time": at(t0 + (r as i64 + 1) * 45 * DAY), "actor": actor("vault-rotator", "service", None), "subject": subject, "credential": c(fingerprint(&mut rng)) }));
-            }
-            if rng.chance(30) {
-                w.push(&subject_id, &json!({ "id": format!("cred-{cred}-revoked"), "source": "vault-eu", "type": "credential.revoked", "time": at(t0 + 150 * DAY), "actor": actor("sec-team@example.com", "human", Some(true)), "subject": subject, "credential": c(fingerprint(&mut rng)), "reason": "decommissioned" }));
-            }
+}
+
+/// The random stories after the fixed ones, over a population of `people` and `services`.
+struct Generator {
+    rng: Rng,
+    w: Workload,
+    people: usize,
+    services: usize,
+}
+
+impl Generator {
+    /// An access episode: requested, then denied, or (usually) approved and granted, then
+    /// revoked, expired, reviewed or left to expire unseen.
+    fn access_episode(&mut self, grant: usize) {
+        let (rng, w, people) = (&mut self.rng, &mut self.w, self.people);
+        // An access episode.
+        let p = rng.below(people as u64) as usize;
+        let subject_id = format!("user{p}@example.com");
+        let subject = json!({ "id": subject_id, "kind": "human" });
+        let g = format!("g-{grant}");
+        let resource = RESOURCES[rng.below(RESOURCES.len() as u64) as usize];
+        let t0 = START + 5 * DAY + (grant as i64 * 97) % (300 * DAY);
+        let reason = REASONS[rng.below(REASONS.len() as u64) as usize]
+            .replace("{n}", &(grant % 9000).to_string());
+        let ticket = format!("CHG-{}", 1000 + grant % 9000);
+        let hours = [1i64, 4, 8, 24, 72][rng.below(5) as usize];
+        let app = APPS[p % APPS.len()];
+        let exception = rng.chance(3);
+        w.push(&subject_id, &json!({ "id": format!("{g}-req"), "source": "access-portal", "type": "access.requested", "time": at(t0), "actor": actor(&subject_id, "human", Some(true)), "subject": subject, "grant_id": g, "resource": resource, "reason": reason, "ticket": ticket, "attributes": { "application": app } }));
+        let approver = if rng.chance(4) {
+            subject_id.clone()
         } else {
-            // People leave; some non-human identities change owner or are deleted.
-            let p = rng.below(people as u64) as usize;
-            let id = format!("user{p}@example.com");
-            let t = START + 100 * DAY + (n as i64 * 53) % (200 * DAY);
+            format!(
+                "user{}@example.com",
+                (p + 1 + rng.below(5) as usize) % people
+            )
+        };
+        let lead = 60 + rng.below(4 * 3600) as i64;
+        if rng.chance(8) {
+            w.push(&subject_id, &json!({ "id": format!("{g}-deny"), "source": "access-portal", "type": "access.denied", "time": at(t0 + lead), "actor": actor(&approver, "human", Some(true)), "subject": subject, "grant_id": g, "resource": resource, "reason": "not justified", "policy": { "id": "prod-access", "version": "7" } }));
+            return;
+        }
+        if !rng.chance(5) {
+            w.push(&subject_id, &json!({ "id": format!("{g}-ok"), "source": "access-portal", "type": "access.approved", "time": at(t0 + lead), "actor": actor(&approver, "human", Some(rng.chance(90))), "subject": subject, "grant_id": g, "resource": resource, "reason": "justified", "policy": { "id": "prod-access", "version": "7" } }));
+        }
+        let granted = t0 + lead + 30;
+        let mut grant_event = json!({ "id": format!("{g}-grant"), "source": "access-broker", "type": "access.granted", "time": at(granted), "actor": actor("access-broker", "system", None), "subject": subject, "grant_id": g, "resource": resource, "expires_at": at(granted + hours * 3600) });
+        if exception {
+            grant_event["exception"] = json!(true);
             if rng.chance(50) {
-                w.push(&id, &json!({ "id": format!("leaver-{n}"), "source": "okta-prod", "type": "identity.disabled", "time": at(t), "actor": actor("hr-sync", "service", None), "subject": { "id": id, "kind": "human" }, "reason": "leaver" }));
-            } else {
-                let s = rng.below(services as u64) as usize;
-                let svc = format!("svc-{s}");
-                let new_owner = format!("user{}@example.com", (p + 7) % people);
-                w.push(&svc, &json!({ "id": format!("owner-{n}"), "source": "vault-eu", "type": "identity.owner_changed", "time": at(t), "actor": actor(&new_owner, "human", Some(true)), "subject": { "id": svc, "kind": NON_HUMAN[s % 4] }, "owner": new_owner, "reason": "previous owner left" }));
+                grant_event.as_object_mut().map(|o| o.remove("expires_at"));
             }
         }
+        w.push(&subject_id, &grant_event);
+        match rng.below(10) {
+            0..=3 => w.push(&subject_id, &json!({ "id": format!("{g}-revoke"), "source": "access-portal", "type": "access.revoked", "time": at(granted + rng.below((hours * 3600) as u64) as i64), "actor": actor("sec-team@example.com", "human", Some(true)), "subject": subject, "grant_id": g, "resource": resource, "reason": "no longer needed" })),
+            4..=6 => w.push(&subject_id, &json!({ "id": format!("{g}-expired"), "source": "access-broker", "type": "access.expired", "time": at(granted + hours * 3600), "subject": subject, "grant_id": g, "resource": resource })),
+            7 => w.push(&subject_id, &json!({ "id": format!("{g}-review"), "source": "iga-reviews", "type": "access.reviewed", "time": at(granted + 1800), "actor": actor("auditor@example.com", "human", Some(true)), "subject": subject, "grant_id": g, "resource": resource, "decision": "revoke", "reason": "quarterly review: not needed" })),
+            _ => {} // Expires with no end event.
+        }
     }
-    // Bad input, about 1% of each kind.
-    let extra = (events / 100).max(3);
-    let valid_messages: Vec<Message> = w.messages.clone();
-    for i in 0..extra {
-        let pick = &valid_messages[rng.below(valid_messages.len() as u64) as usize];
-        w.messages.push(pick.clone());
-        w.duplicates += 1;
-        let bad: &[u8] = match i % 5 {
-            0 => b"this is not json",
-            1 => br#"{"id":"x","source":"siem","type":"access.stolen","time":"2026-01-01T00:00:00Z"}"#,
-            2 => br#"{"id":"y","source":"siem","type":"access.requested","time":"2026-02-30T00:00:00Z","actor":{"id":"a","kind":"human"},"subject":{"id":"a","kind":"human"},"grant_id":"g","resource":"r"}"#,
-            3 => br#"{"source":"siem","type":"identity.updated"}"#,
-            _ => b"",
-        };
-        w.push_raw(Some("bad"), Some(bad.to_vec()));
+
+    /// A credential's life: issued, rotated up to twice, sometimes revoked.
+    fn credential_life(&mut self, cred: usize) {
+        let (rng, w, services) = (&mut self.rng, &mut self.w, self.services);
+        // A credential's life.
+        let s = rng.below(services as u64) as usize;
+        let subject_id = format!("svc-{s}");
+        let subject = json!({ "id": subject_id, "kind": NON_HUMAN[s % 4] });
+        let kind = ["api_key", "certificate", "token", "ssh_key", "secret"][rng.below(5) as usize];
+        let c =
+            |fp: String| json!({ "id": format!("cred-{cred}"), "kind": kind, "fingerprint": fp });
+        let t0 = START + (cred as i64 * 131) % (200 * DAY);
+        let mut issued = json!({ "id": format!("cred-{cred}-issued"), "source": "vault-eu", "type": "credential.issued", "time": at(t0), "actor": actor("vault", "service", None), "subject": subject, "credential": c(fingerprint(rng)) });
+        if kind == "certificate" {
+            issued["expires_at"] = json!(at(t0 + 90 * DAY));
+        }
+        w.push(&subject_id, &issued);
+        let rotations = rng.below(3);
+        for r in 0..rotations {
+            w.push(&subject_id, &json!({ "id": format!("cred-{cred}-rot-{r}"), "source": "vault-eu", "type": "credential.rotated", "time": at(t0 + (r as i64 + 1) * 45 * DAY), "actor": actor("vault-rotator", "service", None), "subject": subject, "credential": c(fingerprint(rng)) }));
+        }
+        if rng.chance(30) {
+            w.push(&subject_id, &json!({ "id": format!("cred-{cred}-revoked"), "source": "vault-eu", "type": "credential.revoked", "time": at(t0 + 150 * DAY), "actor": actor("sec-team@example.com", "human", Some(true)), "subject": subject, "credential": c(fingerprint(rng)), "reason": "decommissioned" }));
+        }
+    }
+
+    /// People leave; some non-human identities change owner.
+    fn departure_or_owner_change(&mut self, n: usize) {
+        let (rng, w, people, services) = (&mut self.rng, &mut self.w, self.people, self.services);
+        // People leave; some non-human identities change owner or are deleted.
+        let p = rng.below(people as u64) as usize;
+        let id = format!("user{p}@example.com");
+        let t = START + 100 * DAY + (n as i64 * 53) % (200 * DAY);
+        if rng.chance(50) {
+            w.push(&id, &json!({ "id": format!("leaver-{n}"), "source": "okta-prod", "type": "identity.disabled", "time": at(t), "actor": actor("hr-sync", "service", None), "subject": { "id": id, "kind": "human" }, "reason": "leaver" }));
+        } else {
+            let s = rng.below(services as u64) as usize;
+            let svc = format!("svc-{s}");
+            let new_owner = format!("user{}@example.com", (p + 7) % people);
+            w.push(&svc, &json!({ "id": format!("owner-{n}"), "source": "vault-eu", "type": "identity.owner_changed", "time": at(t), "actor": actor(&new_owner, "human", Some(true)), "subject": { "id": svc, "kind": NON_HUMAN[s % 4] }, "owner": new_owner, "reason": "previous owner left" }));
+        }
+    }
+
+    /// Bad input, about 1% of each kind, then a conflicting duplicate and a tombstone.
+    fn bad_input(&mut self, events: usize) {
+        let (rng, w) = (&mut self.rng, &mut self.w);
+        // Bad input, about 1% of each kind.
+        let extra = (events / 100).max(3);
+        let valid_messages: Vec<Message> = w.messages.clone();
+        for i in 0..extra {
+            let pick = &valid_messages[rng.below(valid_messages.len() as u64) as usize];
+            w.messages.push(pick.clone());
+            w.duplicates += 1;
+            let bad: &[u8] = match i % 5 {
+                0 => b"this is not json",
+                1 => br#"{"id":"x","source":"siem","type":"access.stolen","time":"2026-01-01T00:00:00Z"}"#,
+                2 => br#"{"id":"y","source":"siem","type":"access.requested","time":"2026-02-30T00:00:00Z","actor":{"id":"a","kind":"human"},"subject":{"id":"a","kind":"human"},"grant_id":"g","resource":"r"}"#,
+                3 => br#"{"source":"siem","type":"identity.updated"}"#,
+                _ => b"",
+            };
+            w.push_raw(Some("bad"), Some(bad.to_vec()));
+            w.invalid += 1;
+            let secret = json!({ "id": format!("leak-{i}"), "source": "vault-eu", "type": "credential.issued", "time": at(START), "actor": actor("vault", "service", None), "subject": { "id": "svc-0", "kind": "service_account" }, "credential": { "id": format!("leak-{i}"), "kind": "secret", "fingerprint": "sha256:".to_owned() + &"c".repeat(64), "value": "s3cr3t-DO-NOT-STORE" } });
+            w.push_raw(Some("svc-0"), Some(secret.to_string().into_bytes()));
+            w.secrets += 1;
+        }
+        // A conflicting duplicate and a tombstone. The conflict reuses an id from the same key, so
+        // it lands in the same partition after the original and is the one quarantined.
+        let conflict = json!({ "id": "story-11", "source": "vault-eu", "type": "credential.issued", "time": at(START), "actor": actor("mallory@example.com", "human", None), "subject": { "id": "svc-billing", "kind": "service_account" }, "credential": { "id": "key-billing-1", "kind": "api_key", "fingerprint": "sha256:".to_owned() + &"f".repeat(64) }, "reason": "replayed id with other content" });
+        w.push_raw(Some("svc-billing"), Some(conflict.to_string().into_bytes()));
+        w.conflicting += 1;
+        w.push_raw(Some("tombstone"), None);
         w.invalid += 1;
-        let secret = json!({ "id": format!("leak-{i}"), "source": "vault-eu", "type": "credential.issued", "time": at(START), "actor": actor("vault", "service", None), "subject": { "id": "svc-0", "kind": "service_account" }, "credential": { "id": format!("leak-{i}"), "kind": "secret", "fingerprint": "sha256:".to_owned() + &"c".repeat(64), "value": "s3cr3t-DO-NOT-STORE" } });
-        w.push_raw(Some("svc-0"), Some(secret.to_string().into_bytes()));
-        w.secrets += 1;
     }
-    // A conflicting duplicate and a tombstone. The conflict reuses an id from the same key, so
-    // it lands in the same partition after the original and is the one quarantined.
-    let conflict = json!({ "id": "story-11", "source": "vault-eu", "type": "credential.issued", "time": at(START), "actor": actor("mallory@example.com", "human", None), "subject": { "id": "svc-billing", "kind": "service_account" }, "credential": { "id": "key-billing-1", "kind": "api_key", "fingerprint": "sha256:".to_owned() + &"f".repeat(64) }, "reason": "replayed id with other content" });
-    w.push_raw(Some("svc-billing"), Some(conflict.to_string().into_bytes()));
-    w.conflicting += 1;
-    w.push_raw(Some("tombstone"), None);
-    w.invalid += 1;
-    w
 }

@@ -29,7 +29,15 @@ fn init_append_verify_prove_and_their_failures() {
     let cp = ok(&["checkpoint", "--data", d], None);
     assert!(cp.starts_with("test.example/ledger\n1\n"), "{cp}");
 
-    // append: valid, invalid, duplicate and secret-bearing lines.
+    append_reports_each_kind_of_line(tmp.path(), d);
+    let other_vkey = verify_against_a_kept_checkpoint_and_keys(tmp.path(), d, &vkey);
+    prove_and_verify_proof(tmp.path(), d, &vkey, &other_vkey);
+    let new_key = rotate_key_and_finish(d, &vkey);
+    an_unreadable_key_is_a_clear_error(&dir, d, &new_key);
+}
+
+/// append: valid, invalid, duplicate and secret-bearing lines, each reported.
+fn append_reports_each_kind_of_line(tmp: &std::path::Path, d: &str) {
     let input = format!("{EVENT}\nnot json\n{EVENT}\n{}\n", EVENT.replace("\"e1\"", "\"e2\"").replace("}}", r#"},"credential":{"id":"k","kind":"secret","fingerprint":"sha256:00","value":"hunter2"}}"#));
     let o = run(&["append", "--data", d, "-"], Some(&input));
     assert!(o.status.success(), "{}", stderr(&o));
@@ -49,12 +57,15 @@ fn init_append_verify_prove_and_their_failures() {
         stderr(&o)
     );
     assert!(stderr(&o).contains("secret material"), "{}", stderr(&o));
-    let file = tmp.path().join("events.jsonl");
+    let file = tmp.join("events.jsonl");
     std::fs::write(&file, events(50)).expect("write");
     assert!(ok(&["append", "--data", d, path(&file)], None).contains("appended 50"));
+}
 
-    // verify: ok; against a kept checkpoint and the right key; the wrong key is exit 1.
-    let kept = tmp.path().join("kept.checkpoint");
+/// verify: ok against a kept checkpoint and the right key; another ledger's key is exit 1.
+/// Returns that other key.
+fn verify_against_a_kept_checkpoint_and_keys(tmp: &std::path::Path, d: &str, vkey: &str) -> String {
+    let kept = tmp.join("kept.checkpoint");
     std::fs::write(&kept, ok(&["checkpoint", "--data", d], None)).expect("write");
     ok(&["append", "--data", d, "-"], Some(&events_named("v", 60)));
     let v = ok(
@@ -65,7 +76,7 @@ fn init_append_verify_prove_and_their_failures() {
             "--trusted",
             path(&kept),
             "--vkey",
-            &vkey,
+            vkey,
         ],
         None,
     );
@@ -74,7 +85,7 @@ fn init_append_verify_prove_and_their_failures() {
             && v.contains("append-only extension of your checkpoint of size 54"),
         "{v}"
     );
-    let other = tmp.path().join("other");
+    let other = tmp.join("other");
     let other_vkey = init(&other);
     let o = run(&["verify", "--data", d, "--vkey", &other_vkey], None);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -83,28 +94,31 @@ fn init_append_verify_prove_and_their_failures() {
         "{}",
         stderr(&o)
     );
-    let vkey_file = tmp.path().join("vkey.txt");
+    let vkey_file = tmp.join("vkey.txt");
     std::fs::write(&vkey_file, format!("{vkey}\n")).expect("write");
     ok(
         &["verify", "--data", d, "--vkey", path(&vkey_file), "--json"],
         None,
     );
+    other_vkey
+}
 
-    // prove and verify-proof; the wrong key and a changed proof are exit 1.
+/// prove and verify-proof; the wrong key and a changed proof are exit 1.
+fn prove_and_verify_proof(tmp: &std::path::Path, d: &str, vkey: &str, other_vkey: &str) {
     let proof = ok(&["prove", "--data", d, "--index", "1"], None);
     assert!(
         proof.starts_with("c2sp.org/tlog-proof@v1\nextra "),
         "{proof}"
     );
-    let proof_file = tmp.path().join("p.tlog-proof");
+    let proof_file = tmp.join("p.tlog-proof");
     std::fs::write(&proof_file, &proof).expect("write");
     assert!(
-        ok(&["verify-proof", "--vkey", &vkey, path(&proof_file)], None)
+        ok(&["verify-proof", "--vkey", vkey, path(&proof_file)], None)
             .contains("ok: entry 1 is in the log")
     );
     assert_eq!(
         run(
-            &["verify-proof", "--vkey", &other_vkey, path(&proof_file)],
+            &["verify-proof", "--vkey", other_vkey, path(&proof_file)],
             None
         )
         .status
@@ -112,7 +126,7 @@ fn init_append_verify_prove_and_their_failures() {
         Some(1)
     );
     std::fs::write(&proof_file, proof.replacen("index 1", "index 2", 1)).expect("write");
-    let o = run(&["verify-proof", "--vkey", &vkey, path(&proof_file)], None);
+    let o = run(&["verify-proof", "--vkey", vkey, path(&proof_file)], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("verification failed: tlog-proof"),
@@ -128,8 +142,10 @@ fn init_append_verify_prove_and_their_failures() {
     );
     let hashes = ok(&["consistency", "--data", d, "--from", "10"], None);
     assert!(hashes.lines().count() >= 2, "{hashes}");
+}
 
-    // rotate-key, then finish; the old key still verifies the chain.
+/// rotate-key, then finish; the old key still verifies the chain. Returns the new key.
+fn rotate_key_and_finish(d: &str, vkey: &str) -> String {
     let new_key = ok(&["rotate-key", "--data", d], None).trim().to_owned();
     assert_ne!(new_key, vkey);
     let cp = ok(&["checkpoint", "--data", d], None);
@@ -141,11 +157,14 @@ fn init_append_verify_prove_and_their_failures() {
     ok(&["rotate-key", "--data", d, "--finish"], None);
     ok(&["append", "--data", d, "-"], Some(&events_named("w", 3)));
     assert_eq!(ok(&["vkey", "--data", d], None).trim(), new_key);
-    ok(&["verify", "--data", d, "--vkey", &vkey], None);
+    ok(&["verify", "--data", d, "--vkey", vkey], None);
     ok(&["verify", "--data", d, "--vkey", &new_key], None);
+    new_key
+}
 
-    // A second writer on the same directory is refused; an unreadable key is a clear error.
-    let key_dir = keys_for(&dir);
+/// An unreadable signing key is a clear error (exit 2).
+fn an_unreadable_key_is_a_clear_error(dir: &std::path::Path, d: &str, new_key: &str) {
+    let key_dir = keys_for(dir);
     let key_file = std::fs::read_dir(&key_dir)
         .expect("keys")
         .map(|e| e.expect("entry").path())

@@ -357,7 +357,35 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
         1
     );
 
-    let c = contents(&dir);
+    assert_quarantined_where_sent(&dir, &expected);
+    assert_secret_not_stored(&dir, secret, &secret_key);
+    verify_ok(&dir);
+    assert_positions_are_end_offsets(&dir, &bootstrap, "mixed");
+    // The dead-letter topic has every quarantined message that was safe to copy (not the secret,
+    // not the tombstone, not the conflicting duplicate, which is a valid event).
+    let mut classes = dead_letter_reasons(&bootstrap, 5);
+    classes.sort();
+    assert_eq!(
+        classes,
+        [
+            "empty_payload",
+            "missing_field",
+            "not_json",
+            "oversized",
+            "unknown_type"
+        ]
+    );
+    // Clients close before the broker goes: a consumer closing against a broker that is gone
+    // waits for it (seen once in CI as a hang in `BaseConsumer::drop`).
+    drop(p);
+    drop(broker);
+}
+
+/// Every invalid message of `expected` is quarantined once, with its class, in the partition
+/// it was sent to; every valid event is in the ledger once; the conflicting duplicate points
+/// at the first entry.
+fn assert_quarantined_where_sent(dir: &Path, expected: &[Expected<'_>]) {
+    let c = contents(dir);
     // Every invalid message is quarantined once, with the right reason, where it was sent.
     let mut want: Vec<(String, i32, String)> = expected
         .iter()
@@ -395,12 +423,15 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
         conflict.is_some(),
         "the conflicting duplicate points at the first entry"
     );
-    assert_secret_not_stored(&dir, secret, &secret_key);
-    verify_ok(&dir);
+}
+
+/// The stored positions are the partitions' end offsets, and `group`'s committed offsets are
+/// the stored positions.
+fn assert_positions_are_end_offsets(dir: &Path, bootstrap: &str, group: &str) {
     // Stored positions are the end offsets.
-    let stored = positions(&dir);
+    let stored = positions(dir);
     for (topic, parts) in [("siem-a", 3), ("siem-b", 2)] {
-        for (part, high) in high_watermarks(&bootstrap, topic, parts) {
+        for (part, high) in high_watermarks(bootstrap, topic, parts) {
             // A partition that never had a message has no stored position.
             assert_eq!(
                 stored.get(&(topic.to_owned(), part)).copied().unwrap_or(0),
@@ -411,28 +442,7 @@ fn mixed_input_lands_exactly_once_with_precise_quarantine() {
     }
     // The group's committed offsets (sent as ingest stopped, only so lag shows in ordinary
     // tooling) are the stored positions.
-    assert_eq!(
-        committed_offsets(&bootstrap, "mixed", stored.keys()),
-        stored
-    );
-    // The dead-letter topic has every quarantined message that was safe to copy (not the secret,
-    // not the tombstone, not the conflicting duplicate, which is a valid event).
-    let mut classes = dead_letter_reasons(&bootstrap, 5);
-    classes.sort();
-    assert_eq!(
-        classes,
-        [
-            "empty_payload",
-            "missing_field",
-            "not_json",
-            "oversized",
-            "unknown_type"
-        ]
-    );
-    // Clients close before the broker goes: a consumer closing against a broker that is gone
-    // waits for it (seen once in CI as a hang in `BaseConsumer::drop`).
-    drop(p);
-    drop(broker);
+    assert_eq!(committed_offsets(bootstrap, group, stored.keys()), stored);
 }
 
 /// `idledger ingest` into `dir`, logging warnings and errors only.

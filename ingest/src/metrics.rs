@@ -1,8 +1,8 @@
 //! Ingest telemetry: counters and gauges that the pipeline updates and `/metrics` renders in the
-//! Prometheus text format.
+//! Prometheus text format (written by `idledger_proto::prometheus`).
 
+use idledger_proto::prometheus::{Exposition, Histogram, MetricType};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -67,61 +67,14 @@ impl Metrics {
 
     /// Prometheus text exposition format.
     pub fn render(&self, now_unix_ms: u64) -> String {
-        let mut out = String::new();
-        let mut counter = |name: &str, help: &str, v: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
-            );
-        };
-        counter(
-            "idledger_events_appended_total",
-            "Entries appended (events and system records).",
-            self.appended.load(Relaxed),
-        );
-        counter(
-            "idledger_events_deduplicated_total",
-            "Identical duplicates skipped.",
-            self.deduplicated.load(Relaxed),
-        );
-        counter(
-            "idledger_batches_total",
-            "Ledger batches written.",
-            self.batches.load(Relaxed),
-        );
-        counter(
-            "idledger_batch_entries_total",
-            "Submissions in written batches.",
-            self.batch_entries.load(Relaxed),
-        );
-        counter(
-            "idledger_skipped_below_position_total",
-            "Messages already in the ledger, skipped.",
-            self.skipped_below_position.load(Relaxed),
-        );
-        counter(
-            "idledger_offsets_unavailable_total",
-            "Offsets the broker no longer held when ingest came to them, recorded in the ledger.",
-            self.offsets_unavailable.load(Relaxed),
-        );
-        counter(
-            "idledger_broker_errors_total",
-            "Kafka client errors reported.",
-            self.broker_errors.load(Relaxed),
-        );
-        counter(
-            "idledger_dead_lettered_total",
-            "Quarantined messages produced to the dead-letter topic.",
-            self.dead_lettered.load(Relaxed),
-        );
-        counter(
-            "idledger_keys_redacted_total",
-            "Kafka message keys kept only as their length and hash: they carried secret material.",
-            self.keys_redacted.load(Relaxed),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP idledger_events_quarantined_total Inputs quarantined, by reason class.\n# TYPE idledger_events_quarantined_total counter"
+        let mut out = Exposition::new();
+        for (name, help, counter) in self.counters() {
+            out.counter(name, help, counter.load(Relaxed));
+        }
+        out.family(
+            "idledger_events_quarantined_total",
+            MetricType::Counter,
+            "Inputs quarantined, by reason class.",
         );
         for (class, v) in self
             .quarantined_by_class
@@ -129,37 +82,23 @@ impl Metrics {
             .unwrap_or_else(|e| e.into_inner())
             .iter()
         {
-            let _ = writeln!(
-                out,
-                "idledger_events_quarantined_total{{class=\"{class}\"}} {v}"
-            );
+            out.sample("idledger_events_quarantined_total", &[("class", class)], *v);
         }
-        let _ = writeln!(
-            out,
-            "# HELP idledger_batch_latency_seconds Time to build, write and sync one batch.\n# TYPE idledger_batch_latency_seconds histogram"
+        let buckets: [(f64, u64); LATENCY_BUCKETS.len()] =
+            std::array::from_fn(|i| (LATENCY_BUCKETS[i], self.latency_buckets[i].load(Relaxed)));
+        out.histogram(
+            "idledger_batch_latency_seconds",
+            "Time to build, write and sync one batch.",
+            &Histogram {
+                buckets: &buckets,
+                sum: self.latency_sum_micros.load(Relaxed) as f64 / 1e6,
+                count: self.latency_count.load(Relaxed),
+            },
         );
-        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "idledger_batch_latency_seconds_bucket{{le=\"{bound}\"}} {}",
-                self.latency_buckets[i].load(Relaxed)
-            );
-        }
-        let count = self.latency_count.load(Relaxed);
-        let _ = writeln!(
-            out,
-            "idledger_batch_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(
-            out,
-            "idledger_batch_latency_seconds_sum {}",
-            self.latency_sum_micros.load(Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "idledger_batch_latency_seconds_count {count}");
-        let _ = writeln!(
-            out,
-            "# HELP idledger_tree_size Entries in the ledger.\n# TYPE idledger_tree_size gauge\nidledger_tree_size {}",
-            self.tree_size.load(Relaxed)
+        out.gauge(
+            "idledger_tree_size",
+            "Entries in the ledger.",
+            self.tree_size.load(Relaxed),
         );
         let last = self.last_checkpoint_unix_ms.load(Relaxed);
         let age = if last == 0 {
@@ -167,21 +106,76 @@ impl Metrics {
         } else {
             now_unix_ms.saturating_sub(last) as f64 / 1000.0
         };
-        let _ = writeln!(
-            out,
-            "# HELP idledger_checkpoint_age_seconds Age of the latest signed checkpoint.\n# TYPE idledger_checkpoint_age_seconds gauge\nidledger_checkpoint_age_seconds {age}"
+        out.gauge(
+            "idledger_checkpoint_age_seconds",
+            "Age of the latest signed checkpoint.",
+            age,
         );
-        let _ = writeln!(
-            out,
-            "# HELP idledger_consumer_lag Messages between the stored position and the high watermark.\n# TYPE idledger_consumer_lag gauge"
+        out.family(
+            "idledger_consumer_lag",
+            MetricType::Gauge,
+            "Messages between the stored position and the high watermark.",
         );
         for ((topic, partition), lag) in self.lag() {
-            let _ = writeln!(
-                out,
-                "idledger_consumer_lag{{topic=\"{topic}\",partition=\"{partition}\"}} {lag}"
+            let partition = partition.to_string();
+            out.sample(
+                "idledger_consumer_lag",
+                &[("topic", &topic), ("partition", &partition)],
+                lag,
             );
         }
-        out
+        out.finish()
+    }
+
+    /// The plain counters, in the order `/metrics` gives them: name, help and the figure.
+    fn counters(&self) -> [(&'static str, &'static str, &AtomicU64); 9] {
+        [
+            (
+                "idledger_events_appended_total",
+                "Entries appended (events and system records).",
+                &self.appended,
+            ),
+            (
+                "idledger_events_deduplicated_total",
+                "Identical duplicates skipped.",
+                &self.deduplicated,
+            ),
+            (
+                "idledger_batches_total",
+                "Ledger batches written.",
+                &self.batches,
+            ),
+            (
+                "idledger_batch_entries_total",
+                "Submissions in written batches.",
+                &self.batch_entries,
+            ),
+            (
+                "idledger_skipped_below_position_total",
+                "Messages already in the ledger, skipped.",
+                &self.skipped_below_position,
+            ),
+            (
+                "idledger_offsets_unavailable_total",
+                "Offsets the broker no longer held when ingest came to them, recorded in the ledger.",
+                &self.offsets_unavailable,
+            ),
+            (
+                "idledger_broker_errors_total",
+                "Kafka client errors reported.",
+                &self.broker_errors,
+            ),
+            (
+                "idledger_dead_lettered_total",
+                "Quarantined messages produced to the dead-letter topic.",
+                &self.dead_lettered,
+            ),
+            (
+                "idledger_keys_redacted_total",
+                "Kafka message keys kept only as their length and hash: they carried secret material.",
+                &self.keys_redacted,
+            ),
+        ]
     }
 }
 

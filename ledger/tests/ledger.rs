@@ -14,7 +14,7 @@ use idledger_proto::note::{NoteSigner, VerifierKey, sign_note};
 use idledger_proto::proof::verify_entry_proof;
 use idledger_proto::rejection::RejectReason;
 use idledger_proto::{Checkpoint, Seq, TreeSize, decode_event};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn event(id: &str, subject: &str, grant: Option<&str>, reason: &str) -> Item {
     let (t, extra) = match grant {
@@ -755,35 +755,59 @@ fn cf<'a>(db: &'a rocksdb::DB, name: &str) -> &'a rocksdb::ColumnFamily {
     db.cf_handle(name).expect("column family")
 }
 
-#[test]
-fn every_tamper_class_is_detected_at_its_index() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let base = tmp.path().join("base");
-    let mut ledger = Ledger::init(&base, &keys_for(&base), "test.example/log").expect("init");
-    fill(&mut ledger, 300);
-    let keys = ledger.verifier_keys();
-    let trusted_note = ledger.checkpoint().to_owned();
-    let size = ledger.size().0;
-    drop(ledger);
-    assert!(
-        check(
-            &base,
-            Some(Trust {
-                keys: vec![keys[0].clone()],
-                checkpoint_note: Some(trusted_note.clone())
-            })
-        )
-        .ok()
-    );
+/// A closed 300-event ledger that verifies, to copy and tamper with.
+struct TamperBase {
+    tmp: tempfile::TempDir,
+    base: PathBuf,
+    keys: Vec<VerifierKey>,
+    trusted_note: String,
+    size: u64,
+    /// The entry the `user1` subject head points at.
+    user1_head: u64,
+}
 
-    let user1_head = {
-        let db = store::open_primary(&base.join("db")).expect("open raw");
-        let v = get(&db, CF_HEADS, &head_key(HeadKind::Subject, "user1"));
-        u64::from_be_bytes(v.try_into().expect("8 bytes"))
-    };
-    let copy = |name: &str| {
-        let to = tmp.path().join(name);
-        for (from, into) in [(base.clone(), to.clone()), (keys_for(&base), keys_for(&to))] {
+impl TamperBase {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let base = tmp.path().join("base");
+        let mut ledger = Ledger::init(&base, &keys_for(&base), "test.example/log").expect("init");
+        fill(&mut ledger, 300);
+        let keys = ledger.verifier_keys();
+        let trusted_note = ledger.checkpoint().to_owned();
+        let size = ledger.size().0;
+        drop(ledger);
+        assert!(
+            check(
+                &base,
+                Some(Trust {
+                    keys: vec![keys[0].clone()],
+                    checkpoint_note: Some(trusted_note.clone())
+                })
+            )
+            .ok()
+        );
+        let user1_head = {
+            let db = store::open_primary(&base.join("db")).expect("open raw");
+            let v = get(&db, CF_HEADS, &head_key(HeadKind::Subject, "user1"));
+            u64::from_be_bytes(v.try_into().expect("8 bytes"))
+        };
+        TamperBase {
+            tmp,
+            base,
+            keys,
+            trusted_note,
+            size,
+            user1_head,
+        }
+    }
+
+    /// A copy of the ledger and its key directory under `name`.
+    fn copy(&self, name: &str) -> PathBuf {
+        let to = self.tmp.path().join(name);
+        for (from, into) in [
+            (self.base.clone(), to.clone()),
+            (keys_for(&self.base), keys_for(&to)),
+        ] {
             let status = std::process::Command::new("cp")
                 .arg("-a")
                 .arg(&from)
@@ -793,14 +817,21 @@ fn every_tamper_class_is_detected_at_its_index() {
             assert!(status.success());
         }
         to
-    };
+    }
+}
+
+type Tamper = Box<dyn Fn(&rocksdb::DB)>;
+/// A tamper case: its name, the edit, and the class and index of the first finding.
+type TamperCase = (&'static str, Tamper, FailureClass, u64);
+
+/// Edits of entries and of the checkpoint at the log's size.
+fn entry_and_checkpoint_tampers(size: u64) -> Vec<TamperCase> {
     let forged = NoteSigner::new(
         "test.example/log",
         ed25519_dalek::SigningKey::from_bytes(&[3; 32]),
     )
     .expect("key");
-    type Tamper = Box<dyn Fn(&rocksdb::DB)>;
-    let cases: Vec<(&str, Tamper, FailureClass, u64)> = vec![
+    vec![
         (
             "flip a byte in entry 50",
             Box::new(move |db| {
@@ -887,6 +918,12 @@ fn every_tamper_class_is_detected_at_its_index() {
             FailureClass::UnknownKey,
             size,
         ),
+    ]
+}
+
+/// Edits of what is derived from the entries: head, deduplication and resource indexes, tiles.
+fn index_and_tile_tampers(size: u64, user1_head: u64) -> Vec<TamperCase> {
+    vec![
         (
             "point a head index elsewhere",
             Box::new(|db| {
@@ -998,9 +1035,17 @@ fn every_tamper_class_is_detected_at_its_index() {
             FailureClass::IndexMismatch,
             9 * 256,
         ),
-    ];
+    ]
+}
+
+#[test]
+fn every_tamper_class_is_detected_at_its_index() {
+    let base = TamperBase::new();
+    let cases = entry_and_checkpoint_tampers(base.size)
+        .into_iter()
+        .chain(index_and_tile_tampers(base.size, base.user1_head));
     for (name, edit, class, index) in cases {
-        let dir = copy(&name.replace(' ', "_"));
+        let dir = base.copy(&name.replace(' ', "_"));
         tamper(&dir, edit);
         let report = check(&dir, None);
         let first = report
@@ -1013,12 +1058,15 @@ fn every_tamper_class_is_detected_at_its_index() {
             report.findings
         );
     }
+}
 
-    // Truncation and rollback, judged against the auditor's checkpoint.
-    let dir = copy("truncate");
+#[test]
+fn truncation_is_found_against_the_auditors_checkpoint() {
+    let base = TamperBase::new();
+    let dir = base.copy("truncate");
     tamper(&dir, |db| {
         let keep = 200u64;
-        for i in keep..size {
+        for i in keep..base.size {
             db.delete_cf(cf(db, CF_ENTRIES), seq_key(i))
                 .expect("delete");
         }
@@ -1038,8 +1086,8 @@ fn every_tamper_class_is_detected_at_its_index() {
     let report = check(
         &dir,
         Some(Trust {
-            keys: vec![keys[0].clone()],
-            checkpoint_note: Some(trusted_note.clone()),
+            keys: vec![base.keys[0].clone()],
+            checkpoint_note: Some(base.trusted_note.clone()),
         }),
     );
     assert!(
@@ -1057,19 +1105,22 @@ fn every_tamper_class_is_detected_at_its_index() {
         "{:?}",
         report.findings
     );
+}
 
-    // An untouched copy still passes, and extends the trusted checkpoint.
-    let dir = copy("untouched");
+#[test]
+fn an_untouched_copy_passes_and_extends_the_trusted_checkpoint() {
+    let base = TamperBase::new();
+    let dir = base.copy("untouched");
     let report = check(
         &dir,
         Some(Trust {
-            keys: vec![keys[0].clone()],
-            checkpoint_note: Some(trusted_note),
+            keys: vec![base.keys[0].clone()],
+            checkpoint_note: Some(base.trusted_note.clone()),
         }),
     );
     assert!(report.ok(), "{:?}", report.findings);
-    assert_eq!(report.extends_trusted, Some(size));
-    let vk: VerifierKey = keys[0].clone();
+    assert_eq!(report.extends_trusted, Some(base.size));
+    let vk: VerifierKey = base.keys[0].clone();
     assert_eq!(report.final_keys, vec![vk.to_string()]);
 }
 

@@ -3,14 +3,17 @@
 //! kept is `secret`'s rule; the JSON shapes read are in `wire`).
 
 use crate::characters::{self, Chars};
-use crate::event::{ActorKind, CredentialKind, Decision, Event, EventType, Family, SubjectKind};
+use crate::event::{Decision, Event, EventType, Family};
 use crate::hash::{Hash, sha256};
 use crate::rejection::{KeptPayload, MAX_KEPT_RAW_BYTES, RejectReason, Rejection, quote};
 use crate::secret::{self, Finding};
 use crate::time::{EARLIEST_EVENT_TIME, EVENT_TIME_END, Timestamp};
-use crate::view::{ActorView, AttrValueView, CredentialView, EventView, PolicyView, SubjectView};
+use crate::view::{AttrValueView, EventView};
 use crate::wire::{self, WireAttributes, WireEvent, WireValue};
 use std::borrow::Cow;
+
+mod members;
+use members::{validate_actor, validate_credential, validate_policy, validate_subject};
 
 /// Secret detection lives in `secret`; these stay reachable here for the crates that call them.
 pub use crate::secret::{is_secret_name, secret_in_entry, secret_in_event, secret_in_key};
@@ -389,96 +392,17 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
     })?;
     let time = time_field("time", &w.time)?.ok_or_else(|| missing("time"))?;
 
-    let subject = w.subject.as_ref().ok_or_else(|| missing("subject"))?;
-    let subject = SubjectView {
-        id: required(
-            "subject.id",
-            text("subject.id", &subject.id, MAX_ID_CHARS, Chars::Identifier)?,
-        )?,
-        kind: enumerated(
-            "subject.kind",
-            &subject.kind,
-            SubjectKind::parse,
-            SubjectKind::NAMES,
-        )?
-        .ok_or_else(|| missing("subject.kind"))?,
-    };
+    let subject = validate_subject(w.subject.as_ref())?;
+    let actor = validate_actor(w.actor.as_ref(), kind)?;
 
-    let actor = match &w.actor {
-        Some(a) => Some(ActorView {
-            id: required(
-                "actor.id",
-                text("actor.id", &a.id, MAX_ID_CHARS, Chars::Identifier)?,
-            )?,
-            kind: enumerated("actor.kind", &a.kind, ActorKind::parse, ActorKind::NAMES)?
-                .ok_or_else(|| missing("actor.kind"))?,
-            mfa: a.mfa,
-        }),
-        None if kind.actor_optional() => None,
-        None => {
-            return Err(RejectReason::MissingField {
-                field: "actor".into(),
-            }
-            .into());
-        }
-    };
-
-    let credential = match &w.credential {
-        Some(c) => {
-            if let Some(member) = c.other_members.iter().find(|m| is_secret_name(m)) {
-                return Err(Failure::Secret(format!(
-                    "credential.{}",
-                    characters::escaped(member)
-                )));
-            }
-            if let Some(member) = c.other_members.first() {
-                return Err(Failure::RedactedReason(RejectReason::UnknownField {
-                    field: format!("credential.{}", characters::escaped(member)),
-                }));
-            }
-            let fp = c
-                .fingerprint
-                .as_deref()
-                .ok_or_else(|| missing("credential.fingerprint"))?;
-            Some(CredentialView {
-                id: required(
-                    "credential.id",
-                    text("credential.id", &c.id, MAX_ID_CHARS, Chars::Identifier)?,
-                )?,
-                kind: enumerated(
-                    "credential.kind",
-                    &c.kind,
-                    CredentialKind::parse,
-                    CredentialKind::NAMES,
-                )?
-                .ok_or_else(|| missing("credential.kind"))?,
-                fingerprint: fingerprint(fp)?,
-            })
-        }
-        None => None,
-    };
+    let credential = w.credential.as_ref().map(validate_credential).transpose()?;
 
     let attributes = match &w.attributes {
         Some(WireAttributes(list)) => validate_attributes(list)?,
         None => Vec::new(),
     };
 
-    let policy = match &w.policy {
-        Some(p) => Some(PolicyView {
-            id: required(
-                "policy.id",
-                text("policy.id", &p.id, MAX_ID_CHARS, Chars::Identifier)?,
-            )?,
-            version: text(
-                "policy.version",
-                &p.version,
-                MAX_TEXT_CHARS,
-                Chars::Identifier,
-            )?,
-            hash: text("policy.hash", &p.hash, MAX_TEXT_CHARS, Chars::Identifier)?,
-        }),
-        None => None,
-    };
+    let policy = w.policy.as_ref().map(validate_policy).transpose()?;
 
     let event = EventView {
         source,
@@ -623,7 +547,9 @@ fn check_required_for_type(e: &EventView<'_>) -> Result<(), RejectReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Actor, AttrValue, Credential, Policy, Subject};
+    use crate::event::{
+        Actor, ActorKind, AttrValue, Credential, CredentialKind, Policy, Subject, SubjectKind,
+    };
     use proptest::prelude::*;
 
     proptest! {

@@ -16,6 +16,7 @@ pub mod merkle;
 pub mod note;
 pub mod positions;
 pub mod printable;
+pub mod prometheus;
 pub mod proof;
 pub mod rejection;
 pub mod secret;

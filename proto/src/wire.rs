@@ -155,7 +155,19 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireCredential<'a> {
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 let mut c = WireCredential::default();
+                let mut seen: Vec<&'static str> = Vec::new();
                 while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                    let known = ["id", "kind", "fingerprint"]
+                        .into_iter()
+                        .find(|k| *k == key.as_ref());
+                    if let Some(known) = known {
+                        // A member given twice is refused (the shape walk names it), never
+                        // silently resolved to one of its values.
+                        if seen.contains(&known) {
+                            return Err(serde::de::Error::duplicate_field(known));
+                        }
+                        seen.push(known);
+                    }
                     match key.as_ref() {
                         "id" => c.id = map.next_value::<MaybeText<'de>>()?.0,
                         "kind" => c.kind = map.next_value::<MaybeText<'de>>()?.0,

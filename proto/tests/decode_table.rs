@@ -128,8 +128,11 @@ fn every_rejection_class_is_precise() {
 
 const SECRET: &str = "hunter2-TOP-SECRET-VALUE";
 
-#[test]
-fn secret_material_is_rejected_and_only_hashed() {
+/// A case: its name, the input, and the reason it must be refused with.
+type SecretCase = (&'static str, String, RejectReason);
+
+/// Secrets inside a credential object, by name or as a member not known.
+fn credential_secret_cases() -> Vec<SecretCase> {
     let cred = |extra: &str| {
         with(
             "credential",
@@ -140,7 +143,7 @@ fn secret_material_is_rejected_and_only_hashed() {
         )
         .replace("access.requested", "credential.issued")
     };
-    let cases: Vec<(&str, String, RejectReason)> = vec![
+    vec![
         (
             "credential value",
             cred(&format!(r#""value":"{SECRET}""#)),
@@ -169,6 +172,12 @@ fn secret_material_is_rejected_and_only_hashed() {
                 field: "credential.blob".into(),
             },
         ),
+    ]
+}
+
+/// Secrets elsewhere: attributes, PEM blocks in text, escaped names, and invalid JSON.
+fn other_secret_cases() -> Vec<SecretCase> {
+    vec![
         (
             "attribute secret",
             with("attributes", &format!(r#"{{"client_secret":"{SECRET}"}}"#)),
@@ -228,6 +237,29 @@ fn secret_material_is_rejected_and_only_hashed() {
             },
         ),
         (
+            "secret in invalid json",
+            format!(r#"{{"id":"e1","password":"{SECRET}" broken"#),
+            RejectReason::SecretMaterial {
+                location: "password".into(),
+            },
+        ),
+        (
+            "secret with another error",
+            with("time", "\"bad\"").replace(
+                "\"resource\"",
+                &format!("\"token\":\"{SECRET}\",\"resource\""),
+            ),
+            RejectReason::SecretMaterial {
+                location: "token".into(),
+            },
+        ),
+    ]
+}
+
+/// Secrets behind JSON escapes: in names and PEM markers, in valid and invalid JSON.
+fn escaped_secret_cases() -> Vec<SecretCase> {
+    vec![
+        (
             "escaped pem in a valid event",
             // Spliced in as text: `with` would write the escapes out.
             VALID.replace(
@@ -276,52 +308,49 @@ fn secret_material_is_rejected_and_only_hashed() {
                 location: "attributes.api_key".into(),
             },
         ),
-        (
-            "secret in invalid json",
-            format!(r#"{{"id":"e1","password":"{SECRET}" broken"#),
-            RejectReason::SecretMaterial {
-                location: "password".into(),
-            },
-        ),
-        (
-            "secret with another error",
-            with("time", "\"bad\"").replace(
-                "\"resource\"",
-                &format!("\"token\":\"{SECRET}\",\"resource\""),
-            ),
-            RejectReason::SecretMaterial {
-                location: "token".into(),
-            },
-        ),
-    ];
-    for (name, input, want) in cases {
-        let r = decode_event(input.as_bytes()).expect_err(name);
-        assert_eq!(r.reason, want, "{name}");
-        let KeptPayload::Redacted { total_len, sha256 } = &r.payload else {
-            panic!("{name}: payload kept as {:?}", r.payload);
-        };
-        assert_eq!(*total_len, input.len() as u64, "{name}");
-        assert_eq!(
-            *sha256,
-            idledger_proto::hash::sha256(input.as_bytes()).0,
-            "{name}"
-        );
-        let stored = Entry {
-            version: FORMAT_VERSION,
-            seq: 9,
-            prev_leaf_hash: [0; 32],
-            received_at: Timestamp(0),
-            origin: Origin::Local {
-                label: "t".into(),
-                line: 1,
-            },
-            body: Body::Quarantined(Box::new(r)),
-        }
-        .encode();
-        assert!(
-            !stored.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
-            "{name}: secret in leaf bytes"
-        );
+    ]
+}
+
+/// `input` is refused with `want`, keeping only its length and hash, and the quarantine entry
+/// written for it holds no byte of the secret.
+fn assert_refused_and_only_hashed(name: &str, input: &str, want: &RejectReason) {
+    let r = decode_event(input.as_bytes()).expect_err(name);
+    assert_eq!(&r.reason, want, "{name}");
+    let KeptPayload::Redacted { total_len, sha256 } = &r.payload else {
+        panic!("{name}: payload kept as {:?}", r.payload);
+    };
+    assert_eq!(*total_len, input.len() as u64, "{name}");
+    assert_eq!(
+        *sha256,
+        idledger_proto::hash::sha256(input.as_bytes()).0,
+        "{name}"
+    );
+    let stored = Entry {
+        version: FORMAT_VERSION,
+        seq: 9,
+        prev_leaf_hash: [0; 32],
+        received_at: Timestamp(0),
+        origin: Origin::Local {
+            label: "t".into(),
+            line: 1,
+        },
+        body: Body::Quarantined(Box::new(r)),
+    }
+    .encode();
+    assert!(
+        !stored.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+        "{name}: secret in leaf bytes"
+    );
+}
+
+#[test]
+fn secret_material_is_rejected_and_only_hashed() {
+    for (name, input, want) in credential_secret_cases()
+        .into_iter()
+        .chain(other_secret_cases())
+        .chain(escaped_secret_cases())
+    {
+        assert_refused_and_only_hashed(name, &input, &want);
     }
 }
 

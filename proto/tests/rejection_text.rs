@@ -69,6 +69,7 @@ fn each_class_of_bad_input_stores_exactly_this_reason() {
         ("an unknown nested field", with("\"kind\":\"human\"}", "\"kind\":\"human\",\"age\":3}").into_bytes(), "unknown field `actor.age`; put extra data in `attributes`"),
         ("an unknown field with a newline", plus("\"a\\nb\":1").into_bytes(), "unknown field `a<U+000A>b`; put extra data in `attributes`"),
         ("a field twice", plus("\"id\":\"e2\"").into_bytes(), "field `id`: appears more than once"),
+        ("a credential member twice", plus(&format!("\"credential\":{{\"id\":\"k\",\"kind\":\"api_key\",\"fingerprint\":\"sha256:{}\",\"id\":\"k2\"}}", "a".repeat(64))).into_bytes(), "field `credential.id`: appears more than once"),
         // Fields with values the event does not allow.
         ("an unknown type", with("access.requested", "access.stolen").into_bytes(), "field `type`: unknown event type `access.stolen`; see docs/EVENTS.md"),
         ("an unknown kind", with("\"kind\":\"human\"}", "\"kind\":\"robot\"}").into_bytes(), "field `subject.kind`: unknown value `robot`, expected one of human, service_account, api_key, workload, bot, machine"),

@@ -37,6 +37,7 @@ use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
 use failures::{error, internal};
 use idledger_ledger::ReadOnlyLedger;
+use idledger_proto::prometheus::Exposition;
 use idledger_proto::{Seq, Timestamp, TreeSize};
 use params::Args;
 use routes::{DEFAULT_MAX_AGE_DAYS, Endpoint, ROUTES};
@@ -110,6 +111,30 @@ impl ServerState {
             }
             *last = Instant::now();
         }
+    }
+
+    /// The `/metrics` answer: this server's counters and the ledger's size, in the Prometheus
+    /// text format.
+    fn metrics_text(&self, tree_size: u64) -> String {
+        let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut out = Exposition::new();
+        out.counter(
+            "idledger_http_reads_total",
+            "Authorized reads served.",
+            count(&self.reads),
+        )
+        .counter(
+            "idledger_http_denied_total",
+            "Requests refused (401/403).",
+            count(&self.denied),
+        )
+        .counter(
+            "idledger_http_busy_total",
+            "Requests refused because as many were in flight as allowed (503).",
+            count(&self.busy),
+        )
+        .gauge("idledger_tree_size", "Entries in the ledger.", tree_size);
+        out.finish()
     }
 
     /// Finds the token's holder, comparing in constant time against every configured token.
@@ -222,10 +247,6 @@ where
     .await
 }
 
-fn hex_string(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 async fn checkpoint(State(s): State<Arc<ServerState>>, Extension(w): Extension<Work>) -> Response {
     blocking(w, move || match s.ledger.reader().latest_checkpoint() {
         Ok((_, note)) => {
@@ -257,7 +278,7 @@ async fn entry(
         Ok(json!({
             "index": index,
             "entry": entry,
-            "leaf_hex": hex_string(&leaf),
+            "leaf_hex": hex::encode(&leaf),
             "leaf_hash": idledger_proto::hash::leaf_hash(&leaf).to_hex(),
             "tlog_proof": proof.to_text(),
         }))
@@ -427,13 +448,7 @@ async fn metrics(State(s): State<Arc<ServerState>>, Extension(w): Extension<Work
     // The tree size is a RocksDB read: blocking work, kept off the runtime like every other.
     blocking(w, move || {
         let size = s.ledger.reader().size().map(|t| t.0).unwrap_or(0);
-        let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let body = format!(
-            "# HELP idledger_http_reads_total Authorized reads served.\n# TYPE idledger_http_reads_total counter\nidledger_http_reads_total {}\n# HELP idledger_http_denied_total Requests refused (401/403).\n# TYPE idledger_http_denied_total counter\nidledger_http_denied_total {}\n# HELP idledger_http_busy_total Requests refused because as many were in flight as allowed (503).\n# TYPE idledger_http_busy_total counter\nidledger_http_busy_total {}\n# HELP idledger_tree_size Entries in the ledger.\n# TYPE idledger_tree_size gauge\nidledger_tree_size {size}\n",
-            count(&s.reads),
-            count(&s.denied),
-            count(&s.busy),
-        );
+        let body = s.metrics_text(size);
         ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
     })
     .await

@@ -18,7 +18,7 @@ pub fn init(dir: &Path, keys: &Path, origin: Option<String>) -> anyhow::Result<(
             let mut n = [0u8; 4];
             getrandom::fill(&mut n)
                 .map_err(|e| anyhow::anyhow!("no random bytes from the operating system: {e}"))?;
-            format!("idledger.local/{}", hex_encode(&n))
+            format!("idledger.local/{}", hex::encode(n))
         }
     };
     let ledger = Ledger::init(dir, keys, &origin)
@@ -37,10 +37,6 @@ pub fn init(dir: &Path, keys: &Path, origin: Option<String>) -> anyhow::Result<(
         line(k)?;
     }
     Ok(())
-}
-
-fn hex_encode(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn open_read(dir: &Path) -> anyhow::Result<ReadOnlyLedger> {

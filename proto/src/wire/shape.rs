@@ -23,7 +23,7 @@ enum Expect {
 struct Shape {
     members: &'static [(&'static str, Expect)],
     /// Whether members not listed are read (their values ignored, and judged later) rather than
-    /// refused, and a member given twice keeps the last.
+    /// refused. A listed member given twice is refused either way.
     open: bool,
 }
 
@@ -137,7 +137,7 @@ fn object(shape: &Shape, members: &[(String, Json)], field: &str) -> Option<Reje
             }
             return Some(RejectReason::UnknownField { field: here });
         };
-        if seen.contains(&known) && !shape.open {
+        if seen.contains(&known) {
             return Some(RejectReason::InvalidValue {
                 field: here,
                 message: "appears more than once".into(),
@@ -170,7 +170,8 @@ mod tests {
         let twice = |field: &str| Some(RejectReason::InvalidValue { field: field.into(), message: "appears more than once".into() });
         let cases: &[(&str, Option<RejectReason>)] = &[
             (r#"{"id":"e1","reason":null,"actor":null,"attributes":{}}"#, None),
-            (r#"{"credential":{"id":"c","x":[{"deep":[]}],"id":"d"}}"#, None),
+            (r#"{"credential":{"id":"c","x":[{"deep":[]}]}}"#, None),
+            (r#"{"credential":{"id":"c","x":[{"deep":[]}],"id":"d"}}"#, twice("credential.id")),
             (r#"[1]"#, wrong("", "expected an object, found an array")),
             (r#"null"#, wrong("", "expected an object, found null")),
             (r#""e1""#, wrong("", "expected an object, found a string")),
@@ -188,6 +189,11 @@ mod tests {
             (r#"{"a\u202Eb":1}"#, unknown("a<U+202E>b")),
             (r#"{"id":"a","id":"b"}"#, twice("id")),
             (r#"{"policy":{"id":"p","id":"q"}}"#, twice("policy.id")),
+            (r#"{"credential":{"id":"a","id":"b"}}"#, twice("credential.id")),
+            (
+                r#"{"credential":{"fingerprint":"x","kind":"api_key","fingerprint":"y"}}"#,
+                twice("credential.fingerprint"),
+            ),
         ];
         for (json, want) in cases {
             assert_eq!(&misfit(json), want, "{json}");

@@ -121,19 +121,62 @@ fn summary(r: &Report) -> Vec<String> {
 /// A report's summary, or what its error says.
 type Want = Result<Vec<&'static str>, &'static str>;
 
+/// The reports over `hostile_times()`, each checked for the answer it must give.
+struct HostileLedger {
+    ledger: ReadOnlyLedger,
+    projections: Projections,
+    /// Removed last: fields drop in order, and the ledger is closed before its directory goes.
+    _dir: tempfile::TempDir,
+}
+
+impl HostileLedger {
+    fn new() -> HostileLedger {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = ledger_of(dir.path(), &hostile_times());
+        let ledger = ReadOnlyLedger::open(&path).expect("open");
+        let projections = Projections::replay(&ledger.reader()).expect("replay");
+        HostileLedger {
+            ledger,
+            projections,
+            _dir: dir,
+        }
+    }
+
+    /// Checks each case: (report, now, max_age_days, its summary or the error's message).
+    fn check(&self, cases: Vec<(ReportName, Timestamp, u64, Want)>) {
+        let reader = self.ledger.reader();
+        for (name, now, max_age, want) in cases {
+            let opts = ReportOptions {
+                now,
+                max_credential_age_days: max_age,
+                group_by: None,
+            };
+            let got = report(&self.projections, &reader, name, &opts);
+            let label = format!("{} at {} with max_age_days={max_age}", name.as_str(), now.0);
+            match (got, want) {
+                (Ok(r), Ok(lines)) => assert_eq!(summary(&r), lines, "{label}"),
+                (Err(QueryError::BadRequest(m)), Err(says)) => {
+                    assert!(m.contains(says), "{label}: {m}")
+                }
+                (got, want) => panic!("{label}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+}
+
+/// The time every case without a reason to pick another is judged at.
+fn june_2026() -> Timestamp {
+    at("2026-06-01T00:00:00Z")
+}
+
 #[test]
-fn hostile_times_and_limits_give_answers_not_panics() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = ledger_of(dir.path(), &hostile_times());
-    let ro = ReadOnlyLedger::open(&path).expect("open");
-    let reader = ro.reader();
-    let p = Projections::replay(&reader).expect("replay");
-    // (report, now, max_age_days, the answer: its summary, or the error's message)
-    let cases: Vec<(ReportName, Timestamp, u64, Want)> = vec![
+fn credential_ages_are_counted_across_centuries_and_at_both_ends_of_time() {
+    use ReportName::Rotation;
+    HostileLedger::new().check(vec![
         // 326 years back: more than an i64 of nanoseconds holds.
         (
-            ReportName::Rotation,
-            at("2026-06-01T00:00:00Z"),
+            Rotation,
+            june_2026(),
             90,
             Ok(vec![
                 "[all] credentials=3 live=3 over_max_age=2 past_expiry_not_revoked=0",
@@ -143,8 +186,8 @@ fn hostile_times_and_limits_give_answers_not_panics() {
         ),
         // The largest limit still flags a credential older than a century.
         (
-            ReportName::Rotation,
-            at("2026-06-01T00:00:00Z"),
+            Rotation,
+            june_2026(),
             36_500,
             Ok(vec![
                 "[all] credentials=3 live=3 over_max_age=1 past_expiry_not_revoked=0",
@@ -153,7 +196,7 @@ fn hostile_times_and_limits_give_answers_not_panics() {
         ),
         // `now` at the last instant a Timestamp holds.
         (
-            ReportName::Rotation,
+            Rotation,
             Timestamp(i64::MAX),
             36_500,
             Ok(vec![
@@ -165,7 +208,7 @@ fn hostile_times_and_limits_give_answers_not_panics() {
         ),
         // `now` at the first instant: every credential is from its future, none is old.
         (
-            ReportName::Rotation,
+            Rotation,
             Timestamp(i64::MIN),
             1,
             Ok(vec![
@@ -174,7 +217,7 @@ fn hostile_times_and_limits_give_answers_not_panics() {
         ),
         // One second before the epoch: the epoch's key is -1 s old.
         (
-            ReportName::Rotation,
+            Rotation,
             at("1969-12-31T23:59:59Z"),
             1,
             Ok(vec![
@@ -182,9 +225,15 @@ fn hostile_times_and_limits_give_answers_not_panics() {
                 "not_rotated key-1700: api_key of svc-old unchanged for 98614 days (limit 1)",
             ]),
         ),
-        // Exactly one day is not over a one-day limit; one nanosecond more is.
+    ]);
+}
+
+#[test]
+fn exactly_the_age_limit_is_not_over_it_and_a_nanosecond_more_is() {
+    use ReportName::Rotation;
+    HostileLedger::new().check(vec![
         (
-            ReportName::Rotation,
+            Rotation,
             at("1970-01-02T00:00:00Z"),
             1,
             Ok(vec![
@@ -193,7 +242,7 @@ fn hostile_times_and_limits_give_answers_not_panics() {
             ]),
         ),
         (
-            ReportName::Rotation,
+            Rotation,
             at("1970-01-02T00:00:00.000000001Z"),
             1,
             Ok(vec![
@@ -202,6 +251,12 @@ fn hostile_times_and_limits_give_answers_not_panics() {
                 "not_rotated key-1970: api_key of svc-epoch unchanged for 1 days (limit 1)",
             ]),
         ),
+    ]);
+}
+
+#[test]
+fn access_reports_answer_over_times_centuries_apart() {
+    HostileLedger::new().check(vec![
         // Requested in 2200, granted in 1700: a lead time of minus 500 years, exactly.
         (
             ReportName::LeadTime,
@@ -232,55 +287,32 @@ fn hostile_times_and_limits_give_answers_not_panics() {
             ]),
         ),
         (ReportName::Exceptions, Timestamp(i64::MIN), 90, Ok(vec![])),
-        // Age limits outside 1..=36500 days are refused, naming the bounds.
-        (
+    ]);
+}
+
+#[test]
+fn age_limits_outside_their_bounds_are_refused_naming_the_bounds() {
+    let refused = |name, max_age, says| (name, june_2026(), max_age, Err(says));
+    HostileLedger::new().check(vec![
+        refused(ReportName::Rotation, 0, "between 1 and 36500 days, found 0"),
+        refused(
             ReportName::Rotation,
-            at("2026-06-01T00:00:00Z"),
-            0,
-            Err("between 1 and 36500 days, found 0"),
-        ),
-        (
-            ReportName::Rotation,
-            at("2026-06-01T00:00:00Z"),
             36_501,
-            Err("between 1 and 36500 days, found 36501"),
+            "between 1 and 36500 days, found 36501",
         ),
-        (
+        refused(
             ReportName::Rotation,
-            at("2026-06-01T00:00:00Z"),
             200_000,
-            Err("between 1 and 36500 days, found 200000"),
+            "between 1 and 36500 days, found 200000",
         ),
-        (
+        refused(
             ReportName::Rotation,
-            at("2026-06-01T00:00:00Z"),
             u64::MAX,
-            Err("between 1 and 36500 days, found 18446744073709551615"),
+            "between 1 and 36500 days, found 18446744073709551615",
         ),
         // Every report is refused the same way, not only rotation.
-        (
-            ReportName::Drift,
-            at("2026-06-01T00:00:00Z"),
-            0,
-            Err("between 1 and 36500 days, found 0"),
-        ),
-    ];
-    for (name, now, max_age, want) in cases {
-        let opts = ReportOptions {
-            now,
-            max_credential_age_days: max_age,
-            group_by: None,
-        };
-        let got = report(&p, &reader, name, &opts);
-        let label = format!("{} at {} with max_age_days={max_age}", name.as_str(), now.0);
-        match (got, want) {
-            (Ok(r), Ok(lines)) => assert_eq!(summary(&r), lines, "{label}"),
-            (Err(QueryError::BadRequest(m)), Err(says)) => {
-                assert!(m.contains(says), "{label}: {m}")
-            }
-            (got, want) => panic!("{label}: got {got:?}, want {want:?}"),
-        }
-    }
+        refused(ReportName::Drift, 0, "between 1 and 36500 days, found 0"),
+    ]);
 }
 
 fn item(n: usize) -> Item {
