@@ -226,6 +226,7 @@ fn a_ledger_under_another_key_that_names_the_auditors_key_is_refused() {
         .to_text_with(&idledger_proto::checkpoint::Extensions {
             previous: Some(previous),
             positions: None,
+            keys: None,
         });
         files.put_checkpoint(size, &sign_note(&text, &[&attacker]).expect("signs"));
         size
@@ -270,6 +271,7 @@ fn a_key_the_log_adds_does_not_vouch_for_itself() {
         .to_text_with(&idledger_proto::checkpoint::Extensions {
             previous: Some(previous),
             positions: None,
+            keys: None,
         });
         files.put_checkpoint(size, &sign_note(&text, &[&attacker]).expect("signs"));
         (added_at, size)

@@ -406,3 +406,103 @@ fn vkey_never_hands_out_a_key_planted_in_the_ledger() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
 }
+
+/// The last entry's bytes replaced (its tiles left alone, so the stored tree still reproduces
+/// the signed checkpoint), then restored after the next append: the writer would have chained
+/// the new entry to the forged one, signing a link to content the key never signed.
+#[test]
+fn the_writer_refuses_to_chain_to_a_replaced_last_entry() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dir, vkey) = genuine(tmp.path());
+    let files = Files::open(&dir);
+    let last = files.entries().len() as u64 - 1;
+    let genuine_bytes = files.get(CF_ENTRIES, &seq_key(last));
+    let forged = String::from_utf8_lossy(&genuine_bytes)
+        .replace("incident 42", "incident 43")
+        .into_bytes();
+    assert_ne!(forged, genuine_bytes);
+    files.put(CF_ENTRIES, &seq_key(last), &forged);
+    drop(files);
+    let err = Ledger::open(&dir, &keys_for(&dir)).expect_err("refused");
+    assert!(
+        err.to_string().contains(&format!(
+            "the last entry, {last} is not the entry the signed tree holds"
+        )),
+        "{err}"
+    );
+    let files = Files::open(&dir);
+    files.put(CF_ENTRIES, &seq_key(last), &genuine_bytes);
+    drop(files);
+    ok(&["verify", "--data", path(&dir), "--vkey", &vkey], None);
+}
+
+/// Ledger with a second key added (`rotate_at_end`: and the first retired), then a batch.
+fn rotated(tmp: &Path, retire: bool) -> (PathBuf, String, String) {
+    let (dir, first) = genuine(tmp);
+    let mut ledger = Ledger::open(&dir, &keys_for(&dir)).expect("open");
+    let old = ledger.verifier_keys()[0].clone();
+    let new = ledger.add_key().expect("add key");
+    if retire {
+        ledger.retire_key(&old).expect("retire");
+    }
+    ledger
+        .append(vec![sub(&revocation())], &[])
+        .expect("append");
+    (dir, first, new.to_string())
+}
+
+/// A key record hidden from `meta.key_records` (unsigned): the writer would sign with a key
+/// set other than the log's — without the new key during a rotation, or with a retired key
+/// after one.
+#[test]
+fn the_writer_refuses_a_key_record_index_that_hides_a_record() {
+    for retire in [false, true] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (dir, old, new) = rotated(tmp.path(), retire);
+        let files = Files::open(&dir);
+        let stored = files.get(CF_META, META_KEY_RECORDS);
+        let mut records = decode_key_records(&stored).expect("records");
+        records.pop();
+        files.put(CF_META, META_KEY_RECORDS, &encode_key_records(&records));
+        drop(files);
+        let err = Ledger::open(&dir, &keys_for(&dir)).expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("the key record index is not the one the checkpoint of size"),
+            "retire {retire}: {err}"
+        );
+        Files::open(&dir).put(CF_META, META_KEY_RECORDS, &stored);
+        for vkey in [&old, &new] {
+            ok(&["verify", "--data", path(&dir), "--vkey", vkey], None);
+        }
+    }
+}
+
+/// A retired key that still signs (as a writer shown a key-record list without the retirement
+/// would make it) is reported: the retired key must not vouch for what comes after.
+#[test]
+fn verify_reports_a_checkpoint_signed_by_a_retired_key() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dir, old, new) = rotated(tmp.path(), true);
+    let keys = idledger_ledger::KeyDir::for_data(&keys_for(&dir), &dir).expect("key dir");
+    let signer = |vkey: &str| {
+        let vkey = idledger_proto::note::VerifierKey::parse(vkey).expect("vkey");
+        keys.load_signer(&vkey, &dir.join("keys")).expect("signer")
+    };
+    let files = Files::open(&dir);
+    let (size, note) = files.checkpoints().pop().expect("a checkpoint");
+    let text = note.split("\n\n").next().expect("body").to_owned() + "\n";
+    let both =
+        idledger_proto::note::sign_note(&text, &[&signer(&new), &signer(&old)]).expect("signs");
+    files.put_checkpoint(size, &both);
+    drop(files);
+    let o = run(&["verify", "--data", path(&dir), "--vkey", &new], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "checkpoint {size} is signed by {old}, which the log retired before it"
+        )),
+        "{}",
+        stderr(&o)
+    );
+}

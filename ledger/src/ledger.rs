@@ -211,18 +211,6 @@ impl Ledger {
             .and_then(|v| be_u64(&v))
             .unwrap_or(0);
         let frontier = Frontier::load(&db, size)?;
-        let entries = db
-            .cf_handle(CF_ENTRIES)
-            .expect("entries column family exists");
-        let last_leaf = match size {
-            0 => Hash::ZERO,
-            n => {
-                let bytes = db.get_cf(&entries, seq_key(n - 1))?.ok_or_else(|| {
-                    LedgerError::Inconsistent(format!("entry {} (the last) is missing", n - 1))
-                })?;
-                leaf_hash(&bytes)
-            }
-        };
         // Never sign over a tree this writer's keys did not sign, and never two inconsistent
         // checkpoints: the stored state must reproduce the latest signed checkpoint exactly.
         let opened = opening::verify_for_writing(
@@ -255,7 +243,7 @@ impl Ledger {
             key_records,
             previous_checkpoint: opened.previous,
             frontier,
-            last_leaf,
+            last_leaf: opened.last_leaf,
             duplicates_total,
             heads: HeadMap::default(),
             last_checkpoint: opened.checkpoint,

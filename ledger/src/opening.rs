@@ -10,7 +10,7 @@ use crate::keys::KeyDir;
 use crate::ledger::LedgerError;
 use crate::store::*;
 use crate::tree::StoredNodes;
-use idledger_proto::checkpoint::{Checkpoint, Extensions};
+use idledger_proto::checkpoint::{Checkpoint, Extensions, key_records_digest};
 use idledger_proto::custody::KeySchedule;
 use idledger_proto::hash::{Hash, leaf_hash};
 use idledger_proto::merkle;
@@ -34,6 +34,8 @@ pub(crate) struct Opened {
     /// The size of the checkpoint signed before the latest (what the latest links to).
     pub previous: u64,
     pub positions: PositionMap,
+    /// The hash of the last entry, proven to be the tree's last leaf.
+    pub last_leaf: Hash,
 }
 
 fn refuse(why: String) -> LedgerError {
@@ -143,7 +145,29 @@ pub(crate) fn verify_for_writing(
             cp.size
         )));
     }
+    match ext.keys {
+        Some(signed) if signed != key_records_digest(key_records) => {
+            return Err(refuse(format!(
+                "the key record index is not the one the checkpoint of size {size} signed: a key record was hidden or added by someone without the key (the writer would sign with the wrong keys); run `idledger verify`"
+            )));
+        }
+        Some(_) => {}
+        // Signed before checkpoints carried the digest: the index is checked against the
+        // entries themselves (once; the next checkpoint carries it).
+        None if scan_key_records(db, size)? != key_records => {
+            return Err(refuse(
+                "the key record index does not list the log's key records: it was changed by someone without the key; run `idledger verify`".into(),
+            ));
+        }
+        None => {}
+    }
     let schedule = proven_schedule(db, origin, key_records, (size, root))?;
+    // The next entry links to the last one: it must be the entry the checkpoint signed, not
+    // bytes put in its place (the tiles alone do not prove the last leaf).
+    let last_leaf = match size {
+        0 => Hash::ZERO,
+        n => leaf_hash(&proven_leaf(db, n - 1, (size, root), "the last entry,")?),
+    };
     let mut signers = Vec::new();
     for vkey in schedule.active() {
         signers.push(key_dir.load_signer(vkey, &data.join("keys"))?);
@@ -181,6 +205,7 @@ pub(crate) fn verify_for_writing(
         checkpoint: note,
         previous,
         positions,
+        last_leaf,
     })
 }
 
@@ -240,6 +265,29 @@ fn checkpoint_below(db: &DB, size: u64) -> Result<u64, LedgerError> {
     Ok(below)
 }
 
+/// Entry `index`, proven to be leaf `index` of the tree of `size` leaves with root `root` (the
+/// tree the latest checkpoint signed): bytes the data directory holds are trusted only so.
+/// `what` names the entry in a refusal.
+fn proven_leaf(db: &DB, index: u64, tree: (u64, Hash), what: &str) -> Result<Vec<u8>, LedgerError> {
+    let (size, root) = tree;
+    let entries = db
+        .cf_handle(CF_ENTRIES)
+        .expect("entries column family exists");
+    let leaf = db
+        .get_cf(&entries, seq_key(index))?
+        .filter(|_| index < size)
+        .ok_or_else(|| refuse(format!("{what} {index} is missing")))?;
+    let path = merkle::inclusion_proof(&StoredNodes::new(db), Seq(index), TreeSize(size))?
+        .map_err(|e| refuse(format!("{what} {index}: {e}")))?;
+    merkle::verify_inclusion(&leaf_hash(&leaf), Seq(index), TreeSize(size), &path, &root)
+        .map_err(|_| {
+            refuse(format!(
+                "{what} {index} is not the entry the signed tree holds: it was changed by someone without the key; run `idledger verify`"
+            ))
+        })?;
+    Ok(leaf)
+}
+
 /// The log's key schedule from its key records, each read from the entries and proven to be
 /// in the tree of `size` leaves with root `root`.
 fn proven_schedule(
@@ -249,10 +297,6 @@ fn proven_schedule(
     tree: (u64, Hash),
 ) -> Result<KeySchedule, LedgerError> {
     let (size, root) = tree;
-    let entries = db
-        .cf_handle(CF_ENTRIES)
-        .expect("entries column family exists");
-    let nodes = StoredNodes::new(db);
     let mut schedule = KeySchedule::new(origin);
     if key_records.first() != Some(&0) {
         return Err(refuse(
@@ -260,18 +304,7 @@ fn proven_schedule(
         ));
     }
     for &index in key_records {
-        let leaf = db
-            .get_cf(&entries, seq_key(index))?
-            .filter(|_| index < size)
-            .ok_or_else(|| refuse(format!("key record {index} is missing")))?;
-        let path = merkle::inclusion_proof(&nodes, Seq(index), TreeSize(size))?
-            .map_err(|e| refuse(format!("key record {index}: {e}")))?;
-        merkle::verify_inclusion(&leaf_hash(&leaf), Seq(index), TreeSize(size), &path, &root)
-            .map_err(|_| {
-                refuse(format!(
-                    "key record {index} is not the entry the signed tree holds; run `idledger verify`"
-                ))
-            })?;
+        let leaf = proven_leaf(db, index, (size, root), "key record")?;
         let view =
             EntryView::decode(&leaf).map_err(|e| refuse(format!("key record {index}: {e}")))?;
         let BodyView::System(record) = &view.body else {

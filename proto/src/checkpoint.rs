@@ -96,9 +96,11 @@ impl Checkpoint {
 pub const PREVIOUS_LINE: &str = "idledger-previous";
 /// The first word of the extension line carrying the digest of the Kafka positions.
 pub const POSITIONS_LINE: &str = "idledger-positions";
+/// The third extension line's keyword: the digest of the key records' indexes.
+pub const KEYS_LINE: &str = "idledger-keys";
 
 /// idledger's checkpoint extension lines (docs/FORMAT.md). Every checkpoint the ledger signs
-/// carries both; checkpoints signed before they existed carry neither.
+/// carries all three; checkpoints signed before a line existed lack it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Extensions {
     /// `idledger-previous <size>`: the size of the checkpoint signed just before this one (the
@@ -108,6 +110,22 @@ pub struct Extensions {
     /// `idledger-positions <base64 SHA-256>`: the digest of every stored Kafka position after
     /// this batch (`positions::digest`), so positions cannot move without the key.
     pub positions: Option<Hash>,
+    /// `idledger-keys <base64 SHA-256>`: the digest of the indexes of every key record
+    /// (`Genesis`, `KeyAdded`, `KeyRetired`) in the tree (`key_records_digest`), so no key record
+    /// can be hidden from the writer's or a bundle's view of the key schedule.
+    pub keys: Option<Hash>,
+}
+
+/// Domain separation for the digest of key-record indexes.
+const KEYS_DOMAIN: &[u8] = b"idledger-keys/v1\n";
+
+/// SHA-256 of the domain line and each key record's index as a u64 BE, in order.
+pub fn key_records_digest(indexes: &[u64]) -> Hash {
+    let mut bytes = KEYS_DOMAIN.to_vec();
+    for i in indexes {
+        bytes.extend_from_slice(&i.to_be_bytes());
+    }
+    crate::hash::sha256(&bytes)
 }
 
 impl Extensions {
@@ -119,6 +137,9 @@ impl Extensions {
         }
         if let Some(h) = &self.positions {
             out.push(format!("{POSITIONS_LINE} {}", h.to_base64()));
+        }
+        if let Some(h) = &self.keys {
+            out.push(format!("{KEYS_LINE} {}", h.to_base64()));
         }
         out
     }
@@ -146,16 +167,20 @@ impl Extensions {
             })?);
             next = rest.next();
         }
-        if let Some(line) = next
-            && let Some(value) = line
-                .strip_prefix(POSITIONS_LINE)
-                .and_then(|r| r.strip_prefix(' '))
-        {
-            let digest = Hash::from_base64(value)
-                .filter(|h| h.to_base64() == value)
-                .ok_or_else(|| bad(line, "the digest is not canonical base64 of 32 bytes"))?;
-            ext.positions = Some(digest);
-            next = rest.next();
+        // The digest lines, each optional, in this order.
+        for (keyword, slot) in [
+            (POSITIONS_LINE, &mut ext.positions),
+            (KEYS_LINE, &mut ext.keys),
+        ] {
+            if let Some(line) = next
+                && let Some(value) = line.strip_prefix(keyword).and_then(|r| r.strip_prefix(' '))
+            {
+                let digest = Hash::from_base64(value)
+                    .filter(|h| h.to_base64() == value)
+                    .ok_or_else(|| bad(line, "the digest is not canonical base64 of 32 bytes"))?;
+                *slot = Some(digest);
+                next = rest.next();
+            }
         }
         match next {
             None => Ok(ext),
@@ -216,13 +241,14 @@ mod tests {
     fn extension_lines_are_read_strictly() {
         let digest = Hash([9; 32]).to_base64();
         let lines = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        let good: [(&[&str], Extensions); 4] = [
+        let good: [(&[&str], Extensions); 5] = [
             (&[], Extensions::default()),
             (
                 &["idledger-previous 0"],
                 Extensions {
                     previous: Some(0),
                     positions: None,
+                    keys: None,
                 },
             ),
             (
@@ -233,6 +259,7 @@ mod tests {
                 Extensions {
                     previous: Some(17),
                     positions: Some(Hash([9; 32])),
+                    keys: None,
                 },
             ),
             (
@@ -240,6 +267,19 @@ mod tests {
                 Extensions {
                     previous: None,
                     positions: Some(Hash([9; 32])),
+                    keys: None,
+                },
+            ),
+            (
+                &[
+                    "idledger-previous 3",
+                    &format!("idledger-positions {digest}"),
+                    &format!("idledger-keys {digest}"),
+                ],
+                Extensions {
+                    previous: Some(3),
+                    positions: Some(Hash([9; 32])),
+                    keys: Some(Hash([9; 32])),
                 },
             ),
         ];
@@ -247,7 +287,9 @@ mod tests {
             assert_eq!(Extensions::parse(&lines(l)), Ok(want), "{l:?}");
             assert_eq!(want.lines(), lines(l));
         }
-        let bad: [&[&str]; 8] = [
+        let bad: [&[&str]; 10] = [
+            &["idledger-keys AAAA"],
+            &[&format!("idledger-keys {digest}"), "idledger-previous 1"],
             &["idledger-previous 07"],
             &["idledger-previous -1"],
             &["idledger-previous  7"],
@@ -265,10 +307,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_key_records_digest_pins_every_index() {
+        let base = key_records_digest(&[0, 5, 9]);
+        for other in [&[0u64, 5][..], &[0, 5, 9, 12], &[0, 9], &[0, 5, 10], &[]] {
+            assert_ne!(key_records_digest(other), base, "{other:?}");
+        }
+        assert_eq!(key_records_digest(&[0, 5, 9]), base);
+    }
+
     proptest! {
         #[test]
-        fn with_extensions_round_trips(previous in proptest::option::of(any::<u64>()), digest in proptest::option::of(any::<[u8; 32]>())) {
-            let ext = Extensions { previous, positions: digest.map(Hash) };
+        fn with_extensions_round_trips(previous in proptest::option::of(any::<u64>()), digest in proptest::option::of(any::<[u8; 32]>()), keys in proptest::option::of(any::<[u8; 32]>())) {
+            let ext = Extensions { previous, positions: digest.map(Hash), keys: keys.map(Hash) };
             let c = Checkpoint { origin: "log.example/a".into(), size: TreeSize(5), root: Hash([1; 32]) };
             let (back, lines) = Checkpoint::parse(&c.to_text_with(&ext)).expect("parses");
             prop_assert_eq!(back, c);

@@ -148,3 +148,20 @@ fn positions_digest_matches_the_documented_vectors() {
         assert!(format.contains(want), "FORMAT.md documents {want}");
     }
 }
+
+#[test]
+fn key_records_digest_matches_the_documented_vectors() {
+    let format = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/FORMAT.md"))
+        .expect("FORMAT.md");
+    let cases: [(&[u64], &str); 2] = [
+        (&[0], "7N5Z2h4gmJu5+37O9Y64gQaoWpjUoYHPxt5GOZsmU34="),
+        (&[0, 5, 9], "Yi3gQGWVzlHC7Zq7jZqIaoo5A+z+jkza6YVDonilrTc="),
+    ];
+    for (indexes, want) in cases {
+        assert_eq!(
+            idledger_proto::checkpoint::key_records_digest(indexes).to_base64(),
+            want
+        );
+        assert!(format.contains(want), "FORMAT.md documents {want}");
+    }
+}

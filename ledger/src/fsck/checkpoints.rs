@@ -5,7 +5,7 @@
 //! the Kafka positions stored with it.
 
 use idledger_proto::Hash;
-use idledger_proto::checkpoint::{Checkpoint, Extensions};
+use idledger_proto::checkpoint::{Checkpoint, Extensions, key_records_digest};
 use idledger_proto::custody::{Custody, KeySchedule};
 use idledger_proto::entry::SystemRecord;
 use idledger_proto::note::{NoteError, VerifierKey, parse_note};
@@ -35,6 +35,8 @@ pub(super) struct CheckpointWalk<'a> {
     /// The size of the first checkpoint that named its predecessor.
     first_linked: Option<u64>,
     latest: Option<Latest>,
+    /// The indexes of the key records walked so far.
+    key_records: Vec<u64>,
 }
 
 impl<'a> CheckpointWalk<'a> {
@@ -53,11 +55,20 @@ impl<'a> CheckpointWalk<'a> {
             last_size: None,
             first_linked: None,
             latest: None,
+            key_records: Vec::new(),
         }
     }
 
     /// A system record at entry `index` (in order).
     pub(super) fn record(&mut self, index: u64, record: &SystemRecord, report: &mut FsckReport) {
+        if matches!(
+            record,
+            SystemRecord::Genesis { .. }
+                | SystemRecord::KeyAdded { .. }
+                | SystemRecord::KeyRetired { .. }
+        ) {
+            self.key_records.push(index);
+        }
         match self.schedule.apply(index, record) {
             Ok(Some(change)) => self.custody.record(index, change),
             Ok(None) => {}
@@ -167,6 +178,21 @@ impl<'a> CheckpointWalk<'a> {
                 ),
             );
         }
+        // A retired key signs nothing after the checkpoint that covers its retirement: one that
+        // does was made to by someone who hid the retirement from the writer.
+        let required = self.schedule.required();
+        if let Some(retired) = signers
+            .iter()
+            .find(|k| !required.contains(k) && self.schedule.named().contains(k))
+        {
+            report.add(
+                FailureClass::UnknownKey,
+                size,
+                format!(
+                    "checkpoint {size} is signed by {retired}, which the log retired before it"
+                ),
+            );
+        }
         let extensions = self.body(size, &parsed.text, root, report);
         let vouched = self.custody.checkpoint(size, &signers);
         self.after(size, vouched, signers, extensions);
@@ -220,6 +246,18 @@ impl<'a> CheckpointWalk<'a> {
             }
         };
         self.link(size, extensions.previous, report);
+        if let Some(signed) = extensions.keys
+            && signed != key_records_digest(&self.key_records)
+        {
+            report.add(
+                FailureClass::IndexMismatch,
+                size,
+                format!(
+                    "checkpoint {size} signed a list of key records other than the log's ({} below it)",
+                    self.key_records.len()
+                ),
+            );
+        }
         extensions
     }
 

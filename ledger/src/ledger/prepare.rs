@@ -9,7 +9,7 @@ use super::{AppendReport, Item, Ledger, LedgerError, Outcome, Position, Prepared
 use crate::opening::{self, PositionMap};
 use crate::store::*;
 use crate::tree::{DirtyTiles, Frontier, encode_tile};
-use idledger_proto::checkpoint::{Checkpoint, Extensions};
+use idledger_proto::checkpoint::{Checkpoint, Extensions, key_records_digest};
 use idledger_proto::entry::{
     BackLinks, Body, Entry, FORMAT_VERSION, Origin, SystemRecord, encode_event_leaf_into,
 };
@@ -396,6 +396,11 @@ impl<'l> BatchBuilder<'l> {
         .to_text_with(&Extensions {
             previous: Some(previous),
             positions: Some(opening::positions_digest(&self.positions_after)),
+            keys: Some(key_records_digest(
+                self.key_records_after
+                    .as_deref()
+                    .unwrap_or(&self.ledger.key_records),
+            )),
         });
         // A key being retired still signs the checkpoint that covers its retirement entry, so
         // a verifier following the chain from the old key sees the hand-over.

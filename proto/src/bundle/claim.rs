@@ -6,6 +6,7 @@ use super::{ChainKind, Chained};
 use crate::answer::{AccessRow, GrantAnswer, identity_changes};
 use crate::entry::Entry;
 use crate::episode::Episode;
+use crate::episode::IdentityChange;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -103,9 +104,19 @@ fn chain_of(chained: &Chained<'_>, kind: ChainKind, id: &str) -> Option<Vec<Entr
         .map(|list| list.iter().map(|e| (*e).clone()).collect())
 }
 
+/// The identity changes of each subject whose chain the bundle holds, computed once per
+/// subject: an access bundle tells many grants of the same few subjects, and recomputing a
+/// subject's changes for each grant would cost grants × chain length.
+type Identities = std::collections::HashMap<String, Vec<IdentityChange>>;
+
 /// A grant told from its chain, with its subject's identity changes when the bundle holds the
 /// subject's chain.
-fn tell(chained: &Chained<'_>, grant_id: &str, now: Timestamp) -> Result<GrantAnswer, ClaimError> {
+fn tell(
+    chained: &Chained<'_>,
+    grant_id: &str,
+    now: Timestamp,
+    identities: &mut Identities,
+) -> Result<GrantAnswer, ClaimError> {
     let grant =
         chain_of(chained, ChainKind::Grant, grant_id).ok_or_else(|| ClaimError::MissingChain {
             kind: ChainKind::Grant,
@@ -115,10 +126,16 @@ fn tell(chained: &Chained<'_>, grant_id: &str, now: Timestamp) -> Result<GrantAn
         .iter()
         .find_map(|e| e.event().map(|ev| ev.subject.id.clone()))
         .unwrap_or_default();
-    let identity = chain_of(chained, ChainKind::Subject, &subject)
-        .map(|s| identity_changes(&s))
-        .unwrap_or_default();
-    Ok(GrantAnswer::tell(grant_id, &grant, &identity, now))
+    let identity = identities.entry(subject).or_insert_with_key(|subject| {
+        chained
+            .get(&(ChainKind::Subject, subject.as_str()))
+            .map(|list| {
+                let entries: Vec<Entry> = list.iter().map(|e| (*e).clone()).collect();
+                identity_changes(&entries)
+            })
+            .unwrap_or_default()
+    });
+    Ok(GrantAnswer::tell(grant_id, &grant, identity, now))
 }
 
 fn same(given: &serde_json::Value, recomputed: &serde_json::Value) -> Result<(), ClaimError> {
@@ -169,7 +186,7 @@ pub(crate) fn check(claim: &Claim, chained: &Chained<'_>) -> Result<Answered, Cl
             now,
             answer,
         } => {
-            let told = tell(chained, grant_id, time("now", now)?)?;
+            let told = tell(chained, grant_id, time("now", now)?, &mut Identities::new())?;
             same(
                 answer,
                 &serde_json::to_value(&told).expect("an answer serializes"),
@@ -190,8 +207,9 @@ pub(crate) fn check(claim: &Claim, chained: &Chained<'_>) -> Result<Answered, Cl
                 .map(|(_, id)| *id)
                 .collect();
             grants.sort_unstable();
+            let mut identities = Identities::new();
             for grant in grants {
-                let told = tell(chained, grant, now)?;
+                let told = tell(chained, grant, now, &mut identities)?;
                 let ep: &Episode = &told.episode;
                 if ep.resource.as_deref() != Some(resource.as_str()) {
                     return Err(ClaimError::OtherResource {

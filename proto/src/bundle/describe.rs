@@ -2,7 +2,7 @@
 //! (`printable`), so no id or reason can forge a line of this text.
 
 use super::claim::Answered;
-use super::{VerifiedBundle, chain_link};
+use super::{ChainKind, VerifiedBundle};
 use crate::entry::Body;
 use crate::printable::printable;
 use std::fmt::Write as _;
@@ -124,13 +124,33 @@ impl VerifiedBundle {
                 );
             }
         }
+        // The first entry of each chain, in one pass over the entries (not one per chain).
+        let mut firsts: std::collections::HashMap<(ChainKind, &str), u64> =
+            std::collections::HashMap::new();
+        for e in &self.entries {
+            if let Body::Event(ev) = &e.body {
+                let ev = &ev.event;
+                let ids = [
+                    (ChainKind::Subject, Some(ev.subject.id.as_str())),
+                    (ChainKind::Grant, ev.grant_id.as_deref()),
+                    (
+                        ChainKind::Credential,
+                        ev.credential.as_ref().map(|c| c.id.as_str()),
+                    ),
+                ];
+                for (kind, id) in ids {
+                    if let Some(id) = id {
+                        firsts.entry((kind, id)).or_insert(e.seq);
+                    }
+                }
+            }
+        }
         for span in &self.chains {
             let id = printable(&span.id);
-            let first = self
-                .entries
-                .iter()
-                .find(|e| chain_link(e, span.kind, &span.id).is_ok())
-                .map_or(span.through, |e| e.seq);
+            let first = firsts
+                .get(&(span.kind, span.id.as_str()))
+                .copied()
+                .unwrap_or(span.through);
             let _ = writeln!(
                 out,
                 "Every entry about {:?} `{id}` from the first ever recorded (entry {first}) through entry {} is in this bundle, each linking back to the one before; entries about it after entry {} are not covered.",

@@ -192,6 +192,7 @@ impl Log {
         .to_text_with(&Extensions {
             previous: Some(previous),
             positions: None,
+            keys: None,
         });
         self.notes
             .insert(size, sign_note(&text, signers).expect("signs"));
