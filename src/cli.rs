@@ -118,6 +118,9 @@ pub enum Command {
         #[arg(long)]
         to: Option<u64>,
     },
+    /// The log as C2SP tlog-tiles files, for monitors and auditors.
+    #[command(subcommand)]
+    Tiles(TilesCommand),
     /// Check a tlog-proof or a proof bundle offline, with the verifier key only.
     VerifyProof {
         /// A verifier key you trust (text or a file holding keys, one per line; repeatable).
@@ -136,7 +139,7 @@ pub enum Command {
         finish: bool,
     },
     /// Consume identity events from Kafka into the ledger, exactly once.
-    Ingest(IngestArgs),
+    Ingest(Box<IngestArgs>),
     /// Run a local Kafka-protocol broker (librdkafka's mock cluster) on 127.0.0.1.
     DevBroker {
         /// Topics to create, as NAME or NAME:PARTITIONS.
@@ -189,13 +192,7 @@ pub enum Command {
         out: OutputArgs,
     },
     /// Serve the read-only HTTP API.
-    Serve {
-        #[command(flatten)]
-        data: DataArg,
-        /// Address to listen on (loopback by default).
-        #[arg(long)]
-        addr: Option<String>,
-    },
+    Serve(ServeArgs),
     /// Run the whole job on an embedded broker with a realistic workload, and show the answers.
     Demo {
         /// Keep the ledger here instead of a temporary directory.
@@ -211,6 +208,18 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum TilesCommand {
+    /// Write the latest checkpoint's tiles and entry bundles into DIR (c2sp.org/tlog-tiles),
+    /// ready for a static file server; run again to bring DIR up to date.
+    Export {
+        #[command(flatten)]
+        data: DataArg,
+        /// The directory to write (`checkpoint`, `tile/...`).
+        dir: PathBuf,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     #[command(flatten)]
@@ -223,9 +232,30 @@ pub struct IngestArgs {
     pub topics: Vec<String>,
     #[arg(long)]
     pub group: Option<String>,
-    /// Any librdkafka property, as kcat takes it: `-X security.protocol=SASL_SSL`.
+    /// Any librdkafka property, as kcat takes it: `-X security.protocol=SASL_SSL`. Not for
+    /// secrets (any user of the host sees the command line): use --kafka-env or --kafka-file.
     #[arg(short = 'X', value_name = "KEY=VALUE")]
     pub properties: Vec<String>,
+    /// A librdkafka property read from an environment variable: `--kafka-env
+    /// sasl.password=KAFKA_PASSWORD`.
+    #[arg(long = "kafka-env", value_name = "KEY=VARIABLE")]
+    pub kafka_env: Vec<String>,
+    /// A librdkafka property read from a file (one trailing line ending removed):
+    /// `--kafka-file sasl.password=/run/secrets/kafka`.
+    #[arg(long = "kafka-file", value_name = "KEY=PATH")]
+    pub kafka_file: Vec<String>,
+    /// Connect, authenticate, print the partitions ingest would read and the offsets it would
+    /// start from, and exit without reading a message.
+    #[arg(long)]
+    pub check: bool,
+    /// With sasl.mechanism=OAUTHBEARER: a file holding the token (a JWT), read again before
+    /// each token expires.
+    #[arg(long, value_name = "PATH", conflicts_with = "oauth_token_command")]
+    pub oauth_token_file: Option<PathBuf>,
+    /// With sasl.mechanism=OAUTHBEARER: a shell command printing the token (a JWT), run again
+    /// before each token expires.
+    #[arg(long, value_name = "COMMAND")]
+    pub oauth_token_command: Option<String>,
     #[arg(long)]
     pub batch_max: Option<usize>,
     #[arg(long)]
@@ -243,4 +273,29 @@ pub struct IngestArgs {
     /// Print the final summary as JSON (counts, and events/s over the time spent ingesting).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Address to listen on (loopback by default). Any other address needs TLS, or
+    /// --allow-plaintext.
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// Serve TLS with this certificate chain (PEM, leaf first); needs --tls-key. Read again on
+    /// SIGHUP, for new connections.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Require every client to present a certificate signed by a CA in this PEM file (mutual
+    /// TLS); [[serve.clients]] maps their subjects to roles.
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Serve plain HTTP on an address other than loopback, bearer tokens and all (for a proxy in
+    /// front that terminates TLS).
+    #[arg(long)]
+    pub allow_plaintext: bool,
 }

@@ -40,7 +40,34 @@ pub struct IngestSection {
     pub metrics_addr: Option<String>,
     /// librdkafka properties, passed through as is.
     #[serde(default)]
-    pub kafka: BTreeMap<String, String>,
+    pub kafka: KafkaValues,
+    /// librdkafka properties read from environment variables: property = variable name.
+    #[serde(default)]
+    pub kafka_env: BTreeMap<String, String>,
+    /// librdkafka properties read from files: property = path.
+    #[serde(default)]
+    pub kafka_file: BTreeMap<String, PathBuf>,
+    /// OAUTHBEARER tokens from this file (`--oauth-token-file`).
+    pub oauth_token_file: Option<PathBuf>,
+    /// OAUTHBEARER tokens printed by this shell command (`--oauth-token-command`).
+    pub oauth_token_command: Option<String>,
+}
+
+/// `[ingest.kafka]`: printed with `Debug`, secret properties show as `***`.
+#[derive(Default, Deserialize)]
+#[serde(transparent)]
+pub struct KafkaValues(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for KafkaValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(k, v)| (k, idledger_ingest::secrets::printable_value(k, v))),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -60,6 +87,32 @@ pub struct ServeSection {
     pub idle_timeout_ms: Option<u64>,
     /// How long a request may take to answer.
     pub request_timeout_ms: Option<u64>,
+    /// The certificate chain to serve TLS with (PEM, leaf first); reloaded on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) that client certificates must chain to: mutual TLS.
+    pub tls_client_ca: Option<PathBuf>,
+    /// Serve plain HTTP on an address other than loopback.
+    pub allow_plaintext: Option<bool>,
+    /// Client certificate subjects and their roles (mutual TLS).
+    #[serde(default)]
+    pub clients: Vec<ClientEntry>,
+}
+
+/// `[[serve.clients]]`: the certificates a rule matches, by their whole subject or by their
+/// common name (exactly one of the two), and the role their holder reads with.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientEntry {
+    /// Who holds the certificates (logged in access records).
+    pub name: String,
+    /// Every attribute of the subject, in any order: `CN=siem-bot,O=Example`.
+    pub subject: Option<String>,
+    /// The subject's one common name.
+    pub common_name: Option<String>,
+    /// `auditor`, `responder` or `admin`.
+    pub role: idledger_query::http::Role,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod config;
+mod kafka_properties;
 mod output;
 mod settings;
 mod workload;
@@ -84,6 +85,9 @@ fn main() -> ExitCode {
         }
     };
     init_logging(settings.log_format);
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
     match commands::run(settings.job) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

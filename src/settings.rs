@@ -4,13 +4,17 @@
 //! them (`Job`). A value that is wrong anywhere (an unknown report, a bad time, a weak token,
 //! `log_format = "jsn"`) is an error here, naming where it came from.
 
-use crate::cli::{Cli, Command, DataArg, IngestArgs, LogFormat, OutputArgs};
+use crate::cli::{
+    Cli, Command, DataArg, IngestArgs, LogFormat, OutputArgs, ServeArgs, TilesCommand,
+};
 use crate::config::{Config, IngestSection};
+use crate::kafka_properties;
 use anyhow::{Context as _, bail};
 use idledger_ingest::IngestConfig;
+use idledger_ingest::oauth::TokenSource;
 use idledger_proto::Timestamp;
 use idledger_query::ReportName;
-use idledger_query::http::{Limits, Token};
+use idledger_query::http::{ClientRule, Limits, Token};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,6 +23,8 @@ use std::time::Duration;
 pub struct Settings {
     pub log_format: LogFormat,
     pub job: Job,
+    /// Said once logging is set up (a secret given on the command line, for one).
+    pub warnings: Vec<String>,
 }
 
 /// A ledger directory and the key directory that signs it.
@@ -52,6 +58,8 @@ pub struct IngestSettings {
     pub config: IngestConfig,
     pub metrics_addr: Option<String>,
     pub json: bool,
+    /// Only connect, authenticate and say where ingest would start (`--check`).
+    pub check: bool,
 }
 
 #[derive(Debug)]
@@ -59,7 +67,13 @@ pub struct ServeSettings {
     pub data: PathBuf,
     pub addr: String,
     pub tokens: Vec<Token>,
+    /// Client certificate rules; empty unless mutual TLS is on.
+    pub clients: Vec<ClientRule>,
     pub limits: Limits,
+    /// TLS, loaded and checked; `None` serves plain HTTP.
+    pub tls: Option<crate::commands::serve::LoadedTls>,
+    /// Plain HTTP on an address other than loopback is allowed.
+    pub allow_plaintext: bool,
 }
 
 /// A command, resolved.
@@ -94,6 +108,10 @@ pub enum Job {
     VerifyProof {
         vkeys: Vec<String>,
         file: String,
+    },
+    TilesExport {
+        data: PathBuf,
+        dir: PathBuf,
     },
     RotateKey {
         ledger: LedgerPaths,
@@ -142,17 +160,20 @@ const DEFAULT_MAX_AGE_DAYS: u64 = 90;
 impl Settings {
     /// Resolves the command line over the configuration file.
     pub fn resolve(cli: Cli, config: Config) -> anyhow::Result<Settings> {
-        let r = Resolver {
+        let mut r = Resolver {
             config,
             key_dir: cli.key_dir,
+            warnings: Vec::new(),
         };
         let log_format = cli
             .log_format
             .or(r.config.log_format)
             .unwrap_or(LogFormat::Text);
+        let job = r.job(cli.command)?;
         Ok(Settings {
             log_format,
-            job: r.job(cli.command)?,
+            job,
+            warnings: r.warnings,
         })
     }
 }
@@ -161,6 +182,8 @@ impl Settings {
 struct Resolver {
     config: Config,
     key_dir: Option<PathBuf>,
+    /// What resolving found worth saying once logging is set up.
+    warnings: Vec<String>,
 }
 
 impl Resolver {
@@ -196,7 +219,7 @@ impl Resolver {
         })
     }
 
-    fn job(self, command: Command) -> anyhow::Result<Job> {
+    fn job(&mut self, command: Command) -> anyhow::Result<Job> {
         Ok(match command {
             Command::Init { data, origin } => Job::Init {
                 ledger: self.ledger(data)?,
@@ -235,11 +258,15 @@ impl Resolver {
                 to,
             },
             Command::VerifyProof { vkey, file } => Job::VerifyProof { vkeys: vkey, file },
+            Command::Tiles(TilesCommand::Export { data, dir }) => Job::TilesExport {
+                data: self.data(data)?,
+                dir,
+            },
             Command::RotateKey { data, finish } => Job::RotateKey {
                 ledger: self.ledger(data)?,
                 finish,
             },
-            Command::Ingest(args) => Job::Ingest(Box::new(self.ingest(args)?)),
+            Command::Ingest(args) => Job::Ingest(Box::new(self.ingest(*args)?)),
             Command::DevBroker { topics, brokers } => Job::DevBroker {
                 topics: topics
                     .iter()
@@ -287,14 +314,7 @@ impl Resolver {
                     .unwrap_or(DEFAULT_MAX_AGE_DAYS),
                 out: output(out),
             },
-            Command::Serve { data, addr } => Job::Serve(Box::new(ServeSettings {
-                data: self.data(data)?,
-                addr: addr
-                    .or_else(|| self.config.serve.addr.clone())
-                    .unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
-                tokens: crate::commands::serve::tokens(&self.config.serve)?,
-                limits: crate::commands::serve::limits(&self.config.serve)?,
-            })),
+            Command::Serve(args) => Job::Serve(Box::new(self.serve(args)?)),
             Command::Demo {
                 data,
                 events,
@@ -308,8 +328,45 @@ impl Resolver {
         })
     }
 
+    /// Serve's settings: each flag over the `[serve]` section over the defaults; tokens, client
+    /// rules and TLS files read and checked, and plain HTTP off loopback refused unless allowed.
+    fn serve(&self, args: ServeArgs) -> anyhow::Result<ServeSettings> {
+        use crate::commands::serve;
+        let section = &self.config.serve;
+        let data = self.data(args.data)?;
+        let addr = args
+            .addr
+            .or_else(|| section.addr.clone())
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let tokens = serve::tokens(section)?;
+        let limits = serve::limits(section)?;
+        let tls = serve::tls(serve::TlsChoice {
+            cert: args.tls_cert.or_else(|| section.tls_cert.clone()),
+            key: args.tls_key.or_else(|| section.tls_key.clone()),
+            client_ca: args.tls_client_ca.or_else(|| section.tls_client_ca.clone()),
+        })?;
+        let mutual = tls.as_ref().is_some_and(|t| t.server.mutual());
+        let clients = serve::clients(section, &tokens, mutual)?;
+        let allow_plaintext = args.allow_plaintext || section.allow_plaintext.unwrap_or(false);
+        // A name is checked once bound (`serve`); an address is checked here, before anything.
+        if tls.is_none()
+            && let Ok(at) = addr.parse::<std::net::SocketAddr>()
+        {
+            serve::check_plaintext(at.ip(), allow_plaintext)?;
+        }
+        Ok(ServeSettings {
+            data,
+            addr,
+            tokens,
+            clients,
+            limits,
+            tls,
+            allow_plaintext,
+        })
+    }
+
     /// Ingest's settings: each flag over the `[ingest]` section over ingest's defaults.
-    fn ingest(&self, args: IngestArgs) -> anyhow::Result<IngestSettings> {
+    fn ingest(&mut self, args: IngestArgs) -> anyhow::Result<IngestSettings> {
         let section: &IngestSection = &self.config.ingest;
         let brokers = args
             .brokers
@@ -328,13 +385,17 @@ impl Resolver {
             .or_else(|| section.group.clone())
             .unwrap_or_else(|| "idledger".to_owned());
         let mut config = IngestConfig::new(&brokers, topics, &group);
-        config.properties.extend(section.kafka.clone());
-        for p in &args.properties {
-            let (k, v) = p
-                .split_once('=')
-                .with_context(|| format!("-X {p}: expected KEY=VALUE"))?;
-            config.properties.push((k.to_owned(), v.to_owned()));
-        }
+        let mut sources =
+            kafka_properties::from_file(&section.kafka.0, &section.kafka_env, &section.kafka_file);
+        sources.extend(kafka_properties::from_flags(
+            &args.properties,
+            &args.kafka_env,
+            &args.kafka_file,
+        )?);
+        let resolved = kafka_properties::resolve(&sources, |var| std::env::var(var).ok())?;
+        kafka_properties::check_sasl(&resolved.properties)?;
+        config.properties = resolved.properties;
+        self.warnings.extend(resolved.warnings);
         if let Some(b) = args.batch_max.or(section.batch_max) {
             config.batch_max = b;
         }
@@ -348,12 +409,38 @@ impl Resolver {
             .dead_letter_topic
             .or_else(|| section.dead_letter_topic.clone());
         config.stop_when_caught_up = args.until_caught_up.map(Duration::from_millis);
+        let from_flags = oauth_token_source(
+            args.oauth_token_file,
+            args.oauth_token_command,
+            "--oauth-token-file and --oauth-token-command",
+        )?;
+        let from_file = oauth_token_source(
+            section.oauth_token_file.clone(),
+            section.oauth_token_command.clone(),
+            "ingest.oauth_token_file and ingest.oauth_token_command",
+        )?;
+        config.oauth_token = from_flags.or(from_file);
         Ok(IngestSettings {
             ledger: self.ledger(args.data)?,
             config,
             metrics_addr: args.metrics_addr.or_else(|| section.metrics_addr.clone()),
             json: args.json,
+            check: args.check,
         })
+    }
+}
+
+/// The OAUTHBEARER token source: a file or a command, not both (`both` names the two).
+fn oauth_token_source(
+    file: Option<PathBuf>,
+    command: Option<String>,
+    both: &str,
+) -> anyhow::Result<Option<TokenSource>> {
+    match (file, command) {
+        (Some(_), Some(_)) => bail!("{both} are both given: an OAUTHBEARER token comes from one"),
+        (Some(f), None) => Ok(Some(TokenSource::File(f))),
+        (None, Some(c)) => Ok(Some(TokenSource::Command(c))),
+        (None, None) => Ok(None),
     }
 }
 

@@ -1,15 +1,20 @@
 //! Ingest settings: brokers, topics, group, librdkafka pass-through properties, batching and
 //! queue bounds.
 
+use crate::oauth::TokenSource;
+use crate::secrets::printable_value;
+use std::fmt;
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+/// Printed with `Debug`, secret properties show as `***` (`secrets::is_secret_property`).
+#[derive(Clone)]
 pub struct IngestConfig {
     /// Kafka bootstrap servers, `host:port[,host:port…]`.
     pub brokers: String,
     pub topics: Vec<String>,
     pub group_id: String,
-    /// Any librdkafka property (`-X key=value`), applied last so it can override ours.
+    /// Any librdkafka property (`-X key=value`), applied last so it can override ours. Values
+    /// of secret properties are never printed.
     pub properties: Vec<(String, String)>,
     /// Most submissions in one ledger batch (one synced write, one checkpoint).
     pub batch_max: usize,
@@ -26,6 +31,8 @@ pub struct IngestConfig {
     /// Stop by itself once every assigned partition's stored position reaches its high
     /// watermark and nothing arrived for this long (used by the demo and tests).
     pub stop_when_caught_up: Option<Duration>,
+    /// Where OAUTHBEARER tokens come from (`sasl.mechanism=OAUTHBEARER`).
+    pub oauth_token: Option<TokenSource>,
 }
 
 /// Decode threads by default: half the cores (at least one, at most four). Decoding costs a
@@ -55,6 +62,49 @@ impl IngestConfig {
             queue_chunks: 12,
             dead_letter_topic: None,
             stop_when_caught_up: None,
+            oauth_token: None,
         }
+    }
+}
+
+impl fmt::Debug for IngestConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let properties: Vec<(&str, &str)> = self
+            .properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), printable_value(k, v)))
+            .collect();
+        f.debug_struct("IngestConfig")
+            .field("brokers", &self.brokers)
+            .field("topics", &self.topics)
+            .field("group_id", &self.group_id)
+            .field("properties", &properties)
+            .field("batch_max", &self.batch_max)
+            .field("batch_linger", &self.batch_linger)
+            .field("workers", &self.workers)
+            .field("chunk", &self.chunk)
+            .field("queue_chunks", &self.queue_chunks)
+            .field("dead_letter_topic", &self.dead_letter_topic)
+            .field("stop_when_caught_up", &self.stop_when_caught_up)
+            .field("oauth_token", &self.oauth_token)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_a_secret_property() {
+        let mut c = IngestConfig::new("b:9092", vec!["t".into()], "g");
+        c.properties = vec![
+            ("sasl.username".into(), "idledger".into()),
+            ("sasl.password".into(), "hunter2-pw".into()),
+            ("ssl.key.password".into(), "hunter3-pw".into()),
+        ];
+        let text = format!("{c:?}");
+        assert!(text.contains("idledger"), "{text}");
+        assert!(!text.contains("hunter"), "{text}");
     }
 }

@@ -2,10 +2,13 @@
 //! ledger, with offsets stored in the ledger atomically with the entries. Bad input is
 //! quarantined as evidence; nothing stalls on it.
 
+pub mod check;
 pub mod config;
 pub mod devbroker;
 pub mod metrics;
+pub mod oauth;
 pub mod pipeline;
+pub mod secrets;
 
 pub use config::IngestConfig;
 pub use devbroker::{DevBroker, DevMessage, messages_held_whole, produce};

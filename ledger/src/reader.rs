@@ -215,6 +215,12 @@ impl<'a> LedgerReader<'a> {
             .ok_or(ReadError::NoEntry(seq.0))
     }
 
+    /// The stored hash tile at `level` and `index` (its hashes concatenated; the last tile of a
+    /// level holds as many as the tree has so far), if any.
+    pub fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, ReadError> {
+        Ok(self.db.get_cf(self.cf(CF_TILES), tile_key(level, index))?)
+    }
+
     pub fn entry(&self, seq: Seq) -> Result<Entry, ReadError> {
         let bytes = self.entry_bytes(seq)?;
         Entry::decode(&bytes).map_err(|source| ReadError::BadEntry {

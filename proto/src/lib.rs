@@ -20,6 +20,7 @@ pub mod prometheus;
 pub mod proof;
 pub mod rejection;
 pub mod secret;
+pub mod tiles;
 pub mod time;
 pub mod tree_size;
 pub mod view;

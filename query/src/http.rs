@@ -1,6 +1,7 @@
 //! The read-only HTTP API (axum): checkpoints, entries with proofs, consistency proofs,
 //! histories, grants, access at a time and reports, behind bearer tokens mapped to roles, with a
-//! structured access record for every read.
+//! structured access record for every read; over TLS (`tls`) when configured, with client
+//! certificates mapped to roles as tokens are (`clients`).
 //!
 //! Routes are listed once (`routes::ROUTES`), with their parameters; the router and the OpenAPI
 //! document are both made from that list. Each route's gate (`access`) authorizes, checks
@@ -12,6 +13,7 @@
 )]
 
 mod access;
+pub mod clients;
 mod failures;
 pub mod limits;
 mod openapi;
@@ -20,8 +22,10 @@ mod routes;
 pub mod server;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 pub use access::{Role, Token};
+pub use clients::ClientRule;
 pub use limits::Limits;
 pub use openapi::openapi_document;
 
@@ -54,6 +58,8 @@ const REFRESH_INTERVAL: Duration = Duration::from_millis(200);
 pub struct ServerState {
     ledger: ReadOnlyLedger,
     tokens: Vec<Token>,
+    /// Client certificate subjects mapped to roles (mutual TLS); no two overlap.
+    clients: Vec<ClientRule>,
     limits: Limits,
     last_refresh: Mutex<Instant>,
     /// Caught up by one report at a time; read by any number at once.
@@ -73,6 +79,7 @@ impl std::fmt::Debug for ServerState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerState")
             .field("tokens", &self.tokens.len())
+            .field("clients", &self.clients.len())
             .field("limits", &self.limits)
             .finish()
     }
@@ -80,9 +87,21 @@ impl std::fmt::Debug for ServerState {
 
 impl ServerState {
     pub fn new(ledger: ReadOnlyLedger, tokens: Vec<Token>, limits: Limits) -> Arc<ServerState> {
+        ServerState::with_clients(ledger, tokens, Vec::new(), limits)
+    }
+
+    /// A server that also recognizes client certificates by `clients`' rules (which the caller
+    /// has checked do not overlap: the first that matches applies).
+    pub fn with_clients(
+        ledger: ReadOnlyLedger,
+        tokens: Vec<Token>,
+        clients: Vec<ClientRule>,
+        limits: Limits,
+    ) -> Arc<ServerState> {
         Arc::new(ServerState {
             ledger,
             tokens,
+            clients,
             last_refresh: Mutex::new(Instant::now()),
             projections: RwLock::new(Projections::default()),
             ledger_work: Arc::new(Semaphore::new(limits.max_concurrent_reads)),
@@ -152,6 +171,11 @@ impl ServerState {
             }
         }
         found
+    }
+
+    /// The rule a client certificate's subject matches, if any.
+    fn client_rule(&self, subject: &clients::CertSubject) -> Option<&ClientRule> {
+        self.clients.iter().find(|c| c.matcher.matches(subject))
     }
 
     /// The projections caught up with the ledger, for reading. Catching up takes the write

@@ -7,6 +7,7 @@ pub mod episode;
 pub mod http;
 pub mod projections;
 pub mod reports;
+pub mod tiles;
 
 pub use answers::{
     AccessRow, GrantAnswer, History, QueryError, access_at, access_proven, grant, grant_proven,

@@ -3,7 +3,7 @@
 use crate::settings::IngestSettings;
 use anyhow::Context as _;
 use idledger_ingest::{DevBroker, Metrics, Shutdown};
-use idledger_ledger::Ledger;
+use idledger_ledger::{Ledger, ReadOnlyLedger};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +13,12 @@ pub fn ingest(settings: IngestSettings) -> anyhow::Result<()> {
         config: cfg,
         metrics_addr,
         json,
+        check,
     } = settings;
     let dir = paths.data;
+    if check {
+        return dry_run(&dir, &cfg, json);
+    }
     let ledger = Ledger::open(&dir, &paths.keys)
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
     let metrics = Arc::new(Metrics::default());
@@ -131,5 +135,57 @@ pub fn dev_broker(spec: &[(String, i32)], brokers: i32) -> anyhow::Result<()> {
         }
     })?;
     drop(broker);
+    Ok(())
+}
+
+/// `ingest --check`: connects as ingest would and prints where it would start each partition.
+fn dry_run(
+    dir: &std::path::Path,
+    cfg: &idledger_ingest::IngestConfig,
+    json: bool,
+) -> anyhow::Result<()> {
+    use idledger_ingest::check::{StartFrom, check};
+    let ro = ReadOnlyLedger::open(dir)
+        .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
+    let positions = ro.reader().positions()?;
+    let plans = check(cfg, &positions, Duration::from_secs(15))?;
+    if json {
+        let rows: Vec<serde_json::Value> = plans
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "topic": p.topic, "partition": p.partition, "low": p.low, "high": p.high,
+                    "start": p.start, "backlog": p.backlog(),
+                    "start_from": match p.start_from {
+                        StartFrom::LedgerPosition => "ledger_position",
+                        StartFrom::Earliest => "earliest",
+                    },
+                })
+            })
+            .collect();
+        crate::output::line(
+            serde_json::json!({ "brokers": cfg.brokers, "partitions": rows }).to_string(),
+        )?;
+        return Ok(());
+    }
+    crate::output::line(format!(
+        "connected to {} as group {}; ingest would read:",
+        cfg.brokers, cfg.group_id
+    ))?;
+    for p in &plans {
+        let from = match p.start_from {
+            StartFrom::LedgerPosition => "after the ledger's position",
+            StartFrom::Earliest => "the earliest offset (the ledger holds none of it)",
+        };
+        crate::output::line(format!(
+            "  {}/{}: offsets {}..{} on the broker; starts at {} ({from}), {} to read",
+            p.topic,
+            p.partition,
+            p.low,
+            p.high,
+            p.start,
+            p.backlog()
+        ))?;
+    }
     Ok(())
 }

@@ -201,6 +201,20 @@ pub fn consistency(dir: &Path, from: u64, to: Option<u64>) -> anyhow::Result<()>
     Ok(())
 }
 
+/// `idledger tiles export`: the latest checkpoint's tiles into `out`.
+pub fn tiles_export(dir: &Path, out: &Path) -> anyhow::Result<()> {
+    let ro = open_read(dir)?;
+    let summary = idledger_query::tiles::export(&ro.reader(), out)?;
+    line(format!(
+        "exported tree size {} to {}: {} files written, {} full tiles already there",
+        summary.size,
+        out.display(),
+        summary.written,
+        summary.unchanged
+    ))?;
+    Ok(())
+}
+
 pub fn verify_proof(vkeys: &[String], file: &str) -> anyhow::Result<()> {
     let keys = super::read_vkeys(vkeys)?;
     let text = if file == "-" {

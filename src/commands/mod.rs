@@ -29,6 +29,7 @@ pub fn run(job: Job) -> anyhow::Result<()> {
         Job::Prove { data, index } => ledger::prove(&data, index),
         Job::Consistency { data, from, to } => ledger::consistency(&data, from, to),
         Job::VerifyProof { vkeys, file } => ledger::verify_proof(&vkeys, &file),
+        Job::TilesExport { data, dir } => ledger::tiles_export(&data, &dir),
         Job::RotateKey { ledger, finish } => ledger::rotate_key(&ledger.data, &ledger.keys, finish),
         Job::Ingest(settings) => ingest::ingest(*settings),
         Job::DevBroker { topics, brokers } => ingest::dev_broker(&topics, brokers),

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: running the binary, temporary ledgers, events.
 #![allow(dead_code)] // Each test file uses a different subset.
 
+pub mod tls_kafka;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -1,5 +1,5 @@
 //! The Kafka consumer: the librdkafka settings ingest runs with, and a handle that closes the
-//! consumer within a bounded time however the broker behaves (docs/DURABILITY.md item 6).
+//! consumer within a bounded time however the broker behaves (docs/DURABILITY.md item 4).
 
 use super::context::IngestContext;
 use super::{IngestError, Shared};
@@ -57,7 +57,7 @@ pub(super) fn subscribe(
 ) -> Result<ClosingConsumer, IngestError> {
     let consumer = ClosingConsumer(Some(Arc::new(
         client_config(config)
-            .create_with_context(IngestContext::new(shared))
+            .create_with_context(IngestContext::new(shared, config.oauth_token.clone()))
             .map_err(IngestError::Config)?,
     )));
     let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();

@@ -4,6 +4,7 @@
 
 use super::partition::TopicPartition;
 use super::{Shared, locked};
+use crate::oauth::TokenSource;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -21,20 +22,32 @@ use tracing::{debug, error, info, warn};
 /// revocation, record fatal errors.
 pub(super) struct IngestContext {
     shared: Arc<Shared>,
+    /// Where OAUTHBEARER tokens come from, if anywhere.
+    oauth_token: Option<TokenSource>,
     /// Set once the pipeline has stopped and the consumer is leaving the group.
     pub(super) closing: AtomicBool,
 }
 
 impl IngestContext {
-    pub(super) fn new(shared: Arc<Shared>) -> IngestContext {
+    pub(super) fn new(shared: Arc<Shared>, oauth_token: Option<TokenSource>) -> IngestContext {
         IngestContext {
             shared,
+            oauth_token,
             closing: AtomicBool::new(false),
         }
     }
 }
 
 impl ClientContext for IngestContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        _config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        crate::oauth::refresh(self.oauth_token.as_ref())
+    }
+
     fn stats(&self, statistics: rdkafka::Statistics) {
         let mut w = locked(&self.shared.watermarks);
         for (topic, t) in &statistics.topics {
@@ -62,6 +75,9 @@ impl ClientContext for IngestContext {
                     | RDKafkaErrorCode::GroupAuthorizationFailed
                     | RDKafkaErrorCode::ClusterAuthorizationFailed
                     | RDKafkaErrorCode::InvalidArgument
+                    // A certificate that does not verify, or a TLS handshake refused, does not
+                    // mend itself by retrying.
+                    | RDKafkaErrorCode::SSL
             )
         );
         if fatal {

@@ -3,6 +3,7 @@
 
 use crate::config::IngestConfig;
 use crate::metrics::Metrics;
+use crate::oauth::TokenContext;
 use idledger_proto::Seq;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
@@ -23,7 +24,7 @@ pub(super) struct DeadLetter {
 
 /// A producer to the dead-letter topic.
 pub(super) struct DeadLetters {
-    producer: BaseProducer,
+    producer: BaseProducer<TokenContext>,
     topic: String,
 }
 
@@ -42,7 +43,9 @@ impl DeadLetters {
             }
         }
         Ok(Some(DeadLetters {
-            producer: pc.create()?,
+            producer: pc.create_with_context(TokenContext {
+                source: config.oauth_token.clone(),
+            })?,
             topic: topic.clone(),
         }))
     }

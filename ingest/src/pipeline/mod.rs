@@ -67,6 +67,12 @@ pub enum IngestError {
     #[error("fatal kafka error: {0}; check brokers, credentials and -X settings")]
     Fatal(String),
     #[error(
+        "a message cannot be consumed ({0}); ingest stopped rather than skip it. The ledger's \
+         positions end before it, so nothing is lost: ingest resumes there once the cause is \
+         fixed (`idledger ingest --check` lists the positions; docs/DURABILITY.md item 8)"
+    )]
+    Unconsumable(KafkaError),
+    #[error(
         "{topic}/{partition} ends at offset {end} on the broker, but this ledger already holds it \
          up to offset {position}: the topic was deleted and recreated, or these are not the \
          brokers this ledger read. Its messages are not the ones the ledger holds, and skipping \

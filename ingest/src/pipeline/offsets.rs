@@ -1,6 +1,6 @@
 //! The sequencer's checks of a partition's offsets against the broker's watermarks: a message
 //! below the ledger's position is dropped only while the broker's partition reaches that
-//! position (docs/DURABILITY.md item 4), and a jump past the next offset expected is recorded
+//! position (docs/DURABILITY.md item 5), and a jump past the next offset expected is recorded
 //! when the broker no longer holds the offsets jumped over (item 7).
 
 use super::chunks::Decoded;

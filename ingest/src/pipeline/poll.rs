@@ -6,13 +6,14 @@ use super::context::IngestContext;
 use super::{IngestError, Sequenced, Shared, Shutdown, locked};
 use crate::config::IngestConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::thread::ScopedJoinHandle;
 use std::time::{Duration, Instant};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// How often the lag gauges are updated (and a caught-up ingest may stop).
 const LAG_INTERVAL: Duration = Duration::from_millis(500);
@@ -70,6 +71,10 @@ impl<'a, 'scope> Poller<'a, 'scope> {
                 Some(Ok(m)) => self.take(&m),
                 Some(Err(e)) => {
                     self.shared.metrics.broker_errors.fetch_add(1, Relaxed);
+                    if unconsumable(&e) {
+                        error!(error = %e, "a message cannot be consumed; stopping");
+                        return Err(IngestError::Unconsumable(e));
+                    }
                     warn!(error = %e, backoff_ms = self.backoff.as_millis() as u64, "poll error, retrying");
                     std::thread::sleep(self.backoff);
                     self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
@@ -187,5 +192,83 @@ impl<'a, 'scope> Poller<'a, 'scope> {
             }
         }
         all
+    }
+}
+
+/// Whether a poll error is about a message that can never be consumed as it is: a corrupt
+/// record or batch, a compression codec this build cannot read, a record too large. librdkafka
+/// would fetch the same offset again forever, and the partition's later messages would never
+/// land, so ingest stops (docs/DURABILITY.md item 8). Every other poll error (a broker down, a
+/// timeout, a topic not yet created) concerns no offset and is retried.
+pub(super) fn unconsumable(e: &KafkaError) -> bool {
+    matches!(
+        e,
+        KafkaError::MessageConsumption(code) | KafkaError::MessageConsumptionFatal(code)
+            if matches!(
+                code,
+                RDKafkaErrorCode::BadMessage
+                    | RDKafkaErrorCode::BadCompression
+                    | RDKafkaErrorCode::NotImplemented
+                    | RDKafkaErrorCode::InvalidMessage
+                    | RDKafkaErrorCode::InvalidMessageSize
+                    | RDKafkaErrorCode::MessageSizeTooLarge
+                    | RDKafkaErrorCode::UnsupportedCompressionType
+                    | RDKafkaErrorCode::UnsupportedForMessageFormat
+                    | RDKafkaErrorCode::InvalidRecord
+            )
+    ) || matches!(e, KafkaError::MessageConsumptionFatal(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_errors_stop_and_others_are_retried() {
+        let cases = [
+            (
+                KafkaError::MessageConsumption(RDKafkaErrorCode::BadCompression),
+                true,
+            ),
+            (
+                KafkaError::MessageConsumption(RDKafkaErrorCode::NotImplemented),
+                true,
+            ),
+            (
+                KafkaError::MessageConsumption(RDKafkaErrorCode::BadMessage),
+                true,
+            ),
+            (
+                KafkaError::MessageConsumption(RDKafkaErrorCode::InvalidMessage),
+                true,
+            ),
+            (
+                KafkaError::MessageConsumption(RDKafkaErrorCode::MessageSizeTooLarge),
+                true,
+            ),
+            (
+                KafkaError::MessageConsumptionFatal(RDKafkaErrorCode::Fatal),
+                true,
+            ),
+            (
+                KafkaError::MessageConsumption(RDKafkaErrorCode::BrokerTransportFailure),
+                false,
+            ),
+            (
+                KafkaError::MessageConsumption(RDKafkaErrorCode::AllBrokersDown),
+                false,
+            ),
+            (
+                KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition),
+                false,
+            ),
+            (
+                KafkaError::MessageConsumption(RDKafkaErrorCode::RequestTimedOut),
+                false,
+            ),
+        ];
+        for (e, stops) in cases {
+            assert_eq!(unconsumable(&e), stops, "{e}");
+        }
     }
 }

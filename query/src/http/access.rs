@@ -3,9 +3,15 @@
 //! against the route's list, ledger work is admitted within its bound (or refused with a 503),
 //! the server catches up with a running writer, and the handler runs within the request
 //! timeout, a panic in it becoming a 500. Each guarded request leaves one access record: who,
-//! from where, the route with its path and query parameters as given, and the status.
+//! by which credential, from where, the route with its path and query parameters as given, and
+//! the status.
+//!
+//! Who is asking is decided in one place (`holder`): a bearer token, when one is given, names
+//! its holder; without one, a client certificate that a `[[serve.clients]]` rule maps names the
+//! rule's holder. Either way the holder's role is then checked against the route's need.
 
 use super::ServerState;
+use super::clients::{ClientRule, PeerCertificate};
 use super::failures::{self, CatchUnwind, RequestId, error, internal, panic_text};
 use super::params::{self, Args};
 use super::routes::{Cost, Route};
@@ -109,6 +115,8 @@ struct Asked {
     client: String,
     path_params: Vec<(String, String)>,
     query: Result<Vec<(String, String)>, String>,
+    /// The subject of the client certificate, over mutual TLS.
+    certificate: Option<String>,
 }
 
 impl Asked {
@@ -133,6 +141,10 @@ impl Asked {
             query: Query::<Vec<(String, String)>>::try_from_uri(req.uri())
                 .map(|q| q.0)
                 .map_err(|_| req.uri().query().unwrap_or_default().to_owned()),
+            certificate: req
+                .extensions()
+                .get::<PeerCertificate>()
+                .map(|c| c.0.to_string()),
         }
     }
 
@@ -164,19 +176,65 @@ impl Asked {
             Err(raw) => Asked::json(state, &[("(not form-encoded)".to_owned(), raw.clone())]),
         };
         let (status, route, id, client) = (status.as_u16(), route.path, &*self.id, &self.client);
+        // Absent (not empty) from the record when the connection presented no certificate.
+        let certificate = self.certificate.as_deref();
         match who {
-            Who::Reader(t) => tracing::info!(
-                request_id = %id, client = %client, who = %t.name, role = ?t.role, route,
-                path_params = %path_params, query = %query, status, "read"
+            Who::Reader(h) => tracing::info!(
+                request_id = %id, client = %client, who = %h.name, by = h.by.as_str(),
+                role = ?h.role, certificate, route, path_params = %path_params, query = %query,
+                status, "read"
             ),
-            Who::Refused(t) => tracing::info!(
-                request_id = %id, client = %client, who = %t.name, role = ?t.role, route,
-                path_params = %path_params, query = %query, status, "read refused"
+            Who::Refused(h) => tracing::info!(
+                request_id = %id, client = %client, who = %h.name, by = h.by.as_str(),
+                role = ?h.role, certificate, route, path_params = %path_params, query = %query,
+                status, "read refused"
             ),
             Who::Unknown(who) => tracing::info!(
-                request_id = %id, client = %client, who, route,
+                request_id = %id, client = %client, who, certificate, route,
                 path_params = %path_params, query = %query, status, "read refused"
             ),
+        }
+    }
+}
+
+/// The credential a holder was recognized by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Credential {
+    Token,
+    Certificate,
+}
+
+impl Credential {
+    fn as_str(self) -> &'static str {
+        match self {
+            Credential::Token => "token",
+            Credential::Certificate => "certificate",
+        }
+    }
+}
+
+/// Who is asking: a configured token's or client rule's holder.
+#[derive(Clone, Copy, Debug)]
+struct Holder<'a> {
+    name: &'a str,
+    role: Role,
+    by: Credential,
+}
+
+impl<'a> Holder<'a> {
+    fn of_token(t: &'a Token) -> Holder<'a> {
+        Holder {
+            name: &t.name,
+            role: t.role,
+            by: Credential::Token,
+        }
+    }
+
+    fn of_client(c: &'a ClientRule) -> Holder<'a> {
+        Holder {
+            name: &c.name,
+            role: c.role,
+            by: Credential::Certificate,
         }
     }
 }
@@ -185,19 +243,20 @@ impl Asked {
 #[derive(Clone, Copy)]
 enum Who<'a> {
     /// An authorized holder.
-    Reader(&'a Token),
+    Reader(Holder<'a>),
     /// A holder whose role does not cover the route.
-    Refused(&'a Token),
-    /// No token, or one nobody holds.
+    Refused(Holder<'a>),
+    /// No credential, or one nobody holds.
     Unknown(&'static str),
 }
 
-/// The token's holder (`None` on an open route), or the refusal (401/403) and whom it refused.
+/// The request's holder (`None` on an open route), or the refusal (401/403) and whom it
+/// refused. A bearer token, when given, decides; without one, a mapped client certificate does.
 fn holder<'s>(
     state: &'s ServerState,
     req: &Request,
     route: &Route,
-) -> Result<Option<&'s Token>, (Response, Who<'s>)> {
+) -> Result<Option<Holder<'s>>, (Response, Who<'s>)> {
     let Some(need) = route.need else {
         return Ok(None);
     };
@@ -207,33 +266,52 @@ fn holder<'s>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().as_bytes());
-    let Some(presented) = presented else {
-        let mut r = error(
-            StatusCode::UNAUTHORIZED,
-            "a bearer token is required: Authorization: Bearer <token>",
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        return Err((r, Who::Unknown("anonymous")));
+    let certificate = req.extensions().get::<PeerCertificate>();
+    let holder = match presented {
+        Some(presented) => match state.authenticate(presented) {
+            Some(token) => Holder::of_token(token),
+            None => {
+                return Err((
+                    error(StatusCode::UNAUTHORIZED, "unknown bearer token"),
+                    Who::Unknown("unknown token"),
+                ));
+            }
+        },
+        None => match certificate.and_then(|c| state.client_rule(&c.0)) {
+            Some(rule) => Holder::of_client(rule),
+            None => return Err(no_credential(certificate)),
+        },
     };
-    let Some(token) = state.authenticate(presented) else {
-        return Err((
-            error(StatusCode::UNAUTHORIZED, "unknown bearer token"),
-            Who::Unknown("unknown token"),
-        ));
-    };
-    if !need.allows(token.role) {
+    if !need.allows(holder.role) {
         let message = format!(
             "role {:?} may not read {}; it needs {}",
-            token.role,
+            holder.role,
             route.path,
             need.role_name()
         );
-        return Err((error(StatusCode::FORBIDDEN, message), Who::Refused(token)));
+        return Err((error(StatusCode::FORBIDDEN, message), Who::Refused(holder)));
     }
-    Ok(Some(token))
+    Ok(Some(holder))
+}
+
+/// The 401 for a request with neither a token nor a certificate mapped to a role.
+fn no_credential<'s>(certificate: Option<&PeerCertificate>) -> (Response, Who<'s>) {
+    let (message, who) = match certificate {
+        Some(_) => (
+            "a bearer token is required (Authorization: Bearer <token>): the client certificate is not mapped to a role",
+            "unmapped certificate",
+        ),
+        None => (
+            "a bearer token is required: Authorization: Bearer <token>",
+            "anonymous",
+        ),
+    };
+    let mut r = error(StatusCode::UNAUTHORIZED, message);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    (r, Who::Unknown(who))
 }
 
 /// The gate of every route (see the module's doc).
@@ -245,8 +323,8 @@ pub(crate) async fn gate(
 ) -> Response {
     let RouteGate { state, route } = gate;
     let asked = Asked::of(&req, &path);
-    let token = match holder(&state, &req, route) {
-        Ok(t) => t,
+    let holder = match holder(&state, &req, route) {
+        Ok(h) => h,
         Err((response, who)) => {
             state.denied.fetch_add(1, Ordering::Relaxed);
             asked.record(&state, route, who, response.status());
@@ -254,9 +332,9 @@ pub(crate) async fn gate(
         }
     };
     let response = admitted(&state, route, path, &asked, req, next).await;
-    if let Some(t) = token {
+    if let Some(h) = holder {
         state.reads.fetch_add(1, Ordering::Relaxed);
-        asked.record(&state, route, Who::Reader(t), response.status());
+        asked.record(&state, route, Who::Reader(h), response.status());
     }
     response
 }

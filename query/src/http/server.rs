@@ -6,8 +6,19 @@
 //! When every connection is taken, the one that has waited longest for a request is closed to
 //! make room: idle sockets cannot keep a new client (a health check, say) out. Only when every
 //! connection has a request in flight does a new one wait, in the kernel's backlog.
+//!
+//! Over TLS, the handshake is part of the wait for the first request head (same timeout, and a
+//! connection still shaking hands can be closed to make room); each connection takes the TLS
+//! configuration current when it was accepted. A client certificate's subject goes with every
+//! request on its connection, for the gate to map to a role.
+//!
+//! Stopping (the `shutdown` future completing) closes the listener at once, so new connections
+//! are refused; idle connections close, requests in flight are answered and their connections
+//! then close, for at most `SHUTDOWN_GRACE` (or the request timeout, if shorter).
 
+use super::clients::{CertSubject, PeerCertificate};
 use super::limits::{Limits, MAX_HEAD_BYTES};
+use super::tls::ServerTls;
 use super::{ServerState, router};
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -25,7 +36,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tower_service::Service as _;
+
+/// The longest a stop waits for requests in flight to be answered.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// How long the accept loop pauses after the system refuses it a connection (out of file
 /// descriptors, say) before trying again.
@@ -37,15 +53,30 @@ enum Phase {
     /// Waiting for a request head since `since`: on a new connection or with the head begun,
     /// for at most the header-read timeout; idle between requests, for the idle timeout.
     Waiting { since: Instant, reading: bool },
-    /// This many requests in flight.
-    Busy(usize),
+    /// Requests in flight: `running` being answered, and answers hyper has taken but not yet
+    /// all written to the socket (`sending`: how many, and since when), for at most the request
+    /// timeout. Until its answer is written a request is in flight: a stop or a client needing
+    /// room must not cut it short.
+    Busy {
+        running: usize,
+        sending: Option<(usize, Instant)>,
+    },
+}
+
+/// Why a connection's wait ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Overdue {
+    /// No request head (or not all of one) in time.
+    Request,
+    /// The client did not take its answer in time.
+    Answer,
 }
 
 /// One open connection, as the table and its task share it.
 #[derive(Debug)]
 struct Conn {
     phase: Mutex<Phase>,
-    /// The deadline may have moved earlier (a head begun).
+    /// The deadline may have moved (a head begun, an answer handed over).
     changed: Notify,
     /// Close, to make room for another.
     evict: Notify,
@@ -58,18 +89,24 @@ impl Conn {
         self.phase.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// When the connection has waited too long, if it is waiting.
-    fn deadline(&self, limits: &Limits) -> Option<Instant> {
+    /// When the connection's wait runs out, and what it is waiting for, if it waits on the
+    /// client.
+    fn deadline(&self, limits: &Limits) -> Option<(Instant, Overdue)> {
         match *self.phase() {
-            Phase::Waiting { since, reading } => Some(
+            Phase::Waiting { since, reading } => Some((
                 since
                     + if reading {
                         limits.header_read_timeout
                     } else {
                         limits.idle_timeout
                     },
-            ),
-            Phase::Busy(_) => None,
+                Overdue::Request,
+            )),
+            Phase::Busy {
+                running: 0,
+                sending: Some((_, since)),
+            } => Some((since + limits.request_timeout, Overdue::Answer)),
+            Phase::Busy { .. } => None,
         }
     }
 
@@ -89,31 +126,61 @@ impl Conn {
     fn request_started(&self) {
         let mut phase = self.phase();
         *phase = match *phase {
-            Phase::Busy(n) => Phase::Busy(n + 1),
-            Phase::Waiting { .. } => Phase::Busy(1),
+            Phase::Busy { running, sending } => Phase::Busy {
+                running: running + 1,
+                sending,
+            },
+            Phase::Waiting { .. } => Phase::Busy {
+                running: 1,
+                sending: None,
+            },
         };
     }
 
-    fn request_ended(&self) {
+    /// Hyper has taken all of an answer's body (or dropped it); it is written by the next flush
+    /// that completes.
+    fn answer_handed(&self) {
         let mut phase = self.phase();
-        if let Phase::Busy(n) = *phase {
-            *phase = if n > 1 {
-                Phase::Busy(n - 1)
-            } else {
-                Phase::Waiting {
-                    since: Instant::now(),
-                    reading: false,
-                }
+        if let Phase::Busy { running, sending } = *phase {
+            let (count, since) = sending.unwrap_or((0, Instant::now()));
+            *phase = Phase::Busy {
+                running: running.saturating_sub(1),
+                sending: Some((count + 1, since)),
             };
         }
+        drop(phase);
+        self.changed.notify_one();
+    }
+
+    /// A flush completed: every answer handed over before it is written.
+    fn flushed(&self) {
+        let mut phase = self.phase();
+        let Phase::Busy {
+            running,
+            sending: Some(_),
+        } = *phase
+        else {
+            return;
+        };
+        *phase = if running > 0 {
+            Phase::Busy {
+                running,
+                sending: None,
+            }
+        } else {
+            Phase::Waiting {
+                since: Instant::now(),
+                reading: false,
+            }
+        };
         drop(phase);
         self.changed.notify_one();
         self.went_idle.notify_one();
     }
 }
 
-/// A request in flight on a connection, from its head's arrival until its answer's body has
-/// been sent (or dropped).
+/// A request in flight on a connection, from its head's arrival until hyper has taken its
+/// answer's body (or dropped it); the answer is then in flight until written (`Conn::flushed`).
 struct InFlight(Arc<Conn>);
 
 impl InFlight {
@@ -125,7 +192,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.request_ended();
+        self.0.answer_handed();
     }
 }
 
@@ -224,7 +291,7 @@ impl Table {
             .iter()
             .filter_map(|(id, c)| match *c.phase() {
                 Phase::Waiting { since, .. } => Some((since, *id)),
-                Phase::Busy(_) => None,
+                Phase::Busy { .. } => None,
             })
             .min();
         if let Some((_, id)) = longest
@@ -261,13 +328,14 @@ impl Table {
     }
 }
 
-/// A connection's socket, telling its `Conn` when bytes arrive.
-struct Watched {
-    inner: TcpStream,
+/// A connection's stream (after TLS, if any), telling its `Conn` when bytes of a request
+/// arrive.
+struct Watched<S> {
+    inner: S,
     conn: Arc<Conn>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -282,7 +350,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -290,8 +358,14 @@ impl AsyncWrite for Watched {
     ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
+    /// Hyper flushes the socket only once its own buffer is written into it, and does after
+    /// taking each answer's body: a flush that completes is an answer written.
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        if matches!(polled, Poll::Ready(Ok(()))) {
+            self.conn.flushed();
+        }
+        polled
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
@@ -308,15 +382,98 @@ impl AsyncWrite for Watched {
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+async fn sleep_until(deadline: Option<(Instant, Overdue)>) {
     match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
+        Some((d, _)) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
 }
 
+/// Shakes hands with a TLS client, within the header-read timeout and unless asked to close
+/// meanwhile; the stream and the client certificate's subject (with mutual TLS), or `None`.
+async fn handshake(
+    stream: TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    conn: &Conn,
+    limits: &Limits,
+) -> Option<(TlsStream<TcpStream>, Option<PeerCertificate>)> {
+    let accepted = tokio::select! {
+        a = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)) => a,
+        () = conn.evict.notified() => {
+            tracing::debug!(client = %peer, "closing a connection still shaking hands");
+            return None;
+        }
+    };
+    let stream = match accepted {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            // A client that spoke TLS and was refused (no certificate, an untrusted one, no
+            // common protocol) is worth an operator's notice; a probe that only opened the
+            // port and closed it is not.
+            if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+                tracing::info!(client = %peer, error = %e, "tls handshake refused");
+            } else {
+                tracing::debug!(client = %peer, error = %e, "tls handshake failed");
+            }
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!(client = %peer, "closing a connection that did not finish its tls handshake in time");
+            return None;
+        }
+    };
+    let leaf = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(<[_]>::first);
+    let certificate = match leaf.map(|der| CertSubject::from_der(der)) {
+        None => None,
+        Some(Ok(subject)) => Some(PeerCertificate(Arc::new(subject))),
+        Some(Err(e)) => {
+            // The client CA vouched for it, so it is X.509 to webpki; a subject this cannot
+            // read maps to no role, and the client still needs a token.
+            tracing::warn!(client = %peer, error = %e, "cannot read a client certificate's subject");
+            None
+        }
+    };
+    Some((stream, certificate))
+}
+
+/// Accepts one connection, over TLS when `tls` is given, and serves it.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    slot: Slot,
+    limits: Limits,
+    tls: Option<TlsAcceptor>,
+) {
+    match tls {
+        None => serve_connection(stream, peer, None, app, slot, limits).await,
+        Some(acceptor) => {
+            let conn = Arc::clone(&slot.conn);
+            if let Some((stream, certificate)) =
+                handshake(stream, peer, acceptor, &conn, &limits).await
+            {
+                serve_connection(stream, peer, certificate, app, slot, limits).await;
+            }
+        }
+    }
+}
+
 /// Serves one connection until it closes, waits too long, or is asked to close.
-async fn connection(stream: TcpStream, peer: SocketAddr, app: Router, slot: Slot, limits: Limits) {
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    certificate: Option<PeerCertificate>,
+    app: Router,
+    slot: Slot,
+    limits: Limits,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let conn = Arc::clone(&slot.conn);
     let io = TokioIo::new(Watched {
         inner: stream,
@@ -326,6 +483,9 @@ async fn connection(stream: TcpStream, peer: SocketAddr, app: Router, slot: Slot
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let in_flight = InFlight::start(&for_requests);
         req.extensions_mut().insert(ConnectInfo(peer));
+        if let Some(c) = &certificate {
+            req.extensions_mut().insert(c.clone());
+        }
         let mut app = app.clone();
         async move {
             let answer = app.call(req).await;
@@ -357,14 +517,21 @@ async fn connection(stream: TcpStream, peer: SocketAddr, app: Router, slot: Slot
             }
             () = conn.changed.notified() => {}
             () = sleep_until(deadline) => {
-                if conn.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
-                    tracing::debug!(client = %peer, "closing a connection that waited too long for a request");
-                    break false;
+                match conn.deadline(&limits) {
+                    Some((d, Overdue::Request)) if d <= Instant::now() => {
+                        tracing::debug!(client = %peer, "closing a connection that waited too long for a request");
+                        break false;
+                    }
+                    Some((d, Overdue::Answer)) if d <= Instant::now() => {
+                        tracing::info!(client = %peer, "closing a connection whose client did not take its answer within the request timeout");
+                        break false;
+                    }
+                    _ => {}
                 }
             }
             () = conn.evict.notified() => {
-                tracing::debug!(client = %peer, "closing a connection to make room");
-                break matches!(*conn.phase(), Phase::Busy(_));
+                tracing::debug!(client = %peer, "closing a connection, to make room or to stop");
+                break matches!(*conn.phase(), Phase::Busy { .. });
             }
         }
     };
@@ -380,11 +547,22 @@ async fn connection(stream: TcpStream, peer: SocketAddr, app: Router, slot: Slot
     drop(slot);
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then lets requests in flight finish
-/// (for at most the request timeout).
+/// Serves the API on `listener` in plain HTTP until `shutdown` completes, then stops (see the
+/// module's doc).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<ServerState>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    serve_with(listener, state, None, shutdown).await
+}
+
+/// Serves the API on `listener`, over TLS when `tls` is given, until `shutdown` completes, then
+/// stops (see the module's doc).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    tls: Option<Arc<ServerTls>>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let limits = state.limits.clone();
@@ -408,14 +586,35 @@ pub async fn serve(
             s = table.room() => s,
             () = &mut shutdown => break,
         };
-        tokio::spawn(connection(stream, peer, app.clone(), slot, limits.clone()));
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
+        tokio::spawn(connection(
+            stream,
+            peer,
+            app.clone(),
+            slot,
+            limits.clone(),
+            acceptor,
+        ));
     }
+    drop(listener);
+    let grace = SHUTDOWN_GRACE.min(limits.request_timeout);
+    tracing::info!(
+        grace_ms = grace.as_millis(),
+        "stopping: refusing new connections, answering requests in flight"
+    );
     table.close_all();
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(
-        limits.request_timeout,
-        Arc::clone(&table.permits).acquire_many_owned(all),
-    )
-    .await;
+    let closed = tokio::time::timeout(grace, Arc::clone(&table.permits).acquire_many_owned(all))
+        .await
+        .is_ok();
+    if closed {
+        tracing::info!("stopped: every connection closed");
+    } else {
+        tracing::warn!(
+            open = table.conns().len(),
+            grace_ms = grace.as_millis(),
+            "stopped with connections still answering after the grace period"
+        );
+    }
     Ok(())
 }
