@@ -67,11 +67,17 @@ pub enum IngestError {
     #[error("fatal kafka error: {0}; check brokers, credentials and -X settings")]
     Fatal(String),
     #[error(
-        "a message cannot be consumed ({0}); ingest stopped rather than skip it. The ledger's \
-         positions end before it, so nothing is lost: ingest resumes there once the cause is \
-         fixed (`idledger ingest --check` lists the positions; docs/DURABILITY.md item 8)"
+        "a message cannot be consumed ({source}); ingest stopped rather than skip it. The \
+         ledger's positions end before it, so nothing is lost: ingest resumes there once the \
+         cause is fixed. The message is the next one of a partition the ledger holds less of \
+         than the broker: {behind} (docs/DURABILITY.md item 8)"
     )]
-    Unconsumable(KafkaError),
+    Unconsumable {
+        source: KafkaError,
+        /// The partitions the ledger holds less of than the broker at the stop, each with the
+        /// offset it stops at: the unconsumable message is at one of them.
+        behind: String,
+    },
     #[error(
         "{topic}/{partition} ends at offset {end} on the broker, but this ledger already holds it \
          up to offset {position}: the topic was deleted and recreated, or these are not the \
@@ -264,7 +270,17 @@ pub fn run(
             .map_err(|_| IngestError::Thread("sequencer panicked".into()))?;
         let (summary, ledger) = sequenced?;
         commit_final_positions(&consumer, shared, &summary.positions);
-        poll_result?;
+        poll_result.map_err(|e| match e {
+            IngestError::Unconsumable { source, .. } => IngestError::Unconsumable {
+                source,
+                behind: behind_broker(
+                    &locked(&shared.assigned),
+                    &locked(&shared.watermarks),
+                    &summary.positions,
+                ),
+            },
+            e => e,
+        })?;
         info!(
             appended = summary.appended,
             quarantined = summary.quarantined,
@@ -274,6 +290,32 @@ pub fn run(
         );
         Ok((summary, ledger))
     })
+}
+
+/// The `assigned` partitions whose stored position is below the broker's high watermark, each
+/// as `topic/partition at offset P of H`: where an unconsumable message can be.
+fn behind_broker(
+    assigned: &BTreeSet<TopicPartition>,
+    watermarks: &HashMap<TopicPartition, (i64, i64)>,
+    positions: &[Position],
+) -> String {
+    let mut behind: Vec<String> = Vec::new();
+    for tp in assigned {
+        let stored = positions
+            .iter()
+            .find(|p| p.topic == tp.topic && p.partition == tp.partition)
+            .map_or(0, |p| p.next_offset);
+        if let Some(&(_, high)) = watermarks.get(tp)
+            && stored < high
+        {
+            behind.push(format!("{tp} at offset {stored} of {high}"));
+        }
+    }
+    if behind.is_empty() {
+        "none is known to be (the broker's offsets were not reported)".to_owned()
+    } else {
+        behind.join(", ")
+    }
 }
 
 /// Commits the final positions of the partitions still assigned, so group tooling shows no lag.
@@ -294,5 +336,42 @@ fn commit_final_positions(
         && let Err(e) = consumer.commit(&tpl, CommitMode::Async)
     {
         warn!(error = %e, "final offset commit failed (the ledger holds the positions)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_partitions_behind_the_broker_are_named_with_their_offsets() {
+        let tp = |t: &str, p| TopicPartition::new(t, p);
+        let assigned: BTreeSet<TopicPartition> = [tp("a", 0), tp("a", 1), tp("b", 0)].into();
+        let watermarks: HashMap<TopicPartition, (i64, i64)> = [
+            (tp("a", 0), (0, 40)),
+            (tp("a", 1), (0, 7)),
+            (tp("b", 0), (3, 9)),
+        ]
+        .into();
+        let positions = vec![
+            Position {
+                topic: "a".into(),
+                partition: 0,
+                next_offset: 17,
+            },
+            Position {
+                topic: "a".into(),
+                partition: 1,
+                next_offset: 7,
+            },
+        ];
+        assert_eq!(
+            behind_broker(&assigned, &watermarks, &positions),
+            "a/0 at offset 17 of 40, b/0 at offset 0 of 9"
+        );
+        assert_eq!(
+            behind_broker(&assigned, &HashMap::new(), &positions),
+            "none is known to be (the broker's offsets were not reported)"
+        );
     }
 }

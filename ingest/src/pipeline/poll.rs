@@ -73,7 +73,10 @@ impl<'a, 'scope> Poller<'a, 'scope> {
                     self.shared.metrics.broker_errors.fetch_add(1, Relaxed);
                     if unconsumable(&e) {
                         error!(error = %e, "a message cannot be consumed; stopping");
-                        return Err(IngestError::Unconsumable(e));
+                        return Err(IngestError::Unconsumable {
+                            source: e,
+                            behind: String::new(),
+                        });
                     }
                     warn!(error = %e, backoff_ms = self.backoff.as_millis() as u64, "poll error, retrying");
                     std::thread::sleep(self.backoff);
