@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use idledger_proto::Timestamp;
 use idledger_query::ReportName;
+use idledger_query::http::TileAccess;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -298,4 +299,16 @@ pub struct ServeArgs {
     /// front that terminates TLS).
     #[arg(long)]
     pub allow_plaintext: bool,
+    /// Who may read the log as c2sp.org/tlog-tiles (/checkpoint, /tile/…): anyone (`public`,
+    /// the default: tiles reveal what proof bundles do), `auditor` and admin roles, or nobody
+    /// (`off`, 404).
+    #[arg(long, value_name = "ACCESS", value_parser = tiles_access())]
+    pub tiles: Option<TileAccess>,
+}
+
+/// `--tiles`: one of `TileAccess::CHOICES`, listed in `--help` and in the error for any other.
+fn tiles_access() -> impl clap::builder::TypedValueParser<Value = TileAccess> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(TileAccess::CHOICES)
+        .try_map(|s| s.parse::<TileAccess>())
 }

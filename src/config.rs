@@ -98,6 +98,8 @@ pub struct ServeSection {
     /// Client certificate subjects and their roles (mutual TLS).
     #[serde(default)]
     pub clients: Vec<ClientEntry>,
+    /// Who may read the c2sp.org/tlog-tiles routes: `public`, `auditor` or `off`.
+    pub tiles: Option<idledger_query::http::TileAccess>,
 }
 
 /// `[[serve.clients]]`: the certificates a rule matches, by their whole subject or by their

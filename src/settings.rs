@@ -14,7 +14,7 @@ use idledger_ingest::IngestConfig;
 use idledger_ingest::oauth::TokenSource;
 use idledger_proto::Timestamp;
 use idledger_query::ReportName;
-use idledger_query::http::{ClientRule, Limits, Token};
+use idledger_query::http::{ClientRule, Limits, TileAccess, Token};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -74,6 +74,8 @@ pub struct ServeSettings {
     pub tls: Option<crate::commands::serve::LoadedTls>,
     /// Plain HTTP on an address other than loopback is allowed.
     pub allow_plaintext: bool,
+    /// Who may read the tlog-tiles routes.
+    pub tiles: TileAccess,
 }
 
 /// A command, resolved.
@@ -362,6 +364,7 @@ impl Resolver {
             limits,
             tls,
             allow_plaintext,
+            tiles: args.tiles.or(section.tiles).unwrap_or_default(),
         })
     }
 
@@ -534,6 +537,38 @@ mod tests {
         )
         .expect("resolves");
         assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    /// `--tiles` over `[serve] tiles` over `public`; any other value refused naming the choices.
+    #[test]
+    fn tiles_access_is_resolved_and_checked() {
+        let tiles = |args: &[&str], file: &str| {
+            let argv: Vec<&str> = ["serve", "--data", "/d"]
+                .iter()
+                .chain(args)
+                .copied()
+                .collect();
+            match resolve(&argv, file).map(|s| s.job) {
+                Ok(Job::Serve(s)) => Ok(s.tiles),
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => Err(format!("{e:#}")),
+            }
+        };
+        let file = "[serve]\ntiles = \"auditor\"\n";
+        assert_eq!(tiles(&[], ""), Ok(TileAccess::Public));
+        assert_eq!(tiles(&[], file), Ok(TileAccess::Auditor));
+        assert_eq!(tiles(&["--tiles", "off"], file), Ok(TileAccess::Off));
+        assert_eq!(tiles(&["--tiles", "public"], file), Ok(TileAccess::Public));
+        for (args, file) in [
+            (&["--tiles", "private"][..], ""),
+            (&[][..], "[serve]\ntiles = \"private\"\n"),
+        ] {
+            let e = tiles(args, file).expect_err("refused");
+            assert!(
+                e.contains("private") && e.contains("public") && e.contains("auditor"),
+                "{e}"
+            );
+        }
     }
 
     /// Each wrong value is refused with a message naming it.

@@ -1,7 +1,8 @@
 //! The read-only HTTP API (axum): checkpoints, entries with proofs, consistency proofs,
 //! histories, grants, access at a time and reports, behind bearer tokens mapped to roles, with a
 //! structured access record for every read; over TLS (`tls`) when configured, with client
-//! certificates mapped to roles as tokens are (`clients`).
+//! certificates mapped to roles as tokens are (`clients`). Beside it, the log as
+//! c2sp.org/tlog-tiles (`tiles`): public unless `[serve] tiles` says otherwise.
 //!
 //! Routes are listed once (`routes::ROUTES`), with their parameters; the router and the OpenAPI
 //! document are both made from that list. Each route's gate (`access`) authorizes, checks
@@ -22,12 +23,14 @@ mod routes;
 pub mod server;
 #[cfg(test)]
 mod tests;
+mod tiles;
 pub mod tls;
 
 pub use access::{Role, Token};
 pub use clients::ClientRule;
 pub use limits::Limits;
 pub use openapi::openapi_document;
+pub use tiles::{TileAccess, TilePathError, parse_tile_path};
 
 use crate::answers::{self, QueryError};
 use crate::projections::Projections;
@@ -44,7 +47,7 @@ use idledger_ledger::ReadOnlyLedger;
 use idledger_proto::prometheus::Exposition;
 use idledger_proto::{Seq, Timestamp, TreeSize};
 use params::Args;
-use routes::{DEFAULT_MAX_AGE_DAYS, Endpoint, ROUTES};
+use routes::{Access, DEFAULT_MAX_AGE_DAYS, Endpoint, ROUTES};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -60,6 +63,8 @@ pub struct ServerState {
     tokens: Vec<Token>,
     /// Client certificate subjects mapped to roles (mutual TLS); no two overlap.
     clients: Vec<ClientRule>,
+    /// Who may read the tlog-tiles routes.
+    tiles: TileAccess,
     limits: Limits,
     last_refresh: Mutex<Instant>,
     /// Caught up by one report at a time; read by any number at once.
@@ -80,6 +85,7 @@ impl std::fmt::Debug for ServerState {
         f.debug_struct("ServerState")
             .field("tokens", &self.tokens.len())
             .field("clients", &self.clients.len())
+            .field("tiles", &self.tiles)
             .field("limits", &self.limits)
             .finish()
     }
@@ -87,21 +93,24 @@ impl std::fmt::Debug for ServerState {
 
 impl ServerState {
     pub fn new(ledger: ReadOnlyLedger, tokens: Vec<Token>, limits: Limits) -> Arc<ServerState> {
-        ServerState::with_clients(ledger, tokens, Vec::new(), limits)
+        ServerState::with_clients(ledger, tokens, Vec::new(), TileAccess::Public, limits)
     }
 
     /// A server that also recognizes client certificates by `clients`' rules (which the caller
-    /// has checked do not overlap: the first that matches applies).
+    /// has checked do not overlap: the first that matches applies), and serves the tlog-tiles
+    /// routes as `tiles` says.
     pub fn with_clients(
         ledger: ReadOnlyLedger,
         tokens: Vec<Token>,
         clients: Vec<ClientRule>,
+        tiles: TileAccess,
         limits: Limits,
     ) -> Arc<ServerState> {
         Arc::new(ServerState {
             ledger,
             tokens,
             clients,
+            tiles,
             last_refresh: Mutex::new(Instant::now()),
             projections: RwLock::new(Projections::default()),
             ledger_work: Arc::new(Semaphore::new(limits.max_concurrent_reads)),
@@ -505,6 +514,8 @@ fn handler(e: Endpoint) -> MethodRouter<Arc<ServerState>> {
         Endpoint::Metrics => get(metrics),
         Endpoint::Healthz => get(healthz),
         Endpoint::OpenApi => get(openapi),
+        Endpoint::TlogCheckpoint => get(tiles::checkpoint),
+        Endpoint::HashTile | Endpoint::EntryBundle => get(tiles::tile),
     }
 }
 
@@ -515,17 +526,30 @@ async fn no_route() -> Response {
     )
 }
 
-/// The API's router: every route of `ROUTES` behind its gate, and the outermost layer that
-/// gives each request its id and keeps internal details out of 500s.
+/// The API's router: every route of `ROUTES` behind its gate (the tlog-tiles routes as the
+/// server's `tiles` setting says: open, for auditors, or answering 404), and the outermost
+/// layer that gives each request its id and keeps internal details out of 500s.
 pub fn router(state: Arc<ServerState>) -> Router {
     let mut r = Router::new();
     for route in ROUTES {
+        let need = match route.access {
+            Access::Open => None,
+            Access::Role(need) => Some(need),
+            Access::Tiles => match state.tiles.need() {
+                Some(need) => need,
+                None => {
+                    r = r.route(&route.router_path(), get(tiles::turned_off));
+                    continue;
+                }
+            },
+        };
         let gate = RouteGate {
             state: Arc::clone(&state),
             route,
+            need,
         };
         r = r.route(
-            route.path,
+            &route.router_path(),
             handler(route.endpoint).route_layer(middleware::from_fn_with_state(gate, access::gate)),
         );
     }

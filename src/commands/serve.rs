@@ -11,44 +11,11 @@ use idledger_query::http::clients::{SubjectMatch, SubjectPattern};
 use idledger_query::http::limits::LimitSettings;
 use idledger_query::http::tls::{Loaded, ServerTls, TlsFiles};
 use idledger_query::http::{ClientRule, Limits, ServerState, Token, server};
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{Signal, SignalKind, signal};
-
-/// The fewest characters a token may have.
-pub const MIN_TOKEN_CHARS: usize = 20;
-/// The fewest different characters a token may use.
-pub const MIN_DISTINCT_CHARS: usize = 8;
-
-/// Why a token is too weak to accept, if it is.
-fn weakness(secret: &str) -> Option<String> {
-    if let Some((at, c)) = secret.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
-        let what = if c.is_whitespace() {
-            "whitespace"
-        } else {
-            "a character outside printable ASCII"
-        };
-        return Some(format!(
-            "it holds {what} at byte {at}; a token is printable ASCII without spaces (`!` to `~`)"
-        ));
-    }
-    if secret.len() < MIN_TOKEN_CHARS {
-        return Some(format!(
-            "it has {} characters; a token needs at least {MIN_TOKEN_CHARS}",
-            secret.len()
-        ));
-    }
-    let distinct = secret.bytes().collect::<BTreeSet<u8>>().len();
-    if distinct < MIN_DISTINCT_CHARS {
-        return Some(format!(
-            "it uses {distinct} different characters; a token needs at least {MIN_DISTINCT_CHARS}"
-        ));
-    }
-    None
-}
 
 /// The configured tokens, each read and checked: a known role, exactly one source, a strong
 /// token; names unique; no token held under two entries. Every problem found is named in one
@@ -91,7 +58,7 @@ pub fn tokens(section: &ServeSection) -> anyhow::Result<Vec<Token>> {
                 continue;
             }
         };
-        if let Some(why) = weakness(&secret) {
+        if let Some(why) = Token::weakness(&secret) {
             problems.push(format!(
                 "token `{name}` is too weak: {why} (e.g. `openssl rand -base64 32`)"
             ));
@@ -322,6 +289,7 @@ pub fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         limits,
         tls,
         allow_plaintext,
+        tiles,
     } = settings;
     let dir = data.as_path();
     if tokens.is_empty() && clients.is_empty() {
@@ -338,7 +306,7 @@ pub fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         .max_blocking_threads(limits.blocking_threads())
         .enable_all()
         .build()?;
-    let state = ServerState::with_clients(ledger, tokens, clients, limits.clone());
+    let state = ServerState::with_clients(ledger, tokens, clients, tiles, limits.clone());
     let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -353,6 +321,7 @@ pub fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         tracing::info!(
             addr = %local,
             tls = tls.is_some(),
+            tiles = tiles.as_str(),
             max_connections = limits.max_connections,
             max_concurrent_reads = limits.max_concurrent_reads,
             header_read_timeout_ms = limits.header_read_timeout.as_millis(),

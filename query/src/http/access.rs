@@ -54,6 +54,44 @@ pub struct Token {
     pub role: Role,
 }
 
+/// The fewest characters a token may have.
+pub const MIN_TOKEN_CHARS: usize = 20;
+/// The fewest different characters a token may use.
+pub const MIN_DISTINCT_CHARS: usize = 8;
+
+impl Token {
+    /// Why `secret` is too weak to accept as a token, if it is (docs/CONFIG.md, `[serve]`:
+    /// tokens).
+    pub fn weakness(secret: &str) -> Option<String> {
+        if let Some((at, c)) = secret.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
+            let what = if c.is_whitespace() {
+                "whitespace"
+            } else {
+                "a character outside printable ASCII"
+            };
+            return Some(format!(
+                "it holds {what} at byte {at}; a token is printable ASCII without spaces (`!` to `~`)"
+            ));
+        }
+        if secret.len() < MIN_TOKEN_CHARS {
+            return Some(format!(
+                "it has {} characters; a token needs at least {MIN_TOKEN_CHARS}",
+                secret.len()
+            ));
+        }
+        let distinct = secret
+            .bytes()
+            .collect::<std::collections::BTreeSet<u8>>()
+            .len();
+        if distinct < MIN_DISTINCT_CHARS {
+            return Some(format!(
+                "it uses {distinct} different characters; a token needs at least {MIN_DISTINCT_CHARS}"
+            ));
+        }
+        None
+    }
+}
+
 impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Token")
@@ -102,11 +140,13 @@ pub(crate) struct Work {
     pub(crate) hook: Option<Arc<super::tests::Gate>>,
 }
 
-/// What a route's gate knows: the server and the route.
+/// What a route's gate knows: the server, the route, and the role it needs (`None`: open to
+/// anyone), resolved from the route's access and the server's settings.
 #[derive(Clone, Debug)]
 pub(crate) struct RouteGate {
     pub state: Arc<ServerState>,
     pub route: &'static Route,
+    pub need: Option<Need>,
 }
 
 /// What a request asked, as its access record tells it.
@@ -256,8 +296,9 @@ fn holder<'s>(
     state: &'s ServerState,
     req: &Request,
     route: &Route,
+    need: Option<Need>,
 ) -> Result<Option<Holder<'s>>, (Response, Who<'s>)> {
-    let Some(need) = route.need else {
+    let Some(need) = need else {
         return Ok(None);
     };
     let presented = req
@@ -321,9 +362,9 @@ pub(crate) async fn gate(
     req: Request,
     next: Next,
 ) -> Response {
-    let RouteGate { state, route } = gate;
+    let RouteGate { state, route, need } = gate;
     let asked = Asked::of(&req, &path);
-    let holder = match holder(&state, &req, route) {
+    let holder = match holder(&state, &req, route, need) {
         Ok(h) => h,
         Err((response, who)) => {
             state.denied.fetch_add(1, Ordering::Relaxed);

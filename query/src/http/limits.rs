@@ -11,8 +11,8 @@ pub struct Limits {
     /// request is closed to make room; when every one is busy, new ones wait in the kernel's
     /// backlog.
     pub max_connections: usize,
-    /// Requests doing ledger work at once (every `/v1/` route); more are answered 503 with
-    /// `Retry-After`, never queued.
+    /// Requests doing ledger work at once (every `/v1/` and tlog-tiles route); more are
+    /// answered 503 with `Retry-After`, never queued.
     pub max_concurrent_reads: usize,
     /// From a connection's opening, or from the first byte of a later request, until the
     /// request's head is complete.

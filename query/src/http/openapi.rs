@@ -4,7 +4,8 @@
 
 use super::limits::{MAX_HEAD_BYTES, PAGE_DEFAULT, PAGE_MAX, RETRY_AFTER_SECS, TEXT_MAX_CHARS};
 use super::params::{CURSOR_PATTERN, In, Kind, Param, TIME_PATTERN};
-use super::routes::{Answer, Cost, Endpoint, ROUTES, Route};
+use super::routes::{Access, Answer, Cost, Endpoint, ROUTES, Route};
+use super::tiles::TILE_PATTERN;
 use crate::reports::ReportName;
 use serde_json::{Value, json};
 
@@ -28,6 +29,7 @@ fn schema(kind: Kind) -> Value {
             json!({ "type": "string", "enum": names })
         }
         Kind::Cursor => json!({ "type": "string", "pattern": CURSOR_PATTERN }),
+        Kind::Tile => json!({ "type": "string", "pattern": TILE_PATTERN }),
     }
 }
 
@@ -60,6 +62,9 @@ fn operation_id(e: Endpoint) -> &'static str {
         Endpoint::Metrics => "metrics",
         Endpoint::Healthz => "healthz",
         Endpoint::OpenApi => "openapi",
+        Endpoint::TlogCheckpoint => "tlog_checkpoint",
+        Endpoint::HashTile => "tlog_hash_tile",
+        Endpoint::EntryBundle => "tlog_entry_bundle",
     }
 }
 
@@ -78,21 +83,29 @@ fn responses(route: &Route) -> Value {
             json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{name}") } } })
         }
         Answer::Text(content_type) => json!({ content_type: { "schema": { "type": "string" } } }),
+        Answer::Bytes => {
+            json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } })
+        }
     };
+    let mut answer = json!({
+        "description": "the answer",
+        "headers": { "x-request-id": { "$ref": "#/components/headers/RequestId" } },
+        "content": ok
+    });
+    if route.access == Access::Tiles {
+        answer["headers"]["Cache-Control"] = json!({
+            "description": cache_policy(route.endpoint),
+            "required": true,
+            "schema": { "type": "string" }
+        });
+    }
     let mut r = serde_json::Map::new();
-    r.insert(
-        "200".into(),
-        json!({
-            "description": "the answer",
-            "headers": { "x-request-id": { "$ref": "#/components/headers/RequestId" } },
-            "content": ok
-        }),
-    );
+    r.insert("200".into(), answer);
     r.insert(
         "400".into(),
         error_response("a parameter is unknown, repeated, missing or out of its bounds, or the request has a body"),
     );
-    if route.need.is_some() {
+    if route.access != Access::Open {
         r.insert(
             "401".into(),
             error_response("no bearer token, or one nobody holds"),
@@ -104,7 +117,19 @@ fn responses(route: &Route) -> Value {
     }
     let names_something = route.params.iter().any(|p| p.at == In::Path)
         || matches!(route.endpoint, Endpoint::Access | Endpoint::Consistency);
-    if names_something {
+    if route.access == Access::Tiles {
+        let what = if route.endpoint == Endpoint::TlogCheckpoint {
+            ""
+        } else {
+            "not in the latest checkpoint's tree (past its end, or wider than it has there), or "
+        };
+        r.insert(
+            "404".into(),
+            error_response(&format!(
+                "{what}the tlog-tiles routes are turned off (`[serve] tiles = \"off\"`)"
+            )),
+        );
+    } else if names_something {
         r.insert(
             "404".into(),
             error_response("no such entry, identity, grant, report or consistency proof"),
@@ -133,15 +158,26 @@ fn responses(route: &Route) -> Value {
     Value::Object(r)
 }
 
-fn operation(route: &Route) -> Value {
-    let who = match route.need {
-        Some(need) => format!("Requires role: {}.", need.role_name()),
-        None => "Open to anyone, without a token.".to_owned(),
-    };
-    let security = if route.need.is_some() {
-        json!([{ "bearer": [] }])
+/// What a tlog-tiles answer's `Cache-Control` says, and why.
+fn cache_policy(endpoint: Endpoint) -> &'static str {
+    if endpoint == Endpoint::TlogCheckpoint {
+        "`no-cache` (`private, no-cache` with `tiles = \"auditor\"`): the checkpoint changes as the log grows"
     } else {
-        json!([])
+        "`public, max-age=31536000, immutable` (`private, …` with `tiles = \"auditor\"`): a tile's path names bytes that never change"
+    }
+}
+
+fn operation(route: &Route) -> Value {
+    let who = match route.access {
+        Access::Role(need) => format!("Requires role: {}.", need.role_name()),
+        Access::Open => "Open to anyone, without a token.".to_owned(),
+        Access::Tiles => "c2sp.org/tlog-tiles, open to anyone by default: a tile reveals what a proof bundle does. `[serve] tiles = \"auditor\"` requires role auditor or admin; `tiles = \"off\"` answers 404.".to_owned(),
+    };
+    let security = match route.access {
+        Access::Role(_) => json!([{ "bearer": [] }]),
+        Access::Open => json!([]),
+        // Optional: as the server's setting says.
+        Access::Tiles => json!([{}, { "bearer": [] }]),
     };
     json!({ "get": {
         "operationId": operation_id(route.endpoint),

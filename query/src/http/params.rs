@@ -31,6 +31,8 @@ pub(crate) enum Kind {
     Report,
     /// A page cursor: a decimal number of at most 19 digits, as a page's `next_cursor` gives.
     Cursor,
+    /// A tlog-tiles tile's `N[.p/W]` (`tiles::TILE_PATTERN`); an index past every tree is a 404.
+    Tile,
 }
 
 /// The first year a time parameter may name (1677 does not fit a `Timestamp` whole).
@@ -215,6 +217,15 @@ fn value(p: &Param, raw: &str) -> Result<Value, Refusal> {
                 "`{name}` must be a cursor a page gave as `next_cursor` (up to 19 digits), found `{raw}`"
             ))
         }),
+        // The handler takes the tile from the raw path; this refuses what is not one early,
+        // with the parser's own words.
+        Kind::Tile => match super::tiles::parse_tile_suffix(raw) {
+            Ok(_) => Ok(Value::Text(raw.to_owned())),
+            Err(e) => Err(Refusal {
+                status: e.status(),
+                message: format!("`{name}`: {e}"),
+            }),
+        },
     }
 }
 

@@ -1,10 +1,11 @@
 //! The API's routes, listed once: for each its path, who may read it, what it costs, its
 //! parameters and what it answers. The router serves exactly these and the OpenAPI document
-//! describes exactly these.
+//! describes exactly these, the c2sp.org/tlog-tiles routes (`tiles`) among them.
 
 use super::access::Need;
 use super::limits::PAGE_MAX;
 use super::params::{In, Kind, Param};
+use super::tiles::MAX_LEVEL;
 use crate::reports::{MAX_MAX_AGE_DAYS, MIN_MAX_AGE_DAYS};
 
 /// Which handler answers a route.
@@ -20,6 +21,23 @@ pub(crate) enum Endpoint {
     Metrics,
     Healthz,
     OpenApi,
+    /// tlog-tiles: `/checkpoint`.
+    TlogCheckpoint,
+    /// tlog-tiles: a hash tile.
+    HashTile,
+    /// tlog-tiles: an entry bundle.
+    EntryBundle,
+}
+
+/// Who may read a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Anyone, without a credential.
+    Open,
+    /// A holder whose role meets the need.
+    Role(Need),
+    /// As `[serve] tiles` says (`TileAccess`): anyone, auditors and admins, or nobody (404).
+    Tiles,
 }
 
 /// What answering a route costs the server.
@@ -40,6 +58,8 @@ pub(crate) enum Answer {
     Json(&'static str),
     /// Text of this content type.
     Text(&'static str),
+    /// Bytes (`application/octet-stream`).
+    Bytes,
 }
 
 /// One route.
@@ -47,12 +67,24 @@ pub(crate) enum Answer {
 pub(crate) struct Route {
     pub path: &'static str,
     pub endpoint: Endpoint,
-    /// The role needed, or `None` for routes open to anyone.
-    pub need: Option<Need>,
+    pub access: Access,
     pub cost: Cost,
     pub summary: &'static str,
     pub params: &'static [Param],
     pub answer: Answer,
+}
+
+impl Route {
+    /// The path as the router matches it. The document writes a tile's `N[.p/W]` as one
+    /// parameter, as OpenAPI does; it spans path segments, so the router takes it as a
+    /// catch-all.
+    pub(crate) fn router_path(&self) -> String {
+        let mut path = self.path.to_owned();
+        for p in self.params.iter().filter(|p| p.kind == Kind::Tile) {
+            path = path.replace(&format!("{{{}}}", p.name), &format!("{{*{}}}", p.name));
+        }
+        path
+    }
 }
 
 const fn path(name: &'static str, kind: Kind, description: &'static str) -> Param {
@@ -99,12 +131,28 @@ const TREE_SIZE: Kind = Kind::Integer {
     max: u64::MAX,
 };
 
+const TILE_LEVEL: Param = path(
+    "level",
+    Kind::Integer {
+        min: 0,
+        max: MAX_LEVEL as u64,
+    },
+    "L, the tile's level (its hashes are the tree's level-8·L hashes), without leading zeros; a level the tree does not reach is not found",
+)
+.example("0");
+const TILE: Param = path(
+    "tile",
+    Kind::Tile,
+    "N, the tile's index within its level, in groups of three digits, all but the last prefixed `x` (1234067 is `x001/x234/067`, literal slashes); then `.p/W` for a partial tile of W (1 to 255). Wider than the latest checkpoint's tree has there, or past its end: not found. Narrower: the prefix, as a smaller checkpoint published it",
+)
+.example("000");
+
 /// Every route the API serves.
 pub(crate) const ROUTES: &[Route] = &[
     Route {
         path: "/v1/checkpoint",
         endpoint: Endpoint::Checkpoint,
-        need: Some(Need::Auditor),
+        access: Access::Role(Need::Auditor),
         cost: Cost::Ledger,
         summary: "The latest signed checkpoint (C2SP tlog-checkpoint in a signed note)",
         params: &[],
@@ -113,7 +161,7 @@ pub(crate) const ROUTES: &[Route] = &[
     Route {
         path: "/v1/entries/{index}",
         endpoint: Endpoint::Entry,
-        need: Some(Need::Auditor),
+        access: Access::Role(Need::Auditor),
         cost: Cost::Ledger,
         summary: "An entry, its leaf bytes and a C2SP tlog-proof",
         params: &[path("index", ANY_U64, "the entry's index").example("1")],
@@ -122,7 +170,7 @@ pub(crate) const ROUTES: &[Route] = &[
     Route {
         path: "/v1/proof/consistency",
         endpoint: Endpoint::Consistency,
-        need: Some(Need::Auditor),
+        access: Access::Role(Need::Auditor),
         cost: Cost::Ledger,
         summary: "An RFC 9162 consistency proof between two tree sizes",
         params: &[
@@ -139,7 +187,7 @@ pub(crate) const ROUTES: &[Route] = &[
     Route {
         path: "/v1/identities/{id}/history",
         endpoint: Endpoint::History,
-        need: Some(Need::Responder),
+        access: Access::Role(Need::Responder),
         cost: Cost::Ledger,
         summary: "Every entry about an identity, with the back-link gap check",
         params: &[
@@ -151,7 +199,7 @@ pub(crate) const ROUTES: &[Route] = &[
     Route {
         path: "/v1/grants/{id}",
         endpoint: Endpoint::Grant,
-        need: Some(Need::Responder),
+        access: Access::Role(Need::Responder),
         cost: Cost::Ledger,
         summary: "A grant episode: who approved, why, when access ended",
         params: &[
@@ -164,7 +212,7 @@ pub(crate) const ROUTES: &[Route] = &[
     Route {
         path: "/v1/access",
         endpoint: Endpoint::Access,
-        need: Some(Need::Responder),
+        access: Access::Role(Need::Responder),
         cost: Cost::Ledger,
         summary: "Who had access to a resource at a time",
         params: &[
@@ -178,7 +226,7 @@ pub(crate) const ROUTES: &[Route] = &[
     Route {
         path: "/v1/reports/{name}",
         endpoint: Endpoint::Report,
-        need: Some(Need::Auditor),
+        access: Access::Role(Need::Auditor),
         cost: Cost::Ledger,
         summary: "A governance report (lead-time, approvals, rotation, drift or exceptions), a page at a time",
         params: &[
@@ -225,7 +273,7 @@ pub(crate) const ROUTES: &[Route] = &[
     Route {
         path: "/metrics",
         endpoint: Endpoint::Metrics,
-        need: Some(Need::Admin),
+        access: Access::Role(Need::Admin),
         cost: Cost::Light,
         summary: "Prometheus metrics",
         params: &[],
@@ -234,7 +282,7 @@ pub(crate) const ROUTES: &[Route] = &[
     Route {
         path: "/healthz",
         endpoint: Endpoint::Healthz,
-        need: None,
+        access: Access::Open,
         cost: Cost::Light,
         summary: "Liveness and tree size",
         params: &[],
@@ -243,11 +291,38 @@ pub(crate) const ROUTES: &[Route] = &[
     Route {
         path: "/openapi.json",
         endpoint: Endpoint::OpenApi,
-        need: None,
+        access: Access::Open,
         cost: Cost::Free,
         summary: "This document",
         params: &[],
         answer: Answer::Json("Object"),
+    },
+    Route {
+        path: "/checkpoint",
+        endpoint: Endpoint::TlogCheckpoint,
+        access: Access::Tiles,
+        cost: Cost::Ledger,
+        summary: "c2sp.org/tlog-tiles: the latest signed checkpoint",
+        params: &[],
+        answer: Answer::Text("text/plain; charset=utf-8"),
+    },
+    Route {
+        path: "/tile/{level}/{tile}",
+        endpoint: Endpoint::HashTile,
+        access: Access::Tiles,
+        cost: Cost::Ledger,
+        summary: "c2sp.org/tlog-tiles: a hash tile, 32-byte hashes (256 in a full tile)",
+        params: &[TILE_LEVEL, TILE],
+        answer: Answer::Bytes,
+    },
+    Route {
+        path: "/tile/entries/{tile}",
+        endpoint: Endpoint::EntryBundle,
+        access: Access::Tiles,
+        cost: Cost::Ledger,
+        summary: "c2sp.org/tlog-tiles: an entry bundle, each entry (a leaf's bytes) after its length as a big-endian u16",
+        params: &[TILE],
+        answer: Answer::Bytes,
     },
 ];
 

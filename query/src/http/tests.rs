@@ -247,6 +247,8 @@ fn instance(route: &str) -> String {
         .replace("{index}", "1")
         .replace("{id}", "alice")
         .replace("{name}", "drift")
+        .replace("{level}", "0")
+        .replace("{tile}", "000.p/1")
 }
 
 #[test]
