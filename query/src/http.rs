@@ -28,9 +28,10 @@ pub mod tls;
 
 pub use access::{Role, Token};
 pub use clients::ClientRule;
+pub use idledger_proto::tiles::{TilePathError, parse_tile_path};
 pub use limits::Limits;
 pub use openapi::openapi_document;
-pub use tiles::{TileAccess, TilePathError, parse_tile_path};
+pub use tiles::TileAccess;
 
 use crate::answers::{self, QueryError};
 use crate::projections::Projections;

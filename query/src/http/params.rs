@@ -219,10 +219,10 @@ fn value(p: &Param, raw: &str) -> Result<Value, Refusal> {
         }),
         // The handler takes the tile from the raw path; this refuses what is not one early,
         // with the parser's own words.
-        Kind::Tile => match super::tiles::parse_tile_suffix(raw) {
+        Kind::Tile => match idledger_proto::tiles::parse_tile_suffix(raw) {
             Ok(_) => Ok(Value::Text(raw.to_owned())),
             Err(e) => Err(Refusal {
-                status: e.status(),
+                status: super::tiles::path_error_status(&e),
                 message: format!("`{name}`: {e}"),
             }),
         },

@@ -5,8 +5,8 @@
 use super::access::Need;
 use super::limits::PAGE_MAX;
 use super::params::{In, Kind, Param};
-use super::tiles::MAX_LEVEL;
 use crate::reports::{MAX_MAX_AGE_DAYS, MIN_MAX_AGE_DAYS};
+use idledger_proto::tiles::MAX_LEVEL;
 
 /// Which handler answers a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
