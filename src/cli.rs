@@ -194,6 +194,10 @@ pub enum Command {
     },
     /// Serve the read-only HTTP API.
     Serve(ServeArgs),
+    /// A C2SP tlog-witness: cosign other logs' checkpoints once they prove consistent with the
+    /// last one cosigned (docs/WITNESS.md). Its key is in --key-dir.
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// Run the whole job on an embedded broker with a realistic workload, and show the answers.
     Demo {
         /// Keep the ledger here instead of a temporary directory.
@@ -311,4 +315,31 @@ fn tiles_access() -> impl clap::builder::TypedValueParser<Value = TileAccess> {
     use clap::builder::TypedValueParser as _;
     clap::builder::PossibleValuesParser::new(TileAccess::CHOICES)
         .try_map(|s| s.parse::<TileAccess>())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WitnessCommand {
+    /// Serve `POST /add-checkpoint` (c2sp.org/tlog-witness), creating the witness key in
+    /// --key-dir on first run.
+    Serve(WitnessServeArgs),
+    /// Print the witness's verifier key (c2sp.org/tlog-cosignature, type 0x04).
+    Vkey,
+}
+
+#[derive(Debug, Args)]
+pub struct WitnessServeArgs {
+    /// Where the latest cosigned size and root of each log are kept (one file per log).
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// Address to listen on (default 127.0.0.1:7380, loopback).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// A log to witness: its origin and a verifier key trusted for it (repeatable; an origin
+    /// may be given with several keys).
+    #[arg(long = "log", value_name = "ORIGIN=VKEY", required = true)]
+    pub logs: Vec<String>,
+    /// The witness's name (its cosignature key name), used when the key is created; default
+    /// `idledger-witness.local/<8 random hex digits>`.
+    #[arg(long)]
+    pub name: Option<String>,
 }

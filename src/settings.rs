@@ -6,6 +6,7 @@
 
 use crate::cli::{
     Cli, Command, DataArg, IngestArgs, LogFormat, OutputArgs, ServeArgs, TilesCommand,
+    WitnessCommand,
 };
 use crate::config::{Config, IngestSection};
 use crate::kafka_properties;
@@ -78,6 +79,24 @@ pub struct ServeSettings {
     pub tiles: TileAccess,
 }
 
+/// `idledger witness ...`, resolved: the key directory, and for `serve` what it follows.
+#[derive(Debug)]
+pub enum WitnessJob {
+    Serve(Box<WitnessSettings>),
+    Vkey { keys: PathBuf },
+}
+
+#[derive(Debug)]
+pub struct WitnessSettings {
+    pub keys: PathBuf,
+    /// The name for a key created now; a stored key keeps its own (and must match).
+    pub name: Option<String>,
+    pub state: PathBuf,
+    pub listen: String,
+    /// Each log's origin and a key trusted for it.
+    pub logs: Vec<(String, idledger_proto::VerifierKey)>,
+}
+
 /// A command, resolved.
 #[derive(Debug)]
 pub enum Job {
@@ -148,6 +167,7 @@ pub enum Job {
         out: Output,
     },
     Serve(Box<ServeSettings>),
+    Witness(WitnessJob),
     Demo {
         data: Option<PathBuf>,
         keys: Option<PathBuf>,
@@ -317,6 +337,7 @@ impl Resolver {
                 out: output(out),
             },
             Command::Serve(args) => Job::Serve(Box::new(self.serve(args)?)),
+            Command::Witness(command) => Job::Witness(self.witness(command)?),
             Command::Demo {
                 data,
                 events,
@@ -327,6 +348,27 @@ impl Resolver {
                 events,
                 partitions,
             },
+        })
+    }
+
+    /// The witness's job: its key directory, and for `serve` the logs it witnesses.
+    fn witness(&self, command: WitnessCommand) -> anyhow::Result<WitnessJob> {
+        Ok(match command {
+            WitnessCommand::Vkey => WitnessJob::Vkey { keys: self.keys()? },
+            WitnessCommand::Serve(args) => {
+                let logs = args
+                    .logs
+                    .iter()
+                    .map(|l| witness_log(l))
+                    .collect::<anyhow::Result<_>>()?;
+                WitnessJob::Serve(Box::new(WitnessSettings {
+                    keys: self.keys()?,
+                    name: args.name,
+                    state: args.state,
+                    listen: args.listen.unwrap_or_else(|| "127.0.0.1:7380".to_owned()),
+                    logs,
+                }))
+            }
         })
     }
 
@@ -453,6 +495,17 @@ fn output(out: OutputArgs) -> Output {
         proofs: out.proofs,
         now: out.now.unwrap_or_else(Timestamp::now),
     }
+}
+
+/// `ORIGIN=VKEY`: split at the first `=` (origins hold none; a key's base64 may end in some).
+fn witness_log(text: &str) -> anyhow::Result<(String, idledger_proto::VerifierKey)> {
+    let (origin, vkey) = text
+        .split_once('=')
+        .with_context(|| format!("--log {text}: expected ORIGIN=VKEY"))?;
+    idledger_proto::checkpoint::check_origin(origin).with_context(|| format!("--log {text}"))?;
+    let key = idledger_proto::VerifierKey::parse(vkey)
+        .with_context(|| format!("--log {text}: `{vkey}` is not a verifier key"))?;
+    Ok((origin.to_owned(), key))
 }
 
 /// `NAME` or `NAME:PARTITIONS` (one partition by default).

@@ -6,6 +6,7 @@ mod ledger;
 mod query;
 pub mod serve;
 mod verify;
+mod witness;
 
 use crate::settings::Job;
 
@@ -53,6 +54,7 @@ pub fn run(job: Job) -> anyhow::Result<()> {
             out,
         } => query::report(&data, name, group_by, max_age_days, &out),
         Job::Serve(settings) => serve::serve(*settings),
+        Job::Witness(job) => witness::run(job),
         Job::Demo {
             data,
             keys,
