@@ -46,6 +46,71 @@ fn ingest(dir: &Path, kafka: &TlsKafka, ca: &Path, extra: &[&str]) -> std::proce
         .expect("run ingest")
 }
 
+const KEY_PASSWORD: &str = "key-pw-Qv93Lm";
+
+/// `ingest` as `ingest` runs it, at debug level, with a secret property from a variable and
+/// /metrics on a free port, read once while it runs.
+fn ingest_watching_metrics(dir: &Path, kafka: &TlsKafka) -> (std::process::Output, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let ca = format!("ssl.ca.location={}", kafka.ca.display());
+    let child = idledger(&[
+        "ingest",
+        "--data",
+        path(dir),
+        "--brokers",
+        &kafka.bootstrap,
+        "--topic",
+        "identity",
+        "--group",
+        "tls-test",
+        "-X",
+        "security.protocol=SSL",
+        "-X",
+        &ca,
+        "--kafka-env",
+        "ssl.key.password=TEST_KEY_PASSWORD",
+        "--metrics-addr",
+        &addr,
+        "--until-caught-up",
+        "3000",
+        "--json",
+    ])
+    .env("IDLEDGER_LOG", "debug")
+    .env("TEST_KEY_PASSWORD", KEY_PASSWORD)
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn ingest");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        if let Some(text) = http_get(&addr, "/metrics") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "/metrics never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (child.wait_with_output().expect("wait"), metrics)
+}
+
+/// A plain HTTP/1.1 GET, or None if nothing answers yet.
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.starts_with("HTTP/1.1 200").then_some(out)
+}
+
 /// How many times each event id is in the ledger, and how many entries are quarantined.
 fn event_counts(dir: &Path) -> (BTreeMap<String, usize>, usize) {
     let ro = ReadOnlyLedger::open(dir).expect("open");
@@ -105,10 +170,21 @@ fn every_codec_over_tls_lands_exactly_once_and_verifies() {
     assert_eq!(ids, want);
     ok(&["verify", "--data", path(&dir)], None);
 
-    // More of each codec after a restart: only the new ones land, once.
+    // More of each codec after a restart: only the new ones land, once. This run also holds a
+    // key password from a variable (TLS with a client key would use it): neither its logs at
+    // debug level nor its /metrics print it.
     kafka.produce("identity", PER_CODEC * 2, &CODECS);
-    let run = ingest(&dir, &kafka, &kafka.ca, &[]);
+    let (run, metrics) = ingest_watching_metrics(&dir, &kafka);
     assert!(run.status.success(), "{}", stderr(&run));
+    assert!(
+        metrics.contains("idledger_events_appended_total"),
+        "{metrics}"
+    );
+    let everything = stdout(&run) + &stderr(&run) + &metrics;
+    assert!(
+        !everything.contains(KEY_PASSWORD),
+        "the password was printed"
+    );
     let (ids, _) = event_counts(&dir);
     assert_eq!(ids.len(), CODECS.len() * PER_CODEC * 2);
     assert!(ids.values().all(|n| *n == 1));
