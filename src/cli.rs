@@ -130,6 +130,15 @@ pub enum Command {
         /// The proof file (`-` for standard input).
         file: String,
     },
+    /// Check a cosigned checkpoint offline against a witness policy (docs/WITNESS.md): signed
+    /// by the policy's log key, and cosigned by witnesses that meet its quorum.
+    VerifyCheckpoint {
+        /// The policy file (log, witness, group and quorum lines).
+        #[arg(long)]
+        policy: std::path::PathBuf,
+        /// The checkpoint note with its cosignature lines (`-` for standard input).
+        checkpoint: String,
+    },
     /// Rotate the signing key: add a new key (checkpoints then carry both), or finish by
     /// retiring the old one.
     RotateKey {

@@ -130,6 +130,10 @@ pub enum Job {
         vkeys: Vec<String>,
         file: String,
     },
+    VerifyCheckpoint {
+        policy: PathBuf,
+        checkpoint: String,
+    },
     TilesExport {
         data: PathBuf,
         dir: PathBuf,
@@ -280,6 +284,9 @@ impl Resolver {
                 to,
             },
             Command::VerifyProof { vkey, file } => Job::VerifyProof { vkeys: vkey, file },
+            Command::VerifyCheckpoint { policy, checkpoint } => {
+                Job::VerifyCheckpoint { policy, checkpoint }
+            }
             Command::Tiles(TilesCommand::Export { data, dir }) => Job::TilesExport {
                 data: self.data(data)?,
                 dir,

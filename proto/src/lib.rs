@@ -1,11 +1,14 @@
 //! idledger's formats and verifiers: the identity event model and its validation, the canonical
-//! leaf encoding, RFC 6962 Merkle math, C2SP signed notes, checkpoints and tlog-proofs. No I/O,
-//! no RocksDB: an auditor's offline verifier needs this crate alone.
+//! leaf encoding, RFC 6962 Merkle math, C2SP signed notes, checkpoints and tlog-proofs, and
+//! witness cosignatures (cosignature/v1) checked against a witness policy. No I/O, no RocksDB:
+//! an auditor's offline verifier needs this crate alone.
 
 pub mod answer;
 pub mod bundle;
 pub mod characters;
 pub mod checkpoint;
+pub mod cosignature;
+pub mod cosigned;
 pub mod custody;
 pub mod decode;
 pub mod entry;
@@ -25,6 +28,7 @@ pub mod time;
 pub mod tree_size;
 pub mod view;
 mod wire;
+pub mod witness_policy;
 
 pub use checkpoint::Checkpoint;
 pub use decode::{ValidatedEvent, decode_event};

@@ -7,6 +7,7 @@ mod query;
 pub mod serve;
 mod verify;
 mod witness;
+mod witnessed;
 
 use crate::settings::Job;
 
@@ -30,6 +31,7 @@ pub fn run(job: Job) -> anyhow::Result<()> {
         Job::Prove { data, index } => ledger::prove(&data, index),
         Job::Consistency { data, from, to } => ledger::consistency(&data, from, to),
         Job::VerifyProof { vkeys, file } => ledger::verify_proof(&vkeys, &file),
+        Job::VerifyCheckpoint { policy, checkpoint } => witnessed::verify(&policy, &checkpoint),
         Job::TilesExport { data, dir } => ledger::tiles_export(&data, &dir),
         Job::RotateKey { ledger, finish } => ledger::rotate_key(&ledger.data, &ledger.keys, finish),
         Job::Ingest(settings) => ingest::ingest(*settings),
