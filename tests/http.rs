@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -138,20 +138,8 @@ impl Server {
 
 /// A GET on a new connection: status, headers, body, and the client's own address.
 fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String, String, SocketAddr) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let local = s.local_addr().expect("local address");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read");
+    let (raw, local) = common::http_get::http_get(addr, path, token).expect("GET");
+    let resp = String::from_utf8(raw).expect("a UTF-8 answer");
     let status = resp.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
     let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
     (status, head.to_owned(), body.to_owned(), local)

@@ -13,13 +13,14 @@ use idledger_proto::entry::Body;
 use idledger_proto::{Seq, TreeSize};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const CODECS: [&str; 4] = ["gzip", "snappy", "lz4", "zstd"];
 const PER_CODEC: usize = 300;
 
-/// `idledger ingest` from `kafka` over TLS, stopping once caught up, with `extra` arguments.
-fn ingest(dir: &Path, kafka: &TlsKafka, ca: &Path, extra: &[&str]) -> std::process::Output {
+/// `idledger ingest` from `kafka`'s topic `identity`, trusting `ca`, with `extra` arguments.
+fn ingest_command(dir: &Path, kafka: &TlsKafka, ca: &Path, extra: &[&str]) -> Command {
     let ca = format!("ssl.ca.location={}", ca.display());
     let mut args = vec![
         "ingest",
@@ -32,16 +33,25 @@ fn ingest(dir: &Path, kafka: &TlsKafka, ca: &Path, extra: &[&str]) -> std::proce
         "--group",
         "tls-test",
         "-X",
-        "security.protocol=SSL",
-        "-X",
         &ca,
+    ];
+    args.extend_from_slice(extra);
+    let mut command = idledger(&args);
+    command.stdin(std::process::Stdio::null());
+    command
+}
+
+/// `idledger ingest` over TLS, stopping once caught up, with `extra` arguments.
+fn ingest(dir: &Path, kafka: &TlsKafka, ca: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "-X",
+        "security.protocol=SSL",
         "--until-caught-up",
         "1500",
         "--json",
     ];
     args.extend_from_slice(extra);
-    idledger(&args)
-        .stdin(std::process::Stdio::null())
+    ingest_command(dir, kafka, ca, &args)
         .output()
         .expect("run ingest")
 }
@@ -56,59 +66,40 @@ fn ingest_watching_metrics(dir: &Path, kafka: &TlsKafka) -> (std::process::Outpu
         .expect("a free port")
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let ca = format!("ssl.ca.location={}", kafka.ca.display());
-    let child = idledger(&[
-        "ingest",
-        "--data",
-        path(dir),
-        "--brokers",
-        &kafka.bootstrap,
-        "--topic",
-        "identity",
-        "--group",
-        "tls-test",
-        "-X",
-        "security.protocol=SSL",
-        "-X",
-        &ca,
-        "--kafka-env",
-        "ssl.key.password=TEST_KEY_PASSWORD",
-        "--metrics-addr",
-        &addr,
-        "--until-caught-up",
-        "3000",
-        "--json",
-    ])
-    .env("IDLEDGER_LOG", "debug")
-    .env("TEST_KEY_PASSWORD", KEY_PASSWORD)
-    .stdin(std::process::Stdio::null())
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .expect("spawn ingest");
+    let mut command = ingest_command(
+        dir,
+        kafka,
+        &kafka.ca,
+        &[
+            "-X",
+            "security.protocol=SSL",
+            "--kafka-env",
+            "ssl.key.password=TEST_KEY_PASSWORD",
+            "--metrics-addr",
+            &addr,
+            "--until-caught-up",
+            "3000",
+            "--json",
+        ],
+    );
+    let child = command
+        .env("IDLEDGER_LOG", "debug")
+        .env("TEST_KEY_PASSWORD", KEY_PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn ingest");
     let deadline = Instant::now() + Duration::from_secs(30);
     let metrics = loop {
-        if let Some(text) = http_get(&addr, "/metrics") {
-            break text;
+        if let Ok((raw, _)) = common::http_get::http_get(addr.as_str(), "/metrics", None)
+            && raw.starts_with(b"HTTP/1.1 200")
+        {
+            break String::from_utf8_lossy(&raw).into_owned();
         }
         assert!(Instant::now() < deadline, "/metrics never answered");
         std::thread::sleep(Duration::from_millis(50));
     };
     (child.wait_with_output().expect("wait"), metrics)
-}
-
-/// A plain HTTP/1.1 GET, or None if nothing answers yet.
-fn http_get(addr: &str, path: &str) -> Option<String> {
-    use std::io::{Read as _, Write as _};
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.starts_with("HTTP/1.1 200").then_some(out)
 }
 
 /// How many times each event id is in the ledger, and how many entries are quarantined.
@@ -206,26 +197,9 @@ fn refused(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> String {
-    let ca_arg = format!("ssl.ca.location={}", ca.display());
-    let mut args = vec![
-        "ingest",
-        "--data",
-        path(dir),
-        "--brokers",
-        &kafka.bootstrap,
-        "--topic",
-        "identity",
-        "--group",
-        "tls-test",
-        "-X",
-        &ca_arg,
-    ];
-    args.extend_from_slice(extra);
     let started = Instant::now();
-    let mut command = idledger(&args);
-    command
-        .env("IDLEDGER_LOG", "debug")
-        .stdin(std::process::Stdio::null());
+    let mut command = ingest_command(dir, kafka, ca, extra);
+    command.env("IDLEDGER_LOG", "debug");
     for (k, v) in env {
         command.env(k, v);
     }

@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use std::io::{Read as _, Write as _};
 
 const NOW: &str = "2026-06-01T00:00:00Z";
 
@@ -224,17 +223,8 @@ impl Server {
     fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
         let addr = &self.addr;
 
-        let mut s = std::net::TcpStream::connect(addr).expect("connect");
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).expect("read");
+        let (raw, _) = common::http_get::http_get(addr.as_str(), path, token).expect("GET");
+        let resp = String::from_utf8(raw).expect("a UTF-8 answer");
         let status: u16 = resp[9..12].parse().expect("status");
         let body = resp
             .split_once("\r\n\r\n")

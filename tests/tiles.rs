@@ -9,8 +9,7 @@ mod common;
 
 use common::*;
 use signed_note::{Note, StandardVerifier, VerifierList};
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -252,19 +251,7 @@ impl Server {
 
     /// A GET on a new connection, as plain HTTP/1.1.
     fn get(&self, path: &str, token: Option<&str>) -> Reply {
-        let mut s = TcpStream::connect(self.addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).expect("read");
+        let (raw, _) = common::http_get::http_get(self.addr, path, token).expect("GET");
         let end = raw
             .windows(4)
             .position(|w| w == b"\r\n\r\n")

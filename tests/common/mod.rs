@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: running the binary, temporary ledgers, events.
 #![allow(dead_code)] // Each test file uses a different subset.
 
+pub mod http_get;
 pub mod tls_kafka;
 
 use std::path::{Path, PathBuf};
