@@ -7,12 +7,9 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use common::witness_server::Witness;
 use common::*;
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::Duration;
 
 const ORIGIN: &str = "test.example/ledger";
 const NAME: &str = "witness.test/w1";
@@ -56,89 +53,6 @@ fn request(dir: &Path, old: u64) -> (String, String) {
         )
     };
     (format!("old {old}\n{proof}\n{note}"), note)
-}
-
-struct Witness {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Witness {
-    fn start(keys: &Path, state: &Path, logs: &[String]) -> Witness {
-        let mut args = vec![
-            "witness".to_owned(),
-            "serve".to_owned(),
-            "--key-dir".to_owned(),
-            path(keys).to_owned(),
-            "--state".to_owned(),
-            path(state).to_owned(),
-            "--listen".to_owned(),
-            "127.0.0.1:0".to_owned(),
-            "--name".to_owned(),
-            NAME.to_owned(),
-        ];
-        for l in logs {
-            args.extend(["--log".to_owned(), l.clone()]);
-        }
-        let mut child = idledger(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("witness");
-        let addr = first_line_after(&mut child, "listening on http://")
-            .parse()
-            .expect("an address");
-        Witness { child, addr }
-    }
-
-    fn post(&self, body: &[u8]) -> Reply {
-        let mut s = TcpStream::connect(self.addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        write!(s, "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).expect("send");
-        s.write_all(body).expect("send body");
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).expect("read");
-        let end = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a complete answer");
-        let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-        let status = head
-            .get(9..12)
-            .and_then(|s| s.parse().ok())
-            .expect("a status line");
-        let content_type = head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-            .map(|(_, v)| v.trim().to_owned());
-        Reply {
-            status,
-            content_type,
-            body: String::from_utf8_lossy(&raw[end + 4..]).into_owned(),
-        }
-    }
-
-    /// SIGKILL, and wait for the process to be gone.
-    fn kill(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("wait");
-    }
-}
-
-impl Drop for Witness {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    content_type: Option<String>,
-    body: String,
 }
 
 /// Verifies a cosignature line as c2sp.org/tlog-cosignature says, written here from the spec:
@@ -219,6 +133,7 @@ impl Setup {
         Witness::start(
             &self.keys,
             &self.state,
+            NAME,
             &[format!("{ORIGIN}={}", self.log_vkey)],
         )
     }

@@ -7,70 +7,23 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use common::witness_server::Witness;
 use common::*;
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::Duration;
 
 const ORIGIN: &str = "test.example/ledger";
 
-/// A running witness, killed when dropped.
-struct Witness {
-    child: Child,
-    addr: SocketAddr,
+/// A witness in `dir` named `name`, witnessing the test's log under `log_vkey`.
+fn start_witness(dir: &Path, name: &str, log_vkey: &str) -> Witness {
+    let log = format!("{ORIGIN}={log_vkey}");
+    Witness::start(&dir.join("keys"), &dir.join("state"), name, &[log])
 }
 
-impl Witness {
-    fn start(dir: &Path, name: &str, log_vkey: &str) -> Witness {
-        let (keys, state) = (dir.join("keys"), dir.join("state"));
-        let log = format!("{ORIGIN}={log_vkey}");
-        let args = [
-            "witness",
-            "serve",
-            "--key-dir",
-            path(&keys),
-            "--state",
-            path(&state),
-            "--listen",
-            "127.0.0.1:0",
-            "--name",
-            name,
-            "--log",
-            &log,
-        ];
-        let mut child = idledger(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("witness");
-        let addr = first_line_after(&mut child, "listening on http://")
-            .parse()
-            .expect("an address");
-        Witness { child, addr }
-    }
-
-    /// Sends an add-checkpoint request from size 0 and returns the cosignature line.
-    fn cosign(&self, note: &str) -> String {
-        let body = format!("old 0\n\n{note}");
-        let mut s = TcpStream::connect(self.addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        write!(s, "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).expect("send");
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).expect("read");
-        let (head, line) = raw.split_once("\r\n\r\n").expect("a complete answer");
-        assert!(head.starts_with("HTTP/1.1 200"), "{raw}");
-        line.trim_end_matches('\n').to_owned()
-    }
-}
-
-impl Drop for Witness {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Sends `witness` an add-checkpoint request from size 0 and returns its cosignature line.
+fn cosign(witness: &Witness, note: &str) -> String {
+    let reply = witness.post(format!("old 0\n\n{note}").as_bytes());
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.body.trim_end_matches('\n').to_owned()
 }
 
 fn witness_vkey(dir: &Path) -> String {
@@ -109,9 +62,9 @@ fn a_checkpoint_cosigned_by_two_witnesses_meets_a_two_of_two_policy_and_not_with
     let note = ok(&["checkpoint", "--data", path(&data)], None);
 
     let (d1, d2) = (tmp.path().join("w1"), tmp.path().join("w2"));
-    let w1 = Witness::start(&d1, "witness.test/w1", &log_vkey);
-    let w2 = Witness::start(&d2, "witness.test/w2", &log_vkey);
-    let (line1, line2) = (w1.cosign(&note), w2.cosign(&note));
+    let w1 = start_witness(&d1, "witness.test/w1", &log_vkey);
+    let w2 = start_witness(&d2, "witness.test/w2", &log_vkey);
+    let (line1, line2) = (cosign(&w1, &note), cosign(&w2, &note));
     let policy = format!(
         "# two witnesses, both required\nlog {log_vkey}\nwitness alpha {}\nwitness beta {}\ngroup both all alpha beta\nquorum both\n",
         witness_vkey(&d1),

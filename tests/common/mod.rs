@@ -3,6 +3,7 @@
 
 pub mod http_get;
 pub mod tls_kafka;
+pub mod witness_server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

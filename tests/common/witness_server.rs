@@ -1,0 +1,102 @@
+//! An `idledger witness serve` process for tests, on a free port of 127.0.0.1, killed when
+//! dropped, and its `POST /add-checkpoint` over a new connection.
+
+use super::{first_line_after, idledger, path};
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+/// A running witness.
+pub struct Witness {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+/// A witness's answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: String,
+}
+
+impl Witness {
+    /// Starts a witness named `name` with its key in `keys` and its state in `state`,
+    /// witnessing each `ORIGIN=VKEY` of `logs`.
+    pub fn start(keys: &Path, state: &Path, name: &str, logs: &[String]) -> Witness {
+        let mut args = vec![
+            "witness".to_owned(),
+            "serve".to_owned(),
+            "--key-dir".to_owned(),
+            path(keys).to_owned(),
+            "--state".to_owned(),
+            path(state).to_owned(),
+            "--listen".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--name".to_owned(),
+            name.to_owned(),
+        ];
+        for l in logs {
+            args.extend(["--log".to_owned(), l.clone()]);
+        }
+        let mut child = idledger(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("witness");
+        let addr = first_line_after(&mut child, "listening on http://")
+            .parse()
+            .expect("an address");
+        Witness { child, addr }
+    }
+
+    /// `POST /add-checkpoint` with `body`.
+    pub fn post(&self, body: &[u8]) -> Reply {
+        let mut s = TcpStream::connect(self.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        write!(
+            s,
+            "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .expect("send");
+        s.write_all(body).expect("send body");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).expect("read");
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete answer");
+        let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+        let status = head
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        let content_type = head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.trim().to_owned());
+        Reply {
+            status,
+            content_type,
+            body: String::from_utf8_lossy(&raw[end + 4..]).into_owned(),
+        }
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
