@@ -278,6 +278,14 @@ pub struct IngestArgs {
     pub workers: Option<usize>,
     #[arg(long)]
     pub dead_letter_topic: Option<String>,
+    /// The input format of a topic, `TOPIC=FORMAT`, or of every topic not named, `FORMAT`
+    /// (repeat; docs/FORMATS.md): native, ocsf, cloudevents, secevent, cloudtrail, okta, entra,
+    /// github, vault, auto.
+    #[arg(long = "format", value_name = "[TOPIC=]FORMAT")]
+    pub formats: Vec<String>,
+    /// Keep each mapped record's original bytes in its entry (secrets redacted, then hash only).
+    #[arg(long)]
+    pub keep_original: bool,
     /// Serve Prometheus metrics here (e.g. 127.0.0.1:9464).
     #[arg(long)]
     pub metrics_addr: Option<String>,

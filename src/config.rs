@@ -51,6 +51,11 @@ pub struct IngestSection {
     pub oauth_token_file: Option<PathBuf>,
     /// OAUTHBEARER tokens printed by this shell command (`--oauth-token-command`).
     pub oauth_token_command: Option<String>,
+    /// The input format of topics not listed in `[ingest.formats]` (docs/FORMATS.md).
+    pub format: Option<String>,
+    /// Per topic: its format, whether to keep originals, CloudEvents routes, a JWKS file.
+    #[serde(default)]
+    pub formats: BTreeMap<String, crate::input_formats::TopicFormatSection>,
 }
 
 /// `[ingest.kafka]`: printed with `Debug`, secret properties show as `***`.

@@ -461,6 +461,12 @@ impl Resolver {
             .dead_letter_topic
             .or_else(|| section.dead_letter_topic.clone());
         config.stop_when_caught_up = args.until_caught_up.map(Duration::from_millis);
+        config.formats = crate::input_formats::resolve(
+            &args.formats,
+            args.keep_original,
+            section.format.as_deref(),
+            &section.formats,
+        )?;
         let from_flags = oauth_token_source(
             args.oauth_token_file,
             args.oauth_token_command,

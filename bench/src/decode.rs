@@ -37,7 +37,7 @@ pub fn decode() -> anyhow::Result<Row> {
                 Timestamp(0),
                 &Origin::Ledger,
                 &BackLinks::default(),
-                v.encoded(),
+                &v,
             );
             sink += leaf.len();
         }

@@ -5,6 +5,7 @@
 mod append;
 mod decode;
 mod events;
+mod formats;
 mod ingest;
 mod reads;
 mod rows;
@@ -23,7 +24,7 @@ struct Args {
     /// Smaller sizes, for a quick look.
     #[arg(long)]
     quick: bool,
-    /// Only these benchmarks (decode, append, verify, proof, replay, history, ingest).
+    /// Only these benchmarks (decode, formats, append, verify, proof, replay, history, ingest).
     #[arg(long = "only", value_delimiter = ',')]
     only: Vec<String>,
     /// Ledger size for append, verify, proof, replay and history (default 10M; 200k quick).
@@ -34,8 +35,8 @@ struct Args {
     ingest_events: Option<usize>,
 }
 
-const NAMES: [&str; 7] = [
-    "decode", "append", "verify", "proof", "replay", "history", "ingest",
+const NAMES: [&str; 8] = [
+    "decode", "formats", "append", "verify", "proof", "replay", "history", "ingest",
 ];
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +49,9 @@ fn main() -> anyhow::Result<()> {
     let mut rows: Vec<Row> = Vec::new();
     if want("decode") {
         rows.push(decode::decode()?);
+    }
+    if want("formats") {
+        rows.extend(formats::formats()?);
     }
     let on_ledger = ["append", "verify", "proof", "replay", "history"];
     if on_ledger.iter().any(|n| want(n)) {

@@ -117,6 +117,7 @@ fn written_leaf(payload: &[u8], key: &[u8]) -> Vec<u8> {
         Ok(v) => Body::Event(Box::new(EventEntry {
             links: BackLinks::default(),
             event: v.into_event(),
+            record: None,
         })),
         Err(r) => Body::Quarantined(Box::new(r)),
     };

@@ -1,9 +1,11 @@
 //! Ingest settings: brokers, topics, group, librdkafka pass-through properties, batching and
-//! queue bounds.
+//! queue bounds, and each topic's input format.
 
 use crate::oauth::TokenSource;
 use crate::secrets::printable_value;
+use idledger_proto::formats::{FormatSettings, InputFormat};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Printed with `Debug`, secret properties show as `***` (`secrets::is_secret_property`).
@@ -33,6 +35,41 @@ pub struct IngestConfig {
     pub stop_when_caught_up: Option<Duration>,
     /// Where OAUTHBEARER tokens come from (`sasl.mechanism=OAUTHBEARER`).
     pub oauth_token: Option<TokenSource>,
+    /// The input format of each topic (docs/FORMATS.md); `native` unless set.
+    pub formats: TopicFormats,
+}
+
+/// How one topic's messages are read.
+#[derive(Clone, Debug)]
+pub struct TopicFormat {
+    pub format: InputFormat,
+    pub settings: Arc<FormatSettings>,
+}
+
+impl Default for TopicFormat {
+    fn default() -> TopicFormat {
+        TopicFormat {
+            format: InputFormat::Native,
+            settings: Arc::new(FormatSettings::default()),
+        }
+    }
+}
+
+/// The input format of every topic: one per topic named, a default for the rest.
+#[derive(Clone, Debug, Default)]
+pub struct TopicFormats {
+    pub default: TopicFormat,
+    pub topics: Vec<(String, TopicFormat)>,
+}
+
+impl TopicFormats {
+    /// How `topic`'s messages are read.
+    pub fn of(&self, topic: &str) -> &TopicFormat {
+        self.topics
+            .iter()
+            .find(|(t, _)| t == topic)
+            .map_or(&self.default, |(_, f)| f)
+    }
 }
 
 /// Decode threads by default: half the cores (at least one, at most four). Decoding costs a
@@ -63,6 +100,7 @@ impl IngestConfig {
             dead_letter_topic: None,
             stop_when_caught_up: None,
             oauth_token: None,
+            formats: TopicFormats::default(),
         }
     }
 }
@@ -87,6 +125,7 @@ impl fmt::Debug for IngestConfig {
             .field("dead_letter_topic", &self.dead_letter_topic)
             .field("stop_when_caught_up", &self.stop_when_caught_up)
             .field("oauth_token", &self.oauth_token)
+            .field("formats", &self.formats)
             .finish()
     }
 }

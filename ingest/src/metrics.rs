@@ -20,6 +20,8 @@ pub struct Metrics {
     pub skipped_below_position: AtomicU64,
     /// Offsets recorded as unavailable: gone from the broker before ingest read them.
     pub offsets_unavailable: AtomicU64,
+    /// Records well-formed but outside idledger's scope, counted in system records.
+    pub out_of_scope: AtomicU64,
     pub broker_errors: AtomicU64,
     pub dead_lettered: AtomicU64,
     /// Kafka message keys kept only as their hash: they carried secret material.
@@ -128,7 +130,7 @@ impl Metrics {
     }
 
     /// The plain counters, in the order `/metrics` gives them: name, help and the figure.
-    fn counters(&self) -> [(&'static str, &'static str, &AtomicU64); 9] {
+    fn counters(&self) -> [(&'static str, &'static str, &AtomicU64); 10] {
         [
             (
                 "idledger_events_appended_total",
@@ -159,6 +161,11 @@ impl Metrics {
                 "idledger_offsets_unavailable_total",
                 "Offsets the broker no longer held when ingest came to them, recorded in the ledger.",
                 &self.offsets_unavailable,
+            ),
+            (
+                "idledger_out_of_scope_total",
+                "Source-format records outside idledger's scope, counted in the ledger's system records.",
+                &self.out_of_scope,
             ),
             (
                 "idledger_broker_errors_total",

@@ -150,7 +150,7 @@ impl KeySchedule {
                 self.active.remove(at);
                 Ok(Some(KeyChange::Retired(key)))
             }
-            SystemRecord::OffsetsUnavailable { .. } => Ok(None),
+            SystemRecord::OffsetsUnavailable { .. } | SystemRecord::OutOfScope { .. } => Ok(None),
         }
     }
 

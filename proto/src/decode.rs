@@ -3,7 +3,7 @@
 //! kept is `secret`'s rule; the JSON shapes read are in `wire`).
 
 use crate::characters::{self, Chars};
-use crate::event::{Decision, Event, EventType, Family};
+use crate::event::{Decision, Event, EventType, Family, MembershipKind, Outcome};
 use crate::hash::{Hash, sha256};
 use crate::rejection::{KeptPayload, MAX_KEPT_RAW_BYTES, RejectReason, Rejection, quote};
 use crate::secret::{self, Finding};
@@ -43,6 +43,9 @@ pub const MAX_ATTRIBUTE_KEY_CHARS: usize = 128;
 pub struct ValidatedEvent {
     encoded: Vec<u8>,
     ids: IndexedIds,
+    /// The encoded `Some(SourceRecord)` of an event mapped from a source format; empty for a
+    /// native one. It follows the event in the leaf and is not part of what deduplicates it.
+    record: Vec<u8>,
 }
 
 /// A string's place inside `ValidatedEvent::encoded`.
@@ -91,7 +94,11 @@ impl ValidatedEvent {
             })
         })();
         match located {
-            Some(ids) => ValidatedEvent { encoded, ids },
+            Some(ids) => ValidatedEvent {
+                encoded,
+                ids,
+                record: Vec::new(),
+            },
             // The field-by-field encoder no longer matches the event's layout: locate the ids
             // by decoding instead (slower, always right), and let debug builds say so.
             None => {
@@ -119,7 +126,11 @@ impl ValidatedEvent {
             credential: view.credential.as_ref().map(|c| span(c.id)),
             resource: view.resource.map(span),
         };
-        ValidatedEvent { encoded, ids }
+        ValidatedEvent {
+            encoded,
+            ids,
+            record: Vec::new(),
+        }
     }
     fn text(&self, span: Span) -> &str {
         let bytes = &self.encoded[span.start as usize..(span.start + span.len) as usize];
@@ -157,6 +168,16 @@ impl ValidatedEvent {
     /// The event's canonical encoding: the bytes it has inside a leaf.
     pub fn encoded(&self) -> &[u8] {
         &self.encoded
+    }
+    /// The event with the source record it was mapped from.
+    pub fn with_record(mut self, record: &crate::source_record::SourceRecord) -> ValidatedEvent {
+        self.record = crate::entry::encode_source_record(record);
+        self
+    }
+    /// The encoded source record (`Some`) that follows the event in its leaf, or nothing for a
+    /// native event (whose leaf holds `None` there).
+    pub fn encoded_record(&self) -> &[u8] {
+        &self.record
     }
     /// The canonical encoding, kept without copying.
     pub fn into_encoded(self) -> Vec<u8> {
@@ -240,7 +261,7 @@ pub fn decode_event(raw: &[u8]) -> Result<ValidatedEvent, Rejection> {
 /// (`secret::secret_in_input`) allows: where it finds secret material the reason becomes
 /// `secret_material` there; where it cannot read the bytes the reason stands. Either way only
 /// the length and SHA-256 are kept.
-fn quarantine(raw: &[u8], reason: RejectReason) -> Rejection {
+pub(crate) fn quarantine(raw: &[u8], reason: RejectReason) -> Rejection {
     match secret::secret_in_input(raw, MAX_KEPT_RAW_BYTES) {
         None => Rejection {
             reason,
@@ -372,6 +393,17 @@ fn fingerprint(value: &str) -> Result<[u8; 32], RejectReason> {
     Ok(out)
 }
 
+/// Validates a wire event built by a source format's mapper, by the native rules. A mapper
+/// copies no member it does not know, so no failure needs the record redacted here; a secret
+/// found is a reason like any other (the caller keeps the record by the rule for kept bytes).
+pub(crate) fn validate_wire(w: &WireEvent<'_>) -> Result<ValidatedEvent, RejectReason> {
+    match validate(w) {
+        Ok(event) => Ok(ValidatedEvent::encode(&event)),
+        Err(Failure::Reason(r) | Failure::RedactedReason(r)) => Err(r),
+        Err(Failure::Secret(location)) => Err(RejectReason::SecretMaterial { location }),
+    }
+}
+
 /// Validates a decoded wire event into a view borrowing its strings (from the input, or from the
 /// wire event where JSON escapes had to be decoded): no string is copied before the event is
 /// encoded.
@@ -423,6 +455,14 @@ fn validate<'w>(w: &'w WireEvent<'_>) -> Result<EventView<'w>, Failure> {
         credential,
         owner: text("owner", &w.owner, MAX_ID_CHARS, Chars::Identifier)?,
         attributes,
+        outcome: enumerated("outcome", &w.outcome, Outcome::parse, Outcome::NAMES)?
+            .unwrap_or(Outcome::Succeeded),
+        membership: enumerated(
+            "membership",
+            &w.membership,
+            MembershipKind::parse,
+            MembershipKind::NAMES,
+        )?,
     };
     check_required_for_type(&event)?;
     Ok(event)
@@ -532,6 +572,12 @@ fn check_required_for_type(e: &EventView<'_>) -> Result<(), RejectReason> {
             }
         }
     }
+    if e.membership.is_some() && e.kind.family() != Family::Access {
+        return Err(RejectReason::InvalidValue {
+            field: "membership".into(),
+            message: format!("only access events are membership, not `{}`", e.kind),
+        });
+    }
     if e.decision.is_some() && e.kind != EventType::AccessReviewed {
         return Err(RejectReason::InvalidValue {
             field: "decision".into(),
@@ -596,10 +642,12 @@ mod tests {
                 credential: credential.map(|id| Credential {
                     id,
                     kind: CredentialKind::Certificate,
-                    fingerprint: [7; 32],
+                    fingerprint: Some([7; 32]),
                 }),
                 owner,
                 attributes: attributes.into_iter().collect(),
+                outcome: crate::event::Outcome::Failed,
+                membership: Some(crate::event::MembershipKind::Role),
             };
             let (bytes, at) = crate::entry::encode_event_locating_ids(&EventView::of(&event));
             prop_assert_eq!(&bytes, &crate::entry::encode_event(&event));

@@ -3,14 +3,17 @@
 
 use crate::event::Event;
 use crate::hash::{Hash, leaf_hash};
+use crate::leaf_version::LeafVersion;
 use crate::rejection::Rejection;
+use crate::source_record::SourceRecord;
 use crate::time::Timestamp;
 use crate::tree_size::Seq;
 use bincode::{Decode, Encode};
 use serde::Serialize;
 
-/// The leaf format version this code writes and the only one it reads.
-pub const FORMAT_VERSION: u8 = 1;
+/// The leaf format version this code writes. It reads this one and every earlier one
+/// (`leaf_version`).
+pub const FORMAT_VERSION: u8 = 2;
 /// Largest leaf the decoder accepts (a 64 KiB payload plus its framing fits with room to spare).
 pub const MAX_LEAF_BYTES: usize = 1024 * 1024;
 /// Longest Kafka message key kept in provenance; longer keys are cut (the cut is flagged).
@@ -184,10 +187,14 @@ pub struct BackLinks {
     pub prev_credential: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
+/// An event and its back-links, and (from leaf version 2) the record it was mapped from, when it
+/// came in a source format (decoded by `leaf_version`).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Serialize)]
 pub struct EventEntry {
     pub links: BackLinks,
     pub event: Event,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<SourceRecord>,
 }
 
 /// Records the ledger writes about itself.
@@ -214,10 +221,21 @@ pub enum SystemRecord {
         first: i64,
         end: i64,
     },
+    /// Records of a batch that were well-formed but outside idledger's scope (docs/FORMATS.md):
+    /// `offsets` are the messages of this partition in which every record was (ranges
+    /// `first..end`, end exclusive; no entry holds them), `counts` how many records of each
+    /// `format:kind` the batch held, those inside messages that also held events included.
+    OutOfScope {
+        topic: String,
+        partition: i32,
+        offsets: Vec<(i64, i64)>,
+        counts: Vec<(String, u64)>,
+    },
 }
 
 /// What an entry records.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
+#[bincode(decode_context = "LeafVersion")]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Body {
     Event(Box<EventEntry>),
@@ -227,6 +245,7 @@ pub enum Body {
 
 /// One ledger entry. Field order is the encoding order.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
+#[bincode(decode_context = "LeafVersion")]
 pub struct Entry {
     pub version: u8,
     pub seq: u64,
@@ -246,7 +265,7 @@ fn serialize_hash<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::
 pub enum LeafError {
     #[error("leaf is {found} bytes; the limit is {limit}")]
     TooLarge { found: usize, limit: usize },
-    #[error("leaf format version {found}; this build reads version {expected}")]
+    #[error("leaf format version {found}; this build reads versions 1 to {expected}")]
     UnknownVersion { found: u8, expected: u8 },
     #[error("leaf does not decode: {0}")]
     Malformed(String),
@@ -288,8 +307,9 @@ fn check_entry_attributes(entry: &Entry) -> Result<(), LeafError> {
     check_attribute_order(event.attributes.iter().map(|(k, _)| k.as_str()))
 }
 
-/// What every leaf decoder checks before decoding: the size limit and the format version.
-pub(crate) fn check_preamble(leaf: &[u8]) -> Result<(), LeafError> {
+/// What every leaf decoder checks before decoding: the size limit and the format version, which
+/// it returns.
+pub(crate) fn check_preamble(leaf: &[u8]) -> Result<LeafVersion, LeafError> {
     if leaf.len() > MAX_LEAF_BYTES {
         return Err(LeafError::TooLarge {
             found: leaf.len(),
@@ -297,7 +317,7 @@ pub(crate) fn check_preamble(leaf: &[u8]) -> Result<(), LeafError> {
         });
     }
     match leaf.first() {
-        Some(&FORMAT_VERSION) => Ok(()),
+        Some(&v) if (1..=FORMAT_VERSION).contains(&v) => Ok(LeafVersion(v)),
         Some(&v) => Err(LeafError::UnknownVersion {
             found: v,
             expected: FORMAT_VERSION,
@@ -326,9 +346,10 @@ impl Entry {
     /// Decodes leaf bytes strictly: right version, nothing left over, every value well-formed,
     /// event attributes sorted by key with no key twice.
     pub fn decode(leaf: &[u8]) -> Result<Entry, LeafError> {
-        check_preamble(leaf)?;
-        let (entry, used): (Entry, usize) = bincode::decode_from_slice(leaf, config())
-            .map_err(|e| LeafError::Malformed(e.to_string()))?;
+        let version = check_preamble(leaf)?;
+        let (entry, used): (Entry, usize) =
+            bincode::decode_from_slice_with_context(leaf, config(), version)
+                .map_err(|e| LeafError::Malformed(e.to_string()))?;
         if used != leaf.len() {
             return Err(LeafError::TrailingBytes(leaf.len() - used));
         }
@@ -339,8 +360,8 @@ impl Entry {
     /// Reads only the fixed-position header: version, seq and previous leaf hash.
     pub fn decode_header(leaf: &[u8]) -> Result<(Seq, Hash), LeafError> {
         match leaf.first() {
-            Some(&FORMAT_VERSION) if leaf.len() >= 41 => {}
-            Some(&v) if v != FORMAT_VERSION => {
+            Some(&v) if (1..=FORMAT_VERSION).contains(&v) && leaf.len() >= 41 => {}
+            Some(&v) if !(1..=FORMAT_VERSION).contains(&v) => {
                 return Err(LeafError::UnknownVersion {
                     found: v,
                     expected: FORMAT_VERSION,
@@ -419,6 +440,8 @@ pub(crate) fn encode_event_locating_ids(e: &crate::view::EventView<'_>) -> (Vec<
     let credential = put(&mut out, &e.credential) + SOME_STR;
     put(&mut out, &e.owner);
     put(&mut out, &e.attributes);
+    put(&mut out, &e.outcome);
+    put(&mut out, &e.membership);
     let offsets = IdOffsets {
         source,
         id,
@@ -442,10 +465,11 @@ pub fn encode_event_leaf_into(
     received_at: Timestamp,
     origin: &Origin,
     links: &BackLinks,
-    event_bytes: &[u8],
+    event: &crate::decode::ValidatedEvent,
 ) {
+    let (event_bytes, record_bytes) = (event.encoded(), event.encoded_record());
     out.clear();
-    out.reserve(128 + event_bytes.len());
+    out.reserve(128 + event_bytes.len() + record_bytes.len());
     out.push(FORMAT_VERSION);
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(&prev_leaf_hash.0);
@@ -458,6 +482,21 @@ pub fn encode_event_leaf_into(
     })()
     .expect("encoding to a Vec cannot fail");
     out.extend_from_slice(event_bytes);
+    if record_bytes.is_empty() {
+        // `None`: the event came in native JSON.
+        out.push(0);
+    } else {
+        out.extend_from_slice(record_bytes);
+    }
+}
+
+/// The canonical encoding of an event entry's source record (`Some`), as it follows the event in
+/// the leaf.
+pub fn encode_source_record(record: &SourceRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    bincode::encode_into_std_write(Some(record), &mut out, config())
+        .expect("encoding to a Vec cannot fail and records stay under the size limit");
+    out
 }
 
 /// The RFC 6962 leaf hash of an entry's bytes.

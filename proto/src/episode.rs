@@ -157,6 +157,10 @@ impl Episode {
     /// One event of the grant, in index order.
     fn record(&mut self, index: u64, e: &EventView<'_>) {
         self.entries.push(index);
+        if !e.outcome.is_success() {
+            // In the grant's history, but a failed operation changed nothing.
+            return;
+        }
         self.subject.get_or_insert_with(|| e.subject());
         if self.resource.is_none() {
             self.resource = e.resource.map(str::to_owned);

@@ -28,6 +28,8 @@ pub enum EventType {
     CredentialRotated,
     CredentialRevoked,
     CredentialExpired,
+    IdentityAuthenticated,
+    CredentialUsed,
 }
 
 /// The three families of event types; each has its own required fields.
@@ -39,7 +41,7 @@ pub enum Family {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 17] = [
+    pub const ALL: [EventType; 19] = [
         EventType::IdentityCreated,
         EventType::IdentityUpdated,
         EventType::IdentityOwnerChanged,
@@ -57,6 +59,8 @@ impl EventType {
         EventType::CredentialRotated,
         EventType::CredentialRevoked,
         EventType::CredentialExpired,
+        EventType::IdentityAuthenticated,
+        EventType::CredentialUsed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +82,8 @@ impl EventType {
             EventType::CredentialRotated => "credential.rotated",
             EventType::CredentialRevoked => "credential.revoked",
             EventType::CredentialExpired => "credential.expired",
+            EventType::IdentityAuthenticated => "identity.authenticated",
+            EventType::CredentialUsed => "credential.used",
         }
     }
 
@@ -92,7 +98,8 @@ impl EventType {
             | EventType::IdentityOwnerChanged
             | EventType::IdentityDisabled
             | EventType::IdentityEnabled
-            | EventType::IdentityDeleted => Family::Identity,
+            | EventType::IdentityDeleted
+            | EventType::IdentityAuthenticated => Family::Identity,
             EventType::AccessRequested
             | EventType::AccessApproved
             | EventType::AccessDenied
@@ -103,8 +110,18 @@ impl EventType {
             EventType::CredentialIssued
             | EventType::CredentialRotated
             | EventType::CredentialRevoked
-            | EventType::CredentialExpired => Family::Credential,
+            | EventType::CredentialExpired
+            | EventType::CredentialUsed => Family::Credential,
         }
+    }
+
+    /// Use events: an identity authenticating, a credential presented. They are evidence of use
+    /// and change no lifecycle state (docs/EVENTS.md).
+    pub fn is_use(self) -> bool {
+        matches!(
+            self,
+            EventType::IdentityAuthenticated | EventType::CredentialUsed
+        )
     }
 
     /// Expiries may come from a system with no acting principal.
@@ -176,7 +193,19 @@ string_enum!(
         Certificate => "certificate",
         Token => "token",
         SshKey => "ssh_key",
+        Password => "password",
+        MfaFactor => "mfa_factor",
     }
+);
+string_enum!(
+    /// Whether the source reports the operation as done. A failed operation is kept as evidence
+    /// and changes no projection.
+    Outcome { Succeeded => "succeeded", Failed => "failed" }
+);
+string_enum!(
+    /// What an access grant is membership in, when it is one: the grant's `resource` names the
+    /// group, directory role or team.
+    MembershipKind { Group => "group", Role => "role", Team => "team" }
 );
 
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
@@ -208,17 +237,26 @@ pub struct Policy {
     pub hash: Option<String>,
 }
 
-/// A credential is recorded by id, kind and the SHA-256 fingerprint of its value, never the value.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
+/// A credential is recorded by id, kind and, when the source gives one, the SHA-256 fingerprint
+/// of its value, never the value. Passwords, MFA factors and certificates known by serial or
+/// thumbprint have none (leaf version 2; in version 1 every credential had one). Decoded by
+/// `leaf_version`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Serialize)]
 pub struct Credential {
     pub id: String,
     pub kind: CredentialKind,
-    #[serde(serialize_with = "serialize_fingerprint")]
-    pub fingerprint: [u8; 32],
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_fingerprint"
+    )]
+    pub fingerprint: Option<[u8; 32]>,
 }
 
-fn serialize_fingerprint<S: Serializer>(f: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("sha256:{}", Hash(*f).to_hex()))
+fn serialize_fingerprint<S: Serializer>(f: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
+    match f {
+        Some(f) => s.serialize_str(&format!("sha256:{}", Hash(*f).to_hex())),
+        None => s.serialize_none(),
+    }
 }
 
 /// A value in `attributes`: JSON strings, integers, other numbers and booleans. A `Number` is
@@ -282,8 +320,9 @@ impl fmt::Display for AttrValue {
     }
 }
 
-/// A validated identity lifecycle event. Field order is the encoding order (docs/FORMAT.md).
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
+/// A validated identity lifecycle event. Field order is the encoding order (docs/FORMAT.md);
+/// `outcome` and `membership` are in leaf version 2 only (`leaf_version` decodes both).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Serialize)]
 pub struct Event {
     pub source: String,
     pub id: String,
@@ -321,6 +360,18 @@ pub struct Event {
         serialize_with = "serialize_attributes"
     )]
     pub attributes: Vec<(String, AttrValue)>,
+    /// Whether the source reports the operation done; a failed one changes no projection.
+    #[serde(skip_serializing_if = "Outcome::is_success")]
+    pub outcome: Outcome,
+    /// What an access grant is membership in, if it is one (`resource` names it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership: Option<MembershipKind>,
+}
+
+impl Outcome {
+    pub fn is_success(&self) -> bool {
+        *self == Outcome::Succeeded
+    }
 }
 
 fn serialize_attributes<S: Serializer>(

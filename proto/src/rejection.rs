@@ -61,6 +61,16 @@ pub enum RejectReason {
     SecretMaterial { location: String },
     /// The same (source, id) was already recorded with different content at `first_index`.
     ConflictingDuplicate { first_index: u64 },
+    /// A record that claims a source format (docs/FORMATS.md) but cannot be read as it: `field`
+    /// (a JSON pointer into the record, or empty for the whole record) is missing or holds a value
+    /// the format does not allow.
+    FormatField {
+        format: String,
+        field: String,
+        message: String,
+    },
+    /// Under `auto`, a record whose shape matches no format, or more than one (`matched`).
+    UnrecognisedFormat { matched: Vec<String> },
 }
 
 impl RejectReason {
@@ -83,6 +93,8 @@ impl RejectReason {
             RejectReason::InvalidValue { .. } => "invalid_value",
             RejectReason::SecretMaterial { .. } => "secret_material",
             RejectReason::ConflictingDuplicate { .. } => "conflicting_duplicate",
+            RejectReason::FormatField { .. } => "format_field",
+            RejectReason::UnrecognisedFormat { .. } => "unrecognised_format",
         }
     }
 }
@@ -158,12 +170,32 @@ impl fmt::Display for RejectReason {
                 f,
                 "same source and id as entry {first_index} but different content"
             ),
+            RejectReason::FormatField {
+                format,
+                field,
+                message,
+            } if field.is_empty() => write!(f, "not a {format} record: {message}"),
+            RejectReason::FormatField {
+                format,
+                field,
+                message,
+            } => write!(f, "{format} record, field `{field}`: {message}"),
+            RejectReason::UnrecognisedFormat { matched } if matched.is_empty() => write!(
+                f,
+                "the record matches no input format's shape (docs/FORMATS.md, `auto`)"
+            ),
+            RejectReason::UnrecognisedFormat { matched } => write!(
+                f,
+                "the record matches the shapes of several input formats ({}); set the topic's format",
+                matched.join(", ")
+            ),
         }
     }
 }
 
 /// What is kept of a rejected input.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
+#[bincode(decode_context = "crate::leaf_version::LeafVersion")]
 #[serde(tag = "kept", rename_all = "snake_case")]
 pub enum KeptPayload {
     /// The raw bytes (the first `MAX_KEPT_RAW_BYTES` of them), the full length and the SHA-256
@@ -214,6 +246,7 @@ impl KeptPayload {
 
 /// A rejected input: the reason and what is kept of it.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize)]
+#[bincode(decode_context = "crate::leaf_version::LeafVersion")]
 pub struct Rejection {
     pub reason: RejectReason,
     pub payload: KeptPayload,

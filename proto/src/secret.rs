@@ -504,7 +504,16 @@ pub fn secret_in_entry(leaf: &[u8], view: &EntryView<'_>) -> Option<String> {
         }
     }
     match &view.body {
-        BodyView::Event(e) => event_secret(&e.event, marked),
+        BodyView::Event(e) => event_secret(&e.event, marked).or_else(|| {
+            // A kept original is judged by the rule for kept bytes, like a quarantined payload.
+            match e.record.as_ref().map(|r| &r.original) {
+                Some(crate::source_record::Original::Kept { bytes }) => {
+                    secret_in_kept(bytes, Extent::Whole)
+                        .map(|f| format!("source record: {}", f.location()))
+                }
+                _ => None,
+            }
+        }),
         BodyView::Quarantined(r) => match &r.payload {
             KeptPayload::Raw {
                 bytes, total_len, ..

@@ -1,4 +1,4 @@
-//! Zero-copy views of leaf bytes: the same version-1 layout as `entry::Entry`, with every string
+//! Zero-copy views of leaf bytes: the same layout (versions 1 and 2) as `entry::Entry`, with every string
 //! borrowed from the leaf instead of allocated. Verification and replay read millions of leaves;
 //! a view decodes one without touching the allocator (except for an event's attribute list).
 //!
@@ -9,10 +9,12 @@ use crate::entry::{BackLinks, Body, Entry, EventEntry, MAX_LEAF_BYTES, Origin, c
 use crate::entry::{KEY_ABSENT, KEY_KEPT, KEY_REDACTED};
 use crate::entry::{KafkaOrigin, LeafError, MessageKey, SystemRecord, check_attribute_order};
 use crate::event::{
-    Actor, ActorKind, AttrValue, Credential, CredentialKind, Decision, Event, EventType, Policy,
-    Subject, SubjectKind,
+    Actor, ActorKind, AttrValue, Credential, CredentialKind, Decision, Event, EventType,
+    MembershipKind, Outcome, Policy, Subject, SubjectKind,
 };
+use crate::leaf_version::LeafVersion;
 use crate::rejection::{KeptPayload, Rejection};
+use crate::source_record::SourceRecord;
 use crate::time::Timestamp;
 use bincode::{BorrowDecode, Encode};
 
@@ -25,6 +27,7 @@ fn config() -> impl bincode::config::Config {
 
 /// Borrowed `entry::Entry`.
 #[derive(Clone, Debug, PartialEq, BorrowDecode)]
+#[bincode(decode_context = "LeafVersion")]
 pub struct EntryView<'a> {
     pub version: u8,
     pub seq: u64,
@@ -97,21 +100,24 @@ impl MessageKeyView<'_> {
     clippy::large_enum_variant,
     reason = "the event view is the common case on every scan; boxing it allocates per leaf"
 )]
+#[bincode(decode_context = "LeafVersion")]
 pub enum BodyView<'a> {
     Event(EventEntryView<'a>),
     Quarantined(Box<Rejection>),
     System(SystemRecord),
 }
 
-/// Borrowed `entry::EventEntry`.
-#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+/// Borrowed `entry::EventEntry` (decoded by `leaf_version`). The source record is rare enough
+/// on a scan (mapped formats only) to be decoded owned.
+#[derive(Clone, Debug, PartialEq)]
 pub struct EventEntryView<'a> {
     pub links: BackLinks,
     pub event: EventView<'a>,
+    pub record: Option<SourceRecord>,
 }
 
-/// Borrowed `event::Event`, field for field.
-#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode)]
+/// Borrowed `event::Event`, field for field (decoded by `leaf_version`).
+#[derive(Clone, Debug, PartialEq, Encode)]
 pub struct EventView<'a> {
     pub source: &'a str,
     pub id: &'a str,
@@ -131,6 +137,8 @@ pub struct EventView<'a> {
     pub credential: Option<CredentialView<'a>>,
     pub owner: Option<&'a str>,
     pub attributes: Vec<(&'a str, AttrValueView<'a>)>,
+    pub outcome: Outcome,
+    pub membership: Option<MembershipKind>,
 }
 
 #[derive(Clone, Debug, PartialEq, BorrowDecode, Encode)]
@@ -153,11 +161,12 @@ pub struct PolicyView<'a> {
     pub hash: Option<&'a str>,
 }
 
-#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode)]
+/// Borrowed `event::Credential` (decoded by `leaf_version`).
+#[derive(Clone, Debug, PartialEq, Encode)]
 pub struct CredentialView<'a> {
     pub id: &'a str,
     pub kind: CredentialKind,
-    pub fingerprint: [u8; 32],
+    pub fingerprint: Option<[u8; 32]>,
 }
 
 /// An attribute value, borrowed; decoded by the same rules as `AttrValue` (a number is finite),
@@ -190,9 +199,13 @@ impl<'de, Context> BorrowDecode<'de, Context> for AttrValueView<'de> {
 }
 
 /// Decodes a borrowed view from the whole of `bytes`: anything left over is an error.
-fn decode_whole<'a, T: BorrowDecode<'a, ()>>(bytes: &'a [u8]) -> Result<T, LeafError> {
-    let (view, used): (T, usize) = bincode::borrow_decode_from_slice(bytes, config())
-        .map_err(|e| LeafError::Malformed(e.to_string()))?;
+fn decode_whole<'a, T: BorrowDecode<'a, LeafVersion>>(
+    bytes: &'a [u8],
+    version: LeafVersion,
+) -> Result<T, LeafError> {
+    let (view, used): (T, usize) =
+        bincode::borrow_decode_from_slice_with_context(bytes, config(), version)
+            .map_err(|e| LeafError::Malformed(e.to_string()))?;
     if used != bytes.len() {
         return Err(LeafError::TrailingBytes(bytes.len() - used));
     }
@@ -203,8 +216,8 @@ impl<'a> EntryView<'a> {
     /// Decodes leaf bytes by the same rules as `Entry::decode`: right version, size limit,
     /// nothing left over, event attributes sorted by key with no key twice.
     pub fn decode(leaf: &'a [u8]) -> Result<EntryView<'a>, LeafError> {
-        check_preamble(leaf)?;
-        let view: EntryView<'a> = decode_whole(leaf)?;
+        let version = check_preamble(leaf)?;
+        let view: EntryView<'a> = decode_whole(leaf, version)?;
         match &view.body {
             BodyView::Event(e) => e.event.check_attribute_order()?,
             BodyView::Quarantined(r) => {
@@ -251,6 +264,7 @@ impl<'a> EntryView<'a> {
                 BodyView::Event(e) => Body::Event(Box::new(EventEntry {
                     links: e.links.clone(),
                     event: e.event.to_event(),
+                    record: e.record.clone(),
                 })),
                 BodyView::Quarantined(r) => Body::Quarantined(r.clone()),
                 BodyView::System(s) => Body::System(s.clone()),
@@ -263,7 +277,7 @@ impl<'a> EventView<'a> {
     /// Decodes an event's canonical encoding (as `ValidatedEvent::encoded` holds it): the whole
     /// of `bytes`, nothing left over, attributes sorted by key with no key twice.
     pub fn decode(bytes: &'a [u8]) -> Result<EventView<'a>, LeafError> {
-        let view: EventView<'a> = decode_whole(bytes)?;
+        let view: EventView<'a> = decode_whole(bytes, LeafVersion::CURRENT)?;
         view.check_attribute_order()?;
         Ok(view)
     }
@@ -323,6 +337,8 @@ impl<'a> EventView<'a> {
                     )
                 })
                 .collect(),
+            outcome: e.outcome,
+            membership: e.membership,
         }
     }
 
@@ -377,6 +393,8 @@ impl<'a> EventView<'a> {
                     )
                 })
                 .collect(),
+            outcome: self.outcome,
+            membership: self.membership,
         }
     }
 

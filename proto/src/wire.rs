@@ -96,6 +96,10 @@ pub(crate) struct WireEvent<'a> {
     pub(crate) owner: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub(crate) attributes: Option<WireAttributes<'a>>,
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
+    pub(crate) outcome: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
+    pub(crate) membership: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]

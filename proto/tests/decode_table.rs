@@ -454,7 +454,7 @@ proptest! {
             prev_leaf_hash: prev,
             received_at: Timestamp(1),
             origin: Origin::Kafka(KafkaOrigin::new("t", 3, offset, Some(5), key.as_deref())),
-            body: Body::Event(Box::new(EventEntry { links: links.clone(), event: v.to_event() })),
+            body: Body::Event(Box::new(EventEntry { links: links.clone(), event: v.to_event(), record: None })),
         };
         let bytes = entry.encode();
         // A key that carries a secret is in the leaf only as its hash.
@@ -466,7 +466,7 @@ proptest! {
         // Into a fresh buffer, and into a reused one that still holds an earlier leaf: the same
         // bytes, nothing left over.
         for mut buf in [Vec::new(), vec![0xA5u8; 3000]] {
-            idledger_proto::entry::encode_event_leaf_into(&mut buf, seq, &idledger_proto::Hash(prev), Timestamp(1), &entry.origin, &links, v.encoded());
+            idledger_proto::entry::encode_event_leaf_into(&mut buf, seq, &idledger_proto::Hash(prev), Timestamp(1), &entry.origin, &links, &v);
             prop_assert_eq!(&buf, &bytes);
         }
         let back = Entry::decode(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -547,6 +547,7 @@ fn attribute_numbers_in_leaves_must_be_finite() {
             body: Body::Event(Box::new(EventEntry {
                 links: BackLinks::default(),
                 event,
+                record: None,
             })),
         };
         let bytes = entry.encode();
@@ -588,6 +589,7 @@ fn attributes_in_leaves_must_be_sorted_and_unique() {
             Body::Event(Box::new(EventEntry {
                 links: BackLinks::default(),
                 event: event.clone(),
+                record: None,
             })),
             Body::Quarantined(Box::new(idledger_proto::Rejection {
                 reason: RejectReason::ConflictingDuplicate { first_index: 3 },

@@ -76,6 +76,41 @@ pub struct Projections {
     /// their memory stays small whatever the log's size.
     grants: HashMap<String, Vec<u64>>,
     identity_changes: HashMap<String, Vec<IdentityChange>>,
+    /// The latest successful use of each credential and of each identity (use events: logins,
+    /// credentials presented), for "was it used after it ended?". One record per credential or
+    /// identity, however many uses.
+    pub credential_uses: HashMap<String, LastUse>,
+    pub identity_uses: HashMap<String, LastUse>,
+}
+
+/// The latest use of a credential or identity (by event time; the later entry on a tie) and
+/// how many uses the log holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LastUse {
+    pub time: Timestamp,
+    pub index: u64,
+    pub uses: u64,
+}
+
+impl LastUse {
+    /// Notes one more use.
+    pub(crate) fn note(slot: Option<&mut LastUse>, time: Timestamp, index: u64) -> Option<LastUse> {
+        match slot {
+            Some(last) => {
+                last.uses = last.uses.saturating_add(1);
+                if time >= last.time {
+                    last.time = time;
+                    last.index = index;
+                }
+                None
+            }
+            None => Some(LastUse {
+                time,
+                index,
+                uses: 1,
+            }),
+        }
+    }
 }
 
 impl Projections {

@@ -1,5 +1,6 @@
 //! Identity-governance reports over the projections: lead time for access, approvals and
-//! self-approvals, rotation compliance, entitlement drift, and exceptions; each can be grouped by
+//! self-approvals, rotation compliance, entitlement drift, exceptions, and credentials or
+//! identities used after they ended; each can be grouped by
 //! an attribute (e.g. application or business function), and read a page at a time.
 //!
 //! Every time and count a report works with came from the ledger or from its caller, and leaf
@@ -11,6 +12,7 @@
 mod page;
 #[cfg(test)]
 pub(crate) mod tests;
+mod used_after_end;
 
 pub use page::{PageInfo, ReportPage};
 
@@ -30,15 +32,17 @@ pub enum ReportName {
     Rotation,
     Drift,
     Exceptions,
+    UsedAfterEnd,
 }
 
 impl ReportName {
-    pub const ALL: [ReportName; 5] = [
+    pub const ALL: [ReportName; 6] = [
         ReportName::LeadTime,
         ReportName::Approvals,
         ReportName::Rotation,
         ReportName::Drift,
         ReportName::Exceptions,
+        ReportName::UsedAfterEnd,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +51,7 @@ impl ReportName {
             ReportName::Rotation => "rotation",
             ReportName::Drift => "drift",
             ReportName::Exceptions => "exceptions",
+            ReportName::UsedAfterEnd => "used-after-end",
         }
     }
     pub fn parse(s: &str) -> Option<ReportName> {
@@ -188,6 +193,7 @@ pub fn report(
         ReportName::Rotation => rotation(p, opts),
         ReportName::Drift => drift(p, reader, opts)?,
         ReportName::Exceptions => exceptions(p, reader, opts)?,
+        ReportName::UsedAfterEnd => used_after_end::report(p, opts),
     };
     Ok(Report {
         name,

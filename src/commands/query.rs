@@ -42,6 +42,9 @@ pub fn describe_entry(e: &Entry) -> Vec<String> {
         Body::Event(ev) => {
             let x = &ev.event;
             let mut what = String::new();
+            if let Some(m) = &x.membership {
+                what.push_str(&format!("{m} membership "));
+            }
             if let Some(g) = &x.grant_id {
                 what.push_str(&format!("grant {g} "));
             }
@@ -60,13 +63,24 @@ pub fn describe_entry(e: &Entry) -> Vec<String> {
             if let Some(r) = &x.reason {
                 what.push_str(&format!("\"{r}\""));
             }
+            let kind = if x.outcome.is_success() {
+                x.kind.to_string()
+            } else {
+                format!("{} (failed)", x.kind)
+            };
+            // The source record, when the event was mapped: its format and the source's id (the
+            // JSON output has all of it, the original bytes included when kept).
+            let source = match &ev.record {
+                Some(r) => format!("{origin} {}:{}", r.format.as_str(), r.event_id),
+                None => origin,
+            };
             vec![
                 e.seq.to_string(),
                 x.time.to_string(),
-                x.kind.to_string(),
+                kind,
                 x.actor.as_ref().map_or("-".into(), |a| a.id.clone()),
                 what.trim().to_owned(),
-                origin,
+                source,
             ]
         }
         Body::Quarantined(r) => vec![

@@ -2,9 +2,11 @@
 //! chunk's one buffer, `Dispatch` hands full chunks to the workers round-robin, each worker
 //! decodes and validates its chunk into `Decoded` messages and hands the emptied buffer back.
 
+use crate::config::{TopicFormat, TopicFormats};
 use idledger_ledger::{Item, Submission};
-use idledger_proto::decode_event;
 use idledger_proto::entry::{KafkaOrigin, Origin};
+use idledger_proto::formats::Message;
+use idledger_proto::formats::message::{Decoded as Decoded_, decode_message};
 use idledger_proto::rejection::{KeptPayload, Rejection};
 use std::ops::Range;
 use std::sync::Arc;
@@ -19,6 +21,20 @@ struct RawMessage {
     timestamp_ms: Option<i64>,
     key: Option<Range<usize>>,
     payload: Option<Range<usize>>,
+    /// The CloudEvents headers (`ce_*`, `content-type`): names and value ranges in the buffer.
+    headers: Vec<(String, Range<usize>)>,
+}
+
+/// A message as the polling thread hands it over, borrowed from the client.
+pub(super) struct Polled<'m> {
+    pub(super) topic: Arc<str>,
+    pub(super) partition: i32,
+    pub(super) offset: i64,
+    pub(super) timestamp_ms: Option<i64>,
+    pub(super) key: Option<&'m [u8]>,
+    pub(super) payload: Option<&'m [u8]>,
+    /// The CloudEvents headers (`ce_*`, `content-type`); no other header is kept.
+    pub(super) headers: &'m [(&'m str, &'m [u8])],
 }
 
 /// Polled messages on their way to a decode worker. Their keys and payloads are copied into one
@@ -38,30 +54,28 @@ pub(super) struct RawChunk {
 const SPARE_CHUNK_MAX_BYTES: usize = 4 << 20;
 
 impl RawChunk {
-    /// Copies a polled message's key and payload into the buffer.
-    pub(super) fn push(
-        &mut self,
-        topic: Arc<str>,
-        partition: i32,
-        offset: i64,
-        timestamp_ms: Option<i64>,
-        key: Option<&[u8]>,
-        payload: Option<&[u8]>,
-    ) {
+    /// Copies a polled message's key, payload and CloudEvents headers into the buffer.
+    pub(super) fn push(&mut self, m: Polled<'_>) {
         let mut place = |b: &[u8]| {
             let start = self.bytes.len();
             self.bytes.extend_from_slice(b);
             start..self.bytes.len()
         };
-        let key = key.map(&mut place);
-        let payload = payload.map(&mut place);
+        let key = m.key.map(&mut place);
+        let payload = m.payload.map(&mut place);
+        let headers = m
+            .headers
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), place(value)))
+            .collect();
         self.messages.push(RawMessage {
-            topic,
-            partition,
-            offset,
-            timestamp_ms,
+            topic: m.topic,
+            partition: m.partition,
+            offset: m.offset,
+            timestamp_ms: m.timestamp_ms,
             key,
             payload,
+            headers,
         });
     }
 
@@ -85,7 +99,11 @@ pub(super) struct Decoded {
     pub(super) topic: Arc<str>,
     pub(super) partition: i32,
     pub(super) offset: i64,
-    pub(super) submission: Submission,
+    /// What the message's records became, in order: one for a native message, none when every
+    /// record was out of scope.
+    pub(super) submissions: Vec<Submission>,
+    /// The kinds of the message's records that were out of scope (`format:kind`).
+    pub(super) out_of_scope: Vec<String>,
     /// Raw bytes for the dead-letter topic (only for quarantined, non-secret messages).
     pub(super) dead_letter: Option<Vec<u8>>,
 }
@@ -135,13 +153,14 @@ pub(super) struct DecodeWorker {
     output: SyncSender<Chunk<Decoded>>,
     spares: SyncSender<RawChunk>,
     keep_dead_letters: bool,
+    formats: Arc<TopicFormats>,
 }
 
 impl DecodeWorker {
     /// Decodes chunks until its input is closed or the sequencer has gone.
     pub(super) fn run(self) {
         for chunk in self.input {
-            let (decoded, emptied) = decode_chunk(chunk, self.keep_dead_letters);
+            let (decoded, emptied) = decode_chunk(chunk, self.keep_dead_letters, &self.formats);
             if self.output.send(decoded).is_err() {
                 break;
             }
@@ -163,7 +182,12 @@ pub(super) struct DecodeStage {
 
 impl DecodeStage {
     /// Channels for `workers` workers, each with `queue` chunks in and out.
-    pub(super) fn new(workers: usize, queue: usize, keep_dead_letters: bool) -> DecodeStage {
+    pub(super) fn new(
+        workers: usize,
+        queue: usize,
+        keep_dead_letters: bool,
+        formats: Arc<TopicFormats>,
+    ) -> DecodeStage {
         // As many spares as chunks can be queued, plus one being decoded per worker.
         let (spare_sender, spares) = sync_channel::<RawChunk>(workers * (queue + 1));
         let mut senders = Vec::new();
@@ -187,6 +211,7 @@ impl DecodeStage {
                 output,
                 spares: spare_sender.clone(),
                 keep_dead_letters,
+                formats: formats.clone(),
             });
             stage.decoded.push(decoded);
         }
@@ -201,7 +226,11 @@ fn placed<'a>(bytes: &'a [u8], range: &Option<Range<usize>>) -> Option<&'a [u8]>
 }
 
 /// Decodes a chunk, handing back its emptied buffers.
-fn decode_chunk(mut chunk: RawChunk, keep_dead_letters: bool) -> (Chunk<Decoded>, RawChunk) {
+fn decode_chunk(
+    mut chunk: RawChunk,
+    keep_dead_letters: bool,
+    formats: &TopicFormats,
+) -> (Chunk<Decoded>, RawChunk) {
     let RawChunk { bytes, messages } = &mut chunk;
     let decoded = messages
         .drain(..)
@@ -213,44 +242,109 @@ fn decode_chunk(mut chunk: RawChunk, keep_dead_letters: bool) -> (Chunk<Decoded>
                 m.timestamp_ms,
                 placed(bytes, &m.key),
             ));
-            let payload = placed(bytes, &m.payload);
-            let (item, dead_letter) = match payload {
-                None => (Item::Rejected(Rejection::tombstone()), None),
-                Some(p) => match decode_event(p) {
-                    Ok(ev) => (Item::Event(ev), None),
-                    Err(rej) => {
-                        let keep =
-                            keep_dead_letters && matches!(rej.payload, KeptPayload::Raw { .. });
-                        (Item::Rejected(rej), keep.then(|| p.to_vec()))
-                    }
+            let headers: Vec<(&str, &[u8])> = m
+                .headers
+                .iter()
+                .map(|(name, range)| (name.as_str(), &bytes[range.clone()]))
+                .collect();
+            let read = match placed(bytes, &m.payload) {
+                None => Read {
+                    submissions: vec![Submission {
+                        origin,
+                        item: Item::Rejected(Rejection::tombstone()),
+                    }],
+                    out_of_scope: Vec::new(),
+                    dead_letter: None,
                 },
+                Some(p) => {
+                    read_message(p, &headers, formats.of(&m.topic), origin, keep_dead_letters)
+                }
             };
             Decoded {
                 topic: m.topic,
                 partition: m.partition,
                 offset: m.offset,
-                submission: Submission { origin, item },
-                dead_letter,
+                submissions: read.submissions,
+                out_of_scope: read.out_of_scope,
+                dead_letter: read.dead_letter,
             }
         })
         .collect();
     (decoded, chunk)
 }
 
+/// What one message's payload became.
+struct Read {
+    submissions: Vec<Submission>,
+    out_of_scope: Vec<String>,
+    dead_letter: Option<Vec<u8>>,
+}
+
+/// Reads a payload in its topic's format: each record an event, a rejection or an
+/// out-of-scope count. A message with a rejected record is a dead letter (its raw bytes), unless
+/// a rejection kept only a hash (secret material).
+fn read_message(
+    payload: &[u8],
+    headers: &[(&str, &[u8])],
+    topic: &TopicFormat,
+    origin: Origin,
+    keep_dead_letters: bool,
+) -> Read {
+    let message = Message { payload, headers };
+    let mut read = Read {
+        submissions: Vec::with_capacity(1),
+        out_of_scope: Vec::new(),
+        dead_letter: None,
+    };
+    let mut rejected = false;
+    let mut redacted = false;
+    for record in decode_message(topic.format, &topic.settings, message) {
+        let item = match record {
+            Decoded_::Event(event) => Item::Event(event),
+            Decoded_::Rejected(rejection) => {
+                rejected = true;
+                redacted |= !matches!(rejection.payload, KeptPayload::Raw { .. });
+                Item::Rejected(rejection)
+            }
+            Decoded_::OutOfScope { format, kind } => {
+                read.out_of_scope.push(format!("{format}:{kind}"));
+                continue;
+            }
+        };
+        read.submissions.push(Submission {
+            origin: origin.clone(),
+            item,
+        });
+    }
+    if keep_dead_letters && rejected && !redacted {
+        read.dead_letter = Some(payload.to_vec());
+    }
+    read
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{RawChunk, SPARE_CHUNK_MAX_BYTES, decode_chunk, placed};
+    use super::{Polled, RawChunk, SPARE_CHUNK_MAX_BYTES, decode_chunk, placed};
+    use crate::config::TopicFormats;
     use idledger_ledger::Item;
     use idledger_proto::entry::{MessageKey, Origin};
     use std::sync::Arc;
 
     /// (key, payload) of messages polled one after another.
-    type Polled<'a> = [(Option<&'a [u8]>, Option<&'a [u8]>)];
+    type KeysAndPayloads<'a> = [(Option<&'a [u8]>, Option<&'a [u8]>)];
 
-    fn fill(chunk: &mut RawChunk, messages: &Polled<'_>) {
+    fn fill(chunk: &mut RawChunk, messages: &KeysAndPayloads<'_>) {
         let topic: Arc<str> = Arc::from("t");
         for (i, (key, payload)) in messages.iter().enumerate() {
-            chunk.push(topic.clone(), 3, 100 + i as i64, Some(7), *key, *payload);
+            chunk.push(Polled {
+                topic: topic.clone(),
+                partition: 3,
+                offset: 100 + i as i64,
+                timestamp_ms: Some(7),
+                key: *key,
+                payload: *payload,
+                headers: &[],
+            });
         }
     }
 
@@ -258,13 +352,13 @@ mod tests {
     fn a_chunk_buffer_gives_back_each_key_and_payload_as_polled_also_when_reused() {
         // No key and an empty key, a tombstone (no payload) and an empty payload must stay
         // apart: they are quarantined for different reasons.
-        let first: &Polled<'_> = &[
+        let first: &KeysAndPayloads<'_> = &[
             (Some(b"k1"), Some(b"{\"a\":1}")),
             (None, None),
             (Some(b""), Some(b"")),
             (Some(b"key-two"), None),
         ];
-        let second: &Polled<'_> = &[(None, Some(b"xyz")), (Some(b"k"), Some(b""))];
+        let second: &KeysAndPayloads<'_> = &[(None, Some(b"xyz")), (Some(b"k"), Some(b""))];
         let mut chunk = RawChunk::default();
         for messages in [first, second] {
             fill(&mut chunk, messages);
@@ -309,7 +403,7 @@ mod tests {
                 (Some(SECRET_KEY), Some(b"not json")),
             ],
         );
-        let (decoded, emptied) = decode_chunk(chunk, true);
+        let (decoded, emptied) = decode_chunk(chunk, true, &TopicFormats::default());
         assert_eq!(emptied.messages.len(), 0, "the messages were taken");
         assert!(
             emptied.messages.capacity() >= 3,
@@ -319,10 +413,13 @@ mod tests {
         let got: Vec<_> = decoded
             .iter()
             .map(|d| {
-                let Origin::Kafka(o) = &d.submission.origin else {
+                let [submission] = d.submissions.as_slice() else {
+                    panic!("one submission per native message")
+                };
+                let Origin::Kafka(o) = &submission.origin else {
                     panic!("a Kafka origin")
                 };
-                let class = match &d.submission.item {
+                let class = match &submission.item {
                     Item::Rejected(r) => Some(r.reason.class()),
                     _ => None,
                 };

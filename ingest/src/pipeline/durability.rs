@@ -5,6 +5,7 @@
 use super::chunks::Decoded;
 use super::context::IngestContext;
 use super::dead_letter::{DeadLetter, DeadLetters};
+use super::out_of_scope::OutOfScope;
 use super::partition::{PartitionMap, TopicPartition};
 use super::{IngestError, IngestSummary, Shared, locked};
 use idledger_ledger::{AppendReport, Item, Ledger, Outcome, Position};
@@ -57,6 +58,8 @@ enum Kind {
     Rejected(&'static str),
     /// A record of this many offsets gone from the broker.
     Unavailable(u64),
+    /// A record of this many out-of-scope records.
+    OutOfScope(u64),
 }
 
 /// A batch handed to the ledger whose write may still be in flight, with what is needed to
@@ -121,10 +124,17 @@ impl<'a> Sink<'a> {
             let next = next_offsets.get(&d.topic, d.partition).unwrap_or(i64::MIN);
             next_offsets.set(&d.topic, d.partition, next.max(d.offset + 1));
         }
+        let messages = batch
+            .iter()
+            .filter(
+                |d| !matches!(d.submissions.as_slice(), [s] if matches!(s.item, Item::System(_))),
+            )
+            .count() as u64;
         let mut submissions = Vec::with_capacity(batch.len());
         let mut dead = Vec::with_capacity(batch.len());
+        let mut out_of_scope = OutOfScope::default();
         for d in batch.drain(..) {
-            if let Origin::Kafka(k) = &d.submission.origin
+            if let Some(Origin::Kafka(k)) = d.submissions.first().map(|s| &s.origin)
                 && let MessageKey::Redacted { total_len, .. } = k.key
             {
                 self.shared.metrics.keys_redacted.fetch_add(1, Relaxed);
@@ -136,13 +146,23 @@ impl<'a> Sink<'a> {
                     "message key carries secret material: only its hash is kept"
                 );
             }
-            dead.push(d.dead_letter.map(|raw| DeadLetter {
+            out_of_scope.add(&d);
+            // The message's dead letter goes with its first rejected record.
+            let mut letter = d.dead_letter.map(|raw| DeadLetter {
                 topic: d.topic.clone(),
                 partition: d.partition,
                 offset: d.offset,
                 raw,
-            }));
-            submissions.push(d.submission);
+            });
+            for submission in d.submissions {
+                let rejected = matches!(submission.item, Item::Rejected(_));
+                dead.push(if rejected { letter.take() } else { None });
+                submissions.push(submission);
+            }
+        }
+        for record in out_of_scope.records() {
+            dead.push(None);
+            submissions.push(record);
         }
         let kinds: Vec<Kind> = submissions
             .iter()
@@ -150,6 +170,9 @@ impl<'a> Sink<'a> {
                 Item::Rejected(r) => Kind::Rejected(r.reason.class()),
                 Item::System(SystemRecord::OffsetsUnavailable { first, end, .. }) => {
                     Kind::Unavailable((end - first).max(0) as u64)
+                }
+                Item::System(SystemRecord::OutOfScope { counts, .. }) => {
+                    Kind::OutOfScope(counts.iter().map(|(_, n)| n).sum())
                 }
                 _ => Kind::Message,
             })
@@ -163,10 +186,7 @@ impl<'a> Sink<'a> {
             })
             .collect();
         let this = PendingBatch {
-            n: kinds
-                .iter()
-                .filter(|k| !matches!(k, Kind::Unavailable(_)))
-                .count() as u64,
+            n: messages,
             skipped,
             kinds,
             dead,
@@ -236,6 +256,9 @@ impl<'a> Sink<'a> {
                     if let Some(Kind::Unavailable(n)) = kinds.get(i) {
                         metrics.offsets_unavailable.fetch_add(*n, Relaxed);
                         self.summary.offsets_unavailable += n;
+                    } else if let Some(Kind::OutOfScope(n)) = kinds.get(i) {
+                        metrics.out_of_scope.fetch_add(*n, Relaxed);
+                        self.summary.out_of_scope += n;
                     } else {
                         metrics.appended.fetch_add(1, Relaxed);
                         self.summary.appended += 1;

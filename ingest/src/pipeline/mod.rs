@@ -27,6 +27,7 @@ mod context;
 mod dead_letter;
 mod durability;
 mod offsets;
+mod out_of_scope;
 mod partition;
 mod poll;
 mod sequencer;
@@ -106,6 +107,8 @@ pub struct IngestSummary {
     /// Offsets recorded as unavailable (`OffsetsUnavailable` entries): gone from the broker
     /// before ingest read them.
     pub offsets_unavailable: u64,
+    /// Records well-formed but outside idledger's scope (`OutOfScope` entries count them).
+    pub out_of_scope: u64,
     pub batches: u64,
     pub tree_size: u64,
     pub positions: Vec<Position>,
@@ -231,6 +234,7 @@ pub fn run(
         config.workers.max(1),
         config.queue_chunks.max(1),
         config.dead_letter_topic.is_some(),
+        Arc::new(config.formats.clone()),
     );
     let shared = Arc::new(Shared::new(stored, dispatch, metrics));
     let consumer = consumer::subscribe(config, shared.clone())?;

@@ -95,7 +95,7 @@ impl<'a> OffsetChecks<'a> {
             topic: topic.clone(),
             partition,
             offset: end - 1,
-            submission: Submission {
+            submissions: vec![Submission {
                 origin: Origin::Ledger,
                 item: Item::System(SystemRecord::OffsetsUnavailable {
                     topic: topic.to_string(),
@@ -103,7 +103,8 @@ impl<'a> OffsetChecks<'a> {
                     first,
                     end,
                 }),
-            },
+            }],
+            out_of_scope: Vec::new(),
             dead_letter: None,
         })
     }

@@ -2,6 +2,7 @@
 //! callbacks, fills chunks for the decode workers, keeps the lag gauges, and decides when a
 //! caught-up ingest stops by itself.
 
+use super::chunks::Polled;
 use super::context::IngestContext;
 use super::{IngestError, Sequenced, Shared, Shutdown, locked};
 use crate::config::IngestConfig;
@@ -112,15 +113,17 @@ impl<'a, 'scope> Poller<'a, 'scope> {
                 t
             }
         };
+        let headers = cloudevents_headers(m);
         let mut d = locked(&self.shared.dispatch);
-        d.pending.push(
+        d.pending.push(Polled {
             topic,
-            m.partition(),
-            m.offset(),
-            m.timestamp().to_millis(),
-            m.key(),
-            m.payload(),
-        );
+            partition: m.partition(),
+            offset: m.offset(),
+            timestamp_ms: m.timestamp().to_millis(),
+            key: m.key(),
+            payload: m.payload(),
+            headers: &headers,
+        });
         if d.pending.len() >= self.chunk_size && !d.flush() {
             return Break(());
         }
@@ -220,6 +223,25 @@ pub(super) fn unconsumable(e: &KafkaError) -> bool {
                     | RDKafkaErrorCode::InvalidRecord
             )
     ) || matches!(e, KafkaError::MessageConsumptionFatal(_))
+}
+
+/// The headers a CloudEvents binary-mode message carries its envelope in (`ce_*` and
+/// `content-type`); no other header is kept. Empty (no allocation) for a message without.
+fn cloudevents_headers<'m>(
+    m: &'m rdkafka::message::BorrowedMessage<'_>,
+) -> Vec<(&'m str, &'m [u8])> {
+    use rdkafka::message::{Headers, Message as _};
+    let Some(headers) = m.headers() else {
+        return Vec::new();
+    };
+    headers
+        .iter()
+        .filter(|h| {
+            h.key.len() > 3 && h.key[..3].eq_ignore_ascii_case("ce_")
+                || h.key.eq_ignore_ascii_case("content-type")
+        })
+        .map(|h| (h.key, h.value.unwrap_or_default()))
+        .collect()
 }
 
 #[cfg(test)]

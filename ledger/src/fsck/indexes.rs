@@ -109,6 +109,21 @@ impl Rebuilt {
                     });
                 }
             }
+            BodyFacts::System(idledger_proto::SystemRecord::OutOfScope { offsets, .. }) => {
+                // Values from the database: each range must be non-empty and not below zero.
+                if let Some((first, end)) = offsets
+                    .iter()
+                    .find(|(first, end)| first >= end || *first < 0)
+                {
+                    report.add(
+                        FailureClass::ModifiedEntry,
+                        seq,
+                        format!(
+                            "entry {seq}: an invalid range of out-of-scope offsets ({first}..{end})"
+                        ),
+                    );
+                }
+            }
             BodyFacts::System(_) => self.key_records.push(seq),
             BodyFacts::Quarantined(None) => {}
             BodyFacts::Quarantined(Some(conflict)) => {

@@ -148,6 +148,19 @@ fn walk_entry(
                         ..
                     }),
                 ) => kafka_offset(topic, *partition, end.saturating_sub(1)),
+                (
+                    _,
+                    BodyView::System(SystemRecord::OutOfScope {
+                        topic,
+                        partition,
+                        offsets,
+                        ..
+                    }),
+                ) => offsets
+                    .iter()
+                    .map(|(_, end)| *end)
+                    .max()
+                    .and_then(|end| kafka_offset(topic, *partition, end.saturating_sub(1))),
                 _ => None,
             };
             let secret = idledger_proto::decode::secret_in_entry(bytes, &view);

@@ -209,7 +209,7 @@ impl<'l> BatchBuilder<'l> {
                     self.received_at,
                     origin,
                     &links,
-                    v.encoded(),
+                    &v,
                 );
                 Ok(Some(Built::Leaf {
                     event: v.into_encoded(),
@@ -230,7 +230,9 @@ impl<'l> BatchBuilder<'l> {
             SystemRecord::Genesis { .. } if seq != 0 => {
                 return Err(LedgerError::Rotation("genesis must be entry 0".into()));
             }
-            SystemRecord::Genesis { .. } | SystemRecord::OffsetsUnavailable { .. } => {}
+            SystemRecord::Genesis { .. }
+            | SystemRecord::OffsetsUnavailable { .. }
+            | SystemRecord::OutOfScope { .. } => {}
             SystemRecord::KeyAdded { verifier_key } => {
                 let k = VerifierKey::parse(verifier_key)
                     .map_err(|e| LedgerError::Rotation(e.to_string()))?;
@@ -260,7 +262,20 @@ impl<'l> BatchBuilder<'l> {
                 "an empty range of unavailable offsets ({first}..{end})"
             )));
         }
-        if !matches!(record, SystemRecord::OffsetsUnavailable { .. }) {
+        if let SystemRecord::OutOfScope { offsets, .. } = &record
+            && let Some((first, end)) = offsets.iter().find(|(first, end)| first >= end)
+        {
+            return Err(LedgerError::Inconsistent(format!(
+                "an empty range of out-of-scope offsets ({first}..{end})"
+            )));
+        }
+        // Key records (their indexes are signed in every checkpoint's `idledger-keys` line).
+        if matches!(
+            record,
+            SystemRecord::Genesis { .. }
+                | SystemRecord::KeyAdded { .. }
+                | SystemRecord::KeyRetired { .. }
+        ) {
             let ledger = self.ledger;
             self.key_records_after
                 .get_or_insert_with(|| ledger.key_records.clone())

@@ -178,7 +178,14 @@ impl Log {
             label: "test".into(),
             line: seq,
         };
-        self.push(origin, Body::Event(Box::new(EventEntry { links, event })));
+        self.push(
+            origin,
+            Body::Event(Box::new(EventEntry {
+                links,
+                event,
+                record: None,
+            })),
+        );
     }
 
     fn sign(&mut self, signers: &[&NoteSigner]) {

@@ -69,10 +69,6 @@ pub(super) fn validate_credential<'w>(
             field: format!("credential.{}", characters::escaped(member)),
         }));
     }
-    let fp = c
-        .fingerprint
-        .as_deref()
-        .ok_or_else(|| missing("credential.fingerprint"))?;
     Ok(CredentialView {
         id: required(
             "credential.id",
@@ -85,7 +81,7 @@ pub(super) fn validate_credential<'w>(
             CredentialKind::NAMES,
         )?
         .ok_or_else(|| missing("credential.kind"))?,
-        fingerprint: fingerprint(fp)?,
+        fingerprint: c.fingerprint.as_deref().map(fingerprint).transpose()?,
     })
 }
 

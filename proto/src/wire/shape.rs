@@ -81,6 +81,8 @@ const EVENT: Shape = Shape {
         ("credential", Expect::Object(&CREDENTIAL)),
         ("owner", Expect::Text),
         ("attributes", Expect::Attributes),
+        ("outcome", Expect::Text),
+        ("membership", Expect::Text),
     ],
     open: false,
 };

@@ -314,7 +314,14 @@ fn the_document_states_each_parameters_kind_bounds_and_the_statuses() {
     );
     assert_eq!(
         param("name")["schema"]["enum"],
-        json!(["lead-time", "approvals", "rotation", "drift", "exceptions"])
+        json!([
+            "lead-time",
+            "approvals",
+            "rotation",
+            "drift",
+            "exceptions",
+            "used-after-end"
+        ])
     );
     assert_eq!(param("name")["required"], true);
     assert_eq!(param("now")["schema"]["format"], "date-time");

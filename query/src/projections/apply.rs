@@ -3,7 +3,7 @@
 //! life), whether the entry arrives as a full view or as a replay worker's fact.
 
 use super::prepared::Fact;
-use super::{CredentialState, Identity, IdentityStatus, Projections};
+use super::{CredentialState, Identity, IdentityStatus, LastUse, Projections};
 use crate::episode::IdentityChange;
 use idledger_ledger::ReadError;
 use idledger_proto::Timestamp;
@@ -74,6 +74,16 @@ impl Projections {
     }
 
     fn apply_event(&mut self, index: u64, e: &EventView<'_>) {
+        if !e.outcome.is_success() || e.kind.is_use() {
+            // Evidence, not state: a failed operation changed nothing, and a use (a login, a
+            // credential presented) is no lifecycle change (docs/EVENTS.md); a use is noted for
+            // "was it used after it ended?".
+            self.events = self.events.saturating_add(1);
+            if e.outcome.is_success() {
+                self.note_use(index, e);
+            }
+            return;
+        }
         self.touch_identity(e.subject.id, e.subject.kind);
         match e.kind.family() {
             Family::Identity => self.apply_identity_event(index, e),
@@ -95,6 +105,18 @@ impl Projections {
                     });
                 }
             }
+        }
+    }
+
+    /// Notes a successful use of the subject and of the credential it presented.
+    fn note_use(&mut self, index: u64, e: &EventView<'_>) {
+        if let Some(new) = LastUse::note(self.identity_uses.get_mut(e.subject.id), e.time, index) {
+            self.identity_uses.insert(e.subject.id.to_owned(), new);
+        }
+        if let Some(c) = &e.credential
+            && let Some(new) = LastUse::note(self.credential_uses.get_mut(c.id), e.time, index)
+        {
+            self.credential_uses.insert(c.id.to_owned(), new);
         }
     }
 

@@ -79,9 +79,10 @@ pub(super) struct Fact {
 }
 
 impl Fact {
-    /// The fact of an event, unless it is an identity event (applied from the full view).
+    /// The fact of an event, unless it is an identity event, a use or a failed operation
+    /// (applied from the full view).
     pub(super) fn of(base: &[u8], seq: u64, e: &EventView<'_>) -> Option<Fact> {
-        if e.kind.family() == Family::Identity {
+        if e.kind.family() == Family::Identity || e.kind.is_use() || !e.outcome.is_success() {
             return None;
         }
         Some(Fact {
