@@ -2,25 +2,37 @@
 
 use super::*;
 
+/// A file of the OCSF schema's definitions: under `OCSF_SCHEMA_DIR` when set, else in
+/// `../shared/ocsf-schema` beside the project (where this machine and CI keep them).
+fn schema_file(path: &str) -> String {
+    let root = std::env::var_os("OCSF_SCHEMA_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/ocsf-schema"),
+        std::path::PathBuf::from,
+    );
+    let file = root.join(path);
+    std::fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!(
+            "the OCSF schema file {} ({e}): keep the schema at ../shared/ocsf-schema beside the project, or set OCSF_SCHEMA_DIR",
+            file.display()
+        )
+    })
+}
+
 macro_rules! schema {
     ($path:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/ocsf-schema/",
-            $path
-        ))
+        &schema_file($path)
     };
 }
 
-const CLASS_FILES: [&str; 8] = [
-    schema!("events/iam/account_change.json"),
-    schema!("events/iam/authentication.json"),
-    schema!("events/iam/authorize_session.json"),
-    schema!("events/iam/entity_management.json"),
-    schema!("events/iam/user_access.json"),
-    schema!("events/iam/group_management.json"),
-    schema!("events/iam/user_management.json"),
-    schema!("events/iam/role_management.json"),
+const CLASS_PATHS: [&str; 8] = [
+    "events/iam/account_change.json",
+    "events/iam/authentication.json",
+    "events/iam/authorize_session.json",
+    "events/iam/entity_management.json",
+    "events/iam/user_access.json",
+    "events/iam/group_management.json",
+    "events/iam/user_management.json",
+    "events/iam/role_management.json",
 ];
 
 fn schema_json(text: &str) -> Value {
@@ -40,7 +52,8 @@ type SchemaClass = (i64, String, Vec<(i64, String)>);
 
 fn schema_classes() -> Vec<SchemaClass> {
     let category = iam_category();
-    CLASS_FILES
+    CLASS_PATHS
+        .map(schema_file)
         .iter()
         .map(|text| {
             let class = schema_json(text);
