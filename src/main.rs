@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod config;
+mod feeds;
 mod input_formats;
 mod kafka_properties;
 mod output;

@@ -306,6 +306,7 @@ fn demo_runs_the_whole_job_and_prints_the_answers() {
         "the history of alice@example.com",
         "gap check: every entry links back to the previous one; none missing",
         "entitlement drift report",
+        "credential_used_after_end hmac-sha256:1af02af80b03abfb6d30c37c6f400376f15fcd0d09c02d78a8e4e94ad4d23960",
         "c2sp.org/tlog-proof@v1",
         "verified offline: entry",
     ] {

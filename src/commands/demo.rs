@@ -3,16 +3,20 @@
 use crate::output::{line, stderr_is_terminal};
 use crate::workload::{self, STORY_GRANT, STORY_SUBJECT};
 use anyhow::Context as _;
+use idledger_ingest::config::TopicFormat;
 use idledger_ingest::{DevBroker, DevMessage, IngestConfig, Metrics, Shutdown};
 use idledger_ledger::{FsckOptions, Ledger, LedgerReader, ReadOnlyLedger, Trust, fsck};
 use idledger_proto::Timestamp;
 use idledger_proto::VerifierKey;
+use idledger_proto::formats::{FormatSettings, InputFormat};
 use idledger_query::{ReportName, ReportOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TOPIC: &str = "identity-events";
+/// Records in the formats identity systems send, read with `auto` (`crate::feeds`).
+const FEEDS_TOPIC: &str = "identity-feeds";
 
 /// librdkafka's mock broker keeps at most 5 MiB of (compressed) batches per partition and drops
 /// the oldest beyond that, as retention would. The demo spreads its messages so every partition
@@ -75,10 +79,13 @@ pub fn demo(
     let at = place(data, keys)?;
     step("1. an embedded Kafka-protocol broker (librdkafka mock cluster) on 127.0.0.1")?;
     let partitions = partitions_to_hold(events, partitions);
-    let broker = DevBroker::start(1, &[(TOPIC.to_owned(), partitions)])?;
+    let broker = DevBroker::start(
+        1,
+        &[(TOPIC.to_owned(), partitions), (FEEDS_TOPIC.to_owned(), 1)],
+    )?;
     let bootstrap = broker.bootstrap_servers();
     line(format!(
-        "bootstrap.servers={bootstrap}; topic {TOPIC} with {partitions} partitions"
+        "bootstrap.servers={bootstrap}; topic {TOPIC} with {partitions} partitions, topic {FEEDS_TOPIC} with 1"
     ))?;
     step("2. a new ledger and its Ed25519 signing key")?;
     let ledger = Ledger::init(&at.dir, &at.keys, "demo.idledger.local/identity")
@@ -132,11 +139,31 @@ fn produce_workload(bootstrap: &str, events: usize, partitions: i32) -> anyhow::
     }
     idledger_ingest::messages_held_whole(bootstrap, TOPIC, partitions)
         .context("the demo topic does not hold the whole workload; run with more --partitions")?;
+    let feeds = crate::feeds::RECORDS.iter().map(|r| DevMessage {
+        key: None,
+        payload: Some(r),
+        partition: Some(0),
+    });
+    let sent = idledger_ingest::produce(bootstrap, FEEDS_TOPIC, feeds, |_| {})?;
+    line(format!(
+        "{sent} records to {FEEDS_TOPIC} as Okta, CloudTrail, Entra ID, GitHub, OCSF and Vault send them (read with --format auto)"
+    ))?;
     Ok(())
 }
 
 fn ingest(ledger: Ledger, bootstrap: &str) -> anyhow::Result<Ledger> {
-    let mut cfg = IngestConfig::new(bootstrap, vec![TOPIC.to_owned()], "idledger-demo");
+    let mut cfg = IngestConfig::new(
+        bootstrap,
+        vec![TOPIC.to_owned(), FEEDS_TOPIC.to_owned()],
+        "idledger-demo",
+    );
+    cfg.formats.topics.push((
+        FEEDS_TOPIC.to_owned(),
+        TopicFormat {
+            format: InputFormat::Auto,
+            settings: Arc::new(FormatSettings::default()),
+        },
+    ));
     cfg.stop_when_caught_up = Some(Duration::from_millis(500));
     let metrics = Arc::new(Metrics::default());
     let ingest_started = Instant::now();
@@ -242,6 +269,21 @@ fn drift(r: &LedgerReader<'_>, now: Timestamp) -> anyhow::Result<()> {
                 item.kind, item.id, item.detail
             ))?;
         }
+    }
+    // The feeds' Vault token, revoked and then used: found across the whole log.
+    let used = idledger_query::report(
+        &projections,
+        r,
+        ReportName::UsedAfterEnd,
+        &ReportOptions {
+            now,
+            max_credential_age_days: 90,
+            group_by: None,
+        },
+    )?;
+    line("used after it ended (`idledger report used-after-end`):")?;
+    for item in used.groups.iter().flat_map(|g| &g.items) {
+        line(format!("  {} {}: {}", item.kind, item.id, item.detail))?;
     }
     Ok(())
 }
