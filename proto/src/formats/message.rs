@@ -35,31 +35,47 @@ pub fn decode_message(
     settings: &FormatSettings,
     message: Message<'_>,
 ) -> Vec<Decoded> {
-    let format = match format {
-        InputFormat::Auto => match recognise(message) {
-            Ok(format) => format,
-            Err(reason) => return vec![Decoded::Rejected(quarantine(message.payload, reason))],
-        },
-        other => other,
-    };
     if format == InputFormat::Native {
-        return vec![match decode_event(message.payload) {
-            Ok(event) => Decoded::Event(event),
-            Err(rejection) => Decoded::Rejected(rejection),
-        }];
+        return vec![native(message.payload)];
     }
     if let Some(rejection) = refuse_payload(message.payload) {
         return vec![Decoded::Rejected(rejection)];
     }
-    match super::map_message(format, message, settings) {
+    // Under `auto` the payload is parsed once, to recognise it, and read from that parse.
+    let (format, parsed) = match format {
+        InputFormat::Auto => match recognise(message) {
+            Ok((InputFormat::Native, _)) => return vec![native(message.payload)],
+            Ok(recognised) => recognised,
+            Err(reason) => return vec![Decoded::Rejected(quarantine(message.payload, reason))],
+        },
+        other => (other, None),
+    };
+    let records = match (&parsed, format) {
+        (Some(doc), f) if !matches!(f, InputFormat::CloudEvents | InputFormat::SecEvent) => {
+            super::map_parsed(f, doc, settings)
+        }
+        _ => super::map_message(format, message, settings),
+    };
+    match records {
         Err(error) => vec![Decoded::Rejected(quarantine(
             message.payload,
             format_reason(format, "", error),
         ))],
-        Ok(records) => records
-            .into_iter()
-            .map(|record| decoded(format, settings, message, record))
-            .collect(),
+        Ok(records) => {
+            let mut locator = Locator::new(message.payload);
+            records
+                .into_iter()
+                .map(|record| decoded(format, settings, &mut locator, record))
+                .collect()
+        }
+    }
+}
+
+/// A native message: the native decoder's own checks and reasons.
+fn native(payload: &[u8]) -> Decoded {
+    match decode_event(payload) {
+        Ok(event) => Decoded::Event(event),
+        Err(rejection) => Decoded::Rejected(rejection),
     }
 }
 
@@ -92,17 +108,17 @@ fn refuse_payload(payload: &[u8]) -> Option<Rejection> {
 fn decoded(
     format: InputFormat,
     settings: &FormatSettings,
-    message: Message<'_>,
+    locator: &mut Locator<'_>,
     record: RecordOutcome,
 ) -> Decoded {
     match record {
         RecordOutcome::OutOfScope { kind } => Decoded::OutOfScope { format, kind },
         RecordOutcome::Malformed { pointer, error } => {
-            let bytes = record_bytes(message.payload, &pointer);
+            let bytes = locator.bytes(&pointer);
             Decoded::Rejected(quarantine(bytes, format_reason(format, &pointer, error)))
         }
         RecordOutcome::Event(mapped) => {
-            let bytes = record_bytes(message.payload, &mapped.pointer);
+            let bytes = locator.bytes(&mapped.pointer);
             match mapped.draft.validate() {
                 Ok(event) => Decoded::Event(
                     event.with_record(&source_record(format, settings, bytes, &mapped)),
@@ -171,33 +187,77 @@ fn record_format(format: InputFormat) -> RecordFormat {
 /// payload when the pointer is empty or does not lead into the payload's own JSON (the records
 /// of a JWS-signed token are inside its encoded payload: the token is the record).
 pub fn record_bytes<'p>(payload: &'p [u8], pointer: &str) -> &'p [u8] {
-    if pointer.is_empty() {
-        return payload;
-    }
-    let Ok(text) = std::str::from_utf8(payload) else {
-        return payload;
-    };
-    raw_at(text, pointer).map_or(payload, str::as_bytes)
+    Locator::new(payload).bytes(pointer)
 }
 
-/// The raw JSON text at an RFC 6901 pointer, without parsing anything but the path to it.
-fn raw_at<'t>(text: &'t str, pointer: &str) -> Option<&'t str> {
-    use serde_json::value::RawValue;
-    let mut current: &'t str = text;
-    for token in pointer.strip_prefix('/')?.split('/') {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        let raw: &'t RawValue = serde_json::from_str(current).ok()?;
-        let inner = raw.get();
-        current = if inner.trim_start().starts_with('[') {
-            let items: Vec<&'t RawValue> = serde_json::from_str(inner).ok()?;
-            items.get(token.parse::<usize>().ok()?)?.get()
-        } else {
-            let map: std::collections::BTreeMap<std::borrow::Cow<'t, str>, &'t RawValue> =
-                serde_json::from_str(inner).ok()?;
-            map.get(token.as_str())?.get()
-        };
+/// A container's members as raw JSON text: an array's by index, an object's by name.
+enum Members<'p> {
+    Array(Vec<&'p str>),
+    Object(std::collections::HashMap<String, &'p str>),
+}
+
+/// Finds records' bytes inside one payload, parsing each container on the way to them once
+/// however many records it holds (a log file's thousand records cost one parse of the file,
+/// not a thousand).
+struct Locator<'p> {
+    payload: &'p [u8],
+    text: Option<&'p str>,
+    /// Containers read so far, by their pointer; `None` for one that is no container.
+    containers: std::collections::HashMap<String, Option<Members<'p>>>,
+}
+
+impl<'p> Locator<'p> {
+    fn new(payload: &'p [u8]) -> Locator<'p> {
+        Locator {
+            payload,
+            text: std::str::from_utf8(payload).ok(),
+            containers: std::collections::HashMap::new(),
+        }
     }
-    Some(current)
+
+    /// `record_bytes`, with the containers on the way kept for the next record.
+    fn bytes(&mut self, pointer: &str) -> &'p [u8] {
+        let found = match (self.text, pointer.strip_prefix('/')) {
+            (Some(text), Some(path)) => self.raw_at(text, path),
+            _ => None,
+        };
+        found.map_or(self.payload, str::as_bytes)
+    }
+
+    /// The raw JSON text at an RFC 6901 path (the pointer without its leading `/`).
+    fn raw_at(&mut self, text: &'p str, path: &str) -> Option<&'p str> {
+        use serde_json::value::RawValue;
+        let mut current = text;
+        let mut prefix = String::with_capacity(path.len() + 1);
+        for token in path.split('/') {
+            let members = self
+                .containers
+                .entry(prefix.clone())
+                .or_insert_with(|| {
+                    if current.trim_start().starts_with('[') {
+                        let items: Vec<&'p RawValue> = serde_json::from_str(current).ok()?;
+                        Some(Members::Array(
+                            items.into_iter().map(RawValue::get).collect(),
+                        ))
+                    } else {
+                        let map: std::collections::HashMap<String, &'p RawValue> =
+                            serde_json::from_str(current).ok()?;
+                        Some(Members::Object(
+                            map.into_iter().map(|(k, v)| (k, v.get())).collect(),
+                        ))
+                    }
+                })
+                .as_ref()?;
+            let name = token.replace("~1", "/").replace("~0", "~");
+            current = match members {
+                Members::Array(items) => *items.get(name.parse::<usize>().ok()?)?,
+                Members::Object(map) => *map.get(&name)?,
+            };
+            prefix.push('/');
+            prefix.push_str(token);
+        }
+        Some(current)
+    }
 }
 
 /// The reason for a record that claims `format` but cannot be read as it: the field's pointer
@@ -216,21 +276,23 @@ fn quarantine(bytes: &[u8], reason: RejectReason) -> Rejection {
 }
 
 /// The format of a message under `auto`: exactly one format's shape must match
-/// (docs/FORMATS.md).
-fn recognise(message: Message<'_>) -> Result<InputFormat, RejectReason> {
+/// (docs/FORMATS.md). The parsed payload comes back with it, so it is read once.
+fn recognise(
+    message: Message<'_>,
+) -> Result<(InputFormat, Option<serde_json::Value>), RejectReason> {
     if message
         .headers
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("ce_specversion"))
     {
-        return Ok(InputFormat::CloudEvents);
+        return Ok((InputFormat::CloudEvents, None));
     }
     let Ok(doc) = serde_json::from_slice::<serde_json::Value>(message.payload) else {
-        return if looks_like_jws(message.payload) {
-            Ok(InputFormat::SecEvent)
+        return if super::secevent::recognises_bytes(message.payload) {
+            Ok((InputFormat::SecEvent, None))
         } else {
             // Not JSON: the native decoder names the problem precisely.
-            Ok(InputFormat::Native)
+            Ok((InputFormat::Native, None))
         };
     };
     let mut matched = super::recognised(&doc);
@@ -238,7 +300,7 @@ fn recognise(message: Message<'_>) -> Result<InputFormat, RejectReason> {
         matched.insert(0, InputFormat::Native);
     }
     match matched.as_slice() {
-        [one] => Ok(*one),
+        [one] => Ok((*one, Some(doc))),
         _ => Err(RejectReason::UnrecognisedFormat {
             matched: matched.iter().map(|f| f.as_str().to_owned()).collect(),
         }),
@@ -252,16 +314,6 @@ fn looks_native(doc: &serde_json::Value) -> bool {
         .and_then(serde_json::Value::as_str)
         .is_some_and(|t| crate::event::EventType::parse(t).is_some())
         && doc.get("subject").is_some_and(serde_json::Value::is_object)
-}
-
-/// A JWS compact serialization: three base64url segments joined by dots, the header a JSON
-/// object (`eyJ` is the base64url of `{"`).
-fn looks_like_jws(payload: &[u8]) -> bool {
-    let base64url = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
-    let segments: Vec<&[u8]> = payload.split(|b| *b == b'.').collect();
-    segments.len() == 3
-        && payload.starts_with(b"eyJ")
-        && segments.iter().all(|s| s.iter().all(base64url))
 }
 
 #[cfg(test)]
