@@ -14,7 +14,7 @@ seconds=${1:-60}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=${IDLEDGER_FUZZ_TARGET_DIR:-$HOME/.cache/idledger/fuzz-target}
-for target in leaf checkpoint tlog_proof event bundle secrets entry_bundle tile_path witness_request cosigned formats; do
+for target in leaf checkpoint tlog_proof event bundle secrets entry_bundle tile_path witness_request cosigned formats export; do
     corpus="$CARGO_TARGET_DIR/corpus/$target"
     mkdir -p "$corpus"
     echo "fuzz: $target for ${seconds}s"

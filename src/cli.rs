@@ -56,13 +56,16 @@ pub struct OutputArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a ledger and its signing key; print the verifier key.
+    /// Create a ledger and its signing key (or use a key in a PKCS#11 token, --pkcs11-*);
+    /// print the verifier key.
     Init {
         #[command(flatten)]
         data: DataArg,
         /// The checkpoint origin (and key name), e.g. `audit.example.com/identity`.
         #[arg(long)]
         origin: Option<String>,
+        #[command(flatten)]
+        pkcs11: Pkcs11Args,
     },
     /// Print the verifier key(s) that sign this ledger's checkpoints.
     Vkey {
@@ -84,19 +87,30 @@ pub enum Command {
         /// Lines per batch (one synced write and one checkpoint each).
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        #[command(flatten)]
+        format: FileFormatArgs,
     },
     /// Verify everything against the keys you trust: hashes, chain, back-links, tree,
     /// checkpoints and their signatures, indexes, positions.
     Verify {
         #[command(flatten)]
         data: DataArg,
-        /// A checkpoint you kept earlier; the log must be an append-only extension of it.
+        /// A checkpoint you kept earlier; the log must be an append-only extension of it. Only
+        /// what came after it is verified, unless --full (docs/SECURITY.md says what each
+        /// proves).
         #[arg(long, value_name = "CHECKPOINT_FILE")]
         trusted: Option<PathBuf>,
+        /// With --trusted, still verify the whole log, not only what came after it.
+        #[arg(long, requires = "trusted")]
+        full: bool,
         /// A verifier key you trust (text or a file holding keys, one per line; repeatable).
         /// Without one, the keys in the key directory (--key-dir) for this ledger are trusted.
         #[arg(long, value_name = "KEY")]
         vkey: Vec<String>,
+        /// A witness policy (docs/WITNESS.md): its log keys are trusted (unless --vkey is
+        /// given), and a stored checkpoint must be cosigned by witnesses meeting its quorum.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
         /// Verification threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -125,10 +139,31 @@ pub enum Command {
     /// Check a tlog-proof or a proof bundle offline, with the verifier key only.
     VerifyProof {
         /// A verifier key you trust (text or a file holding keys, one per line; repeatable).
-        #[arg(long, required = true)]
+        #[arg(long, required_unless_present = "policy")]
         vkey: Vec<String>,
+        /// A witness policy: its log keys are trusted, and the proof's checkpoint must be
+        /// cosigned by witnesses meeting its quorum.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
         /// The proof file (`-` for standard input).
         file: String,
+    },
+    /// Check offline that one signed checkpoint is an append-only extension of another,
+    /// with the consistency proof between them (as `idledger consistency` prints it).
+    VerifyConsistency {
+        /// A verifier key you trust (text or a file holding keys, one per line; repeatable).
+        #[arg(long, required_unless_present = "policy")]
+        vkey: Vec<String>,
+        /// A witness policy: its log keys are trusted, and the new checkpoint must be cosigned
+        /// by witnesses meeting its quorum.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// The older checkpoint note.
+        old: String,
+        /// The newer checkpoint note.
+        new: String,
+        /// The consistency proof: one base64 hash per line (`-` for standard input).
+        proof: String,
     },
     /// Check a cosigned checkpoint offline against a witness policy (docs/WITNESS.md): signed
     /// by the policy's log key, and cosigned by witnesses that meet its quorum.
@@ -139,14 +174,32 @@ pub enum Command {
         /// The checkpoint note with its cosignature lines (`-` for standard input).
         checkpoint: String,
     },
+    /// Write entries as JSON lines for a SIEM, each provable against the signed checkpoints
+    /// the stream carries (docs/EXPORT.md).
+    Export(ExportArgs),
+    /// Check an export stream (or a SIEM extract of it) offline against the log's key: every
+    /// entry as the signed log holds it, none dropped, reordered or inserted.
+    VerifyExport {
+        /// A verifier key you trust (text or a file holding keys, one per line; repeatable).
+        #[arg(long, required_unless_present = "policy")]
+        vkey: Vec<String>,
+        /// A witness policy: its log keys are trusted.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// The export file (`-` for standard input).
+        file: String,
+    },
     /// Rotate the signing key: add a new key (checkpoints then carry both), or finish by
     /// retiring the old one.
     RotateKey {
         #[command(flatten)]
         data: DataArg,
         /// Retire every key but the newest.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "pkcs11_module")]
         finish: bool,
+        /// The new key: one in a PKCS#11 token (instead of a new key file).
+        #[command(flatten)]
+        pkcs11: Pkcs11Args,
     },
     /// Consume identity events from Kafka into the ledger, exactly once.
     Ingest(Box<IngestArgs>),
@@ -207,6 +260,29 @@ pub enum Command {
     /// last one cosigned (docs/WITNESS.md). Its key is in --key-dir.
     #[command(subcommand)]
     Witness(WitnessCommand),
+    /// Follow a remote log through its tlog-tiles routes: verify each new checkpoint, tile
+    /// and entry, and keep an exact copy in --state (docs/WITNESS.md, "Monitoring").
+    Monitor {
+        /// The log's tlog-tiles prefix (`URL/checkpoint`, `URL/tile/...`), http or https.
+        #[arg(long)]
+        url: String,
+        /// A verifier key you trust (text or a file holding keys, one per line; repeatable).
+        #[arg(long, required_unless_present = "policy")]
+        vkey: Vec<String>,
+        /// A witness policy: its log keys are trusted (unless --vkey is given), and every
+        /// checkpoint must be cosigned by witnesses meeting its quorum.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// The directory the monitor keeps its copy and state in.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// One round, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Milliseconds between rounds.
+        #[arg(long, default_value_t = 60_000)]
+        interval_ms: u64,
+    },
     /// Run the whole job on an embedded broker with a realistic workload, and show the answers.
     Demo {
         /// Keep the ledger here instead of a temporary directory.
@@ -220,6 +296,117 @@ pub enum Command {
         #[arg(long, default_value_t = 4)]
         partitions: i32,
     },
+}
+
+/// How `append` reads each line (docs/FORMATS.md): one record or message per line.
+#[derive(Debug, Args)]
+pub struct FileFormatArgs {
+    /// The lines' format: native, ocsf, cloudevents, secevent, cloudtrail, okta, entra,
+    /// github, vault or auto.
+    #[arg(long, default_value = "native")]
+    pub format: String,
+    /// Keep each mapped record's original bytes in its entry (secrets redacted, then hash only).
+    #[arg(long)]
+    pub keep_original: bool,
+    /// CloudEvents: read the data of events whose type or dataschema starts with PREFIX in
+    /// FORMAT (repeatable).
+    #[arg(long = "route", value_name = "PREFIX=FORMAT")]
+    pub routes: Vec<String>,
+    /// Security Event Tokens: verify JWS-signed tokens against this JWKS file.
+    #[arg(long, value_name = "FILE")]
+    pub jwks: Option<PathBuf>,
+}
+
+/// A signing key in a PKCS#11 token (an HSM), created there beforehand, e.g. with `pkcs11-tool
+/// --keypairgen --key-type EC:edwards25519`. The PIN is read from a variable or a file, never
+/// given on the command line.
+#[derive(Debug, Args, Clone, Default)]
+#[group(id = "pkcs11", multiple = true)]
+pub struct Pkcs11Args {
+    /// The token's PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so.
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "pkcs11_token",
+        requires = "pkcs11_key",
+        requires = "pkcs11_pin"
+    )]
+    pub pkcs11_module: Option<PathBuf>,
+    /// The token's label.
+    #[arg(long, value_name = "LABEL", requires = "pkcs11_module")]
+    pub pkcs11_token: Option<String>,
+    /// The key's CKA_ID, in hex (e.g. 01).
+    #[arg(
+        long,
+        value_name = "HEX",
+        group = "pkcs11_key",
+        requires = "pkcs11_module"
+    )]
+    pub pkcs11_key_id: Option<String>,
+    /// The key's CKA_LABEL (instead of --pkcs11-key-id).
+    #[arg(
+        long,
+        value_name = "LABEL",
+        group = "pkcs11_key",
+        requires = "pkcs11_module"
+    )]
+    pub pkcs11_key_label: Option<String>,
+    /// The environment variable holding the user PIN (read by every command that signs).
+    #[arg(
+        long,
+        value_name = "VAR",
+        group = "pkcs11_pin",
+        requires = "pkcs11_module"
+    )]
+    pub pkcs11_pin_env: Option<String>,
+    /// A file holding the user PIN (mode 0600; read by every command that signs).
+    #[arg(
+        long,
+        value_name = "PATH",
+        group = "pkcs11_pin",
+        requires = "pkcs11_module"
+    )]
+    pub pkcs11_pin_file: Option<PathBuf>,
+}
+
+/// `idledger export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// The first index to export.
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
+    /// Stop before this index (rounded down to where a checkpoint ends); default: the log's end.
+    #[arg(long)]
+    pub to: Option<u64>,
+    /// Carry a signed checkpoint once at least this many entries have passed since the last.
+    #[arg(long, default_value_t = 10_000)]
+    pub checkpoint_every: u64,
+    /// Every entry carries its own inclusion proof (always, with a filter).
+    #[arg(long)]
+    pub proofs: bool,
+    /// Only events of this type (repeatable).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// Only events from this source (repeatable).
+    #[arg(long = "source")]
+    pub sources: Vec<String>,
+    /// Only events about this subject id (repeatable).
+    #[arg(long = "subject")]
+    pub subjects: Vec<String>,
+    /// Only events whose subject is `human` or `non-human`.
+    #[arg(long, value_parser = ["human", "non-human"])]
+    pub kind: Option<String>,
+    /// Only quarantined entries.
+    #[arg(long, conflicts_with = "no_quarantined")]
+    pub quarantined: bool,
+    /// No quarantined entries.
+    #[arg(long)]
+    pub no_quarantined: bool,
+    /// Write here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,6 +473,13 @@ pub struct IngestArgs {
     /// Keep each mapped record's original bytes in its entry (secrets redacted, then hash only).
     #[arg(long)]
     pub keep_original: bool,
+    /// Submit checkpoints to this witness (c2sp.org/tlog-witness; repeatable): its URL and
+    /// its cosignature verifier key, as `idledger witness vkey` prints it.
+    #[arg(long = "witness", value_name = "URL=VKEY")]
+    pub witnesses: Vec<String>,
+    /// How often each witness is offered the latest checkpoint (default 1000).
+    #[arg(long, value_name = "MS")]
+    pub witness_interval_ms: Option<u64>,
     /// Serve Prometheus metrics here (e.g. 127.0.0.1:9464).
     #[arg(long)]
     pub metrics_addr: Option<String>,

@@ -56,6 +56,11 @@ pub struct IngestSection {
     /// Per topic: its format, whether to keep originals, CloudEvents routes, a JWKS file.
     #[serde(default)]
     pub formats: BTreeMap<String, crate::input_formats::TopicFormatSection>,
+    /// Witnesses to submit checkpoints to (`--witness URL=VKEY`).
+    #[serde(default)]
+    pub witnesses: Vec<crate::witnesses::WitnessSection>,
+    /// How often each witness is offered the latest checkpoint (`--witness-interval-ms`).
+    pub witness_interval_ms: Option<u64>,
 }
 
 /// `[ingest.kafka]`: printed with `Debug`, secret properties show as `***`.

@@ -84,6 +84,35 @@ pub fn resolve(
     Ok(formats)
 }
 
+/// The format of a local file (`idledger append --format`): its flags read as one topic's table.
+pub fn for_file(
+    name: &str,
+    keep_original: bool,
+    routes: &[String],
+    jwks: Option<PathBuf>,
+) -> anyhow::Result<(InputFormat, FormatSettings)> {
+    let format = parse(name, "--format")?;
+    let mut section = TopicFormatSection {
+        format: None,
+        keep_original,
+        routes: BTreeMap::new(),
+        jwks,
+    };
+    for route in routes {
+        let Some((prefix, routed)) = route.split_once('=') else {
+            bail!(
+                "--route {route}: expected PREFIX=FORMAT (a CloudEvents type or dataschema prefix)"
+            );
+        };
+        if prefix.is_empty() {
+            bail!("--route {route}: the prefix is empty");
+        }
+        section.routes.insert(prefix.to_owned(), routed.to_owned());
+    }
+    let settings = settings(&section, format, "append")?;
+    Ok((format, settings))
+}
+
 /// A format by name, or an error that lists the names.
 fn parse(name: &str, what: &str) -> anyhow::Result<InputFormat> {
     InputFormat::parse(name).with_context(|| {

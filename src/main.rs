@@ -10,6 +10,7 @@ mod input_formats;
 mod kafka_properties;
 mod output;
 mod settings;
+mod witnesses;
 mod workload;
 
 use clap::Parser as _;

@@ -13,11 +13,15 @@ use crate::kafka_properties;
 use anyhow::{Context as _, bail};
 use idledger_ingest::IngestConfig;
 use idledger_ingest::oauth::TokenSource;
+use idledger_ledger::TokenRef;
 use idledger_proto::Timestamp;
+use idledger_proto::formats::{FormatSettings, InputFormat};
 use idledger_query::ReportName;
 use idledger_query::http::{ClientRule, Limits, TileAccess, Token};
 use std::path::PathBuf;
 use std::time::Duration;
+
+mod token_key;
 
 /// Everything `main` needs to run: how to log, and the job.
 #[derive(Debug)]
@@ -49,7 +53,10 @@ pub struct Output {
 #[derive(Debug, Clone)]
 pub struct TrustSettings {
     pub trusted: Option<PathBuf>,
+    /// Verify the whole log even with a trusted checkpoint.
+    pub full: bool,
     pub vkeys: Vec<String>,
+    pub policy: Option<PathBuf>,
     pub key_dir: PathBuf,
 }
 
@@ -103,6 +110,8 @@ pub enum Job {
     Init {
         ledger: LedgerPaths,
         origin: Option<String>,
+        /// The signing key in a token, instead of a new key file.
+        token: Option<TokenRef>,
     },
     Vkey(LedgerPaths),
     Checkpoint(PathBuf),
@@ -110,6 +119,8 @@ pub enum Job {
         ledger: LedgerPaths,
         input: String,
         batch: usize,
+        format: InputFormat,
+        format_settings: FormatSettings,
     },
     Verify {
         data: PathBuf,
@@ -128,11 +139,29 @@ pub enum Job {
     },
     VerifyProof {
         vkeys: Vec<String>,
+        policy: Option<PathBuf>,
         file: String,
+    },
+    VerifyConsistency {
+        vkeys: Vec<String>,
+        policy: Option<PathBuf>,
+        old: String,
+        new: String,
+        proof: String,
     },
     VerifyCheckpoint {
         policy: PathBuf,
         checkpoint: String,
+    },
+    Export {
+        data: PathBuf,
+        options: idledger_query::export::ExportOptions,
+        out: Option<PathBuf>,
+    },
+    VerifyExport {
+        vkeys: Vec<String>,
+        policy: Option<PathBuf>,
+        file: String,
     },
     TilesExport {
         data: PathBuf,
@@ -141,6 +170,8 @@ pub enum Job {
     RotateKey {
         ledger: LedgerPaths,
         finish: bool,
+        /// The new key in a token, instead of a new key file.
+        token: Option<TokenRef>,
     },
     Ingest(Box<IngestSettings>),
     DevBroker {
@@ -172,6 +203,14 @@ pub enum Job {
     },
     Serve(Box<ServeSettings>),
     Witness(WitnessJob),
+    Monitor {
+        url: String,
+        vkeys: Vec<String>,
+        policy: Option<PathBuf>,
+        state: PathBuf,
+        once: bool,
+        interval_ms: u64,
+    },
     Demo {
         data: Option<PathBuf>,
         keys: Option<PathBuf>,
@@ -247,28 +286,52 @@ impl Resolver {
 
     fn job(&mut self, command: Command) -> anyhow::Result<Job> {
         Ok(match command {
-            Command::Init { data, origin } => Job::Init {
+            Command::Init {
+                data,
+                origin,
+                pkcs11,
+            } => Job::Init {
                 ledger: self.ledger(data)?,
                 origin: origin.or_else(|| self.config.origin.clone()),
+                token: token_key::resolve(pkcs11)?,
             },
             Command::Vkey { data } => Job::Vkey(self.ledger(data)?),
             Command::Checkpoint { data } => Job::Checkpoint(self.data(data)?),
-            Command::Append { data, input, batch } => Job::Append {
-                ledger: self.ledger(data)?,
+            Command::Append {
+                data,
                 input,
-                batch: batch.max(1),
-            },
+                batch,
+                format,
+            } => {
+                let (format, format_settings) = crate::input_formats::for_file(
+                    &format.format,
+                    format.keep_original,
+                    &format.routes,
+                    format.jwks,
+                )?;
+                Job::Append {
+                    ledger: self.ledger(data)?,
+                    input,
+                    batch: batch.max(1),
+                    format,
+                    format_settings,
+                }
+            }
             Command::Verify {
                 data,
                 trusted,
+                full,
                 vkey,
+                policy,
                 threads,
                 json,
             } => Job::Verify {
                 data: self.data(data)?,
                 trust: TrustSettings {
                     trusted,
+                    full,
                     vkeys: vkey,
+                    policy,
                     key_dir: self.keys()?,
                 },
                 threads: threads.max(1),
@@ -283,17 +346,45 @@ impl Resolver {
                 from,
                 to,
             },
-            Command::VerifyProof { vkey, file } => Job::VerifyProof { vkeys: vkey, file },
+            Command::VerifyProof { vkey, policy, file } => Job::VerifyProof {
+                vkeys: vkey,
+                policy,
+                file,
+            },
+            Command::VerifyConsistency {
+                vkey,
+                policy,
+                old,
+                new,
+                proof,
+            } => Job::VerifyConsistency {
+                vkeys: vkey,
+                policy,
+                old,
+                new,
+                proof,
+            },
             Command::VerifyCheckpoint { policy, checkpoint } => {
                 Job::VerifyCheckpoint { policy, checkpoint }
             }
+            Command::Export(args) => self.export(args)?,
+            Command::VerifyExport { vkey, policy, file } => Job::VerifyExport {
+                vkeys: vkey,
+                policy,
+                file,
+            },
             Command::Tiles(TilesCommand::Export { data, dir }) => Job::TilesExport {
                 data: self.data(data)?,
                 dir,
             },
-            Command::RotateKey { data, finish } => Job::RotateKey {
+            Command::RotateKey {
+                data,
+                finish,
+                pkcs11,
+            } => Job::RotateKey {
                 ledger: self.ledger(data)?,
                 finish,
+                token: token_key::resolve(pkcs11)?,
             },
             Command::Ingest(args) => Job::Ingest(Box::new(self.ingest(*args)?)),
             Command::DevBroker { topics, brokers } => Job::DevBroker {
@@ -345,6 +436,21 @@ impl Resolver {
             },
             Command::Serve(args) => Job::Serve(Box::new(self.serve(args)?)),
             Command::Witness(command) => Job::Witness(self.witness(command)?),
+            Command::Monitor {
+                url,
+                vkey,
+                policy,
+                state,
+                once,
+                interval_ms,
+            } => Job::Monitor {
+                url,
+                vkeys: vkey,
+                policy,
+                state,
+                once,
+                interval_ms,
+            },
             Command::Demo {
                 data,
                 events,
@@ -359,6 +465,31 @@ impl Resolver {
     }
 
     /// The witness's job: its key directory, and for `serve` the logs it witnesses.
+    fn export(&self, args: crate::cli::ExportArgs) -> anyhow::Result<Job> {
+        use idledger_query::export::{ExportFilter, ExportOptions};
+        Ok(Job::Export {
+            data: self.data(args.data)?,
+            out: args.out,
+            options: ExportOptions {
+                from: args.from,
+                to: args.to,
+                checkpoint_every: args.checkpoint_every.max(1),
+                proofs: args.proofs,
+                filter: ExportFilter {
+                    types: args.types,
+                    sources: args.sources,
+                    subjects: args.subjects,
+                    human: args.kind.map(|k| k == "human"),
+                    quarantined: match (args.quarantined, args.no_quarantined) {
+                        (true, _) => Some(true),
+                        (_, true) => Some(false),
+                        _ => None,
+                    },
+                },
+            },
+        })
+    }
+
     fn witness(&self, command: WitnessCommand) -> anyhow::Result<WitnessJob> {
         Ok(match command {
             WitnessCommand::Vkey => WitnessJob::Vkey { keys: self.keys()? },
@@ -478,6 +609,11 @@ impl Resolver {
             "ingest.oauth_token_file and ingest.oauth_token_command",
         )?;
         config.oauth_token = from_flags.or(from_file);
+        config.witnessing = crate::witnesses::resolve(
+            &args.witnesses,
+            &section.witnesses,
+            args.witness_interval_ms.or(section.witness_interval_ms),
+        )?;
         Ok(IngestSettings {
             ledger: self.ledger(args.data)?,
             config,
@@ -539,162 +675,4 @@ fn topic_spec(text: &str) -> anyhow::Result<(String, i32)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser as _;
-
-    fn resolve(args: &[&str], file: &str) -> anyhow::Result<Settings> {
-        let cli = Cli::try_parse_from(std::iter::once("idledger").chain(args.iter().copied()))?;
-        let config: Config = toml::from_str(file)?;
-        Settings::resolve(cli, config)
-    }
-
-    #[test]
-    fn flags_override_the_file_and_the_file_the_defaults() {
-        let s = resolve(
-            &["report", "--data", "/d", "rotation"],
-            "[report]\nmax_credential_age_days = 30\n",
-        )
-        .expect("resolves");
-        assert!(
-            matches!(
-                s.job,
-                Job::Report {
-                    max_age_days: 30,
-                    ..
-                }
-            ),
-            "{s:?}"
-        );
-        let s = resolve(
-            &["report", "--data", "/d", "rotation", "--max-age-days", "7"],
-            "[report]\nmax_credential_age_days = 30\n",
-        )
-        .expect("resolves");
-        assert!(
-            matches!(
-                s.job,
-                Job::Report {
-                    max_age_days: 7,
-                    ..
-                }
-            ),
-            "{s:?}"
-        );
-        let s = resolve(&["report", "--data", "/d", "drift"], "").expect("resolves");
-        assert!(matches!(
-            s.job,
-            Job::Report {
-                max_age_days: 90,
-                name: ReportName::Drift,
-                ..
-            }
-        ));
-        let s =
-            resolve(&["vkey"], "data = \"/from/file\"\nkey_dir = \"/keys\"\n").expect("resolves");
-        let Job::Vkey(paths) = s.job else { panic!() };
-        assert_eq!(
-            (paths.data, paths.keys),
-            (PathBuf::from("/from/file"), PathBuf::from("/keys"))
-        );
-        let s = resolve(
-            &["--log-format", "json", "checkpoint", "--data", "/d"],
-            "log_format = \"text\"\n",
-        )
-        .expect("resolves");
-        assert_eq!(s.log_format, LogFormat::Json);
-    }
-
-    /// `--tiles` over `[serve] tiles` over `public`; any other value refused naming the choices.
-    #[test]
-    fn tiles_access_is_resolved_and_checked() {
-        let tiles = |args: &[&str], file: &str| {
-            let argv: Vec<&str> = ["serve", "--data", "/d"]
-                .iter()
-                .chain(args)
-                .copied()
-                .collect();
-            match resolve(&argv, file).map(|s| s.job) {
-                Ok(Job::Serve(s)) => Ok(s.tiles),
-                Ok(other) => panic!("{other:?}"),
-                Err(e) => Err(format!("{e:#}")),
-            }
-        };
-        let file = "[serve]\ntiles = \"auditor\"\n";
-        assert_eq!(tiles(&[], ""), Ok(TileAccess::Public));
-        assert_eq!(tiles(&[], file), Ok(TileAccess::Auditor));
-        assert_eq!(tiles(&["--tiles", "off"], file), Ok(TileAccess::Off));
-        assert_eq!(tiles(&["--tiles", "public"], file), Ok(TileAccess::Public));
-        for (args, file) in [
-            (&["--tiles", "private"][..], ""),
-            (&[][..], "[serve]\ntiles = \"private\"\n"),
-        ] {
-            let e = tiles(args, file).expect_err("refused");
-            assert!(
-                e.contains("private") && e.contains("public") && e.contains("auditor"),
-                "{e}"
-            );
-        }
-    }
-
-    /// Each wrong value is refused with a message naming it.
-    #[test]
-    fn wrong_values_are_refused_where_they_are_given() {
-        let cases: [(&[&str], &str, &str); 7] = [
-            (
-                &["checkpoint", "--data", "/d"],
-                "log_format = \"jsn\"\n",
-                "jsn",
-            ),
-            (
-                &["report", "--data", "/d", "rotations"],
-                "",
-                "no report `rotations`",
-            ),
-            (
-                &[
-                    "access",
-                    "--data",
-                    "/d",
-                    "--resource",
-                    "db",
-                    "--at",
-                    "yesterday",
-                ],
-                "",
-                "yesterday",
-            ),
-            (
-                &[
-                    "grant",
-                    "--data",
-                    "/d",
-                    "g",
-                    "--now",
-                    "2026-13-01T00:00:00Z",
-                ],
-                "",
-                "2026-13-01",
-            ),
-            (
-                &["dev-broker", "--topic", "t:0"],
-                "",
-                "partitions must be a number of at least 1",
-            ),
-            (
-                &["ingest", "--data", "/d", "--brokers", "b:9092"],
-                "",
-                "no topics",
-            ),
-            (&["checkpoint"], "", "no ledger directory"),
-        ];
-        for (args, file, says) in cases {
-            let err = resolve(args, file).expect_err("refused");
-            let text = format!("{err:#}");
-            assert!(text.contains(says), "{args:?}: {text}");
-        }
-        let err = resolve(&["serve", "--data", "/d"], "[[serve.tokens]]\nname = \"a\"\ntoken = \"0123456789abcdefghijk\"\nrole = \"auditr\"\n")
-            .expect_err("an unknown role");
-        assert!(format!("{err:#}").contains("auditr"), "{err:#}");
-    }
-}
+mod tests;

@@ -323,3 +323,92 @@ fn check_used_after_end(dir: &Path) {
         "the Vault token: {report:#}"
     );
 }
+
+/// `append --format`: a local file of records, one per line, read as ingest reads a topic: a
+/// CloudTrail log file's records each land (the out-of-scope one counted and named, not
+/// appended; the one without an event id quarantined with the pointer to it), a kept original
+/// is in its entry, the same record again is a duplicate, and an unknown format name is
+/// refused before anything is read.
+#[test]
+fn append_reads_a_file_in_a_source_format() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    init(&dir);
+    let d = path(&dir);
+    let log_file = fixture("cloudtrail/log_file.json", &[]);
+    let user = fixture("cloudtrail/create_user.json", &[]);
+    let file = tmp.path().join("records.jsonl");
+    let mut lines = log_file.clone();
+    lines.push(b'\n');
+    lines.extend_from_slice(&user);
+    lines.push(b'\n');
+    lines.extend_from_slice(&user);
+    std::fs::write(&file, &lines).expect("write");
+
+    let o = run(
+        &[
+            "append",
+            "--data",
+            d,
+            "--format",
+            "cloudtrail",
+            "--keep-original",
+            path(&file),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(
+            "appended 2, quarantined 1, duplicates skipped 1, outside scope cloudtrail:s3.amazonaws.com:GetObject 1"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o)
+            .contains("line 1: outside idledger's scope (cloudtrail:s3.amazonaws.com:GetObject)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains(
+            "line 1: quarantined as entry 2: cloudtrail record, field `/Records/2/eventID`"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("line 3: duplicate of entry 3"),
+        "{}",
+        stderr(&o)
+    );
+    let mapped: Vec<_> = entries(&dir)
+        .into_iter()
+        .filter_map(|e| match e.body {
+            Body::Event(ev) => ev.record.map(|r| (e.seq, r)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(mapped.len(), 2, "{mapped:?}");
+    assert!(
+        mapped
+            .iter()
+            .all(|(_, r)| r.format == RecordFormat::CloudTrail
+                && matches!(r.original, Original::Kept { .. })),
+        "{mapped:?}"
+    );
+
+    let refused = run(
+        &["append", "--data", d, "--format", "syslog", path(&file)],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("no input format `syslog`"),
+        "{}",
+        stderr(&refused)
+    );
+    let report = verify_with_own_keys(&dir);
+    assert!(report.ok(), "verify: {report:?}");
+}

@@ -7,7 +7,7 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::witness_server::Witness;
+use common::witness_server::{Witness, checkpoint, request};
 use common::*;
 use std::path::{Path, PathBuf};
 
@@ -22,37 +22,6 @@ fn append_events(dir: &Path, prefix: &str, n: usize) {
         &["append", "--data", path(dir), "--batch", "1000", "-"],
         Some(&events),
     );
-}
-
-/// The latest checkpoint note and its size.
-fn checkpoint(dir: &Path) -> (String, u64) {
-    let note = ok(&["checkpoint", "--data", path(dir)], None);
-    let size = note
-        .lines()
-        .nth(1)
-        .and_then(|l| l.parse().ok())
-        .expect("a size line");
-    (note, size)
-}
-
-/// An add-checkpoint body from `old` to the ledger's latest checkpoint, with the ledger's proof.
-fn request(dir: &Path, old: u64) -> (String, String) {
-    let (note, _) = checkpoint(dir);
-    let proof = if old == 0 {
-        String::new()
-    } else {
-        ok(
-            &[
-                "consistency",
-                "--data",
-                path(dir),
-                "--from",
-                &old.to_string(),
-            ],
-            None,
-        )
-    };
-    (format!("old {old}\n{proof}\n{note}"), note)
 }
 
 /// Verifies a cosignature line as c2sp.org/tlog-cosignature says, written here from the spec:

@@ -5,6 +5,7 @@
 mod append;
 mod decode;
 mod events;
+mod export;
 mod formats;
 mod ingest;
 mod reads;
@@ -24,7 +25,8 @@ struct Args {
     /// Smaller sizes, for a quick look.
     #[arg(long)]
     quick: bool,
-    /// Only these benchmarks (decode, formats, append, verify, proof, replay, history, ingest).
+    /// Only these benchmarks (decode, formats, append, verify, proof, replay, history, export,
+    /// ingest).
     #[arg(long = "only", value_delimiter = ',')]
     only: Vec<String>,
     /// Ledger size for append, verify, proof, replay and history (default 10M; 200k quick).
@@ -35,8 +37,8 @@ struct Args {
     ingest_events: Option<usize>,
 }
 
-const NAMES: [&str; 8] = [
-    "decode", "formats", "append", "verify", "proof", "replay", "history", "ingest",
+const NAMES: [&str; 9] = [
+    "decode", "formats", "append", "verify", "proof", "replay", "history", "export", "ingest",
 ];
 
 fn main() -> anyhow::Result<()> {
@@ -53,7 +55,7 @@ fn main() -> anyhow::Result<()> {
     if want("formats") {
         rows.extend(formats::formats()?);
     }
-    let on_ledger = ["append", "verify", "proof", "replay", "history"];
+    let on_ledger = ["append", "verify", "proof", "replay", "history", "export"];
     if on_ledger.iter().any(|n| want(n)) {
         let entries = args
             .entries
@@ -73,6 +75,9 @@ fn main() -> anyhow::Result<()> {
         }
         if want("history") {
             rows.push(reads::history(&r, &built, args.quick)?);
+        }
+        if want("export") {
+            rows.push(export::export_rows(&r, &built)?);
         }
     }
     if want("ingest") {

@@ -3,6 +3,7 @@
 
 use crate::oauth::TokenSource;
 use crate::secrets::printable_value;
+use crate::witnessing::WitnessingConfig;
 use idledger_proto::formats::{FormatSettings, InputFormat};
 use std::fmt;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub struct IngestConfig {
     pub oauth_token: Option<TokenSource>,
     /// The input format of each topic (docs/FORMATS.md); `native` unless set.
     pub formats: TopicFormats,
+    /// Witnesses the checkpoints are submitted to (docs/WITNESS.md), and how often.
+    pub witnessing: WitnessingConfig,
 }
 
 /// How one topic's messages are read.
@@ -101,6 +104,7 @@ impl IngestConfig {
             stop_when_caught_up: None,
             oauth_token: None,
             formats: TopicFormats::default(),
+            witnessing: WitnessingConfig::default(),
         }
     }
 }
@@ -126,6 +130,7 @@ impl fmt::Debug for IngestConfig {
             .field("stop_when_caught_up", &self.stop_when_caught_up)
             .field("oauth_token", &self.oauth_token)
             .field("formats", &self.formats)
+            .field("witnessing", &self.witnessing)
             .finish()
     }
 }

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod pipeline;
 pub mod secrets;
+pub mod witnessing;
 
 pub use config::IngestConfig;
 pub use devbroker::{DevBroker, DevMessage, messages_held_whole, produce};

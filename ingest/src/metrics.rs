@@ -33,6 +33,23 @@ pub struct Metrics {
     latency_sum_micros: AtomicU64,
     quarantined_by_class: Mutex<BTreeMap<&'static str, u64>>,
     lag: Mutex<BTreeMap<(String, i32), i64>>,
+    witnesses: Mutex<BTreeMap<String, WitnessFigures>>,
+}
+
+/// A per-witness metric family: name, type, help and how its figure is read.
+type WitnessFamily = (
+    &'static str,
+    MetricType,
+    &'static str,
+    fn(&WitnessFigures) -> u64,
+);
+
+/// One witness's figures, by its label (key name and URL).
+#[derive(Clone, Copy, Debug, Default)]
+struct WitnessFigures {
+    cosigned_size: u64,
+    lag_entries: u64,
+    failures: u64,
 }
 
 impl Metrics {
@@ -61,6 +78,25 @@ impl Metrics {
     pub fn set_lag(&self, topic: &str, partition: i32, lag: i64) {
         let mut m = self.lag.lock().unwrap_or_else(|e| e.into_inner());
         m.insert((topic.to_owned(), partition), lag);
+    }
+
+    /// Entries in the latest checkpoint beyond what `witness` last cosigned.
+    pub fn set_witness_lag(&self, witness: &str, lag: u64) {
+        let mut m = self.witnesses.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(witness.to_owned()).or_default().lag_entries = lag;
+    }
+
+    /// `witness` cosigned the latest checkpoint, of `size` entries.
+    pub fn witness_cosigned(&self, witness: &str, size: u64) {
+        let mut m = self.witnesses.lock().unwrap_or_else(|e| e.into_inner());
+        let figures = m.entry(witness.to_owned()).or_default();
+        figures.cosigned_size = size;
+        figures.lag_entries = 0;
+    }
+
+    pub fn count_witness_failure(&self, witness: &str) {
+        let mut m = self.witnesses.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(witness.to_owned()).or_default().failures += 1;
     }
 
     pub fn lag(&self) -> BTreeMap<(String, i32), i64> {
@@ -126,7 +162,45 @@ impl Metrics {
                 lag,
             );
         }
+        self.render_witnesses(&mut out);
         out.finish()
+    }
+
+    fn render_witnesses(&self, out: &mut Exposition) {
+        let witnesses = self
+            .witnesses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let families: [WitnessFamily; 3] = [
+            (
+                "idledger_witness_lag_entries",
+                MetricType::Gauge,
+                "Entries in the latest checkpoint beyond the one this witness last cosigned.",
+                |f| f.lag_entries,
+            ),
+            (
+                "idledger_witness_cosigned_size",
+                MetricType::Gauge,
+                "Tree size of the latest checkpoint this witness cosigned.",
+                |f| f.cosigned_size,
+            ),
+            (
+                "idledger_witness_failures_total",
+                MetricType::Counter,
+                "Submissions to this witness that got no cosignature.",
+                |f| f.failures,
+            ),
+        ];
+        for (name, kind, help, figure) in families {
+            if witnesses.is_empty() {
+                continue;
+            }
+            out.family(name, kind, help);
+            for (witness, figures) in &witnesses {
+                out.sample(name, &[("witness", witness)], figure(figures));
+            }
+        }
     }
 
     /// The plain counters, in the order `/metrics` gives them: name, help and the figure.

@@ -1,11 +1,14 @@
-//! Signing keys on disk: Ed25519 in PKCS#8 v1 PEM (readable by OpenSSL), one file per key named
-//! by key ID, in a key directory that is never inside the ledger's data directory. Whoever can
-//! copy or write the data (a backup, an auditor's copy, a database administrator) must not hold
-//! the key, or no signature would mean anything: the writer refuses a key directory inside the
-//! data directory, and a key file or key directory that others can read or write.
+//! Signing keys: Ed25519 in PKCS#8 v1 PEM files (readable by OpenSSL), or in a PKCS#11 token
+//! (`crate::pkcs11`) and referenced by a small file; one file per key named by key ID
+//! (`<key ID>.pem` or `<key ID>.pkcs11`), in a key directory that is never inside the ledger's
+//! data directory. Whoever can copy or write the data (a backup, an auditor's copy, a database
+//! administrator) must not hold the key, or no signature would mean anything: the writer
+//! refuses a key directory inside the data directory, and a key file or key directory that
+//! others can read or write.
 
-use ed25519_dalek::SigningKey;
+use crate::pkcs11::{TokenError, TokenRef, TokenSigner};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use idledger_proto::hash::Hash;
 use idledger_proto::note::{NoteSigner, VerifierKey};
 use std::fs;
@@ -49,10 +52,25 @@ pub enum KeyError {
     Random(String),
     #[error("key name: {0}")]
     Name(#[from] idledger_proto::note::NoteError),
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    #[error("token key reference {path} is damaged: {message}")]
+    TokenFile { path: PathBuf, message: String },
+    #[error(
+        "both {pem} and {token} name the signing key for {vkey}: keep the one that holds the key and remove the other"
+    )]
+    Both {
+        vkey: String,
+        pem: PathBuf,
+        token: PathBuf,
+    },
+    #[error("cannot sign: {0}")]
+    Signing(idledger_proto::note::NoteError),
 }
 
 /// Where the signing keys of ledgers live: a directory outside every data directory, holding
-/// one file per key (`<key ID>.pem`, mode 0600), itself mode 0700.
+/// one file per key (`<key ID>.pem`, or `<key ID>.pkcs11` for a key in a token; mode 0600),
+/// itself mode 0700.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyDir(PathBuf);
 
@@ -95,6 +113,21 @@ impl KeyDir {
         self.0.join(format!("{}.pem", hex::encode(vkey.id())))
     }
 
+    /// The file that says (or will say) which token key is `vkey`'s private key.
+    pub fn token_path(&self, vkey: &VerifierKey) -> PathBuf {
+        self.0.join(format!("{}.pkcs11", hex::encode(vkey.id())))
+    }
+
+    /// Whichever of `token_path` and `key_path` exists (`key_path` if neither does).
+    pub fn held_path(&self, vkey: &VerifierKey) -> PathBuf {
+        let token = self.token_path(vkey);
+        if token.exists() {
+            token
+        } else {
+            self.key_path(vkey)
+        }
+    }
+
     /// Creates the directory (mode 0700) if needed, and refuses one others may write.
     fn ensure(&self) -> Result<(), KeyError> {
         let err = |source| KeyError::Write {
@@ -126,18 +159,79 @@ impl KeyDir {
         Ok(())
     }
 
-    /// Writes a new key for `signer` (refusing to overwrite one).
-    pub fn write(&self, signer: &NoteSigner) -> Result<PathBuf, KeyError> {
+    /// Writes `key`, the private key of `vkey`, to a new key file (refusing to overwrite one).
+    pub fn write(&self, vkey: &VerifierKey, key: &SigningKey) -> Result<PathBuf, KeyError> {
         self.ensure()?;
-        let path = self.key_path(signer.verifier());
-        write_key(&path, signer.signing_key())?;
+        let path = self.key_path(vkey);
+        write_key(&path, key)?;
         Ok(path)
     }
 
-    /// The signer for `vkey`, from its file here; `legacy` is a directory where older versions
-    /// kept keys (inside the data directory), named in the error when the key is found there.
+    /// Records that `vkey`'s private key is the token key `token` names (a new file, mode
+    /// 0600; refused if the key already has a key file or reference here).
+    pub fn write_token(&self, vkey: &VerifierKey, token: &TokenRef) -> Result<PathBuf, KeyError> {
+        self.ensure()?;
+        let (pem, path) = (self.key_path(vkey), self.token_path(vkey));
+        if pem.exists() {
+            return Err(KeyError::Both {
+                vkey: vkey.to_string(),
+                pem,
+                token: path,
+            });
+        }
+        let err = |source| KeyError::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(err)?;
+        file.write_all(token.to_text(vkey.key().as_bytes()).as_bytes())
+            .map_err(err)?;
+        file.sync_all().map_err(err)?;
+        Ok(path)
+    }
+
+    /// The signer for `vkey`, from its key file here or the token its reference names; `legacy`
+    /// is a directory where older versions kept keys (inside the data directory), named in the
+    /// error when the key is found there.
     pub fn load_signer(&self, vkey: &VerifierKey, legacy: &Path) -> Result<NoteSigner, KeyError> {
         let path = self.key_path(vkey);
+        let token = self.token_path(vkey);
+        match (path.exists(), token.exists()) {
+            (true, true) => {
+                return Err(KeyError::Both {
+                    vkey: vkey.to_string(),
+                    pem: path,
+                    token,
+                });
+            }
+            (false, true) => {
+                self.check_mode()?;
+                let (reference, recorded) = read_token_ref(&token)?;
+                if recorded != *vkey.key() {
+                    return Err(KeyError::TokenFile {
+                        path: token,
+                        message: format!("it records another public key than {vkey}'s"),
+                    });
+                }
+                let signer = token_signer(vkey.name(), &reference)?;
+                if signer.verifier() != vkey {
+                    return Err(KeyError::TokenFile {
+                        path: token,
+                        message: format!(
+                            "the key {reference} is not {vkey}'s (its public key is {})",
+                            signer.verifier()
+                        ),
+                    });
+                }
+                return Ok(signer);
+            }
+            _ => {}
+        }
         if !path.exists() {
             let old = legacy.join(format!("{}.pem", hex::encode(vkey.id())));
             let hint = if old.exists() {
@@ -228,11 +322,12 @@ impl KeyDir {
                     source,
                 })?
                 .path();
-            if path.extension().is_none_or(|e| e != "pem") {
-                continue;
-            }
-            let key = read_key(&path)?;
-            let vkey = VerifierKey::new(origin, key.verifying_key())?;
+            let public = match path.extension().and_then(|e| e.to_str()) {
+                Some("pem") => read_key(&path)?.verifying_key(),
+                Some("pkcs11") => read_token_ref(&path)?.1,
+                _ => continue,
+            };
+            let vkey = VerifierKey::new(origin, public)?;
             if path.file_stem() == Some(std::ffi::OsStr::new(&hex::encode(vkey.id()))) {
                 out.push(vkey);
             }
@@ -240,6 +335,30 @@ impl KeyDir {
         out.sort_by_key(ToString::to_string);
         Ok(out)
     }
+}
+
+/// The signer of a key in a token, named `name` (the origin): opened, its key checked, and
+/// every signature it makes verified before use.
+pub fn token_signer(name: &str, token: &TokenRef) -> Result<NoteSigner, KeyError> {
+    let signer = TokenSigner::open(token)?;
+    Ok(NoteSigner::external(name, Box::new(signer))?)
+}
+
+/// A token key reference and the public key it records, from a file its owner alone controls.
+fn read_token_ref(path: &Path) -> Result<(TokenRef, VerifyingKey), KeyError> {
+    check_owner_only(path)?;
+    let text = fs::read_to_string(path).map_err(|source| KeyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let damaged = |message: String| KeyError::TokenFile {
+        path: path.to_owned(),
+        message,
+    };
+    let (token, public) = TokenRef::parse(&text).map_err(damaged)?;
+    let public = VerifyingKey::from_bytes(&public)
+        .map_err(|_| damaged("its public key is not a valid Ed25519 point".into()))?;
+    Ok((token, public))
 }
 
 /// A new random key.
@@ -282,18 +401,31 @@ pub fn read_key(path: &Path) -> Result<SigningKey, KeyError> {
         path: path.to_owned(),
         source,
     };
-    let mode = fs::metadata(path).map_err(read_err)?.permissions().mode() & 0o777;
+    check_owner_only(path)?;
+    let pem = fs::read_to_string(path).map_err(read_err)?;
+    SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Format {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Refuses a file that others may read or write (mode other than 0600 or 0400).
+fn check_owner_only(path: &Path) -> Result<(), KeyError> {
+    let mode = fs::metadata(path)
+        .map_err(|source| KeyError::Read {
+            path: path.to_owned(),
+            source,
+        })?
+        .permissions()
+        .mode()
+        & 0o777;
     if mode & 0o077 != 0 {
         return Err(KeyError::FileMode {
             path: path.to_owned(),
             mode,
         });
     }
-    let pem = fs::read_to_string(path).map_err(read_err)?;
-    SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Format {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })
+    Ok(())
 }
 
 /// The writer's record of the last checkpoint it signed for a ledger, in its key directory:

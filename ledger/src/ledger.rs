@@ -13,6 +13,7 @@ pub use error::LedgerError;
 
 use crate::keys::{self, KeyDir, KeyError};
 use crate::opening::{self, PositionMap};
+use crate::pkcs11::TokenRef;
 use crate::reader::LedgerReader;
 use crate::store::{self, *};
 use crate::tree::Frontier;
@@ -111,17 +112,38 @@ impl Ledger {
     /// the data directory; the key file is mode 0600), the database, and the genesis entry
     /// (entry 0, naming the origin and key) with its signed checkpoint.
     pub fn init(dir: &Path, keys: &Path, origin: &str) -> Result<Ledger, LedgerError> {
+        Ledger::init_with(dir, keys, origin, None)
+    }
+
+    /// Creates a ledger as `init` does, signed by the key in a PKCS#11 token that `token`
+    /// names (the key directory then holds a reference to it, `<key ID>.pkcs11`). The token
+    /// is opened and the key checked before anything is written.
+    pub fn init_with_token(
+        dir: &Path,
+        keys: &Path,
+        origin: &str,
+        token: &TokenRef,
+    ) -> Result<Ledger, LedgerError> {
+        Ledger::init_with(dir, keys, origin, Some(token))
+    }
+
+    fn init_with(
+        dir: &Path,
+        keys: &Path,
+        origin: &str,
+        token: Option<&TokenRef>,
+    ) -> Result<Ledger, LedgerError> {
         check_origin(origin).map_err(|e| LedgerError::Origin(e.to_string()))?;
         if db_path(dir).exists() {
             return Err(LedgerError::AlreadyExists(dir.to_owned()));
         }
         let key_dir = KeyDir::for_data(keys, dir)?;
+        let signer = new_signer(origin, token)?;
         std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io {
             path: dir.to_owned(),
             source,
         })?;
-        let signer = NoteSigner::new(origin, keys::generate()?).map_err(KeyError::from)?;
-        key_dir.write(&signer)?;
+        write_signer(&key_dir, &signer, token)?;
         let db = store::open_primary(&db_path(dir)).map_err(|e| map_open_error(dir, e))?;
         let meta = db.cf_handle(CF_META).expect("meta column family exists");
         let mut wb = WriteBatch::default();
@@ -277,6 +299,12 @@ impl Ledger {
         &self.key_dir
     }
     /// A reader over this writer's database (same process).
+    /// Where witnesses' cosignatures of this ledger's checkpoints are kept (`cosigned`): a
+    /// handle another thread can hold while this one appends.
+    pub fn cosignature_store(&self) -> crate::cosigned::CosignatureStore {
+        crate::cosigned::CosignatureStore::new(self.db.clone(), self.origin.clone())
+    }
+
     pub fn reader(&self) -> LedgerReader<'_> {
         LedgerReader::over(&self.db, &self.origin)
     }
@@ -503,8 +531,28 @@ impl Ledger {
     /// Starts a key rotation: writes a new key file and appends a `KeyAdded` entry under the
     /// current key(s). From then on checkpoints carry both signatures.
     pub fn add_key(&mut self) -> Result<VerifierKey, LedgerError> {
-        let signer = NoteSigner::new(&self.origin, keys::generate()?).map_err(KeyError::from)?;
-        self.key_dir.write(&signer)?;
+        self.add(None)
+    }
+
+    /// Starts a key rotation to the key in a PKCS#11 token that `token` names, as `add_key`
+    /// does; the token is opened and the key checked before anything is written.
+    pub fn add_token_key(&mut self, token: &TokenRef) -> Result<VerifierKey, LedgerError> {
+        self.add(Some(token))
+    }
+
+    fn add(&mut self, token: Option<&TokenRef>) -> Result<VerifierKey, LedgerError> {
+        let signer = new_signer(&self.origin, token)?;
+        if self
+            .signers
+            .iter()
+            .any(|s| s.verifier() == signer.verifier())
+        {
+            return Err(LedgerError::Rotation(format!(
+                "{} already signs this ledger",
+                signer.verifier()
+            )));
+        }
+        write_signer(&self.key_dir, &signer, token)?;
         let vkey = signer.verifier().clone();
         self.append(
             vec![Submission {
@@ -573,4 +621,30 @@ impl Ledger {
     pub fn db(&self) -> &DB {
         &self.db
     }
+}
+
+/// The signer of a new key: a fresh random key, or the token key `token` names (opened now).
+fn new_signer(origin: &str, token: Option<&TokenRef>) -> Result<NoteSigner, LedgerError> {
+    Ok(match token {
+        None => NoteSigner::new(origin, keys::generate()?).map_err(KeyError::from)?,
+        Some(t) => keys::token_signer(origin, t)?,
+    })
+}
+
+/// Puts a new signer's key in the key directory: its key file, or its token reference.
+fn write_signer(
+    key_dir: &KeyDir,
+    signer: &NoteSigner,
+    token: Option<&TokenRef>,
+) -> Result<(), LedgerError> {
+    match token {
+        Some(t) => key_dir.write_token(signer.verifier(), t)?,
+        None => key_dir.write(
+            signer.verifier(),
+            signer
+                .signing_key()
+                .expect("a new signer without a token holds its key in memory"),
+        )?,
+    };
+    Ok(())
 }

@@ -308,8 +308,9 @@ impl<'a> LedgerReader<'a> {
     }
 
     /// A C2SP tlog-proof for entry `seq` under the latest checkpoint, carrying the leaf bytes.
+    /// A tlog-proof for `seq` under the latest checkpoint, with the cosignatures stored for it.
     pub fn tlog_proof(&self, seq: Seq) -> Result<TlogProof, ReadError> {
-        let (size, note) = self.latest_checkpoint()?;
+        let (size, note) = self.latest_checkpoint_cosigned()?;
         self.tlog_proof_under(seq, size, note)
     }
 

@@ -45,45 +45,84 @@ pub enum CosignedError {
     },
 }
 
-/// Checks a cosigned checkpoint note against a policy.
+/// A note split into the note without its cosignature lines, and those lines. A note whose
+/// signature block cannot be found is returned whole, for the note parser to refuse.
+pub fn strip_cosignatures(note: &str) -> (std::borrow::Cow<'_, str>, Vec<String>) {
+    // Signature lines are never empty, so the last empty line ends the text.
+    let Some(split) = note.rfind("\n\n") else {
+        return (note.into(), Vec::new());
+    };
+    let Some(block) = note[split + 2..].strip_suffix('\n') else {
+        return (note.into(), Vec::new());
+    };
+    let is_cosignature = |line: &str| {
+        cosignature::split_line(line)
+            .is_some_and(|(_, payload)| payload.len() == cosignature::PAYLOAD_BYTES)
+    };
+    if !block.split('\n').any(is_cosignature) {
+        return (note.into(), Vec::new());
+    }
+    let mut log_note = note[..split + 2].to_owned();
+    let mut cosignatures = Vec::new();
+    for line in block.split('\n') {
+        if is_cosignature(line) {
+            cosignatures.push(line.to_owned());
+        } else {
+            log_note.push_str(line);
+            log_note.push('\n');
+        }
+    }
+    (log_note.into(), cosignatures)
+}
+
+/// What the cosignatures of a verified checkpoint establish under a policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Witnessed {
+    /// The policy witnesses whose cosignatures verified, in policy order, with the timestamp
+    /// of their (first) cosignature.
+    pub cosigned_by: Vec<(String, u64)>,
+    /// Cosignature lines by keys the policy does not name, ignored.
+    pub ignored: usize,
+    /// The policy's name of the quorum.
+    pub quorum: String,
+}
+
+/// Checks a cosigned checkpoint note against a policy: signed by a policy log key, and
+/// cosigned by witnesses that meet its quorum.
 pub fn verify_cosigned(note: &str, policy: &Policy) -> Result<Cosigned, CosignedError> {
     if note.len() > MAX_NOTE_BYTES {
         return Err(CosignedError::Malformed("longer than 1 MiB"));
     }
-    // Signature lines are never empty, so the last empty line ends the text.
-    let split = note.rfind("\n\n").ok_or(CosignedError::Malformed(
-        "no empty line before the signatures",
-    ))?;
-    let block = note[split + 2..]
-        .strip_suffix('\n')
-        .ok_or(CosignedError::Malformed(
-            "the signature block does not end in a newline",
-        ))?;
-    let mut log_note = note[..split + 2].to_owned();
-    let mut cosignatures = Vec::new();
-    for line in block.split('\n') {
-        match cosignature::split_line(line) {
-            Some((name, payload)) if payload.len() == cosignature::PAYLOAD_BYTES => {
-                cosignatures.push((line, name.to_owned(), payload));
-            }
-            _ => {
-                log_note.push_str(line);
-                log_note.push('\n');
-            }
-        }
-    }
-    if cosignatures.len() > crate::note::MAX_SIGNATURES {
+    let checkpoint = verify_checkpoint(note, None, &policy.logs)?;
+    let witnessed = check_witnesses(&checkpoint, policy)?;
+    Ok(Cosigned {
+        checkpoint,
+        cosigned_by: witnessed.cosigned_by,
+        ignored: witnessed.ignored,
+        quorum: witnessed.quorum,
+    })
+}
+
+/// Checks the cosignatures of a checkpoint already verified under the log's keys against a
+/// policy's witnesses and quorum. Every line claiming a policy witness must verify.
+pub fn check_witnesses(
+    checkpoint: &VerifiedCheckpoint,
+    policy: &Policy,
+) -> Result<Witnessed, CosignedError> {
+    if checkpoint.cosignatures.len() > crate::note::MAX_SIGNATURES {
         return Err(CosignedError::Malformed("more than 100 cosignatures"));
     }
-    let checkpoint = verify_checkpoint(&log_note, None, &policy.logs)?;
     let text = &checkpoint.note.text;
     let mut times: Vec<Option<u64>> = vec![None; policy.witnesses.len()];
     let mut ignored = 0;
-    for (line, name, payload) in &cosignatures {
+    for line in &checkpoint.cosignatures {
+        let Some((name, payload)) = cosignature::split_line(line) else {
+            return Err(CosignedError::Malformed("a cosignature line is malformed"));
+        };
         let Some(i) = policy
             .witnesses
             .iter()
-            .position(|w| w.key.is_claimed_by(name, payload))
+            .position(|w| w.key.is_claimed_by(name, &payload))
         else {
             ignored += 1;
             continue;
@@ -128,8 +167,7 @@ pub fn verify_cosigned(note: &str, policy: &Policy) -> Result<Cosigned, Cosigned
         .zip(times)
         .filter_map(|(w, t)| t.map(|t| (w.name.clone(), t)))
         .collect();
-    Ok(Cosigned {
-        checkpoint,
+    Ok(Witnessed {
         cosigned_by,
         ignored,
         quorum,

@@ -16,6 +16,13 @@ use serde::Serialize;
 pub const FORMAT_VERSION: u8 = 2;
 /// Largest leaf the decoder accepts (a 64 KiB payload plus its framing fits with room to spare).
 pub const MAX_LEAF_BYTES: usize = 1024 * 1024;
+/// The longest leaf a c2sp.org/tlog-tiles entry bundle can hold (its entries are framed by a
+/// 16-bit length). Kept originals are left out of a leaf that would be longer (docs/FORMAT.md).
+pub const MAX_TILED_LEAF_BYTES: usize = u16::MAX as usize;
+/// Room in a tiled leaf for everything but the event and its source record: the entry's header
+/// (index, chain link, time, back-links) and its origin (a Kafka topic of at most 249 bytes and
+/// a kept key's hash, or a local file's label).
+pub const LEAF_ALLOWANCE_BYTES: usize = 5 * 1024;
 /// Longest Kafka message key kept in provenance; longer keys are cut (the cut is flagged).
 pub const MAX_KEPT_KEY_BYTES: usize = 1024;
 

@@ -14,6 +14,7 @@ pub mod decode;
 pub mod entry;
 pub mod episode;
 pub mod event;
+pub mod export;
 pub mod formats;
 pub mod hash;
 pub mod leaf_version;

@@ -1,5 +1,6 @@
-//! C2SP signed notes (c2sp.org/signed-note) with Ed25519: key IDs, verifier-key text, signing,
-//! and strict parsing and verification.
+//! C2SP signed notes (c2sp.org/signed-note) with Ed25519: key IDs, verifier-key text, signing
+//! (with a key in memory or through an external signer such as an HSM), and strict parsing and
+//! verification.
 
 use crate::hash::sha256;
 use base64::Engine as _;
@@ -32,6 +33,33 @@ pub enum NoteError {
     NoSignatures,
     #[error("key {name}+{key_id} signed the note more than once")]
     DuplicateSignature { name: String, key_id: String },
+    #[error("signing failed: {0}")]
+    Signer(#[from] SignerError),
+    #[error(
+        "{signer} returned a signature that does not verify under {key}: nothing was signed with it (is it the right key, and is the device working?)"
+    )]
+    WrongSignature { signer: String, key: String },
+}
+
+/// Why an external signer could not sign: which signer (e.g. a token and key), and what failed
+/// (e.g. a PKCS#11 return code). Plain text so that notes' errors stay comparable.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{signer}: {reason}")]
+pub struct SignerError {
+    pub signer: String,
+    pub reason: String,
+}
+
+/// A private Ed25519 key held outside this process (an HSM, a token, a remote service): it
+/// signs messages and tells its public key, and never hands out the private key. Signing may
+/// fail; `NoteSigner` verifies every signature it returns before using it.
+pub trait ExternalSigner: Send + Sync {
+    /// The public key of the private key that signs.
+    fn public_key(&self) -> VerifyingKey;
+    /// A pure Ed25519 (RFC 8032) signature of `msg`.
+    fn sign(&self, msg: &[u8]) -> Result<[u8; 64], SignerError>;
+    /// Names the signer in messages (e.g. `PKCS#11 token "x", key id 01`).
+    fn describe(&self) -> String;
 }
 
 pub type KeyId = [u8; 4];
@@ -185,15 +213,28 @@ impl fmt::Display for VerifierKey {
     }
 }
 
+/// Where a `NoteSigner`'s private key is.
+enum PrivateKey {
+    /// In this process's memory (a key file).
+    Memory(Box<SigningKey>),
+    /// Behind an external signer, which may fail and whose signatures are checked.
+    External(Box<dyn ExternalSigner>),
+}
+
 /// A private key that signs notes under a name.
 pub struct NoteSigner {
     verifier: VerifierKey,
-    key: SigningKey,
+    key: PrivateKey,
 }
 
 impl fmt::Debug for NoteSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NoteSigner({})", self.verifier)
+        match &self.key {
+            PrivateKey::Memory(_) => write!(f, "NoteSigner({})", self.verifier),
+            PrivateKey::External(s) => {
+                write!(f, "NoteSigner({}, {})", self.verifier, s.describe())
+            }
+        }
     }
 }
 
@@ -201,22 +242,64 @@ impl NoteSigner {
     pub fn new(name: &str, key: SigningKey) -> Result<NoteSigner, NoteError> {
         Ok(NoteSigner {
             verifier: VerifierKey::new(name, key.verifying_key())?,
-            key,
+            key: PrivateKey::Memory(Box::new(key)),
+        })
+    }
+    /// A signer whose private key is held by `signer` (its public key is read once, here).
+    pub fn external(name: &str, signer: Box<dyn ExternalSigner>) -> Result<NoteSigner, NoteError> {
+        Ok(NoteSigner {
+            verifier: VerifierKey::new(name, signer.public_key())?,
+            key: PrivateKey::External(signer),
         })
     }
     pub fn verifier(&self) -> &VerifierKey {
         &self.verifier
     }
-    pub fn signing_key(&self) -> &SigningKey {
-        &self.key
+    /// The private key, if it is in memory (`None` for an external signer, which never hands
+    /// it out).
+    pub fn signing_key(&self) -> Option<&SigningKey> {
+        match &self.key {
+            PrivateKey::Memory(k) => Some(k),
+            PrivateKey::External(_) => None,
+        }
     }
-    /// The signature line for `text` (without the trailing newline).
-    pub fn signature_line(&self, text: &str) -> String {
-        let sig = self.key.sign(text.as_bytes());
+    /// What holds the private key, for messages.
+    pub fn describe(&self) -> String {
+        match &self.key {
+            PrivateKey::Memory(_) => "a key in memory".to_owned(),
+            PrivateKey::External(s) => s.describe(),
+        }
+    }
+    /// The signature line for `text` (without the trailing newline). An external signer's
+    /// signature is verified before it is used: a device that returns a wrong signature (a
+    /// fault, or another key than the one named) must not put a bad line in a note.
+    pub fn signature_line(&self, text: &str) -> Result<String, NoteError> {
+        let sig = match &self.key {
+            PrivateKey::Memory(k) => k.sign(text.as_bytes()).to_bytes(),
+            PrivateKey::External(s) => {
+                let sig = s.sign(text.as_bytes())?;
+                if self
+                    .verifier
+                    .key
+                    .verify_strict(text.as_bytes(), &Signature::from_bytes(&sig))
+                    .is_err()
+                {
+                    return Err(NoteError::WrongSignature {
+                        signer: s.describe(),
+                        key: self.verifier.to_string(),
+                    });
+                }
+                sig
+            }
+        };
         let mut blob = Vec::with_capacity(68);
         blob.extend_from_slice(&self.verifier.id);
-        blob.extend_from_slice(&sig.to_bytes());
-        format!("{SIG_PREFIX}{} {}", self.verifier.name, B64.encode(blob))
+        blob.extend_from_slice(&sig);
+        Ok(format!(
+            "{SIG_PREFIX}{} {}",
+            self.verifier.name,
+            B64.encode(blob)
+        ))
     }
 }
 
@@ -230,7 +313,7 @@ pub fn sign_note(text: &str, signers: &[&NoteSigner]) -> Result<String, NoteErro
     note.push_str(text);
     note.push('\n');
     for s in signers {
-        note.push_str(&s.signature_line(text));
+        note.push_str(&s.signature_line(text)?);
         note.push('\n');
     }
     Ok(note)
@@ -491,5 +574,73 @@ mod tests {
             Err(NoteError::UnknownKey { .. })
         ));
         assert!(sign_note("no newline", &[&signer]).is_err());
+    }
+
+    /// An external signer for tests: signs with `key`, or fails, or returns another key's
+    /// signature (a faulty or substituted device).
+    struct FakeDevice {
+        key: SigningKey,
+        behaviour: Behaviour,
+    }
+    enum Behaviour {
+        Honest,
+        Fails,
+        SignsWith(Box<SigningKey>),
+    }
+    impl ExternalSigner for FakeDevice {
+        fn public_key(&self) -> VerifyingKey {
+            self.key.verifying_key()
+        }
+        fn sign(&self, msg: &[u8]) -> Result<[u8; 64], SignerError> {
+            match &self.behaviour {
+                Behaviour::Honest => Ok(self.key.sign(msg).to_bytes()),
+                Behaviour::Fails => Err(SignerError {
+                    signer: self.describe(),
+                    reason: "CKR_DEVICE_REMOVED".into(),
+                }),
+                Behaviour::SignsWith(other) => Ok(other.sign(msg).to_bytes()),
+            }
+        }
+        fn describe(&self) -> String {
+            "fake device".into()
+        }
+    }
+
+    fn device(behaviour: Behaviour) -> NoteSigner {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        NoteSigner::external("log.test/a", Box::new(FakeDevice { key, behaviour })).expect("name")
+    }
+
+    #[test]
+    fn an_external_signer_signs_what_the_same_key_in_memory_signs() {
+        let external = device(Behaviour::Honest);
+        let memory = NoteSigner::new("log.test/a", SigningKey::from_bytes(&[7; 32])).expect("name");
+        assert_eq!(external.verifier(), memory.verifier());
+        assert!(external.signing_key().is_none());
+        let note = sign_note("hello\n", &[&external]).expect("signs");
+        // Ed25519 is deterministic: the same key signs the same bytes.
+        assert_eq!(note, sign_note("hello\n", &[&memory]).expect("signs"));
+        assert!(verify_note(&note, &[external.verifier().clone()]).is_ok());
+    }
+
+    #[test]
+    fn a_failing_or_lying_external_signer_signs_nothing() {
+        let failing = device(Behaviour::Fails);
+        assert_eq!(
+            sign_note("hello\n", &[&failing]),
+            Err(NoteError::Signer(SignerError {
+                signer: "fake device".into(),
+                reason: "CKR_DEVICE_REMOVED".into()
+            }))
+        );
+        let lying = device(Behaviour::SignsWith(Box::new(SigningKey::from_bytes(
+            &[8; 32],
+        ))));
+        let err = sign_note("hello\n", &[&lying]).expect_err("refused");
+        assert!(
+            matches!(&err, NoteError::WrongSignature { signer, .. } if signer == "fake device"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("does not verify"), "{err}");
     }
 }

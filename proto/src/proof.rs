@@ -140,19 +140,23 @@ pub struct VerifiedCheckpoint {
     pub checkpoint: Checkpoint,
     pub extensions: Extensions,
     pub note: VerifiedNote,
+    /// The note's cosignature/v1 lines (c2sp.org/tlog-cosignature), not yet checked: only a
+    /// witness policy gives them meaning (`cosigned::check_witnesses`).
+    pub cosignatures: Vec<String>,
 }
 
 /// Verifies a signed checkpoint note: its origin is `origin` (when given), and it carries a
 /// valid signature by one of `keys` whose name is that origin. As C2SP tlog-checkpoint says, a
 /// key's name is the log it signs for: a trusted key of another log never vouches for this one.
 /// Every signature line that claims such a key must verify, and extension lines other than
-/// idledger's are refused.
+/// idledger's are refused. Cosignature lines (witnesses') are set aside, unchecked.
 pub fn verify_checkpoint(
     note: &str,
     origin: Option<&str>,
     keys: &[VerifierKey],
 ) -> Result<VerifiedCheckpoint, TlogProofError> {
-    let parsed = parse_note(note)?;
+    let (log_note, cosignatures) = crate::cosigned::strip_cosignatures(note);
+    let parsed = parse_note(&log_note)?;
     let (checkpoint, lines) = Checkpoint::parse(&parsed.text)?;
     if let Some(expected) = origin
         && checkpoint.origin != expected
@@ -196,6 +200,7 @@ pub fn verify_checkpoint(
             verified_by,
             other_signatures,
         },
+        cosignatures,
     })
 }
 

@@ -55,6 +55,9 @@ pub enum Original {
     /// The topic keeps originals, but this record holds (or may hold) secret material by the
     /// rule for kept bytes (docs/EVENTS.md): only the hash is kept.
     Redacted,
+    /// The topic keeps originals, but with this record's bytes the leaf would be longer than a
+    /// tlog-tiles entry can be (`entry::MAX_TILED_LEAF_BYTES`): only the hash is kept.
+    TooLarge,
 }
 
 fn serialize_lossy<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {

@@ -373,7 +373,7 @@ fn proven(
     chains: Vec<ChainSpan>,
     claim: Claim,
 ) -> Result<ProofBundle, QueryError> {
-    let (size, note) = reader.latest_checkpoint()?;
+    let (size, note) = reader.latest_checkpoint_cosigned()?;
     if let Some(&i) = indexes.iter().find(|&&i| i >= size.0) {
         return Err(QueryError::BadRequest(format!(
             "entry {i} is not yet covered by a checkpoint"

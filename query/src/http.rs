@@ -282,11 +282,13 @@ where
 }
 
 async fn checkpoint(State(s): State<Arc<ServerState>>, Extension(w): Extension<Work>) -> Response {
-    blocking(w, move || match s.ledger.reader().latest_checkpoint() {
-        Ok((_, note)) => {
-            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()
+    blocking(w, move || {
+        match s.ledger.reader().latest_checkpoint_cosigned() {
+            Ok((_, note)) => {
+                ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()
+            }
+            Err(e) => query_error(e.into()),
         }
-        Err(e) => query_error(e.into()),
     })
     .await
 }

@@ -4,6 +4,7 @@
 
 pub mod answers;
 pub mod episode;
+pub mod export;
 pub mod http;
 pub mod projections;
 pub mod reports;

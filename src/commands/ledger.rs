@@ -1,17 +1,18 @@
-//! Ledger commands: init, vkey, checkpoint, append, prove, consistency, verify-proof,
+//! Ledger commands: init, vkey, checkpoint, prove, consistency, verify-proof,
 //! rotate-key.
 
-use crate::VerificationFailed;
 use crate::output::line;
 use anyhow::{Context as _, bail};
-use idledger_ledger::{Item, KeyDir, Ledger, Outcome, ReadOnlyLedger, Submission};
-use idledger_proto::entry::Origin;
-use idledger_proto::printable::{printable, printable_json};
-use idledger_proto::{Seq, TreeSize, decode_event};
-use std::io::BufRead as _;
+use idledger_ledger::{KeyDir, Ledger, ReadOnlyLedger, TokenRef};
+use idledger_proto::{Seq, TreeSize};
 use std::path::Path;
 
-pub fn init(dir: &Path, keys: &Path, origin: Option<String>) -> anyhow::Result<()> {
+pub fn init(
+    dir: &Path,
+    keys: &Path,
+    origin: Option<String>,
+    token: Option<TokenRef>,
+) -> anyhow::Result<()> {
     let origin = match origin {
         Some(o) => o,
         None => {
@@ -21,18 +22,29 @@ pub fn init(dir: &Path, keys: &Path, origin: Option<String>) -> anyhow::Result<(
             format!("idledger.local/{}", hex::encode(n))
         }
     };
-    let ledger = Ledger::init(dir, keys, &origin)
-        .with_context(|| format!("cannot create a ledger in {}", dir.display()))?;
+    let ledger = match &token {
+        None => Ledger::init(dir, keys, &origin),
+        Some(t) => Ledger::init_with_token(dir, keys, &origin, t),
+    }
+    .with_context(|| format!("cannot create a ledger in {}", dir.display()))?;
     let key_files: Vec<String> = ledger
         .verifier_keys()
         .iter()
-        .map(|k| ledger.key_dir().key_path(k).display().to_string())
+        .map(|k| ledger.key_dir().held_path(k).display().to_string())
         .collect();
-    eprintln!(
-        "created ledger {} with origin {origin}\nits signing key is {} (outside the data directory: keep it there, and out of the data's backups)\nverifier key (give it to auditors):",
-        dir.display(),
-        key_files.join(", ")
-    );
+    match &token {
+        None => eprintln!(
+            "created ledger {} with origin {origin}\nits signing key is {} (outside the data directory: keep it there, and out of the data's backups)\nverifier key (give it to auditors):",
+            dir.display(),
+            key_files.join(", ")
+        ),
+        Some(t) => eprintln!(
+            "created ledger {} with origin {origin}\nits signing key is in the {t}, referenced by {}; every command that signs reads the PIN from {}\nverifier key (give it to auditors):",
+            dir.display(),
+            key_files.join(", "),
+            pin_source(t)
+        ),
+    }
     for k in ledger.verifier_keys() {
         line(k)?;
     }
@@ -72,7 +84,8 @@ pub fn vkey(dir: &Path, keys: &Path) -> anyhow::Result<()> {
 /// A stored note is printed only if it is a well-formed signed note (which holds no control
 /// character but its newlines): the database could hold anything.
 fn well_formed(note: &str) -> anyhow::Result<()> {
-    idledger_proto::note::parse_note(note)
+    let (log_note, _) = idledger_proto::cosigned::strip_cosignatures(note);
+    idledger_proto::note::parse_note(&log_note)
         .map(|_| ())
         .map_err(|e| {
             anyhow::anyhow!("the stored checkpoint is damaged ({e}); run `idledger verify`")
@@ -81,94 +94,9 @@ fn well_formed(note: &str) -> anyhow::Result<()> {
 
 pub fn checkpoint(dir: &Path) -> anyhow::Result<()> {
     let ro = open_read(dir)?;
-    let (_, note) = ro.reader().latest_checkpoint()?;
+    let (_, note) = ro.reader().latest_checkpoint_cosigned()?;
     well_formed(&note)?;
     crate::output::text(&note)?;
-    Ok(())
-}
-
-pub fn append(dir: &Path, keys: &Path, input: &str, batch: usize) -> anyhow::Result<()> {
-    let mut ledger = Ledger::open(dir, keys)
-        .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
-    let reader: Box<dyn std::io::BufRead> = if input == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(input).with_context(|| format!("cannot read {input}"))?,
-        ))
-    };
-    let label = if input == "-" {
-        "stdin".to_owned()
-    } else {
-        input.to_owned()
-    };
-    let (mut appended, mut quarantined, mut duplicates) = (0u64, 0u64, 0u64);
-    let mut pending: Vec<(u64, Submission)> = Vec::new();
-    let mut flush =
-        |ledger: &mut Ledger, pending: &mut Vec<(u64, Submission)>| -> anyhow::Result<()> {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let lines: Vec<u64> = pending.iter().map(|(l, _)| *l).collect();
-            let subs: Vec<Submission> = pending.drain(..).map(|(_, s)| s).collect();
-            let reasons: Vec<Option<String>> = subs
-                .iter()
-                .map(|s| match &s.item {
-                    Item::Rejected(r) => Some(r.reason.to_string()),
-                    _ => None,
-                })
-                .collect();
-            let report = ledger.append(subs, &[])?;
-            for (i, o) in report.outcomes.iter().enumerate() {
-                match o {
-                    Outcome::Appended(_) => appended += 1,
-                    Outcome::Duplicate(first) => {
-                        duplicates += 1;
-                        eprintln!("line {}: duplicate of entry {first}, skipped", lines[i]);
-                    }
-                    Outcome::Quarantined(seq) => {
-                        quarantined += 1;
-                        let why = reasons[i].clone().unwrap_or_else(|| {
-                            "same source and id as an earlier event but different content".into()
-                        });
-                        eprintln!("line {}: quarantined as entry {seq}: {why}", lines[i]);
-                    }
-                }
-            }
-            Ok(())
-        };
-    for (n, raw) in reader.split(b'\n').enumerate() {
-        let mut raw = raw.with_context(|| format!("cannot read {label}"))?;
-        if raw.last() == Some(&b'\r') {
-            raw.pop();
-        }
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let line_no = n as u64 + 1;
-        let item = match decode_event(&raw) {
-            Ok(v) => Item::Event(v),
-            Err(r) => Item::Rejected(r),
-        };
-        pending.push((
-            line_no,
-            Submission {
-                origin: Origin::Local {
-                    label: label.clone(),
-                    line: line_no,
-                },
-                item,
-            },
-        ));
-        if pending.len() >= batch.max(1) {
-            flush(&mut ledger, &mut pending)?;
-        }
-    }
-    flush(&mut ledger, &mut pending)?;
-    line(format!(
-        "appended {appended}, quarantined {quarantined}, duplicates skipped {duplicates}; tree size {}",
-        ledger.size()
-    ))?;
     Ok(())
 }
 
@@ -215,45 +143,20 @@ pub fn tiles_export(dir: &Path, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn verify_proof(vkeys: &[String], file: &str) -> anyhow::Result<()> {
-    let keys = super::read_vkeys(vkeys)?;
-    let text = if file == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
-        s
-    } else {
-        std::fs::read_to_string(file).with_context(|| format!("cannot read proof file {file}"))?
-    };
-    if text.trim_start().starts_with('{') {
-        match idledger_proto::bundle::verify_bundle(&text, None, &keys) {
-            Ok(v) => {
-                crate::output::text(&v.describe())?;
-                line("ok: the bundle verifies")?;
-                Ok(())
-            }
-            Err(e) => Err(VerificationFailed(format!("proof bundle: {e}")).into()),
-        }
-    } else {
-        match idledger_proto::proof::verify_entry_proof(&text, None, &keys) {
-            Ok(v) => {
-                let cp = &v.checkpoint.checkpoint;
-                line(format!(
-                    "ok: entry {} is in the log `{}` under the signed checkpoint of size {} (root {})",
-                    v.entry.seq,
-                    printable(&cp.origin),
-                    cp.size,
-                    cp.root.to_base64()
-                ))?;
-                line(format!("leaf hash {}", v.leaf_hash))?;
-                line(printable_json(&serde_json::to_string_pretty(&v.entry)?))?;
-                Ok(())
-            }
-            Err(e) => Err(VerificationFailed(format!("tlog-proof: {e}")).into()),
-        }
+/// Where a token's PIN is read, for messages.
+fn pin_source(token: &TokenRef) -> String {
+    match &token.pin {
+        idledger_ledger::pkcs11::PinSource::Env(var) => format!("the variable {var}"),
+        idledger_ledger::pkcs11::PinSource::File(path) => format!("the file {}", path.display()),
     }
 }
 
-pub fn rotate_key(dir: &Path, keys: &Path, finish: bool) -> anyhow::Result<()> {
+pub fn rotate_key(
+    dir: &Path,
+    keys: &Path,
+    finish: bool,
+    token: Option<TokenRef>,
+) -> anyhow::Result<()> {
     let mut ledger = Ledger::open(dir, keys)
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
     if finish {
@@ -269,9 +172,16 @@ pub fn rotate_key(dir: &Path, keys: &Path, finish: bool) -> anyhow::Result<()> {
             eprintln!("retired {old}");
         }
     } else {
-        let new = ledger.add_key()?;
+        let new = match &token {
+            None => ledger.add_key()?,
+            Some(t) => ledger.add_token_key(t)?,
+        };
+        let place = match &token {
+            None => "a new signing key".to_owned(),
+            Some(t) => format!("the signing key in the {t}"),
+        };
         eprintln!(
-            "added a new signing key; checkpoints now carry both signatures until `idledger rotate-key --finish`"
+            "added {place}; checkpoints now carry both signatures until `idledger rotate-key --finish`"
         );
         line(new)?;
     }

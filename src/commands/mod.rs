@@ -1,8 +1,12 @@
 //! Dispatch from a parsed command to the code that does it.
 
+mod append;
 mod demo;
+mod export;
 mod ingest;
 mod ledger;
+mod monitor;
+mod proofs;
 mod query;
 pub mod serve;
 mod verify;
@@ -14,14 +18,27 @@ use crate::settings::Job;
 /// Runs a resolved job.
 pub fn run(job: Job) -> anyhow::Result<()> {
     match job {
-        Job::Init { ledger, origin } => ledger::init(&ledger.data, &ledger.keys, origin),
+        Job::Init {
+            ledger,
+            origin,
+            token,
+        } => ledger::init(&ledger.data, &ledger.keys, origin, token),
         Job::Vkey(l) => ledger::vkey(&l.data, &l.keys),
         Job::Checkpoint(data) => ledger::checkpoint(&data),
         Job::Append {
             ledger,
             input,
             batch,
-        } => ledger::append(&ledger.data, &ledger.keys, &input, batch),
+            format,
+            format_settings,
+        } => append::append(
+            &ledger.data,
+            &ledger.keys,
+            &input,
+            batch,
+            format,
+            &format_settings,
+        ),
         Job::Verify {
             data,
             trust,
@@ -30,10 +47,31 @@ pub fn run(job: Job) -> anyhow::Result<()> {
         } => verify::verify(&data, &trust, threads, json),
         Job::Prove { data, index } => ledger::prove(&data, index),
         Job::Consistency { data, from, to } => ledger::consistency(&data, from, to),
-        Job::VerifyProof { vkeys, file } => ledger::verify_proof(&vkeys, &file),
+        Job::VerifyProof {
+            vkeys,
+            policy,
+            file,
+        } => proofs::verify_proof(&vkeys, policy.as_deref(), &file),
+        Job::VerifyConsistency {
+            vkeys,
+            policy,
+            old,
+            new,
+            proof,
+        } => proofs::verify_consistency(&vkeys, policy.as_deref(), &old, &new, &proof),
         Job::VerifyCheckpoint { policy, checkpoint } => witnessed::verify(&policy, &checkpoint),
+        Job::Export { data, options, out } => export::export(&data, &options, out.as_deref()),
+        Job::VerifyExport {
+            vkeys,
+            policy,
+            file,
+        } => export::verify_export(&vkeys, policy.as_deref(), &file),
         Job::TilesExport { data, dir } => ledger::tiles_export(&data, &dir),
-        Job::RotateKey { ledger, finish } => ledger::rotate_key(&ledger.data, &ledger.keys, finish),
+        Job::RotateKey {
+            ledger,
+            finish,
+            token,
+        } => ledger::rotate_key(&ledger.data, &ledger.keys, finish, token),
         Job::Ingest(settings) => ingest::ingest(*settings),
         Job::DevBroker { topics, brokers } => ingest::dev_broker(&topics, brokers),
         Job::History { data, subject, out } => query::history(&data, &subject, &out),
@@ -57,6 +95,14 @@ pub fn run(job: Job) -> anyhow::Result<()> {
         } => query::report(&data, name, group_by, max_age_days, &out),
         Job::Serve(settings) => serve::serve(*settings),
         Job::Witness(job) => witness::run(job),
+        Job::Monitor {
+            url,
+            vkeys,
+            policy,
+            state,
+            once,
+            interval_ms,
+        } => monitor::monitor(&url, &vkeys, policy.as_deref(), &state, once, interval_ms),
         Job::Demo {
             data,
             keys,
@@ -99,4 +145,15 @@ pub fn read_vkey(arg: &str) -> anyhow::Result<Vec<idledger_proto::VerifierKey>> 
             })
         })
         .collect()
+}
+
+/// Reads a witness policy file (docs/WITNESS.md).
+pub fn read_policy(
+    path: &std::path::Path,
+) -> anyhow::Result<idledger_proto::witness_policy::Policy> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read policy file {}", path.display()))?;
+    idledger_proto::witness_policy::Policy::parse(&text)
+        .with_context(|| format!("bad policy file {}", path.display()))
 }

@@ -8,12 +8,23 @@ use crate::settings::TrustSettings;
 use anyhow::{Context as _, bail};
 use idledger_ledger::{FsckOptions, FsckReport, KeyDir, ReadOnlyLedger, Trust, fsck};
 use idledger_proto::printable::{printable, printable_json};
+use idledger_proto::witness_policy::Policy;
 use std::path::Path;
 
 /// What `verify` trusts: the keys passed with `--vkey`, or else the keys held in the key
 /// directory (an operator verifying their own ledger); and optionally a kept checkpoint.
-fn trust(dir: &Path, origin: &str, args: &TrustSettings) -> anyhow::Result<(Trust, String)> {
-    let (keys, source) = if args.vkeys.is_empty() {
+fn trust(
+    dir: &Path,
+    origin: &str,
+    args: &TrustSettings,
+    policy: Option<&Policy>,
+) -> anyhow::Result<(Trust, String)> {
+    let (keys, source) = if let (true, Some(policy)) = (args.vkeys.is_empty(), policy) {
+        (
+            policy.logs.clone(),
+            "the log keys of your witness policy".to_owned(),
+        )
+    } else if args.vkeys.is_empty() {
         let held = KeyDir::for_data(&args.key_dir, dir)?.held_keys(origin)?;
         if held.is_empty() {
             bail!(
@@ -50,9 +61,13 @@ fn trust(dir: &Path, origin: &str, args: &TrustSettings) -> anyhow::Result<(Trus
 pub fn verify(dir: &Path, args: &TrustSettings, threads: usize, json: bool) -> anyhow::Result<()> {
     let ro = ReadOnlyLedger::open(dir)
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
-    let (trust, source) = trust(dir, ro.reader().origin(), args)?;
+    let policy = match &args.policy {
+        Some(path) => Some(super::read_policy(path)?),
+        None => None,
+    };
+    let (trust, source) = trust(dir, ro.reader().origin(), args, policy.as_ref())?;
     let started = std::time::Instant::now();
-    let report = run(&ro, trust, threads)?;
+    let report = run(&ro, trust, policy.as_ref(), !args.full, threads)?;
     if json {
         print_json(&report, &source)?;
     } else {
@@ -81,7 +96,13 @@ pub fn verify(dir: &Path, args: &TrustSettings, threads: usize, json: bool) -> a
 }
 
 /// Verifies with a progress bar on a terminal.
-fn run(ro: &ReadOnlyLedger, trust: Trust, threads: usize) -> anyhow::Result<FsckReport> {
+fn run(
+    ro: &ReadOnlyLedger,
+    trust: Trust,
+    policy: Option<&Policy>,
+    from_trusted: bool,
+    threads: usize,
+) -> anyhow::Result<FsckReport> {
     let bar = stderr_is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -103,6 +124,8 @@ fn run(ro: &ReadOnlyLedger, trust: Trust, threads: usize) -> anyhow::Result<Fsck
         &FsckOptions {
             threads,
             progress: Some(&progress),
+            witness_policy: policy,
+            from_trusted,
             ..FsckOptions::new(trust)
         },
     )?;
@@ -140,6 +163,8 @@ fn print_json(report: &FsckReport, source: &str) -> anyhow::Result<()> {
         "unproven": report.unproven,
         "unavailable_offsets": unavailable,
         "unavailable_offsets_total": report.unavailable_offsets_total,
+        "cosigned_checkpoints_stored": report.witnessed.stored,
+        "witnessed": report.witnessed.witnessed.as_ref().map(|(size, by, quorum)| serde_json::json!({"size": size, "cosigned_by": by, "quorum": quorum})),
         "counts": counts,
         "findings": findings,
     });
@@ -188,6 +213,22 @@ fn print_text(
             ))?;
         }
         return Ok(());
+    }
+    match &report.witnessed.witnessed {
+        Some((size, by, quorum)) => {
+            let by: Vec<String> = by.iter().map(|n| printable(n).into_owned()).collect();
+            line(format!(
+                "witnessed: the checkpoint of size {size} is cosigned by {} (quorum {} met); {} entries after it are not witnessed yet",
+                by.join(", "),
+                printable(quorum),
+                report.tree_size.saturating_sub(*size)
+            ))?;
+        }
+        None if report.witnessed.stored > 0 => line(format!(
+            "note: {} cosigned checkpoints are stored, each consistent with the log; pass --policy FILE to check their witnesses",
+            report.witnessed.stored
+        ))?,
+        None => {}
     }
     if let Some(size) = report.extends_trusted {
         line(format!(

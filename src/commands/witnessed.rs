@@ -8,14 +8,10 @@ use crate::output::line;
 use anyhow::Context as _;
 use idledger_proto::cosigned::verify_cosigned;
 use idledger_proto::printable::printable;
-use idledger_proto::witness_policy::Policy;
 use std::path::Path;
 
 pub fn verify(policy: &Path, checkpoint: &str) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(policy)
-        .with_context(|| format!("cannot read policy file {}", policy.display()))?;
-    let policy =
-        Policy::parse(&text).with_context(|| format!("bad policy file {}", policy.display()))?;
+    let policy = super::read_policy(policy)?;
     let note = if checkpoint == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)

@@ -43,7 +43,11 @@ pub fn idledger<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
 
 /// Runs the binary with arguments (and optional stdin), returning its output.
 pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = idledger(args);
+    run_command(idledger(args), stdin)
+}
+
+/// Runs a prepared command (arguments and environment set) with optional stdin.
+pub fn run_command(mut cmd: Command, stdin: Option<&str>) -> Output {
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {

@@ -1,7 +1,7 @@
 //! An `idledger witness serve` process for tests, on a free port of 127.0.0.1, killed when
 //! dropped, and its `POST /add-checkpoint` over a new connection.
 
-use super::{first_line_after, idledger, path};
+use super::{first_line_after, idledger, ok, path};
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -26,6 +26,17 @@ impl Witness {
     /// Starts a witness named `name` with its key in `keys` and its state in `state`,
     /// witnessing each `ORIGIN=VKEY` of `logs`.
     pub fn start(keys: &Path, state: &Path, name: &str, logs: &[String]) -> Witness {
+        Witness::start_on(keys, state, name, logs, "127.0.0.1:0")
+    }
+
+    /// As `start`, listening on `listen`.
+    pub fn start_on(
+        keys: &Path,
+        state: &Path,
+        name: &str,
+        logs: &[String],
+        listen: &str,
+    ) -> Witness {
         let mut args = vec![
             "witness".to_owned(),
             "serve".to_owned(),
@@ -34,7 +45,7 @@ impl Witness {
             "--state".to_owned(),
             path(state).to_owned(),
             "--listen".to_owned(),
-            "127.0.0.1:0".to_owned(),
+            listen.to_owned(),
             "--name".to_owned(),
             name.to_owned(),
         ];
@@ -99,4 +110,36 @@ impl Drop for Witness {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The ledger's latest checkpoint note (as `idledger checkpoint` prints it) and its size.
+pub fn checkpoint(dir: &Path) -> (String, u64) {
+    let note = ok(&["checkpoint", "--data", path(dir)], None);
+    let size = note
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .expect("a size line");
+    (note, size)
+}
+
+/// An add-checkpoint body from `old` to the ledger's latest checkpoint, with the ledger's
+/// consistency proof, and the note it carries.
+pub fn request(dir: &Path, old: u64) -> (String, String) {
+    let (note, _) = checkpoint(dir);
+    let proof = if old == 0 {
+        String::new()
+    } else {
+        ok(
+            &[
+                "consistency",
+                "--data",
+                path(dir),
+                "--from",
+                &old.to_string(),
+            ],
+            None,
+        )
+    };
+    (format!("old {old}\n{proof}\n{note}"), note)
 }

@@ -5,8 +5,9 @@
 //! `request` parses `POST /add-checkpoint` bodies, `submitted` the checkpoint note inside one,
 //! `cosignature` the witness's key and signatures, `state` the durable record of what was
 //! cosigned, `keys` the key file, `witness` the checks in the spec's order, and `http` the
-//! route. The exact bytes are in docs/WITNESS.md.
+//! route; `client` is the log's side, submitting its checkpoints to a witness. The exact bytes are in docs/WITNESS.md.
 
+pub mod client;
 pub mod cosignature;
 pub mod http;
 pub mod keys;

@@ -176,7 +176,9 @@ mod tests {
             "{note}\u{2014} witness.example/w {}\n",
             B64.encode([7u8; 76])
         );
-        let other = signer(2, "log.example/a").signature_line(TEXT);
+        let other = signer(2, "log.example/a")
+            .signature_line(TEXT)
+            .expect("signs");
         assert_eq!(verify(&format!("{foreign}{other}\n"), &[&log]), Ok(()));
     }
 
@@ -215,7 +217,7 @@ mod tests {
     #[test]
     fn malformed_notes_are_refused() {
         let log = signer(1, "log.example/a");
-        let line = log.signature_line(TEXT);
+        let line = log.signature_line(TEXT).expect("signs");
         for note in [
             format!("{TEXT}{line}\n"),
             format!("{TEXT}\n{line}"),

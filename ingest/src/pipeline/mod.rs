@@ -36,6 +36,7 @@ pub use consumer::client_config;
 
 use crate::config::IngestConfig;
 use crate::metrics::Metrics;
+use crate::witnessing;
 use chunks::{DecodeStage, Dispatch};
 use context::IngestContext;
 use dead_letter::DeadLetters;
@@ -240,9 +241,22 @@ pub fn run(
     let consumer = consumer::subscribe(config, shared.clone())?;
     let dead_letters = DeadLetters::connect(config).map_err(IngestError::Config)?;
     shared.metrics.tree_size.store(ledger.size().0, Relaxed);
+    let cosignatures = ledger.cosignature_store();
+    let witnessing_done = AtomicBool::new(false);
     let shared = &*shared;
 
     std::thread::scope(|scope| -> Sequenced {
+        if !config.witnessing.witnesses.is_empty() {
+            let (cosignatures, done) = (&cosignatures, &witnessing_done);
+            std::thread::Builder::new()
+                .name("ingest-witnessing".into())
+                .spawn_scoped(scope, move || {
+                    witnessing::run(&config.witnessing, cosignatures, &shared.metrics, done);
+                })
+                .map_err(|e| shared.abandon("the witness submitters", e))?;
+        }
+        // Ends the submitters however this scope is left, after their last round.
+        let _finish = witnessing::Finish(&witnessing_done);
         // Named threads, so `top -H` and profiles show which stage is busy.
         for (w, worker) in workers.into_iter().enumerate() {
             std::thread::Builder::new()

@@ -59,6 +59,15 @@ impl<'a> CheckpointWalk<'a> {
         }
     }
 
+    /// Resumes the walk at a trusted checkpoint whose stored note names `previous` as the
+    /// checkpoint before it: that one counts as checked, and later checkpoints must link.
+    pub(super) fn resume_after(&mut self, previous: Option<u64>) {
+        if let Some(p) = previous {
+            self.last_size = Some(p);
+            self.first_linked = Some(0);
+        }
+    }
+
     /// A system record at entry `index` (in order).
     pub(super) fn record(&mut self, index: u64, record: &SystemRecord, report: &mut FsckReport) {
         if matches!(

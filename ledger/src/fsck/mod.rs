@@ -10,12 +10,15 @@
 //! column families as keyed multisets, compared with what the walk rebuilt.
 
 mod checkpoints;
+mod incremental;
 mod indexes;
 mod report;
 mod tree_check;
 mod walk;
+mod witnessed;
 
 pub use report::{FailureClass, Finding, FsckReport, MAX_KEPT_FINDINGS, UnavailableOffsets};
+pub use witnessed::WitnessedReport;
 
 use crate::reader::{LedgerReader, ReadError};
 use crate::store::*;
@@ -27,6 +30,7 @@ use idledger_proto::custody::ScheduleError;
 use idledger_proto::merkle::compact::CompactRange;
 use idledger_proto::note::{NoteError, VerifierKey};
 use idledger_proto::proof::{TlogProofError, verify_checkpoint};
+use idledger_proto::witness_policy::Policy;
 use indexes::Rebuilt;
 use tree_check::{SubtreeCursor, TileCursor};
 use walk::{BodyFacts, ChunkOut, Fingerprints, Walked};
@@ -45,6 +49,11 @@ pub struct FsckOptions<'a> {
     /// Entries per unit of parallel work (tests use small chunks to cross many boundaries).
     pub chunk_entries: u64,
     pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
+    /// Witnesses whose cosignatures must meet a quorum on a stored checkpoint (docs/WITNESS.md).
+    pub witness_policy: Option<&'a Policy>,
+    /// Verify from the trusted checkpoint forward (`incremental`) instead of the whole log;
+    /// without a trusted checkpoint, the whole log is verified.
+    pub from_trusted: bool,
 }
 
 impl std::fmt::Debug for FsckOptions<'_> {
@@ -65,6 +74,8 @@ impl FsckOptions<'_> {
             threads: 2,
             chunk_entries: 4096,
             progress: None,
+            witness_policy: None,
+            from_trusted: false,
         }
     }
 }
@@ -251,10 +262,15 @@ impl Walk<'_> {
 /// The stored checkpoints, in order of size (a damaged key sorts last and is reported as a
 /// checkpoint beyond the log).
 fn stored_checkpoints(db: &rocksdb::DB) -> Result<Vec<(u64, String)>, ReadError> {
+    stored_checkpoints_from(db, 0)
+}
+
+/// The stored checkpoints of sizes from `from` on (and any damaged key), in order of size.
+fn stored_checkpoints_from(db: &rocksdb::DB, from: u64) -> Result<Vec<(u64, String)>, ReadError> {
     let cf = db.cf_handle(CF_CHECKPOINTS).expect("column family exists");
     let mut out = Vec::new();
     let mut it = db.raw_iterator_cf(cf);
-    it.seek_to_first();
+    it.seek(from.to_be_bytes());
     while let (Some(k), Some(v)) = (it.key(), it.value()) {
         out.push((
             be_u64(k).filter(|_| k.len() == 8).unwrap_or(u64::MAX),
@@ -310,6 +326,16 @@ fn trusted_checkpoint(trust: &Trust, origin: &str, report: &mut FsckReport) -> O
 
 /// Verifies everything the ledger stores against the auditor's trust.
 pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckReport, ReadError> {
+    if opts.from_trusted && opts.trust.checkpoint_note.is_some() {
+        let mut report = FsckReport::default();
+        let Some(trusted) = trusted_checkpoint(&opts.trust, reader.origin(), &mut report) else {
+            return Ok(report);
+        };
+        let mut report = incremental::fsck_from(reader, opts, &trusted)?;
+        let size = report.tree_size;
+        witnessed::check_witnessed(reader, &opts.trust, opts.witness_policy, size, &mut report)?;
+        return Ok(report);
+    }
     let db = reader.db();
     let origin = reader.origin();
     let mut report = FsckReport::default();
@@ -399,7 +425,10 @@ pub fn fsck(reader: &LedgerReader<'_>, opts: &FsckOptions<'_>) -> Result<FsckRep
         run_walk(&mut fold)?;
         indexes::stored_indexes(db, &fp)?
     };
-    finish(reader, walk, &fp, &stored)
+    let size = walk.size;
+    let mut report = finish(reader, walk, &fp, &stored)?;
+    witnessed::check_witnessed(reader, &opts.trust, opts.witness_policy, size, &mut report)?;
+    Ok(report)
 }
 
 /// Where the parallel walk's chunks end: the claimed size, or the last stored entry if that is

@@ -36,6 +36,8 @@ pub enum FailureClass {
     /// An entry holds secret material that ingest never keeps (a secret-named member or a PEM
     /// private key block): secret values must never be stored, only fingerprints.
     SecretMaterial,
+    /// The auditor gave a witness policy and no checkpoint of the log meets its quorum.
+    Unwitnessed,
 }
 
 impl FailureClass {
@@ -54,6 +56,7 @@ impl FailureClass {
             FailureClass::PositionsChanged => "positions changed",
             FailureClass::IndexMismatch => "index mismatch",
             FailureClass::SecretMaterial => "secret material",
+            FailureClass::Unwitnessed => "not witnessed",
         }
     }
 }
@@ -98,6 +101,8 @@ pub struct FsckReport {
     /// What this verification could not prove about a ledger written before a rule existed
     /// (not failures: the ledger never claimed them).
     pub unproven: Vec<String>,
+    /// The cosigned checkpoints stored beside the log, and how far they witness it.
+    pub witnessed: super::witnessed::WitnessedReport,
 }
 
 /// One `OffsetsUnavailable` entry: offsets `first..end` of a partition, recorded at `index`.

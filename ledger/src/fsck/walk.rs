@@ -118,7 +118,7 @@ pub(super) fn walk_chunk(cursor: &mut ChunkCursor<'_>, fp: &Fingerprints) -> Chu
     out
 }
 
-fn walk_entry(
+pub(super) fn walk_entry(
     key: u64,
     bytes: &[u8],
     fp: &Fingerprints,

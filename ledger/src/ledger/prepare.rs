@@ -14,7 +14,7 @@ use idledger_proto::entry::{
     BackLinks, Body, Entry, FORMAT_VERSION, Origin, SystemRecord, encode_event_leaf_into,
 };
 use idledger_proto::hash::{Hash, leaf_hash};
-use idledger_proto::note::{NoteSigner, VerifierKey, sign_note};
+use idledger_proto::note::{NoteError, NoteSigner, VerifierKey, sign_note};
 use idledger_proto::rejection::{KeptPayload, RejectReason, Rejection};
 use idledger_proto::{Seq, Timestamp, TreeSize, ValidatedEvent};
 use rocksdb::WriteBatch;
@@ -425,8 +425,13 @@ impl<'l> BatchBuilder<'l> {
                 signing.push(s);
             }
         }
-        let note =
-            sign_note(&text, &signing).map_err(|e| LedgerError::Inconsistent(e.to_string()))?;
+        let note = sign_note(&text, &signing).map_err(|e| match e {
+            // A token that failed or returned a wrong signature: nothing is written.
+            NoteError::Signer(_) | NoteError::WrongSignature { .. } => {
+                LedgerError::Key(crate::keys::KeyError::Signing(e))
+            }
+            other => LedgerError::Inconsistent(other.to_string()),
+        })?;
         self.wb
             .put_cf(&self.cf(CF_CHECKPOINTS), seq_key(size), note.as_bytes());
         let moved_heads = Arc::new(heads.into_moved());

@@ -471,7 +471,8 @@ fn changed_bundles_are_refused_with_their_reason() {
         (
             "the same checkpoint with one more signature line",
             |_, b| {
-                let extra = b.checkpoint.clone() + &signer(9).signature_line("x\n") + "\n";
+                let extra =
+                    b.checkpoint.clone() + &signer(9).signature_line("x\n").expect("signs") + "\n";
                 let p = b.proofs[1].replace(&b.checkpoint, &extra);
                 b.proofs[1] = p;
             },

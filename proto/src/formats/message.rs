@@ -120,13 +120,26 @@ fn decoded(
         RecordOutcome::Event(mapped) => {
             let bytes = locator.bytes(&mapped.pointer);
             match mapped.draft.validate() {
-                Ok(event) => Decoded::Event(
-                    event.with_record(&source_record(format, settings, bytes, &mapped)),
-                ),
+                Ok(event) => {
+                    let record = fitting(&event, source_record(format, settings, bytes, &mapped));
+                    Decoded::Event(event.with_record(&record))
+                }
                 Err(reason) => Decoded::Rejected(quarantine(bytes, reason)),
             }
         }
     }
+}
+
+/// The source record, with its kept original left out (hash only, `TooLarge`) when the leaf
+/// would otherwise be longer than a tlog-tiles entry can be.
+fn fitting(event: &crate::ValidatedEvent, mut record: SourceRecord) -> SourceRecord {
+    let budget = crate::entry::MAX_TILED_LEAF_BYTES - crate::entry::LEAF_ALLOWANCE_BYTES;
+    if matches!(record.original, Original::Kept { .. })
+        && event.encoded().len() + crate::entry::encode_source_record(&record).len() > budget
+    {
+        record.original = Original::TooLarge;
+    }
+    record
 }
 
 /// The provenance of a mapped event.
@@ -138,9 +151,9 @@ fn source_record(
 ) -> SourceRecord {
     let original = if !settings.keep_original {
         Original::NotKept
-    } else if bytes.len() > MAX_KEPT_RAW_BYTES
-        || secret::secret_in_input(bytes, MAX_KEPT_RAW_BYTES).is_some()
-    {
+    } else if bytes.len() > MAX_KEPT_RAW_BYTES {
+        Original::TooLarge
+    } else if secret::secret_in_input(bytes, MAX_KEPT_RAW_BYTES).is_some() {
         Original::Redacted
     } else {
         Original::Kept {

@@ -162,8 +162,15 @@ fn provenance_hashes_the_records_bytes_and_keeps_them_only_when_asked_and_safe()
         ..FormatSettings::default()
     };
     let none = FormatSettings::default();
-    let cases: [(&FormatSettings, &[u8], Original); 3] = [
+    let huge = [
+        &br#"{"uuid":"u-1","pad":""#[..],
+        &vec![b'x'; 70_000],
+        br#""}"#,
+    ]
+    .concat();
+    let cases: [(&FormatSettings, &[u8], Original); 4] = [
         (&none, record, Original::NotKept),
+        (&keep, &huge, Original::TooLarge),
         (
             &keep,
             record,
@@ -193,6 +200,47 @@ fn provenance_hashes_the_records_bytes_and_keeps_them_only_when_asked_and_safe()
     assert_eq!(r.format, RecordFormat::Okta);
     assert_eq!(r.pointer, "/data");
     assert_eq!(r.envelope.map(|e| e.id), Some("ce-1".to_owned()));
+}
+
+/// A kept original is left out (hash only) when the leaf would be longer than a tlog-tiles
+/// entry can be: the event and its source record stay within the tiled budget whatever the
+/// record's size, and a record that fits keeps its bytes. Rows: padding, whether kept.
+#[test]
+fn a_kept_original_that_would_overflow_a_tiles_entry_is_kept_as_its_hash() {
+    let keep = FormatSettings {
+        keep_original: true,
+        ..FormatSettings::default()
+    };
+    let budget = crate::entry::MAX_TILED_LEAF_BYTES - crate::entry::LEAF_ALLOWANCE_BYTES;
+    let rows = [
+        (100usize, true),
+        (30_000, true),
+        (59_000, true),
+        (61_000, false),
+        (65_000, false),
+        (70_000, false),
+    ];
+    for (pad, kept) in rows {
+        let message = format!(
+            r#"{{"@timestamp":1767258000000,"_document_id":"d-{pad}","action":"org.add_member","actor":"octo-admin","org":"octo-org","user":"mona","pad":"{}"}}"#,
+            "x".repeat(pad)
+        );
+        let decoded = decode_message(
+            InputFormat::Github,
+            &keep,
+            Message {
+                payload: message.as_bytes(),
+                headers: &[],
+            },
+        );
+        let [Decoded::Event(event)] = decoded.as_slice() else {
+            panic!("pad {pad}: {decoded:?}");
+        };
+        let total = event.encoded().len() + event.encoded_record().len();
+        assert!(total <= budget, "pad {pad}: {total} > {budget}");
+        // A kept original carries the padding; a left-out one only the record's hash.
+        assert_eq!(event.encoded_record().len() > pad, kept, "pad {pad}");
+    }
 }
 
 /// `verify` judges a kept original by the rule for kept bytes, as it judges a quarantined

@@ -115,19 +115,21 @@ pub(crate) async fn checkpoint(
     State(s): State<Arc<ServerState>>,
     Extension(w): Extension<Work>,
 ) -> Response {
-    blocking(w, move || match s.ledger.reader().latest_checkpoint() {
-        Ok((_, note)) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
-                ),
-                (header::CACHE_CONTROL, s.tiles.cache_control(false)),
-            ],
-            note,
-        )
-            .into_response(),
-        Err(e) => query_error(e.into()),
+    blocking(w, move || {
+        match s.ledger.reader().latest_checkpoint_cosigned() {
+            Ok((_, note)) => (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; charset=utf-8"),
+                    ),
+                    (header::CACHE_CONTROL, s.tiles.cache_control(false)),
+                ],
+                note,
+            )
+                .into_response(),
+            Err(e) => query_error(e.into()),
+        }
     })
     .await
 }
