@@ -7,9 +7,10 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::witness_server::{Witness, checkpoint, request};
+use common::witness_server::{Witness, checkpoint, post_to, request};
 use common::*;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const ORIGIN: &str = "test.example/ledger";
 const NAME: &str = "witness.test/w1";
@@ -196,6 +197,36 @@ fn unknown_logs_and_other_keys_are_refused() {
     assert_eq!(witness.post(body.as_bytes()).status, 404);
 }
 
+/// A second witness on a state directory in use stops at start, saying why: two processes
+/// could each cosign a different branch.
+#[test]
+fn a_second_witness_on_the_same_state_is_refused() {
+    let s = setup();
+    let _first = s.start();
+    let log = format!("{ORIGIN}={}", s.log_vkey);
+    let o = run(
+        &[
+            "witness",
+            "serve",
+            "--key-dir",
+            path(&s.keys),
+            "--state",
+            path(&s.state),
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            &log,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is in use by another witness process"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn a_witness_killed_after_cosigning_keeps_its_state() {
     let s = setup();
@@ -215,4 +246,85 @@ fn a_witness_killed_after_cosigning_keeps_its_state() {
     let reply = witness.post(body.as_bytes());
     assert_eq!(reply.status, 200, "{reply:?}");
     check_cosignature(&s.witness_vkey(), &note, &reply.body);
+}
+
+/// kill -9 at any moment, mid-request included (delays from 0 ms, while requests stream in):
+/// after each restart the witness holds the size of a checkpoint it was sent, never below one
+/// it answered 200 for, and cosigns on from there; it never loses or invents a cosigned size.
+#[test]
+fn a_witness_killed_mid_request_restarts_at_a_size_it_cosigned() {
+    let s = setup();
+    // Checkpoints of growing size, each with the request from the one before it.
+    let mut sizes: Vec<u64> = Vec::new();
+    let mut bodies: Vec<String> = Vec::new();
+    for round in 0..14 {
+        append_events(&s.data, &format!("r{round}-"), 2);
+        let (note, size) = checkpoint(&s.data);
+        let old = sizes.last().copied().unwrap_or(0);
+        let proof = if old == 0 {
+            String::new()
+        } else {
+            ok(
+                &[
+                    "consistency",
+                    "--data",
+                    path(&s.data),
+                    "--from",
+                    &old.to_string(),
+                    "--to",
+                    &size.to_string(),
+                ],
+                None,
+            )
+        };
+        bodies.push(format!("old {old}\n{proof}\n{note}"));
+        sizes.push(size);
+    }
+    let mut known = 0u64;
+    for delay_ms in [0u64, 1, 2, 3, 5, 8, 13] {
+        let witness = s.start();
+        let addr = witness.addr;
+        let from = sizes.iter().position(|&z| z == known).map_or(0, |i| i + 1);
+        let to_send: Vec<(u64, String)> = sizes[from..]
+            .iter()
+            .copied()
+            .zip(bodies[from..].iter().cloned())
+            .collect();
+        let sender = std::thread::spawn(move || {
+            let mut acknowledged = None;
+            for (size, body) in to_send {
+                match post_to(addr, body.as_bytes()) {
+                    Some(r) if r.status == 200 => acknowledged = Some(size),
+                    _ => break,
+                }
+            }
+            acknowledged
+        });
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        witness.kill();
+        let acknowledged = sender.join().expect("sender");
+        // What the restarted witness holds: it answers a request from 0 with 409 and its size
+        // (or cosigns the first checkpoint, if it never cosigned anything).
+        let witness = s.start();
+        let reply = witness.post(bodies[0].as_bytes());
+        let held = match reply.status {
+            200 => sizes[0],
+            409 => reply.body.trim().parse::<u64>().expect("a size"),
+            other => panic!("unexpected {other}: {reply:?}"),
+        };
+        assert!(sizes.contains(&held), "{held} is no checkpoint's size");
+        assert!(held >= known, "went back from {known} to {held}");
+        if let Some(a) = acknowledged {
+            assert!(held >= a, "answered 200 for {a} but holds {held}");
+        }
+        known = held;
+        witness.kill();
+    }
+    // And it goes on from what it holds.
+    let witness = s.start();
+    if let Some(i) = sizes.iter().position(|&z| z == known)
+        && i + 1 < sizes.len()
+    {
+        assert_eq!(witness.post(bodies[i + 1].as_bytes()).status, 200);
+    }
 }

@@ -65,37 +65,7 @@ impl Witness {
 
     /// `POST /add-checkpoint` with `body`.
     pub fn post(&self, body: &[u8]) -> Reply {
-        let mut s = TcpStream::connect(self.addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        write!(
-            s,
-            "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        )
-        .expect("send");
-        s.write_all(body).expect("send body");
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).expect("read");
-        let end = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a complete answer");
-        let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-        let status = head
-            .get(9..12)
-            .and_then(|s| s.parse().ok())
-            .expect("a status line");
-        let content_type = head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-            .map(|(_, v)| v.trim().to_owned());
-        Reply {
-            status,
-            content_type,
-            body: String::from_utf8_lossy(&raw[end + 4..]).into_owned(),
-        }
+        post_to(self.addr, body).expect("the witness answers")
     }
 
     /// SIGKILL, and wait for the process to be gone.
@@ -103,6 +73,35 @@ impl Witness {
         self.child.kill().expect("kill -9");
         self.child.wait().expect("wait");
     }
+}
+
+/// `POST /add-checkpoint` with `body` to `addr`, or `None` when the connection fails or closes
+/// before a whole answer (the witness was killed).
+pub fn post_to(addr: SocketAddr, body: &[u8]) -> Option<Reply> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    write!(
+        s,
+        "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .ok()?;
+    s.write_all(body).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let status = head.get(9..12).and_then(|s| s.parse().ok())?;
+    let content_type = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.trim().to_owned());
+    Some(Reply {
+        status,
+        content_type,
+        body: String::from_utf8_lossy(&raw[end + 4..]).into_owned(),
+    })
 }
 
 impl Drop for Witness {

@@ -6,6 +6,9 @@
 //!
 //! File `<hex SHA-256 of the origin>.state` (origins may hold `/`), four lines:
 //! `idledger-witness-state/v1`, the origin, the size in decimal, the root in base64.
+//!
+//! The directory is locked (`witness.lock`, flock(2)) for as long as a witness has it open: two
+//! witness processes on one state could each cosign a different branch.
 
 use idledger_proto::Hash;
 use idledger_proto::hash::{empty_root, sha256};
@@ -43,11 +46,22 @@ pub enum StateError {
     },
     #[error("state file {path} is damaged ({why}); the witness will not guess what it cosigned")]
     Damaged { path: PathBuf, why: &'static str },
+    #[error(
+        "the state directory {0} is in use by another witness process (its lock is held); one witness keeps one state directory"
+    )]
+    Locked(PathBuf),
 }
 
-/// The directory of state files.
+/// The name of the lock file in the state directory.
+pub const LOCK_FILE: &str = "witness.lock";
+
+/// The directory of state files, locked for as long as any clone of this value lives.
 #[derive(Clone, Debug)]
-pub struct StateDir(PathBuf);
+pub struct StateDir {
+    dir: PathBuf,
+    /// Held for its flock: the lock goes when the last clone does.
+    _lock: std::sync::Arc<fs::File>,
+}
 
 impl StateDir {
     /// Opens (creating, mode 0700) the state directory.
@@ -61,11 +75,39 @@ impl StateDir {
                 path: dir.to_owned(),
                 source,
             })?;
-        Ok(StateDir(dir.to_owned()))
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|source| StateError::Io {
+                action: "open the lock file",
+                path: lock_path.clone(),
+                source,
+            })?;
+        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                return Err(StateError::Locked(dir.to_owned()));
+            }
+            Err(e) => {
+                return Err(StateError::Io {
+                    action: "lock",
+                    path: lock_path,
+                    source: e.into(),
+                });
+            }
+        }
+        Ok(StateDir {
+            dir: dir.to_owned(),
+            _lock: std::sync::Arc::new(lock),
+        })
     }
 
     pub fn path(&self, origin: &str) -> PathBuf {
-        self.0
+        self.dir
             .join(format!("{}.state", sha256(origin.as_bytes()).to_hex()))
     }
 
@@ -107,9 +149,9 @@ impl StateDir {
         file.sync_all().map_err(io("fsync", &tmp))?;
         drop(file);
         fs::rename(&tmp, &path).map_err(io("rename into place", &path))?;
-        fs::File::open(&self.0)
+        fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
-            .map_err(io("fsync the state directory", &self.0))?;
+            .map_err(io("fsync the state directory", &self.dir))?;
         Ok(())
     }
 }
@@ -162,6 +204,10 @@ mod tests {
     fn a_record_survives_and_replaces_the_last() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = StateDir::open(&tmp.path().join("state")).expect("opens");
+        assert!(matches!(
+            StateDir::open(&tmp.path().join("state")),
+            Err(StateError::Locked(_))
+        ));
         assert_eq!(dir.load("log.example/a").expect("loads"), Cosigned::empty());
         for size in [3, 9] {
             let record = Cosigned {
@@ -169,11 +215,14 @@ mod tests {
                 root: Hash([size as u8; 32]),
             };
             dir.store("log.example/a", &record).expect("stores");
-            let again = StateDir::open(&tmp.path().join("state")).expect("opens");
-            assert_eq!(again.load("log.example/a").expect("loads"), record);
+            assert_eq!(dir.load("log.example/a").expect("loads"), record);
         }
         assert_eq!(dir.load("log.example/b").expect("loads"), Cosigned::empty());
         assert!(!dir.path("log.example/a").with_extension("tmp").exists());
+        // The lock goes with the last handle; the next witness reads what was stored.
+        drop(dir);
+        let again = StateDir::open(&tmp.path().join("state")).expect("opens once unlocked");
+        assert_eq!(again.load("log.example/a").expect("loads").size, 9);
     }
 
     /// Attack: whoever can write the state directory shrinks or moves a record (to make the

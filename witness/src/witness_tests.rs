@@ -234,9 +234,19 @@ fn a_reopened_witness_keeps_its_record() {
         leaves: leaves(20),
     };
     f.add(&f.request(0, 5)).expect("cosigned");
+    // The first witness is gone (its state directory's lock with it) before the next opens.
+    let Fixture {
+        _tmp,
+        witness,
+        log,
+        leaves,
+    } = f;
+    drop(witness);
     let reopened = Fixture {
+        _tmp,
         witness: open(),
-        ..f
+        log,
+        leaves,
     };
     assert_eq!(reopened.add(&reopened.request(0, 9)), Err(409));
     assert!(reopened.add(&reopened.request(5, 9)).is_ok());
