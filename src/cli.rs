@@ -375,11 +375,24 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub data: DataArg,
     /// The first index to export.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "since")]
     pub from: u64,
     /// Stop before this index (rounded down to where a checkpoint ends); default: the log's end.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "until")]
     pub to: Option<u64>,
+    /// Start at the first entry the ledger received at or after this RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<Timestamp>,
+    /// Stop before the first entry the ledger received at or after this RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<Timestamp>,
+    /// Keep going as new entries are signed (like tail -f); stop with Ctrl-C between rounds,
+    /// resume with --from the next index.
+    #[arg(long, conflicts_with_all = ["to", "until"])]
+    pub follow: bool,
+    /// With --follow, how often to look for new entries.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub interval_ms: u64,
     /// Carry a signed checkpoint once at least this many entries have passed since the last.
     #[arg(long, default_value_t = 10_000)]
     pub checkpoint_every: u64,

@@ -157,6 +157,10 @@ pub enum Job {
         data: PathBuf,
         options: idledger_query::export::ExportOptions,
         out: Option<PathBuf>,
+        /// `--since` and `--until`, resolved to indexes against the ledger.
+        times: (Option<Timestamp>, Option<Timestamp>),
+        /// `--follow`, and how often to look.
+        follow: Option<std::time::Duration>,
     },
     VerifyExport {
         vkeys: Vec<String>,
@@ -470,6 +474,10 @@ impl Resolver {
         Ok(Job::Export {
             data: self.data(args.data)?,
             out: args.out,
+            times: (args.since, args.until),
+            follow: args
+                .follow
+                .then(|| std::time::Duration::from_millis(args.interval_ms.max(10))),
             options: ExportOptions {
                 from: args.from,
                 to: args.to,

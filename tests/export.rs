@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use std::path::Path;
+use std::time::Duration;
 
 fn events(n: usize) -> String {
     (0..n)
@@ -168,4 +169,91 @@ fn every_export_verifies_and_each_edit_is_named() {
     let other_key = init(&other);
     let (code, out) = verify(tmp.path(), &other_key, &(whole.join("\n") + "\n"));
     assert_eq!(code, Some(1), "{out}");
+}
+
+/// `--follow` keeps the stream going as entries are appended (the writer and the export run at
+/// once), and what it wrote verifies; `--since` and `--until` choose the range by the time the
+/// ledger received entries.
+#[test]
+fn a_followed_export_grows_with_the_log_and_verifies() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    let d = path(&dir);
+    let vkey = init(&dir);
+    ok(
+        &["append", "--data", d, "--batch", "5", "-"],
+        Some(&events(12)),
+    );
+    let file = tmp.path().join("followed.jsonl");
+    let mut child = idledger(&[
+        "export",
+        "--data",
+        d,
+        "--follow",
+        "--interval-ms",
+        "50",
+        "--out",
+        path(&file),
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::fs::File::create(tmp.path().join("follow.log")).expect("log"))
+    .spawn()
+    .expect("export --follow");
+    let more: String = events(20).replace("\"id\":\"e", "\"id\":\"late-e");
+    ok(&["append", "--data", d, "--batch", "7", "-"], Some(&more));
+    let size: u64 = {
+        let cp = ok(&["checkpoint", "--data", d], None);
+        cp.lines()
+            .nth(1)
+            .and_then(|l| l.parse().ok())
+            .expect("size")
+    };
+    let last = format!(r#""kind":"checkpoint","size":{size},"#);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&file).is_ok_and(|t| t.contains(&last)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the follow never reached {size}: {}\n{}",
+            std::fs::read_to_string(tmp.path().join("follow.log")).unwrap_or_default(),
+            std::fs::read_to_string(&file).unwrap_or_default().len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("stop");
+    child.wait().expect("wait");
+    let text = std::fs::read_to_string(&file).expect("read");
+    let (code, out) = verify(tmp.path(), &vkey, &text);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("ok: {size} entries verified")),
+        "{out}"
+    );
+
+    let cases: &[(&[&str], Option<&str>)] = &[
+        (
+            &["--since", "2000-01-01T00:00:00Z"],
+            Some(&format!("ok: {size} entries verified")),
+        ),
+        (
+            &["--until", "2099-01-01T00:00:00Z"],
+            Some(&format!("ok: {size} entries verified")),
+        ),
+        (&["--since", "2099-01-01T00:00:00Z"], None),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["export", "--data", d];
+        all.extend_from_slice(args);
+        let o = run(&all, None);
+        match want {
+            Some(want) => {
+                let (code, out) = verify(tmp.path(), &vkey, &stdout(&o));
+                assert_eq!(code, Some(0), "{args:?}: {out}");
+                assert!(out.contains(want), "{args:?}: {out}");
+            }
+            None => {
+                assert_eq!(o.status.code(), Some(2), "{args:?}");
+                assert!(stderr(&o).contains("nothing to export"), "{}", stderr(&o));
+            }
+        }
+    }
 }

@@ -96,6 +96,44 @@ fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Kafka ingest into the token-signed ledger: its batches are signed by the token as well.
+fn ingest_signs_with_the_token_too(hsm: &SoftHsm, d: &str) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+    let (mut broker, bootstrap) = common::spawn_dev_broker(&["identity-events:2"]);
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("producer");
+    for line in events("k", 15).lines() {
+        producer
+            .send(BaseRecord::<str, str>::to("identity-events").payload(line))
+            .expect("send");
+    }
+    producer
+        .flush(std::time::Duration::from_secs(30))
+        .expect("flush");
+    let out = ok(
+        hsm,
+        &args(&[
+            "ingest",
+            "--data",
+            d,
+            "--brokers",
+            &bootstrap,
+            "--topic",
+            "identity-events",
+            "--group",
+            "token",
+            "--until-caught-up",
+            "300",
+        ]),
+        None,
+    );
+    assert!(out.contains("appended 15"), "{out}");
+    let _ = broker.kill();
+    let _ = broker.wait();
+}
+
 #[test]
 fn a_token_key_signs_a_ledger_that_verifies_under_its_verifier_key() {
     let hsm = SoftHsm::new("idledger-sign");
@@ -142,6 +180,8 @@ fn a_token_key_signs_a_ledger_that_verifies_under_its_verifier_key() {
         Some(&events("a", 20)),
     );
     assert!(out.contains("appended 20"), "{out}");
+    assert_eq!(latest_signed_by(&hsm, d, &[&key]), vec![key.clone()]);
+    ingest_signs_with_the_token_too(&hsm, d);
     assert_eq!(latest_signed_by(&hsm, d, &[&key]), vec![key.clone()]);
     verifies_under(&hsm, d, &key);
     assert_eq!(

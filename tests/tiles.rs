@@ -7,6 +7,7 @@
 
 mod common;
 
+use base64::Engine as _;
 use common::*;
 use signed_note::{Note, StandardVerifier, VerifierList};
 use std::net::SocketAddr;
@@ -137,6 +138,33 @@ fn prove_entries(source: &dyn Source, checkpoint: &Checkpoint, indexes: &[u64]) 
             .expect("leaf hash");
         assert_eq!(leaf[0], record_hash(entry));
     }
+}
+
+/// The newer checkpoint extends the older: the independent client proves it from the served
+/// tiles alone, and its proof is the one `idledger consistency` prints.
+fn prove_consistency(source: &dyn Source, old: &Checkpoint, new: &Checkpoint, dir: &Path) {
+    let reader = Tiles(source);
+    let hashes = TileHashReader::new(new.size(), *new.hash(), &reader);
+    let proof = tlog_tiles::prove_tree(new.size(), old.size(), &hashes).expect("proof from tiles");
+    tlog_tiles::check_tree(&proof, new.size(), *new.hash(), old.size(), *old.hash())
+        .expect("the new tree extends the old");
+    let printed = ok(
+        &[
+            "consistency",
+            "--data",
+            path(dir),
+            "--from",
+            &old.size().to_string(),
+            "--to",
+            &new.size().to_string(),
+        ],
+        None,
+    );
+    let theirs: Vec<String> = proof
+        .iter()
+        .map(|h| base64::engine::general_purpose::STANDARD.encode(h.0))
+        .collect();
+    assert_eq!(printed.lines().collect::<Vec<_>>(), theirs);
 }
 
 fn append_events(dir: &Path, prefix: &str, n: usize) {
@@ -388,8 +416,10 @@ fn an_independent_client_proves_entries_served_over_http() {
     // The log grows under the running server: new entries prove, and the partial tiles of the
     // smaller tree are still served, the prefixes of the wider tiles.
     append_events(&dir, "b", 400);
+    let first = checkpoint;
     let checkpoint = checkpoint_of_size(&server, 1101, vkey.trim());
     prove_entries(&served, &checkpoint, &[0, 700, 701, 1023, 1024, 1100]);
+    prove_consistency(&served, &first, &checkpoint, &dir);
     for p in &before {
         assert_eq!(
             served.fetch(p),

@@ -16,7 +16,7 @@ use idledger_proto::entry::{Body, Entry};
 use idledger_proto::event::SubjectKind;
 use idledger_proto::export::{EXPORT_FORMAT, Line, LineProof};
 use idledger_proto::hash::leaf_hash;
-use idledger_proto::{Seq, TreeSize};
+use idledger_proto::{Seq, Timestamp, TreeSize};
 use std::io::Write;
 
 /// Which entries a filtered export keeps; empty lists keep everything.
@@ -102,13 +102,13 @@ pub struct ExportSummary {
     pub end: u64,
 }
 
-/// Writes the export stream of `opts` to `out`.
+/// Writes the export stream of `opts` to `out`: the start line, then the entries.
 pub fn export(
     reader: &LedgerReader<'_>,
     opts: &ExportOptions,
     out: &mut dyn Write,
 ) -> Result<ExportSummary, QueryError> {
-    let (latest, latest_note) = reader.latest_checkpoint_cosigned()?;
+    let (latest, _) = reader.latest_checkpoint()?;
     let wanted_end = opts.to.unwrap_or(latest.0).min(latest.0);
     if opts.from >= wanted_end {
         return Err(QueryError::BadRequest(format!(
@@ -117,20 +117,7 @@ pub fn export(
             latest.0.saturating_sub(1)
         )));
     }
-    let sizes = reader.checkpoint_sizes(opts.from + 1, wanted_end)?;
-    let Some(&end) = sizes.last() else {
-        return Err(QueryError::BadRequest(format!(
-            "no checkpoint ends between {} and {wanted_end}",
-            opts.from + 1
-        )));
-    };
-    let filtered = !opts.filter.is_empty();
-    let proofs = opts.proofs || filtered;
     let frontier = reader.frontier(TreeSize(opts.from))?;
-    let mut summary = ExportSummary {
-        end,
-        ..ExportSummary::default()
-    };
     let mut buf = Vec::with_capacity(4096);
     write_line(
         out,
@@ -140,13 +127,80 @@ pub fn export(
             origin: reader.origin().to_owned(),
             from: opts.from,
             frontier: frontier.iter().map(|h| h.to_base64()).collect(),
-            filtered,
+            filtered: !opts.filter.is_empty(),
         },
     )?;
+    match entries(reader, opts, opts.from, wanted_end, out)? {
+        Some(summary) => Ok(summary),
+        None => Err(QueryError::BadRequest(format!(
+            "no checkpoint ends between {} and {wanted_end}",
+            opts.from + 1
+        ))),
+    }
+}
+
+/// Continues a stream (`--follow`): the entries from `from` up to the latest checkpoint, and
+/// that checkpoint; `None` when no checkpoint beyond `from` has been signed yet.
+pub fn export_more(
+    reader: &LedgerReader<'_>,
+    opts: &ExportOptions,
+    from: u64,
+    out: &mut dyn Write,
+) -> Result<Option<ExportSummary>, QueryError> {
+    let (latest, _) = reader.latest_checkpoint()?;
+    // A reader beside a running writer catches up one column family at a time: what it may
+    // export is what both the checkpoints and the entries it sees cover.
+    let size = reader.size()?.0;
+    let until = opts.to.unwrap_or(u64::MAX).min(latest.0).min(size);
+    if until <= from {
+        return Ok(None);
+    }
+    entries(reader, opts, from, until, out)
+}
+
+/// The first index whose entry the ledger received at or after `time` (the log's size if
+/// none): a binary search over `received_at`, which the writer stamps per batch from its clock
+/// and so rises with the index unless that clock was set back.
+pub fn index_at_time(reader: &LedgerReader<'_>, time: Timestamp) -> Result<u64, QueryError> {
+    let size = reader.size()?.0;
+    let (mut lo, mut hi) = (0u64, size);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let entry = reader.entry(Seq(mid))?;
+        if entry.received_at < time {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+/// The entry lines from `from` to the last checkpoint at or below `until`, with checkpoint
+/// lines; `None` when no checkpoint ends in that range.
+fn entries(
+    reader: &LedgerReader<'_>,
+    opts: &ExportOptions,
+    from: u64,
+    until: u64,
+    out: &mut dyn Write,
+) -> Result<Option<ExportSummary>, QueryError> {
+    let (latest, latest_note) = reader.latest_checkpoint_cosigned()?;
+    let sizes = reader.checkpoint_sizes(from + 1, until)?;
+    let Some(&end) = sizes.last() else {
+        return Ok(None);
+    };
+    let filtered = !opts.filter.is_empty();
+    let proofs = opts.proofs || filtered;
+    let mut summary = ExportSummary {
+        end,
+        ..ExportSummary::default()
+    };
+    let mut buf = Vec::with_capacity(4096);
     let mut boundaries = sizes.iter().copied().peekable();
     let mut since_checkpoint = 0u64;
     let mut failure: Option<QueryError> = None;
-    let scanned = reader.scan(Seq(opts.from), |seq, bytes| -> Result<(), Stop> {
+    let scanned = reader.scan(Seq(from), |seq, bytes| -> Result<(), Stop> {
         if seq.0 >= end {
             return Err(Stop::Done);
         }
@@ -212,7 +266,7 @@ pub fn export(
     }
     out.flush()
         .map_err(|e| QueryError::Encode(format!("cannot write the export: {e}")))?;
-    Ok(summary)
+    Ok(Some(summary))
 }
 
 /// Why a scan stopped early.

@@ -1,5 +1,6 @@
 //! `idledger export` and `idledger verify-export` (docs/EXPORT.md): the log as JSON lines for a
-//! SIEM, and the offline check of such a stream with the verifier key alone. `verify-export`
+//! SIEM (a range by index or by time, or following the log as it grows), and the offline check
+//! of such a stream with the verifier key alone. `verify-export`
 //! exits 1 naming each changed, dropped, reordered or inserted entry, 2 when its input cannot be
 //! read.
 
@@ -7,32 +8,77 @@ use crate::VerificationFailed;
 use crate::output::line;
 use anyhow::Context as _;
 use idledger_ledger::ReadOnlyLedger;
+use idledger_proto::Timestamp;
 use idledger_proto::export::verify_export as check_stream;
 use idledger_proto::printable::printable;
 use idledger_query::export::ExportOptions;
+use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
-pub fn export(dir: &Path, options: &ExportOptions, out: Option<&Path>) -> anyhow::Result<()> {
+pub fn export(
+    dir: &Path,
+    mut options: ExportOptions,
+    out: Option<&Path>,
+    (since, until): (Option<Timestamp>, Option<Timestamp>),
+    follow: Option<Duration>,
+) -> anyhow::Result<()> {
     let ro = ReadOnlyLedger::open(dir)
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
-    let summary = match out {
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-            idledger_query::export::export(&ro.reader(), options, &mut w)?
-        }
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-            let summary = idledger_query::export::export(&ro.reader(), options, &mut w)?;
-            w.into_inner()
-                .map_err(|e| e.into_error())
-                .and_then(|f| f.sync_all())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            summary
-        }
+    if let Some(t) = since {
+        options.from = idledger_query::export::index_at_time(&ro.reader(), t)?;
+    }
+    if let Some(t) = until {
+        options.to = Some(idledger_query::export::index_at_time(&ro.reader(), t)?);
+    }
+    let mut w: Box<dyn Write> = match out {
+        None => Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::io::stdout().lock(),
+        )),
+        Some(path) => Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
     };
+    let summary = idledger_query::export::export(&ro.reader(), &options, &mut w)?;
+    report(&summary);
+    let Some(interval) = follow else {
+        return w.flush().context("cannot write the export");
+    };
+    drop(ro);
+    let mut next = summary.end;
+    let mut failures = 0u32;
+    loop {
+        std::thread::sleep(interval);
+        // A fresh reader each round: one kept open beside a writer that closes and reopens the
+        // ledger (each `append`) can stop seeing what the new writer wrote.
+        let ro = ReadOnlyLedger::open(dir)
+            .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
+        // A round is written whole or not at all: a read that fails halfway leaves no half
+        // round in the stream.
+        let mut round = Vec::new();
+        match idledger_query::export::export_more(&ro.reader(), &options, next, &mut round) {
+            Ok(Some(more)) => {
+                w.write_all(&round)
+                    .and_then(|()| w.flush())
+                    .context("cannot write the export")?;
+                report(&more);
+                next = more.end;
+                failures = 0;
+            }
+            Ok(None) => failures = 0,
+            Err(e) if failures < 10 => {
+                failures += 1;
+                tracing::warn!(error = %e, next, "this round of the follow failed; retrying");
+            }
+            Err(e) => return Err(e).context("the follow failed ten times in a row"),
+        }
+    }
+}
+
+fn report(summary: &idledger_query::export::ExportSummary) {
     tracing::info!(
         entries = summary.entries,
         checkpoints = summary.checkpoints,
@@ -45,7 +91,6 @@ pub fn export(dir: &Path, options: &ExportOptions, out: Option<&Path>) -> anyhow
         summary.end.saturating_sub(1),
         summary.checkpoints
     );
-    Ok(())
 }
 
 pub fn verify_export(vkeys: &[String], policy: Option<&Path>, file: &str) -> anyhow::Result<()> {

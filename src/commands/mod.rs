@@ -60,7 +60,13 @@ pub fn run(job: Job) -> anyhow::Result<()> {
             proof,
         } => proofs::verify_consistency(&vkeys, policy.as_deref(), &old, &new, &proof),
         Job::VerifyCheckpoint { policy, checkpoint } => witnessed::verify(&policy, &checkpoint),
-        Job::Export { data, options, out } => export::export(&data, &options, out.as_deref()),
+        Job::Export {
+            data,
+            options,
+            out,
+            times,
+            follow,
+        } => export::export(&data, options, out.as_deref(), times, follow),
         Job::VerifyExport {
             vkeys,
             policy,
