@@ -41,6 +41,25 @@ pub struct DataArg {
     pub data: Option<PathBuf>,
 }
 
+/// `--follow` for answers that grow: print the answer, then each new entry about it.
+#[derive(Debug, Args, Clone)]
+pub struct FollowArgs {
+    /// After the answer, print each new entry about it as it is signed (Ctrl-C to stop).
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow, how often to look for new entries.
+    #[arg(long = "follow-interval-ms", value_name = "MS", default_value_t = 1000)]
+    pub interval_ms: u64,
+}
+
+impl FollowArgs {
+    /// How often to look, when following.
+    pub fn every(&self) -> Option<std::time::Duration> {
+        self.follow
+            .then(|| std::time::Duration::from_millis(self.interval_ms.max(10)))
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct OutputArgs {
     /// Print JSON instead of a table.
@@ -218,6 +237,8 @@ pub enum Command {
         subject: String,
         #[command(flatten)]
         out: OutputArgs,
+        #[command(flatten)]
+        follow: FollowArgs,
     },
     /// The story of one grant: who approved, why, and when access ended.
     Grant {
@@ -226,6 +247,8 @@ pub enum Command {
         grant_id: String,
         #[command(flatten)]
         out: OutputArgs,
+        #[command(flatten)]
+        follow: FollowArgs,
     },
     /// Who had access to a resource at a time.
     Access {

@@ -186,11 +186,13 @@ pub enum Job {
         data: PathBuf,
         subject: String,
         out: Output,
+        follow: Option<std::time::Duration>,
     },
     Grant {
         data: PathBuf,
         grant_id: String,
         out: Output,
+        follow: Option<std::time::Duration>,
     },
     Access {
         data: PathBuf,
@@ -398,19 +400,27 @@ impl Resolver {
                     .collect::<anyhow::Result<_>>()?,
                 brokers,
             },
-            Command::History { data, subject, out } => Job::History {
+            Command::History {
+                data,
+                subject,
+                out,
+                follow,
+            } => Job::History {
                 data: self.data(data)?,
                 subject,
                 out: output(out),
+                follow: follow.every(),
             },
             Command::Grant {
                 data,
                 grant_id,
                 out,
+                follow,
             } => Job::Grant {
                 data: self.data(data)?,
                 grant_id,
                 out: output(out),
+                follow: follow.every(),
             },
             Command::Access {
                 data,

@@ -428,3 +428,53 @@ fn ingest_stops_with_a_clear_error_on_bad_settings_refused_credentials_or_a_busy
     let _ = broker.kill();
     let _ = broker.wait();
 }
+
+/// `history --follow` prints the answer, then each new entry about the subject as it is signed,
+/// and nothing about anyone else.
+#[test]
+fn history_follows_new_entries_about_its_subject() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let d = path(&dir);
+    init(&dir);
+    ok(&["append", "--data", d, "-"], Some(EVENT));
+    let file = tmp.path().join("followed");
+    let mut child = idledger(&[
+        "history",
+        "--data",
+        d,
+        "alice",
+        "--json",
+        "--follow",
+        "--follow-interval-ms",
+        "50",
+    ])
+    .stdout(std::fs::File::create(&file).expect("out"))
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("history --follow");
+    let later = [
+        ("f-alice", "alice"),
+        ("f-bob", "bob"),
+        ("f-alice-2", "alice"),
+    ]
+    .iter()
+    .map(|(id, who)| {
+        EVENT
+            .replace("\"e1\"", &format!("\"{id}\""))
+            .replace("\"alice\"", &format!("\"{who}\""))
+    })
+    .collect::<Vec<_>>()
+    .join("\n");
+    ok(&["append", "--data", d, "-"], Some(&later));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(&file).is_ok_and(|t| t.contains("\"f-alice-2\"")) {
+        assert!(std::time::Instant::now() < deadline, "never followed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().expect("stop");
+    child.wait().expect("wait");
+    let text = std::fs::read_to_string(&file).expect("read");
+    assert!(text.contains("\"f-alice\""), "{text}");
+    assert!(!text.contains("\"f-bob\""), "{text}");
+}

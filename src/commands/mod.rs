@@ -3,6 +3,7 @@
 mod append;
 mod demo;
 mod export;
+mod follow;
 mod ingest;
 mod ledger;
 mod monitor;
@@ -80,12 +81,24 @@ pub fn run(job: Job) -> anyhow::Result<()> {
         } => ledger::rotate_key(&ledger.data, &ledger.keys, finish, token),
         Job::Ingest(settings) => ingest::ingest(*settings),
         Job::DevBroker { topics, brokers } => ingest::dev_broker(&topics, brokers),
-        Job::History { data, subject, out } => query::history(&data, &subject, &out),
+        Job::History {
+            data,
+            subject,
+            out,
+            follow,
+        } => {
+            query::history(&data, &subject, &out)?;
+            follow::follow(&data, follow, &out, &follow::About::Subject(subject))
+        }
         Job::Grant {
             data,
             grant_id,
             out,
-        } => query::grant(&data, &grant_id, &out),
+            follow,
+        } => {
+            query::grant(&data, &grant_id, &out)?;
+            follow::follow(&data, follow, &out, &follow::About::Grant(grant_id))
+        }
         Job::Access {
             data,
             resource,
