@@ -5,6 +5,7 @@
 use super::*;
 use crate::event::CredentialKind;
 use crate::formats::Mapped;
+use crate::formats::test_support::{check_attributes, check_validates};
 use crate::time::Timestamp;
 use proptest::prelude::*;
 use serde_json::json;
@@ -119,29 +120,6 @@ fn membership(mut d: Draft, kind: MembershipKind, name: &str) -> Draft {
     d.resource = Some(name.to_owned());
     d.membership = Some(kind);
     d
-}
-
-/// Checks the draft's attributes: the row's, and within native limits.
-fn check_attributes(name: &str, got: &[(String, AttrValue)], subset: &[(&str, &str)]) {
-    assert!(got.len() <= 10, "{name}: {} attributes", got.len());
-    let mut keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    assert_eq!(keys.len(), got.len(), "{name}: an attribute key twice");
-    for (key, value) in subset {
-        assert!(
-            got.iter()
-                .any(|(k, v)| k == key && *v == AttrValue::Text((*value).to_owned())),
-            "{name}: expected attribute {key} = {value:?} in {got:?}"
-        );
-    }
-}
-
-/// Validates a draft by the native rules.
-fn check_validates(name: &str, draft: &Draft) {
-    if let Err(reason) = draft.validate() {
-        panic!("{name}: the draft does not validate: {reason:?}");
-    }
 }
 
 #[test]

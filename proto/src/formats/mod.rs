@@ -16,6 +16,8 @@ mod github;
 mod ocsf;
 mod okta;
 pub mod secevent;
+#[cfg(test)]
+mod test_support;
 mod vault;
 
 pub use draft::{Draft, DraftActor, DraftCredential, DraftSubject, FieldError};
