@@ -422,6 +422,10 @@ pub struct ExportArgs {
     /// Every entry carries its own inclusion proof (always, with a filter).
     #[arg(long)]
     pub proofs: bool,
+    /// How entries are written: `native` (idledger's JSON), `ocsf` (OCSF 1.9 IAM events with the
+    /// record-integrity profile) or `cef` (ArcSight CEF lines); every one verifies.
+    #[arg(long, default_value = "native", value_name = "FORMAT")]
+    pub format: idledger_proto::export::RecordFormat,
     /// Only events of this type (repeatable).
     #[arg(long = "type", value_name = "TYPE")]
     pub types: Vec<String>,
@@ -443,6 +447,13 @@ pub struct ExportArgs {
     /// Write here instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Produce each record to partition 0 of this Kafka topic (one partition), resuming after
+    /// the last record the topic holds (docs/EXPORT.md, "Kafka sink").
+    #[arg(long, value_name = "TOPIC", conflicts_with = "out")]
+    pub to_kafka: Option<String>,
+    /// With --to-kafka: the cluster and its security settings.
+    #[command(flatten)]
+    pub kafka: KafkaConnectArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -457,18 +468,12 @@ pub enum TilesCommand {
     },
 }
 
-#[derive(Debug, Args)]
-pub struct IngestArgs {
-    #[command(flatten)]
-    pub data: DataArg,
+/// How to reach a Kafka cluster and authenticate, shared by `ingest` and `export --to-kafka`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct KafkaConnectArgs {
     /// Kafka bootstrap servers.
     #[arg(long, env = "IDLEDGER_BROKERS")]
     pub brokers: Option<String>,
-    /// Topics to consume (repeat for several).
-    #[arg(long = "topic")]
-    pub topics: Vec<String>,
-    #[arg(long)]
-    pub group: Option<String>,
     /// Any librdkafka property, as kcat takes it: `-X security.protocol=SASL_SSL`. Not for
     /// secrets (any user of the host sees the command line): use --kafka-env or --kafka-file.
     #[arg(short = 'X', value_name = "KEY=VALUE")]
@@ -481,6 +486,19 @@ pub struct IngestArgs {
     /// `--kafka-file sasl.password=/run/secrets/kafka`.
     #[arg(long = "kafka-file", value_name = "KEY=PATH")]
     pub kafka_file: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    #[command(flatten)]
+    pub kafka: KafkaConnectArgs,
+    /// Topics to consume (repeat for several).
+    #[arg(long = "topic")]
+    pub topics: Vec<String>,
+    #[arg(long)]
+    pub group: Option<String>,
     /// Connect, authenticate, print the partitions ingest would read and the offsets it would
     /// start from, and exit without reading a message.
     #[arg(long)]

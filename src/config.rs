@@ -97,6 +97,12 @@ pub struct ServeSection {
     pub idle_timeout_ms: Option<u64>,
     /// How long a request may take to answer.
     pub request_timeout_ms: Option<u64>,
+    /// Entry streams (`/v1/entries`) open at once; more are answered 503.
+    pub max_followers: Option<u64>,
+    /// How long a stream's client may leave what was sent untaken before it is cut off.
+    pub follow_stall_timeout_ms: Option<u64>,
+    /// How many entries signed since a follower connected it may leave untaken.
+    pub follow_max_lag: Option<u64>,
     /// The certificate chain to serve TLS with (PEM, leaf first); reloaded on SIGHUP.
     pub tls_cert: Option<PathBuf>,
     /// Its private key (PEM).

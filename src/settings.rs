@@ -5,8 +5,8 @@
 //! `log_format = "jsn"`) is an error here, naming where it came from.
 
 use crate::cli::{
-    Cli, Command, DataArg, IngestArgs, LogFormat, OutputArgs, ServeArgs, TilesCommand,
-    WitnessCommand,
+    Cli, Command, DataArg, IngestArgs, KafkaConnectArgs, LogFormat, OutputArgs, ServeArgs,
+    TilesCommand, WitnessCommand,
 };
 use crate::config::{Config, IngestSection};
 use crate::kafka_properties;
@@ -161,6 +161,8 @@ pub enum Job {
         times: (Option<Timestamp>, Option<Timestamp>),
         /// `--follow`, and how often to look.
         follow: Option<std::time::Duration>,
+        /// `--to-kafka`: the topic and how to reach it, instead of `out`.
+        to_kafka: Option<idledger_ingest::export_producer::ExportTarget>,
     },
     VerifyExport {
         vkeys: Vec<String>,
@@ -478,12 +480,15 @@ impl Resolver {
         })
     }
 
-    /// The witness's job: its key directory, and for `serve` the logs it witnesses.
-    fn export(&self, args: crate::cli::ExportArgs) -> anyhow::Result<Job> {
+    /// The export's job: its range, filter and destination (a file, standard output, or a
+    /// Kafka topic reached with ingest's connection settings).
+    fn export(&mut self, args: crate::cli::ExportArgs) -> anyhow::Result<Job> {
         use idledger_query::export::{ExportFilter, ExportOptions};
+        let to_kafka = self.export_target(args.to_kafka, &args.kafka)?;
         Ok(Job::Export {
             data: self.data(args.data)?,
             out: args.out,
+            to_kafka,
             times: (args.since, args.until),
             follow: args
                 .follow
@@ -493,6 +498,7 @@ impl Resolver {
                 to: args.to,
                 checkpoint_every: args.checkpoint_every.max(1),
                 proofs: args.proofs,
+                format: args.format,
                 filter: ExportFilter {
                     types: args.types,
                     sources: args.sources,
@@ -506,6 +512,53 @@ impl Resolver {
                 },
             },
         })
+    }
+
+    /// `--to-kafka TOPIC` with its connection flags; the connection flags alone are refused, as
+    /// they would go unused (`--brokers` aside: it may come from `IDLEDGER_BROKERS`).
+    fn export_target(
+        &mut self,
+        topic: Option<String>,
+        kafka: &KafkaConnectArgs,
+    ) -> anyhow::Result<Option<idledger_ingest::export_producer::ExportTarget>> {
+        let Some(topic) = topic else {
+            if !(kafka.properties.is_empty()
+                && kafka.kafka_env.is_empty()
+                && kafka.kafka_file.is_empty())
+            {
+                bail!("-X, --kafka-env and --kafka-file go with --to-kafka TOPIC");
+            }
+            return Ok(None);
+        };
+        if topic.trim().is_empty() {
+            bail!("--to-kafka: the topic name is empty");
+        }
+        let brokers = kafka.brokers.clone().context(
+            "--to-kafka needs brokers: pass --brokers HOST:PORT or set IDLEDGER_BROKERS",
+        )?;
+        let properties = self.kafka_properties(Vec::new(), kafka)?;
+        Ok(Some(idledger_ingest::export_producer::ExportTarget::new(
+            &brokers, &topic, properties,
+        )))
+    }
+
+    /// The librdkafka properties from the configuration file's `sources`, then the command
+    /// line's, resolved (variables and files read) and checked: the one path every Kafka client
+    /// of the binary takes, so each refuses and warns alike.
+    fn kafka_properties(
+        &mut self,
+        mut sources: Vec<kafka_properties::Sourced>,
+        flags: &KafkaConnectArgs,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        sources.extend(kafka_properties::from_flags(
+            &flags.properties,
+            &flags.kafka_env,
+            &flags.kafka_file,
+        )?);
+        let resolved = kafka_properties::resolve(&sources, |var| std::env::var(var).ok())?;
+        kafka_properties::check_sasl(&resolved.properties)?;
+        self.warnings.extend(resolved.warnings);
+        Ok(resolved.properties)
     }
 
     fn witness(&self, command: WitnessCommand) -> anyhow::Result<WitnessJob> {
@@ -570,7 +623,9 @@ impl Resolver {
     fn ingest(&mut self, args: IngestArgs) -> anyhow::Result<IngestSettings> {
         let section: &IngestSection = &self.config.ingest;
         let brokers = args
+            .kafka
             .brokers
+            .clone()
             .or_else(|| section.brokers.clone())
             .context("no brokers: pass --brokers HOST:PORT or set ingest.brokers")?;
         let topics = if args.topics.is_empty() {
@@ -586,17 +641,10 @@ impl Resolver {
             .or_else(|| section.group.clone())
             .unwrap_or_else(|| "idledger".to_owned());
         let mut config = IngestConfig::new(&brokers, topics, &group);
-        let mut sources =
+        let from_file =
             kafka_properties::from_file(&section.kafka.0, &section.kafka_env, &section.kafka_file);
-        sources.extend(kafka_properties::from_flags(
-            &args.properties,
-            &args.kafka_env,
-            &args.kafka_file,
-        )?);
-        let resolved = kafka_properties::resolve(&sources, |var| std::env::var(var).ok())?;
-        kafka_properties::check_sasl(&resolved.properties)?;
-        config.properties = resolved.properties;
-        self.warnings.extend(resolved.warnings);
+        config.properties = self.kafka_properties(from_file, &args.kafka)?;
+        let section: &IngestSection = &self.config.ingest;
         if let Some(b) = args.batch_max.or(section.batch_max) {
             config.batch_max = b;
         }

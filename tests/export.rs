@@ -257,3 +257,107 @@ fn a_followed_export_grows_with_the_log_and_verifies() {
         }
     }
 }
+
+/// OCSF records and CEF lines from the command line: every kind of export verifies with the
+/// same counts as native, and a subject changed in what the SIEM shows (the leaf left alone),
+/// a dropped record or the last checkpoint removed is named.
+#[test]
+fn ocsf_and_cef_exports_verify_and_edits_are_named() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    let d = path(&dir);
+    let vkey = init(&dir);
+    ok(
+        &["append", "--data", d, "--batch", "9", "-"],
+        Some(&events(60)),
+    );
+    // (format, the subject u3 as the record shows it, the same text edited)
+    let formats = [
+        ("ocsf", r#""u3""#, r#""x3""#),
+        ("cef", "duser=u3 ", "duser=x3 "),
+    ];
+    let cases: &[(&[&str], &str)] = &[
+        (&["--checkpoint-every", "20"], "ok: 62 entries verified"),
+        (&["--from", "10", "--to", "40"], "ok: 27 entries verified"),
+        (&["--proofs"], "ok: 62 entries verified"),
+        (&["--subject", "u1"], "ok: 12 entries verified"),
+        (&["--quarantined"], "ok: 1 entries verified"),
+    ];
+    for (format, shown, edited) in formats {
+        for (args, want) in cases {
+            let mut all = vec!["--format", format];
+            all.extend_from_slice(args);
+            let text = export(d, &all);
+            assert!(
+                !text.contains(r#""kind":"entry""#),
+                "{format}: native entry lines in {text}"
+            );
+            let (code, out) = verify(tmp.path(), &vkey, &text);
+            assert_eq!(code, Some(0), "{format} {args:?}: {out}");
+            assert!(out.contains(want), "{format} {args:?}: {out}");
+        }
+        let whole = lines(&export(d, &["--format", format]));
+        let at = whole
+            .iter()
+            .position(|l| l.contains(shown))
+            .unwrap_or_else(|| panic!("{format}: no record shows {shown}"));
+        type Edit = Box<dyn Fn(&mut Vec<String>)>;
+        let edits: Vec<(&str, Edit)> = vec![
+            (
+                "the subject changed",
+                Box::new(move |l| l[at] = l[at].replacen(shown, edited, 1)),
+            ),
+            (
+                "a record dropped",
+                Box::new(move |l| {
+                    l.remove(at);
+                }),
+            ),
+            (
+                "the last checkpoint removed",
+                Box::new(|l| {
+                    l.pop();
+                }),
+            ),
+        ];
+        for (name, edit) in edits {
+            let mut l = whole.clone();
+            edit(&mut l);
+            let (code, out) = verify(tmp.path(), &vkey, &(l.join("\n") + "\n"));
+            assert_eq!(code, Some(1), "{format}, {name}: {out}");
+            assert!(out.contains("FAIL"), "{format}, {name}: {out}");
+        }
+    }
+}
+
+/// `idledger export | head -1`: the reader going away ends the export quietly (exit 0), as
+/// every command treats a broken pipe.
+#[test]
+fn a_closed_pipe_ends_the_export_quietly() {
+    use std::io::BufRead as _;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    let d = path(&dir);
+    init(&dir);
+    ok(
+        &["append", "--data", d, "--batch", "50", "-"],
+        Some(&events(200)),
+    );
+    let mut child = idledger(&["export", "--data", d])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("export");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("a line");
+    assert!(first.contains(r#""kind":"start""#), "{first}");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -6,6 +6,7 @@ mod append;
 mod decode;
 mod events;
 mod export;
+mod follow;
 mod formats;
 mod ingest;
 mod reads;
@@ -26,10 +27,11 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Only these benchmarks (decode, formats, append, verify, proof, replay, history, export,
-    /// ingest).
+    /// ingest, follow).
     #[arg(long = "only", value_delimiter = ',')]
     only: Vec<String>,
-    /// Ledger size for append, verify, proof, replay and history (default 10M; 200k quick).
+    /// Ledger size for append, verify, proof, replay and history (default 10M; 200k quick), and
+    /// events appended for follow (default 200k; 50k quick).
     #[arg(long)]
     entries: Option<usize>,
     /// Backlog for the ingest benchmark (default 5M; 100k quick).
@@ -37,8 +39,9 @@ struct Args {
     ingest_events: Option<usize>,
 }
 
-const NAMES: [&str; 9] = [
+const NAMES: [&str; 10] = [
     "decode", "formats", "append", "verify", "proof", "replay", "history", "export", "ingest",
+    "follow",
 ];
 
 fn main() -> anyhow::Result<()> {
@@ -77,7 +80,7 @@ fn main() -> anyhow::Result<()> {
             rows.push(reads::history(&r, &built, args.quick)?);
         }
         if want("export") {
-            rows.push(export::export_rows(&r, &built)?);
+            rows.extend(export::export_rows(&r, &built)?);
         }
     }
     if want("ingest") {
@@ -87,6 +90,13 @@ fn main() -> anyhow::Result<()> {
             .ingest_events
             .unwrap_or(if args.quick { 100_000 } else { 5_000_000 });
         rows.extend(ingest::ingest(tmp.path(), messages)?);
+    }
+    if want("follow") {
+        // `--entries` events appended, alone and beside HTTP followers (default 200k; 50k quick).
+        let entries = args
+            .entries
+            .unwrap_or(if args.quick { 50_000 } else { 200_000 });
+        rows.extend(follow::follow(tmp.path(), entries)?);
     }
     println!(
         "idledger-bench ({}; 2-core machine figures are what the targets are set for)",

@@ -2,7 +2,7 @@
 //! queue bounds, and each topic's input format.
 
 use crate::oauth::TokenSource;
-use crate::secrets::printable_value;
+use crate::secrets::printable_properties;
 use crate::witnessing::WitnessingConfig;
 use idledger_proto::formats::{FormatSettings, InputFormat};
 use std::fmt;
@@ -111,11 +111,7 @@ impl IngestConfig {
 
 impl fmt::Debug for IngestConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let properties: Vec<(&str, &str)> = self
-            .properties
-            .iter()
-            .map(|(k, v)| (k.as_str(), printable_value(k, v)))
-            .collect();
+        let properties = printable_properties(&self.properties);
         f.debug_struct("IngestConfig")
             .field("brokers", &self.brokers)
             .field("topics", &self.topics)

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod config;
 pub mod devbroker;
+pub mod export_producer;
 pub mod metrics;
 pub mod oauth;
 pub mod pipeline;

@@ -23,6 +23,14 @@ pub fn printable_value<'a>(key: &str, value: &'a str) -> &'a str {
     }
 }
 
+/// Properties as they may be printed (`Debug`, logs): each secret's value masked.
+pub fn printable_properties(properties: &[(String, String)]) -> Vec<(&str, &str)> {
+    properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), printable_value(k, v)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

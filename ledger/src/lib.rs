@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod cosigned;
+pub mod following;
 pub mod fsck;
 pub mod keys;
 pub mod ledger;
@@ -15,6 +16,7 @@ pub mod store;
 pub mod tree;
 
 pub use cosigned::CosignatureStore;
+pub use following::{FollowedLedger, Refreshed};
 pub use fsck::{FailureClass, FsckOptions, FsckReport, Trust, UnavailableOffsets, fsck};
 pub use keys::{KeyDir, KeyError};
 pub use ledger::{AppendReport, Item, Ledger, LedgerError, Outcome, Position, Submission};

@@ -155,7 +155,7 @@ impl Serialize for MessageKey {
                 let mut st = s.serialize_struct("RedactedKey", 3)?;
                 st.serialize_field("redacted", &true)?;
                 st.serialize_field("total_len", total_len)?;
-                st.serialize_field("sha256", &Hash(*sha256).to_hex())?;
+                st.serialize_field("sha256", Hash(*sha256).hex().as_str())?;
                 st.end()
             }
         }
@@ -256,15 +256,11 @@ pub enum Body {
 pub struct Entry {
     pub version: u8,
     pub seq: u64,
-    #[serde(serialize_with = "serialize_hash")]
+    #[serde(serialize_with = "crate::hash::serialize_hex")]
     pub prev_leaf_hash: [u8; 32],
     pub received_at: Timestamp,
     pub origin: Origin,
     pub body: Body,
-}
-
-fn serialize_hash<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&Hash(*h).to_hex())
 }
 
 /// Why bytes are not a version-1 leaf.

@@ -1,7 +1,6 @@
 //! The canonical identity lifecycle event: the validated form of every event type, for human and
 //! non-human identities, as it is encoded into ledger entries and printed as JSON.
 
-use crate::hash::Hash;
 use crate::time::Timestamp;
 use bincode::{Decode, Encode};
 use serde::{Serialize, Serializer};
@@ -252,9 +251,12 @@ pub struct Credential {
     pub fingerprint: Option<[u8; 32]>,
 }
 
-fn serialize_fingerprint<S: Serializer>(f: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_fingerprint<S: Serializer>(
+    f: &Option<[u8; 32]>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match f {
-        Some(f) => s.serialize_str(&format!("sha256:{}", Hash(*f).to_hex())),
+        Some(f) => crate::hash::serialize_sha256_hex(f, s),
         None => s.serialize_none(),
     }
 }

@@ -21,7 +21,15 @@ impl Hash {
     }
 
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        self.hex().as_str().to_owned()
+    }
+
+    /// The lowercase hex text, on the stack (exports write several per entry).
+    pub fn hex(&self) -> HexText {
+        let mut digits = [0u8; 64];
+        // 64 bytes hold exactly the hex of 32.
+        let _ = hex::encode_to_slice(self.0, &mut digits);
+        HexText(digits)
     }
 
     pub fn to_base64(&self) -> String {
@@ -37,6 +45,32 @@ impl Hash {
             .ok()?;
         Hash::from_slice(&bytes)
     }
+}
+
+/// A hash's 64 lowercase hex digits (`Hash::hex`).
+#[derive(Clone, Copy, Debug)]
+pub struct HexText([u8; 64]);
+
+impl HexText {
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+/// Serializes 32 bytes as a hash's hex text (serde `serialize_with`).
+pub fn serialize_hex<S: serde::Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(Hash(*bytes).hex().as_str())
+}
+
+/// Serializes 32 bytes as `sha256:` and the hex text (content fingerprints).
+pub fn serialize_sha256_hex<S: serde::Serializer>(
+    bytes: &[u8; 32],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut text = [0u8; 71];
+    text[..7].copy_from_slice(b"sha256:");
+    text[7..].copy_from_slice(&Hash(*bytes).hex().0);
+    s.serialize_str(std::str::from_utf8(&text).unwrap_or(""))
 }
 
 impl fmt::Debug for Hash {

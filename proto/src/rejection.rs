@@ -2,7 +2,7 @@
 //! rejection is recorded in the ledger as a quarantined entry, so it is part of the leaf format.
 
 use crate::event::Event;
-use crate::hash::{Hash, sha256};
+use crate::hash::sha256;
 use bincode::{Decode, Encode};
 use serde::Serialize;
 use std::fmt;
@@ -224,7 +224,7 @@ fn serialize_lossy<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Err
 }
 
 fn serialize_hash<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&Hash(*h).to_hex())
+    crate::hash::serialize_hex(h, s)
 }
 
 impl KeptPayload {

@@ -4,7 +4,6 @@
 //! version 2 on (docs/FORMAT.md); never part of what deduplicates an event, so the same record
 //! delivered raw and in a CloudEvents envelope lands once.
 
-use crate::hash::Hash;
 use bincode::{Decode, Encode};
 use serde::{Serialize, Serializer};
 
@@ -105,5 +104,5 @@ pub struct SourceRecord {
 }
 
 fn serialize_hash<S: Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("sha256:{}", Hash(*h).to_hex()))
+    crate::hash::serialize_sha256_hex(h, s)
 }

@@ -204,35 +204,73 @@ impl std::str::FromStr for Timestamp {
     }
 }
 
+/// A time's RFC 3339 text held on the stack (`Timestamp::rfc3339`): `YYYY-MM-DDTHH:MM:SS`, the
+/// fraction in milli-, micro- or nanoseconds as needed, `Z`. Every `Timestamp` is between the
+/// years 1677 and 2262, so the year always has four digits. Written digit by digit: exports
+/// write one per entry.
+#[derive(Clone, Copy, Debug)]
+pub struct Rfc3339 {
+    buf: [u8; 30],
+    len: usize,
+}
+
+impl Rfc3339 {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+/// Writes `value`'s last `width` decimal digits into `out`.
+fn put_digits(out: &mut [u8], value: u64, width: usize) {
+    let mut v = value;
+    for slot in out[..width].iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+impl Timestamp {
+    /// The RFC 3339 text, without allocating.
+    pub fn rfc3339(self) -> Rfc3339 {
+        let secs = self.0.div_euclid(NANOS_PER_SEC);
+        let nanos = self.0.rem_euclid(NANOS_PER_SEC) as u64;
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        let sod = secs.rem_euclid(86_400) as u64;
+        let mut buf = *b"0000-00-00T00:00:00.000000000Z";
+        put_digits(&mut buf[0..], y.clamp(0, 9999) as u64, 4);
+        put_digits(&mut buf[5..], u64::from(m), 2);
+        put_digits(&mut buf[8..], u64::from(d), 2);
+        put_digits(&mut buf[11..], sod / 3600, 2);
+        put_digits(&mut buf[14..], (sod / 60) % 60, 2);
+        put_digits(&mut buf[17..], sod % 60, 2);
+        let digits = match nanos {
+            0 => 0,
+            n if n % 1_000_000 == 0 => 3,
+            n if n % 1000 == 0 => 6,
+            _ => 9,
+        };
+        let len = if digits == 0 {
+            buf[19] = b'Z';
+            20
+        } else {
+            put_digits(&mut buf[20..], nanos / 10u64.pow(9 - digits as u32), digits);
+            buf[20 + digits] = b'Z';
+            21 + digits
+        };
+        Rfc3339 { buf, len }
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.div_euclid(NANOS_PER_SEC);
-        let nanos = self.0.rem_euclid(NANOS_PER_SEC);
-        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-        let sod = secs.rem_euclid(86_400);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60
-        )?;
-        if nanos != 0 {
-            if nanos % 1_000_000 == 0 {
-                write!(f, ".{:03}", nanos / 1_000_000)?;
-            } else if nanos % 1000 == 0 {
-                write!(f, ".{:06}", nanos / 1000)?;
-            } else {
-                write!(f, ".{nanos:09}")?;
-            }
-        }
-        f.write_str("Z")
+        f.write_str(self.rfc3339().as_str())
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        s.serialize_str(self.rfc3339().as_str())
     }
 }
 
@@ -240,6 +278,48 @@ impl Serialize for Timestamp {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The text as `write!` formats it, field by field: what `rfc3339` must equal.
+    fn formatted(t: Timestamp) -> String {
+        let secs = t.0.div_euclid(NANOS_PER_SEC);
+        let nanos = t.0.rem_euclid(NANOS_PER_SEC);
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        let sod = secs.rem_euclid(86_400);
+        let mut s = format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60
+        );
+        if nanos != 0 {
+            if nanos % 1_000_000 == 0 {
+                s += &format!(".{:03}", nanos / 1_000_000);
+            } else if nanos % 1000 == 0 {
+                s += &format!(".{:06}", nanos / 1000);
+            } else {
+                s += &format!(".{nanos:09}");
+            }
+        }
+        s + "Z"
+    }
+
+    proptest! {
+        #[test]
+        fn rfc3339_text_is_the_formatted_one(
+            nanos in any::<i64>(),
+            round in 0usize..4,
+        ) {
+            let t = Timestamp(match round {
+                0 => nanos,
+                1 => nanos - nanos % 1000,
+                2 => nanos - nanos % 1_000_000,
+                _ => nanos - nanos % NANOS_PER_SEC,
+            });
+            let text = t.rfc3339();
+            prop_assert_eq!(text.as_str(), formatted(t));
+            prop_assert_eq!(t.to_string(), formatted(t));
+        }
+    }
 
     #[test]
     fn parses_valid_times() {

@@ -31,6 +31,9 @@ pub enum QueryError {
     BadRequest(String),
     #[error("cannot encode the answer as JSON: {0}")]
     Encode(String),
+    /// The destination of a stream refused a write (a closed pipe, a full disk).
+    #[error("cannot write the export: {0}")]
+    Write(#[source] std::io::Error),
 }
 
 /// Every entry about one identity, oldest first, with the back-link check.

@@ -2,7 +2,9 @@
 //! histories, grants, access at a time and reports, behind bearer tokens mapped to roles, with a
 //! structured access record for every read; over TLS (`tls`) when configured, with client
 //! certificates mapped to roles as tokens are (`clients`). Beside it, the log as
-//! c2sp.org/tlog-tiles (`tiles`): public unless `[serve] tiles` says otherwise.
+//! c2sp.org/tlog-tiles (`tiles`): public unless `[serve] tiles` says otherwise. Entries also go
+//! out as the export stream, a range or following the log (`entries_stream`, with the streams'
+//! shared state in `streams` and their bounded way to the client in `stream_body`).
 //!
 //! Routes are listed once (`routes::ROUTES`), with their parameters; the router and the OpenAPI
 //! document are both made from that list. Each route's gate (`access`) authorizes, checks
@@ -15,12 +17,15 @@
 
 mod access;
 pub mod clients;
+mod entries_stream;
 mod failures;
 pub mod limits;
 mod openapi;
 mod params;
 mod routes;
 pub mod server;
+mod stream_body;
+mod streams;
 #[cfg(test)]
 mod tests;
 mod tiles;
@@ -44,7 +49,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
 use failures::{error, internal};
-use idledger_ledger::ReadOnlyLedger;
+use idledger_ledger::{FollowedLedger, Refreshed};
 use idledger_proto::prometheus::Exposition;
 use idledger_proto::{Seq, Timestamp, TreeSize};
 use params::Args;
@@ -60,7 +65,8 @@ use tokio::sync::Semaphore;
 const REFRESH_INTERVAL: Duration = Duration::from_millis(200);
 
 pub struct ServerState {
-    ledger: ReadOnlyLedger,
+    /// The ledger, read through a secondary that is replaced when found stale.
+    ledger: FollowedLedger,
     tokens: Vec<Token>,
     /// Client certificate subjects mapped to roles (mutual TLS); no two overlap.
     clients: Vec<ClientRule>,
@@ -77,6 +83,8 @@ pub struct ServerState {
     reads: AtomicU64,
     denied: AtomicU64,
     busy: AtomicU64,
+    /// The entry streams (`/v1/entries`).
+    streams: streams::Streams,
     #[cfg(test)]
     hooks: tests::Hooks,
 }
@@ -93,7 +101,7 @@ impl std::fmt::Debug for ServerState {
 }
 
 impl ServerState {
-    pub fn new(ledger: ReadOnlyLedger, tokens: Vec<Token>, limits: Limits) -> Arc<ServerState> {
+    pub fn new(ledger: FollowedLedger, tokens: Vec<Token>, limits: Limits) -> Arc<ServerState> {
         ServerState::with_clients(ledger, tokens, Vec::new(), TileAccess::Public, limits)
     }
 
@@ -101,7 +109,7 @@ impl ServerState {
     /// has checked do not overlap: the first that matches applies), and serves the tlog-tiles
     /// routes as `tiles` says.
     pub fn with_clients(
-        ledger: ReadOnlyLedger,
+        ledger: FollowedLedger,
         tokens: Vec<Token>,
         clients: Vec<ClientRule>,
         tiles: TileAccess,
@@ -116,6 +124,7 @@ impl ServerState {
             projections: RwLock::new(Projections::default()),
             ledger_work: Arc::new(Semaphore::new(limits.max_concurrent_reads)),
             light_work: Arc::new(Semaphore::new(limits::LIGHT_READS)),
+            streams: streams::Streams::new(limits.max_followers, limits::STREAM_READS),
             limits,
             reads: 0.into(),
             denied: 0.into(),
@@ -125,27 +134,57 @@ impl ServerState {
         })
     }
 
-    /// Whether catching up with a running writer is due (at most every 200 ms).
+    /// Whether catching up with a running writer is due (at most every 200 ms). Not while
+    /// another request or the streams' watcher is catching up: this runs on the async runtime,
+    /// which must not wait for that.
     fn refresh_due(&self) -> bool {
-        let last = self.last_refresh.lock().unwrap_or_else(|e| e.into_inner());
-        last.elapsed() >= REFRESH_INTERVAL
+        match self.last_refresh.try_lock() {
+            Ok(last) => last.elapsed() >= REFRESH_INTERVAL,
+            Err(std::sync::TryLockError::Poisoned(e)) => {
+                e.into_inner().elapsed() >= REFRESH_INTERVAL
+            }
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        }
     }
 
     /// Catches up with a running writer, at most every 200 ms.
     fn refresh(&self) {
         let mut last = self.last_refresh.lock().unwrap_or_else(|e| e.into_inner());
         if last.elapsed() >= REFRESH_INTERVAL {
-            if let Err(e) = self.ledger.refresh() {
-                tracing::warn!(error = %e, "cannot catch up with the writer");
-            }
+            self.catch_up();
             *last = Instant::now();
         }
+    }
+
+    /// Catches up with the writer, replacing a stale secondary (`FollowedLedger`).
+    fn catch_up(&self) {
+        match self.ledger.refresh() {
+            Ok(Refreshed::CaughtUp) => {}
+            Ok(Refreshed::Reopened {
+                stale_size,
+                checkpoint,
+            }) => tracing::info!(
+                stale_size,
+                checkpoint,
+                reopened = self.ledger.reopened(),
+                "the reader saw a tree size below the latest checkpoint: reopened it"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot catch up with the writer"),
+        }
+    }
+
+    /// Catches up with a running writer now (the streams' watcher, which runs every 200 ms).
+    fn refresh_now(&self) {
+        let mut last = self.last_refresh.lock().unwrap_or_else(|e| e.into_inner());
+        self.catch_up();
+        *last = Instant::now();
     }
 
     /// The `/metrics` answer: this server's counters and the ledger's size, in the Prometheus
     /// text format.
     fn metrics_text(&self, tree_size: u64) -> String {
         let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let held = self.streams.held();
         let mut out = Exposition::new();
         out.counter(
             "idledger_http_reads_total",
@@ -162,7 +201,37 @@ impl ServerState {
             "Requests refused because as many were in flight as allowed (503).",
             count(&self.busy),
         )
-        .gauge("idledger_tree_size", "Entries in the ledger.", tree_size);
+        .gauge("idledger_tree_size", "Entries in the ledger.", tree_size)
+        .gauge(
+            "idledger_http_streams",
+            "Entry streams (/v1/entries) being produced.",
+            held.streams,
+        )
+        .gauge(
+            "idledger_http_stream_held_bytes",
+            "Bytes held for entry streams' clients: queued for them, or in a round being queued.",
+            held.bytes,
+        )
+        .gauge(
+            "idledger_http_stream_held_bytes_max",
+            "The most bytes held for any one entry stream's client.",
+            held.max_bytes,
+        )
+        .counter(
+            "idledger_http_streams_refused_total",
+            "Entry streams refused because as many were open as allowed (503).",
+            count(&self.streams.refused),
+        )
+        .counter(
+            "idledger_http_streams_stalled_total",
+            "Entry streams ended with a resume record because the client took nothing for the stall timeout.",
+            count(&self.streams.cut_stalled),
+        )
+        .counter(
+            "idledger_http_streams_lagging_total",
+            "Entry streams ended with a resume record because the client fell too far behind.",
+            count(&self.streams.cut_lagging),
+        );
         out.finish()
     }
 
@@ -274,7 +343,7 @@ where
         + Send
         + 'static,
 {
-    blocking(work, move || match f(&s.ledger.reader()) {
+    blocking(work, move || match f(&s.ledger.current().reader()) {
         Ok(v) => Json(v).into_response(),
         Err(e) => query_error(e),
     })
@@ -283,7 +352,7 @@ where
 
 async fn checkpoint(State(s): State<Arc<ServerState>>, Extension(w): Extension<Work>) -> Response {
     blocking(w, move || {
-        match s.ledger.reader().latest_checkpoint_cosigned() {
+        match s.ledger.current().reader().latest_checkpoint_cosigned() {
             Ok((_, note)) => {
                 ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()
             }
@@ -332,7 +401,8 @@ async fn consistency(
         Err(r) => return r,
     };
     blocking(w, move || {
-        let r = s.ledger.reader();
+        let ledger = s.ledger.current();
+        let r = ledger.reader();
         let (size, note) = match r.latest_checkpoint() {
             Ok(latest) => latest,
             Err(e) => return query_error(e.into()),
@@ -463,7 +533,8 @@ async fn report(
     let cursor = a.integer("cursor").unwrap_or(0);
     let limit = a.integer("limit").unwrap_or(limits::PAGE_DEFAULT);
     blocking(w, move || {
-        let reader = s.ledger.reader();
+        let ledger = s.ledger.current();
+        let reader = ledger.reader();
         let projections = match s.projections(&reader) {
             Ok(p) => p,
             Err(e) => return query_error(e),
@@ -483,7 +554,7 @@ async fn report(
 async fn metrics(State(s): State<Arc<ServerState>>, Extension(w): Extension<Work>) -> Response {
     // The tree size is a RocksDB read: blocking work, kept off the runtime like every other.
     blocking(w, move || {
-        let size = s.ledger.reader().size().map(|t| t.0).unwrap_or(0);
+        let size = s.ledger.current().reader().size().map(|t| t.0).unwrap_or(0);
         let body = s.metrics_text(size);
         ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
     })
@@ -491,7 +562,7 @@ async fn metrics(State(s): State<Arc<ServerState>>, Extension(w): Extension<Work
 }
 
 async fn healthz(State(s): State<Arc<ServerState>>, Extension(w): Extension<Work>) -> Response {
-    blocking(w, move || match s.ledger.reader().size() {
+    blocking(w, move || match s.ledger.current().reader().size() {
         Ok(size) => Json(json!({ "status": "ok", "tree_size": size.0 })).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check cannot read the ledger");
@@ -509,6 +580,7 @@ fn handler(e: Endpoint) -> MethodRouter<Arc<ServerState>> {
     match e {
         Endpoint::Checkpoint => get(checkpoint),
         Endpoint::Entry => get(entry),
+        Endpoint::Entries => get(entries_stream::entries),
         Endpoint::Consistency => get(consistency),
         Endpoint::History => get(history),
         Endpoint::Grant => get(grant),

@@ -11,7 +11,7 @@ use idledger_ledger::ReadOnlyLedger;
 use idledger_proto::Timestamp;
 use idledger_proto::export::verify_export as check_stream;
 use idledger_proto::printable::printable;
-use idledger_query::export::ExportOptions;
+use idledger_query::export::{Collected, ExportOptions, ExportSink, Lines};
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -22,6 +22,7 @@ pub fn export(
     out: Option<&Path>,
     (since, until): (Option<Timestamp>, Option<Timestamp>),
     follow: Option<Duration>,
+    to_kafka: Option<idledger_ingest::export_producer::ExportTarget>,
 ) -> anyhow::Result<()> {
     let ro = ReadOnlyLedger::open(dir)
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
@@ -31,7 +32,10 @@ pub fn export(
     if let Some(t) = until {
         options.to = Some(idledger_query::export::index_at_time(&ro.reader(), t)?);
     }
-    let mut w: Box<dyn Write> = match out {
+    if let Some(target) = to_kafka {
+        return super::export_kafka::export(dir, ro, &options, follow, &target);
+    }
+    let w: Box<dyn Write> = match out {
         None => Box::new(std::io::BufWriter::with_capacity(
             1 << 20,
             std::io::stdout().lock(),
@@ -42,10 +46,11 @@ pub fn export(
                 .with_context(|| format!("cannot create {}", path.display()))?,
         )),
     };
+    let mut w = Lines(w);
     let summary = idledger_query::export::export(&ro.reader(), &options, &mut w)?;
     report(&summary);
     let Some(interval) = follow else {
-        return w.flush().context("cannot write the export");
+        return Ok(());
     };
     drop(ro);
     let mut next = summary.end;
@@ -58,10 +63,11 @@ pub fn export(
             .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
         // A round is written whole or not at all: a read that fails halfway leaves no half
         // round in the stream.
-        let mut round = Vec::new();
+        let mut round = Collected::default();
         match idledger_query::export::export_more(&ro.reader(), &options, next, &mut round) {
             Ok(Some(more)) => {
-                w.write_all(&round)
+                round
+                    .replay(&mut w)
                     .and_then(|()| w.flush())
                     .context("cannot write the export")?;
                 report(&more);

@@ -3,6 +3,7 @@
 mod append;
 mod demo;
 mod export;
+mod export_kafka;
 mod follow;
 mod ingest;
 mod ledger;
@@ -67,7 +68,8 @@ pub fn run(job: Job) -> anyhow::Result<()> {
             out,
             times,
             follow,
-        } => export::export(&data, options, out.as_deref(), times, follow),
+            to_kafka,
+        } => export::export(&data, options, out.as_deref(), times, follow, to_kafka),
         Job::VerifyExport {
             vkeys,
             policy,

@@ -6,7 +6,7 @@
 use crate::config::ServeSection;
 use crate::settings::ServeSettings;
 use anyhow::{Context as _, bail};
-use idledger_ledger::ReadOnlyLedger;
+use idledger_ledger::FollowedLedger;
 use idledger_query::http::clients::{SubjectMatch, SubjectPattern};
 use idledger_query::http::limits::LimitSettings;
 use idledger_query::http::tls::{Loaded, ServerTls, TlsFiles};
@@ -91,6 +91,9 @@ pub fn limits(s: &ServeSection) -> anyhow::Result<Limits> {
         header_read_timeout_ms: s.header_read_timeout_ms,
         idle_timeout_ms: s.idle_timeout_ms,
         request_timeout_ms: s.request_timeout_ms,
+        max_followers: s.max_followers,
+        follow_stall_timeout_ms: s.follow_stall_timeout_ms,
+        follow_max_lag: s.follow_max_lag,
     })
     .context("[serve]")
 }
@@ -297,7 +300,7 @@ pub fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             "no tokens configured: add [[serve.tokens]] entries (name, token or token_env, role) to the configuration file, or [[serve.clients]] entries with mutual TLS"
         );
     }
-    let ledger = ReadOnlyLedger::open(dir)
+    let ledger = FollowedLedger::open(dir)
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
     // Every blocking thread the server can use is bounded by its limits: ledger work holds one
     // of `max_concurrent_reads` permits, cheap reads one of their own few.
@@ -307,6 +310,7 @@ pub fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let state = ServerState::with_clients(ledger, tokens, clients, tiles, limits.clone());
+    let streams = Arc::clone(&state);
     let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -327,6 +331,9 @@ pub fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             header_read_timeout_ms = limits.header_read_timeout.as_millis(),
             idle_timeout_ms = limits.idle_timeout.as_millis(),
             request_timeout_ms = limits.request_timeout.as_millis(),
+            max_followers = limits.max_followers,
+            follow_stall_timeout_ms = limits.follow_stall_timeout.as_millis(),
+            follow_max_lag = limits.follow_max_lag,
             "serving the read-only API"
         );
         if let Some(t) = &tls {
@@ -334,7 +341,11 @@ pub fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         }
         let server = tls.map(|t| t.server);
         tokio::spawn(reload_on_hangup(signals.hangup, server.clone()));
-        let stop = stop_signal(signals.terminate, signals.interrupt);
+        let stop = async move {
+            stop_signal(signals.terminate, signals.interrupt).await;
+            // Entry streams never end by themselves: each is sent where to resume, and ends.
+            streams.stop_streams();
+        };
         server::serve_with(listener, state, server, stop).await?;
         anyhow::Ok(())
     });

@@ -1,6 +1,8 @@
 //! The server's limits: open connections, how long a client may take to send a request or keep
-//! an idle connection, how long a request may run, how much ledger work runs at once, and the
-//! sizes of requests and pages. Defaults here; the configuration file sets them (docs/CONFIG.md).
+//! an idle connection, how long a request may run, how much ledger work runs at once, the
+//! sizes of requests and pages, and how many entry streams (`/v1/entries`) may be open, how long
+//! one may go untaken and how far a follower may fall behind. Defaults here; the configuration
+//! file sets them (docs/CONFIG.md).
 
 use std::time::Duration;
 
@@ -23,6 +25,14 @@ pub struct Limits {
     /// a 503 (work already started on a blocking thread finishes, still counted against
     /// `max_concurrent_reads`).
     pub request_timeout: Duration,
+    /// Entry streams (`/v1/entries`, followed or not) open at once; one more is answered 503.
+    pub max_followers: usize,
+    /// How long a stream's client may leave what was sent untaken before it is told where to
+    /// resume and its stream ends.
+    pub follow_stall_timeout: Duration,
+    /// How many entries signed since a follower connected it may leave untaken before it is told
+    /// where to resume and its stream ends.
+    pub follow_max_lag: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +43,9 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(120),
+            max_followers: 64,
+            follow_stall_timeout: Duration::from_secs(30),
+            follow_max_lag: 1_000_000,
         }
     }
 }
@@ -43,10 +56,15 @@ pub const MAX_CONCURRENT_READS: (&str, u64, u64) = ("max_concurrent_reads", 1, 2
 pub const HEADER_READ_TIMEOUT_MS: (&str, u64, u64) = ("header_read_timeout_ms", 10, 3_600_000);
 pub const IDLE_TIMEOUT_MS: (&str, u64, u64) = ("idle_timeout_ms", 10, 3_600_000);
 pub const REQUEST_TIMEOUT_MS: (&str, u64, u64) = ("request_timeout_ms", 10, 3_600_000);
+pub const MAX_FOLLOWERS: (&str, u64, u64) = ("max_followers", 1, 4_096);
+pub const FOLLOW_STALL_TIMEOUT_MS: (&str, u64, u64) = ("follow_stall_timeout_ms", 10, 3_600_000);
+pub const FOLLOW_MAX_LAG: (&str, u64, u64) = ("follow_max_lag", 1, 1_000_000_000_000);
 
 /// The largest request head (request line and headers) read, in bytes; a larger one is
-/// answered 431 and the connection closed. It holds a query of the longest parameters.
-pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// answered 431 and the connection closed. It holds a query of the longest parameters: the
+/// most values of `/v1/entries`' repeatable ids, each of the most characters, each character
+/// four UTF-8 bytes percent-encoded (two lists of 8 × 256 × 12 bytes, about 49 KiB).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// The most characters a text parameter (an id, a resource, an attribute) may have.
 pub const TEXT_MAX_CHARS: usize = 1024;
 /// Rows in a report page when `limit` is not given.
@@ -58,6 +76,17 @@ pub const RETRY_AFTER_SECS: u64 = 1;
 /// Cheap ledger reads (`/healthz`, `/metrics`) at once: a pool apart from the expensive one,
 /// so health stays answerable when reports fill theirs.
 pub const LIGHT_READS: usize = 2;
+/// Rounds of entry streams read from the ledger at once (and the streams' catching up with the
+/// writer): a pool of their own, so followers neither take the API's permits nor wait on them.
+pub const STREAM_READS: usize = 1;
+/// The most entries one round of an entry stream reads while holding the ledger (more only
+/// when one batch, which a round never splits, holds more).
+pub const ROUND_ENTRIES: u64 = 4096;
+/// The bytes of records an entry stream queues for its client beyond what the connection has
+/// taken (one record larger than this is queued alone).
+pub const STREAM_BUFFER_BYTES: usize = 1 << 20;
+/// The most values a repeatable parameter (`type`, `source`, `subject`) may be given.
+pub const MAX_REPEATS: usize = 8;
 
 /// A setting outside its bounds.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -92,6 +121,9 @@ pub struct LimitSettings {
     pub header_read_timeout_ms: Option<u64>,
     pub idle_timeout_ms: Option<u64>,
     pub request_timeout_ms: Option<u64>,
+    pub max_followers: Option<u64>,
+    pub follow_stall_timeout_ms: Option<u64>,
+    pub follow_max_lag: Option<u64>,
 }
 
 impl Limits {
@@ -123,13 +155,23 @@ impl Limits {
             )?,
             idle_timeout: time(IDLE_TIMEOUT_MS, s.idle_timeout_ms, d.idle_timeout)?,
             request_timeout: time(REQUEST_TIMEOUT_MS, s.request_timeout_ms, d.request_timeout)?,
+            max_followers: count(MAX_FOLLOWERS, s.max_followers, d.max_followers)?,
+            follow_stall_timeout: time(
+                FOLLOW_STALL_TIMEOUT_MS,
+                s.follow_stall_timeout_ms,
+                d.follow_stall_timeout,
+            )?,
+            follow_max_lag: match s.follow_max_lag {
+                Some(n) => bounded(FOLLOW_MAX_LAG, n)?,
+                None => d.follow_max_lag,
+            },
         })
     }
 
-    /// Threads the server's blocking work can use at most: every ledger read and cheap read at
-    /// once (catching up with the writer runs inside a read's share).
+    /// Threads the server's blocking work can use at most: every ledger read, cheap read and
+    /// stream round at once (catching up with the writer runs inside a read's share).
     pub fn blocking_threads(&self) -> usize {
-        self.max_concurrent_reads + LIGHT_READS
+        self.max_concurrent_reads + LIGHT_READS + STREAM_READS
     }
 }
 
@@ -145,6 +187,9 @@ mod tests {
             header_read_timeout_ms: Some(v),
             idle_timeout_ms: Some(v),
             request_timeout_ms: Some(v),
+            max_followers: Some(v),
+            follow_stall_timeout_ms: Some(v),
+            follow_max_lag: Some(v),
         };
         assert_eq!(
             Limits::from_settings(&LimitSettings::default()),
@@ -158,6 +203,9 @@ mod tests {
                 header_read_timeout: Duration::from_millis(200),
                 idle_timeout: Duration::from_millis(200),
                 request_timeout: Duration::from_millis(200),
+                max_followers: 200,
+                follow_stall_timeout: Duration::from_millis(200),
+                follow_max_lag: 200,
             })
         );
         let cases = [
@@ -195,6 +243,27 @@ mod tests {
                     ..LimitSettings::default()
                 },
                 "`request_timeout_ms` must be between 10 and 3600000, found 0",
+            ),
+            (
+                LimitSettings {
+                    max_followers: Some(4_097),
+                    ..LimitSettings::default()
+                },
+                "`max_followers` must be between 1 and 4096, found 4097",
+            ),
+            (
+                LimitSettings {
+                    follow_stall_timeout_ms: Some(5),
+                    ..LimitSettings::default()
+                },
+                "`follow_stall_timeout_ms` must be between 10 and 3600000, found 5",
+            ),
+            (
+                LimitSettings {
+                    follow_max_lag: Some(0),
+                    ..LimitSettings::default()
+                },
+                "`follow_max_lag` must be between 1 and 1000000000000, found 0",
             ),
         ];
         for (settings, says) in cases {

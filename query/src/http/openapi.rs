@@ -2,11 +2,16 @@
 //! bounds the server checks, every status a route can answer, and the content types it answers
 //! with.
 
-use super::limits::{MAX_HEAD_BYTES, PAGE_DEFAULT, PAGE_MAX, RETRY_AFTER_SECS, TEXT_MAX_CHARS};
+use super::limits::{
+    MAX_HEAD_BYTES, MAX_REPEATS, PAGE_DEFAULT, PAGE_MAX, RETRY_AFTER_SECS, TEXT_MAX_CHARS,
+};
 use super::params::{CURSOR_PATTERN, In, Kind, Param, TIME_PATTERN};
 use super::routes::{Access, Answer, Cost, Endpoint, ROUTES, Route};
 use super::tiles::TILE_PATTERN;
 use crate::reports::ReportName;
+use idledger_proto::decode::MAX_ID_CHARS;
+use idledger_proto::event::EventType;
+use idledger_proto::export::RecordFormat;
 use serde_json::{Value, json};
 
 const REFUSALS: &str = "A query parameter the operation does not list, a parameter given twice, \
@@ -30,6 +35,18 @@ fn schema(kind: Kind) -> Value {
         }
         Kind::Cursor => json!({ "type": "string", "pattern": CURSOR_PATTERN }),
         Kind::Tile => json!({ "type": "string", "pattern": TILE_PATTERN }),
+        Kind::OneOf(words) => json!({ "type": "string", "enum": words }),
+        Kind::EventType => {
+            let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+            json!({ "type": "string", "enum": names })
+        }
+        Kind::Identifier => {
+            json!({ "type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS })
+        }
+        Kind::ExportFormat => {
+            let names: Vec<&str> = RecordFormat::ALL.iter().map(|f| f.as_str()).collect();
+            json!({ "type": "string", "enum": names })
+        }
     }
 }
 
@@ -41,6 +58,12 @@ fn parameter(p: &Param) -> Value {
         "description": p.description,
         "schema": schema(p.kind),
     });
+    if p.repeatable {
+        // `name=a&name=b`: OpenAPI's form style, exploded.
+        v["schema"] = json!({ "type": "array", "items": schema(p.kind), "maxItems": MAX_REPEATS });
+        v["style"] = json!("form");
+        v["explode"] = json!(true);
+    }
     if let Some(e) = p.example {
         v["example"] = match (p.kind, e.parse::<u64>()) {
             (Kind::Integer { .. }, Ok(n)) => json!(n),
@@ -54,6 +77,7 @@ fn operation_id(e: Endpoint) -> &'static str {
     match e {
         Endpoint::Checkpoint => "checkpoint",
         Endpoint::Entry => "entry",
+        Endpoint::Entries => "entries",
         Endpoint::Consistency => "consistency",
         Endpoint::History => "history",
         Endpoint::Grant => "grant",
@@ -86,6 +110,11 @@ fn responses(route: &Route) -> Value {
         Answer::Bytes => {
             json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } })
         }
+        Answer::Stream => json!({
+            "application/x-ndjson": { "schema": { "type": "string" } },
+            "text/plain; charset=utf-8": { "schema": { "type": "string" } },
+            "text/event-stream": { "schema": { "type": "string" } }
+        }),
     };
     let mut answer = json!({
         "description": "the answer",
@@ -116,7 +145,10 @@ fn responses(route: &Route) -> Value {
         );
     }
     let names_something = route.params.iter().any(|p| p.at == In::Path)
-        || matches!(route.endpoint, Endpoint::Access | Endpoint::Consistency);
+        || matches!(
+            route.endpoint,
+            Endpoint::Access | Endpoint::Consistency | Endpoint::Entries
+        );
     if route.access == Access::Tiles {
         let what = if route.endpoint == Endpoint::TlogCheckpoint {
             ""

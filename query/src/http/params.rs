@@ -1,12 +1,16 @@
 //! Request parameters: what each route takes (one `Param` list per route, from which both the
 //! server's checks and the OpenAPI document are made, so the two cannot disagree) and the
 //! checks themselves. A request is refused with a 400 when it names a parameter its route does
-//! not take, gives one twice, leaves out a required one, or gives a value outside its kind.
+//! not take, gives one twice (unless it is repeatable, and then more than `MAX_REPEATS` times),
+//! leaves out a required one, or gives a value outside its kind.
 
-use super::limits::TEXT_MAX_CHARS;
+use super::limits::{MAX_REPEATS, TEXT_MAX_CHARS};
 use crate::reports::ReportName;
 use axum::http::StatusCode;
 use idledger_proto::Timestamp;
+use idledger_proto::decode::MAX_ID_CHARS;
+use idledger_proto::event::EventType;
+use idledger_proto::export::RecordFormat;
 
 /// Where a parameter is given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +37,15 @@ pub(crate) enum Kind {
     Cursor,
     /// A tlog-tiles tile's `N[.p/W]` (`tiles::TILE_PATTERN`); an index past every tree is a 404.
     Tile,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// An event type's name (`EventType`).
+    EventType,
+    /// An identifier as events hold them (a subject's id, a source): 1 to `MAX_ID_CHARS`
+    /// characters.
+    Identifier,
+    /// An export stream's record format (`RecordFormat`: native, ocsf or cef).
+    ExportFormat,
 }
 
 /// The first year a time parameter may name (1677 does not fit a `Timestamp` whole).
@@ -57,12 +70,21 @@ pub(crate) struct Param {
     pub description: &'static str,
     /// A value to show in the document (as the demo ledger would answer it).
     pub example: Option<&'static str>,
+    /// May be given more than once (up to `MAX_REPEATS` times): each value is one of a list.
+    pub repeatable: bool,
 }
 
 impl Param {
     pub(crate) const fn example(self, example: &'static str) -> Param {
         Param {
             example: Some(example),
+            ..self
+        }
+    }
+
+    pub(crate) const fn repeatable(self) -> Param {
+        Param {
+            repeatable: true,
             ..self
         }
     }
@@ -76,6 +98,8 @@ pub(crate) enum Value {
     Integer(u64),
     Text(String),
     Report(ReportName),
+    /// A repeatable parameter's values, in the order given.
+    List(Vec<Value>),
 }
 
 /// A request's parameters, each checked against its route's list.
@@ -113,6 +137,27 @@ impl Args {
         match self.get(name) {
             Some(Value::Report(r)) => Some(*r),
             _ => None,
+        }
+    }
+    /// A flag's value when given: `None` when absent.
+    pub fn flag_given(&self, name: &str) -> Option<bool> {
+        match self.get(name) {
+            Some(Value::Flag(f)) => Some(*f),
+            _ => None,
+        }
+    }
+    /// A repeatable text parameter's values (empty when absent).
+    pub fn texts(&self, name: &str) -> Vec<String> {
+        match self.get(name) {
+            Some(Value::List(values)) => values
+                .iter()
+                .filter_map(|v| match v {
+                    Value::Text(t) => Some(t.clone()),
+                    _ => None,
+                })
+                .collect(),
+            Some(Value::Text(t)) => vec![t.clone()],
+            _ => Vec::new(),
         }
     }
 }
@@ -153,12 +198,39 @@ pub(crate) fn check(
                 "unknown parameter `{name}`; this route takes {takes}"
             )));
         }
-        if query[..i].iter().any(|(earlier, _)| earlier == name) {
+        let repeatable = spec.iter().any(|p| p.name == name && p.repeatable);
+        if !repeatable && query[..i].iter().any(|(earlier, _)| earlier == name) {
             return Err(bad(format!("`{name}` is given twice; give it once")));
         }
     }
     let mut args = Vec::new();
     for p in spec {
+        if p.repeatable && p.at == In::Query {
+            let given: Vec<&String> = query
+                .iter()
+                .filter(|(n, _)| n == p.name)
+                .map(|(_, v)| v)
+                .collect();
+            if given.len() > MAX_REPEATS {
+                return Err(bad(format!(
+                    "`{}` is given {} times; give it at most {MAX_REPEATS} times",
+                    p.name,
+                    given.len()
+                )));
+            }
+            if given.is_empty() {
+                if p.required {
+                    return Err(bad(format!("`{}` is required", p.name)));
+                }
+                continue;
+            }
+            let values = given
+                .into_iter()
+                .map(|raw| value(p, raw))
+                .collect::<Result<Vec<Value>, Refusal>>()?;
+            args.push((p.name, Value::List(values)));
+            continue;
+        }
         let given = match p.at {
             In::Path => path.iter().find(|(n, _)| n == p.name),
             In::Query => query.iter().find(|(n, _)| n == p.name),
@@ -226,11 +298,45 @@ fn value(p: &Param, raw: &str) -> Result<Value, Refusal> {
                 message: format!("`{name}`: {e}"),
             }),
         },
+        Kind::EventType => match EventType::parse(raw) {
+            Some(_) => Ok(Value::Text(raw.to_owned())),
+            None => {
+                let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+                Err(bad(format!(
+                    "`{name}` must be an event type ({}), found `{raw}`",
+                    names.join(", ")
+                )))
+            }
+        },
+        Kind::ExportFormat => match raw.parse::<RecordFormat>() {
+            Ok(_) => Ok(Value::Text(raw.to_owned())),
+            Err(e) => Err(bad(format!("`{name}`: {e}"))),
+        },
+        Kind::Identifier => {
+            let chars = raw.chars().count();
+            if (1..=MAX_ID_CHARS).contains(&chars) {
+                Ok(Value::Text(raw.to_owned()))
+            } else {
+                Err(bad(format!(
+                    "`{name}` must be 1 to {MAX_ID_CHARS} characters (the longest an id is), found {chars}"
+                )))
+            }
+        }
+        Kind::OneOf(words) => {
+            if words.contains(&raw) {
+                Ok(Value::Text(raw.to_owned()))
+            } else {
+                Err(bad(format!(
+                    "`{name}` must be one of {}, found `{raw}`",
+                    words.join(", ")
+                )))
+            }
+        }
     }
 }
 
 /// A decimal integer as `Kind::Integer` takes it: digits only, no leading zero.
-fn decimal(raw: &str) -> Option<u64> {
+pub(crate) fn decimal(raw: &str) -> Option<u64> {
     let canonical = raw == "0"
         || (raw.bytes().all(|b| b.is_ascii_digit()) && !raw.is_empty() && !raw.starts_with('0'));
     if canonical { raw.parse().ok() } else { None }
@@ -277,6 +383,7 @@ mod tests {
             kind: Kind::Text,
             description: "",
             example: None,
+            repeatable: false,
         },
         Param {
             name: "proofs",
@@ -285,6 +392,7 @@ mod tests {
             kind: Kind::Flag,
             description: "",
             example: None,
+            repeatable: false,
         },
         Param {
             name: "now",
@@ -293,6 +401,7 @@ mod tests {
             kind: Kind::Time,
             description: "",
             example: None,
+            repeatable: false,
         },
         Param {
             name: "days",
@@ -304,6 +413,7 @@ mod tests {
             },
             description: "",
             example: None,
+            repeatable: false,
         },
         Param {
             name: "cursor",
@@ -312,6 +422,7 @@ mod tests {
             kind: Kind::Cursor,
             description: "",
             example: None,
+            repeatable: false,
         },
         Param {
             name: "name",
@@ -320,6 +431,43 @@ mod tests {
             kind: Kind::Report,
             description: "",
             example: None,
+            repeatable: false,
+        },
+        Param {
+            name: "type",
+            at: In::Query,
+            required: false,
+            kind: Kind::Text,
+            description: "",
+            example: None,
+            repeatable: true,
+        },
+        Param {
+            name: "kind",
+            at: In::Query,
+            required: false,
+            kind: Kind::OneOf(&["human", "non-human"]),
+            description: "",
+            example: None,
+            repeatable: false,
+        },
+        Param {
+            name: "etype",
+            at: In::Query,
+            required: false,
+            kind: Kind::EventType,
+            description: "",
+            example: None,
+            repeatable: false,
+        },
+        Param {
+            name: "sid",
+            at: In::Query,
+            required: false,
+            kind: Kind::Identifier,
+            description: "",
+            example: None,
+            repeatable: false,
         },
     ];
 
@@ -370,6 +518,27 @@ mod tests {
                 "name=drift",
                 vec![("name", Value::Report(ReportName::Drift))],
             ),
+            // A repeatable parameter: every value, in order.
+            (
+                "type=a&type=b",
+                vec![(
+                    "type",
+                    Value::List(vec![Value::Text("a".into()), Value::Text("b".into())]),
+                )],
+            ),
+            (
+                "type=a",
+                vec![("type", Value::List(vec![Value::Text("a".into())]))],
+            ),
+            (
+                "etype=access.granted",
+                vec![("etype", Value::Text("access.granted".into()))],
+            ),
+            ("sid=svc-1", vec![("sid", Value::Text("svc-1".into()))]),
+            (
+                "kind=non-human",
+                vec![("kind", Value::Text("non-human".into()))],
+            ),
         ];
         for (query, values) in cases {
             let mut want = vec![("id", Value::Text("g".to_owned()))];
@@ -415,6 +584,28 @@ mod tests {
             ("now=+026-01-01T00:00:00Z", 400, YEARS),
             // Report names: an unknown one is not found.
             ("name=nope", 404, "no report `nope`; reports are lead-time"),
+            // A repeatable parameter still checks each value; a choice takes only its words.
+            (
+                "type=a&type=",
+                400,
+                "`type` must be 1 to 1024 characters, found 0",
+            ),
+            (
+                "etype=access.gran",
+                400,
+                "`etype` must be an event type (identity.created, ",
+            ),
+            (
+                "sid=",
+                400,
+                "`sid` must be 1 to 256 characters (the longest an id is), found 0",
+            ),
+            (
+                "kind=robot",
+                400,
+                "`kind` must be one of human, non-human, found `robot`",
+            ),
+            ("kind=human&kind=human", 400, "`kind` is given twice"),
         ];
         for &(query, want_status, says) in cases {
             match check_query(query) {
@@ -427,6 +618,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_identifier_is_at_most_the_longest_an_event_id_may_be() {
+        let longest = "é".repeat(MAX_ID_CHARS);
+        assert!(check_query(&format!("sid={longest}")).is_ok());
+        let refused = check_query(&format!("sid={longest}x")).expect_err("refused");
+        assert_eq!(
+            refused,
+            (
+                400,
+                format!(
+                    "`sid` must be 1 to {MAX_ID_CHARS} characters (the longest an id is), found {}",
+                    MAX_ID_CHARS + 1
+                )
+            )
+        );
+    }
+
+    #[test]
+    fn a_repeatable_parameter_is_taken_up_to_the_most_repeats() {
+        let most = ["type=t"; MAX_REPEATS].join("&");
+        let taken = check_query(&most).expect("taken");
+        assert_eq!(taken.texts("type"), vec!["t".to_owned(); MAX_REPEATS]);
+        let refused = check_query(&format!("{most}&type=t")).expect_err("refused");
+        assert_eq!(
+            refused,
+            (
+                400,
+                format!(
+                    "`type` is given {} times; give it at most {MAX_REPEATS} times",
+                    MAX_REPEATS + 1
+                )
+            )
+        );
     }
 
     #[test]

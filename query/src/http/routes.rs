@@ -13,6 +13,8 @@ use idledger_proto::tiles::MAX_LEVEL;
 pub(crate) enum Endpoint {
     Checkpoint,
     Entry,
+    /// The export stream of a range of entries, or following the log.
+    Entries,
     Consistency,
     History,
     Grant,
@@ -60,6 +62,9 @@ pub(crate) enum Answer {
     Text(&'static str),
     /// Bytes (`application/octet-stream`).
     Bytes,
+    /// An export stream: NDJSON (CEF lines as `text/plain`), or server-sent events when the
+    /// request accepts `text/event-stream`.
+    Stream,
 }
 
 /// One route.
@@ -95,6 +100,7 @@ const fn path(name: &'static str, kind: Kind, description: &'static str) -> Para
         kind,
         description,
         example: None,
+        repeatable: false,
     }
 }
 
@@ -106,6 +112,7 @@ const fn query(name: &'static str, required: bool, kind: Kind, description: &'st
         kind,
         description,
         example: None,
+        repeatable: false,
     }
 }
 
@@ -147,6 +154,9 @@ const TILE: Param = path(
 )
 .example("000");
 
+/// An entry's index, as a stream's bounds give it.
+const INDEX: Kind = ANY_U64;
+
 /// Every route the API serves.
 pub(crate) const ROUTES: &[Route] = &[
     Route {
@@ -166,6 +176,80 @@ pub(crate) const ROUTES: &[Route] = &[
         summary: "An entry, its leaf bytes and a C2SP tlog-proof",
         params: &[path("index", ANY_U64, "the entry's index").example("1")],
         answer: Answer::Json("Object"),
+    },
+    Route {
+        path: "/v1/entries",
+        endpoint: Endpoint::Entries,
+        access: Access::Role(Need::Responder),
+        cost: Cost::Ledger,
+        summary: "Entries as the export stream `idledger export` writes (docs/EXPORT.md): a range, or following the log as checkpoints cover new entries; NDJSON, or server-sent events with `Accept: text/event-stream`",
+        params: &[
+            query(
+                "from",
+                true,
+                INDEX,
+                "the first index; a `Last-Event-ID` header (a reconnecting event stream's) takes its place. Without `follow`, a checkpoint must cover entries from it (404 otherwise); with `follow`, it may be at most the latest checkpoint's size (404 past it)",
+            )
+            .example("0"),
+            query(
+                "to",
+                false,
+                INDEX,
+                "stop before this index, rounded down to a checkpoint's size; at or below `from` there is nothing to send (404)",
+            ),
+            query(
+                "follow",
+                false,
+                Kind::Flag,
+                "after the range, keep sending each new checkpoint's entries and that checkpoint until the client goes away (or `to` is reached)",
+            ),
+            query(
+                "proofs",
+                false,
+                Kind::Flag,
+                "every entry line carries its inclusion proof (always, with a filter)",
+            ),
+            query(
+                "format",
+                false,
+                Kind::ExportFormat,
+                "how entries are written: `native` (the default), `ocsf` or `cef` (docs/EXPORT.md)",
+            ),
+            query(
+                "type",
+                false,
+                Kind::EventType,
+                "keep entries of this event type (repeatable)",
+            )
+            .repeatable(),
+            query(
+                "source",
+                false,
+                Kind::Identifier,
+                "keep entries from this source (repeatable)",
+            )
+            .repeatable(),
+            query(
+                "subject",
+                false,
+                Kind::Identifier,
+                "keep entries about this subject id (repeatable)",
+            )
+            .repeatable(),
+            query(
+                "kind",
+                false,
+                Kind::OneOf(&["human", "non-human"]),
+                "keep entries whose subject is human, or is not",
+            ),
+            query(
+                "quarantined",
+                false,
+                Kind::Flag,
+                "`true`: keep only quarantined entries; `false`: leave them out",
+            ),
+        ],
+        answer: Answer::Stream,
     },
     Route {
         path: "/v1/proof/consistency",

@@ -3,6 +3,8 @@
 
 mod bounds;
 mod connections;
+mod entries_stream;
+mod following;
 mod hostile;
 
 use super::*;
@@ -99,7 +101,16 @@ impl TestServer {
     pub(crate) fn start(lines: &[String], limits: Limits) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = crate::reports::tests::ledger_of(dir.path(), lines);
-        let ledger = ReadOnlyLedger::open(&path).expect("open");
+        TestServer::over(dir, &path, limits)
+    }
+
+    /// Serves the ledger at `path` (inside `dir`, removed when the server is dropped).
+    pub(crate) fn over(
+        dir: tempfile::TempDir,
+        path: &std::path::Path,
+        limits: Limits,
+    ) -> TestServer {
+        let ledger = idledger_ledger::FollowedLedger::open(path).expect("open");
         let tokens = vec![
             Token {
                 name: "ann".into(),
@@ -281,7 +292,7 @@ fn the_router_serves_exactly_the_routes_the_document_lists() {
             reply.status
         );
     }
-    for unrouted in ["/", "/v1", "/v1/entries", "/v2/checkpoint", "/healthz/x"] {
+    for unrouted in ["/", "/v1", "/v1/entry", "/v2/checkpoint", "/healthz/x"] {
         let reply = server.get(unrouted, Some(AUDITOR));
         assert_eq!(
             (reply.status, reply.json()["error"].as_str()),

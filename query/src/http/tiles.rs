@@ -116,7 +116,7 @@ pub(crate) async fn checkpoint(
     Extension(w): Extension<Work>,
 ) -> Response {
     blocking(w, move || {
-        match s.ledger.reader().latest_checkpoint_cosigned() {
+        match s.ledger.current().reader().latest_checkpoint_cosigned() {
             Ok((_, note)) => (
                 [
                     (
@@ -147,7 +147,8 @@ pub(crate) async fn tile(
         Err(e) => return error(path_error_status(&e), e.to_string()),
     };
     blocking(w, move || {
-        let reader = s.ledger.reader();
+        let ledger = s.ledger.current();
+        let reader = ledger.reader();
         let bytes = reader
             .latest_checkpoint()
             .map_err(TilesError::from)

@@ -3,7 +3,9 @@
 //! a view decodes one without touching the allocator (except for an event's attribute list).
 //!
 //! A view accepts exactly the bytes `Entry::decode` accepts (the types mirror the owned ones
-//! field for field; a property test holds them together), and `to_entry` gives the same value.
+//! field for field; a property test holds them together), `to_entry` gives the same value, and
+//! a view serializes as the owned entry does (the same serde attributes; the same property test
+//! compares the JSON), so an export writes JSON straight from the leaf.
 
 use crate::entry::{BackLinks, Body, Entry, EventEntry, MAX_LEAF_BYTES, Origin, check_preamble};
 use crate::entry::{KEY_ABSENT, KEY_KEPT, KEY_REDACTED};
@@ -17,6 +19,10 @@ use crate::rejection::{KeptPayload, Rejection};
 use crate::source_record::SourceRecord;
 use crate::time::Timestamp;
 use bincode::{BorrowDecode, Encode};
+use serde::{Serialize, Serializer};
+
+mod json;
+pub use json::{push_json_str, write_entry_json};
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard()
@@ -26,11 +32,12 @@ fn config() -> impl bincode::config::Config {
 }
 
 /// Borrowed `entry::Entry`.
-#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+#[derive(Clone, Debug, PartialEq, BorrowDecode, Serialize)]
 #[bincode(decode_context = "LeafVersion")]
 pub struct EntryView<'a> {
     pub version: u8,
     pub seq: u64,
+    #[serde(serialize_with = "crate::hash::serialize_hex")]
     pub prev_leaf_hash: [u8; 32],
     pub received_at: Timestamp,
     pub origin: OriginView<'a>,
@@ -38,7 +45,8 @@ pub struct EntryView<'a> {
 }
 
 /// Borrowed `entry::Origin`.
-#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+#[derive(Clone, Debug, PartialEq, BorrowDecode, Serialize)]
+#[serde(tag = "via", rename_all = "snake_case")]
 pub enum OriginView<'a> {
     Kafka(KafkaOriginView<'a>),
     Local { label: &'a str, line: u64 },
@@ -46,7 +54,7 @@ pub enum OriginView<'a> {
 }
 
 /// Borrowed `entry::KafkaOrigin`.
-#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+#[derive(Clone, Debug, PartialEq, BorrowDecode, Serialize)]
 pub struct KafkaOriginView<'a> {
     pub topic: &'a str,
     pub partition: i32,
@@ -81,6 +89,24 @@ impl<'de: 'a, 'a, Context> BorrowDecode<'de, Context> for MessageKeyView<'a> {
     }
 }
 
+impl Serialize for MessageKeyView<'_> {
+    /// As `MessageKey` serializes: none, the kept bytes as (lossy) text, or the redaction.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        match self {
+            MessageKeyView::Absent => s.serialize_none(),
+            MessageKeyView::Kept(k) => s.serialize_some(&String::from_utf8_lossy(k)),
+            MessageKeyView::Redacted { total_len, sha256 } => {
+                let mut st = s.serialize_struct("RedactedKey", 3)?;
+                st.serialize_field("redacted", &true)?;
+                st.serialize_field("total_len", total_len)?;
+                st.serialize_field("sha256", crate::hash::Hash(*sha256).hex().as_str())?;
+                st.end()
+            }
+        }
+    }
+}
+
 impl MessageKeyView<'_> {
     /// The owned key with the same value.
     pub fn to_owned_key(&self) -> MessageKey {
@@ -95,7 +121,8 @@ impl MessageKeyView<'_> {
 }
 
 /// Borrowed `entry::Body`. Quarantined and system entries are rare and decoded owned.
-#[derive(Clone, Debug, PartialEq, BorrowDecode)]
+#[derive(Clone, Debug, PartialEq, BorrowDecode, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 #[allow(
     clippy::large_enum_variant,
     reason = "the event view is the common case on every scan; boxing it allocates per leaf"
@@ -109,69 +136,110 @@ pub enum BodyView<'a> {
 
 /// Borrowed `entry::EventEntry` (decoded by `leaf_version`). The source record is rare enough
 /// on a scan (mapped formats only) to be decoded owned.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EventEntryView<'a> {
     pub links: BackLinks,
     pub event: EventView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<SourceRecord>,
 }
 
 /// Borrowed `event::Event`, field for field (decoded by `leaf_version`).
-#[derive(Clone, Debug, PartialEq, Encode)]
+#[derive(Clone, Debug, PartialEq, Encode, Serialize)]
 pub struct EventView<'a> {
     pub source: &'a str,
     pub id: &'a str,
+    #[serde(rename = "type")]
     pub kind: EventType,
     pub time: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<ActorView<'a>>,
     pub subject: SubjectView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub exception: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub credential: Option<CredentialView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<&'a str>,
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "serialize_attributes"
+    )]
     pub attributes: Vec<(&'a str, AttrValueView<'a>)>,
+    #[serde(skip_serializing_if = "Outcome::is_success")]
     pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub membership: Option<MembershipKind>,
 }
 
-#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode)]
+/// As `event::Event` serializes its attributes: one JSON object, in key order.
+fn serialize_attributes<S: Serializer>(
+    attrs: &[(&str, AttrValueView<'_>)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(attrs.len()))?;
+    for (k, v) in attrs {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode, Serialize)]
 pub struct ActorView<'a> {
     pub id: &'a str,
     pub kind: ActorKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mfa: Option<bool>,
 }
 
-#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode)]
+#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode, Serialize)]
 pub struct SubjectView<'a> {
     pub id: &'a str,
     pub kind: SubjectKind,
 }
 
-#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode)]
+#[derive(Clone, Debug, PartialEq, BorrowDecode, Encode, Serialize)]
 pub struct PolicyView<'a> {
     pub id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<&'a str>,
 }
 
 /// Borrowed `event::Credential` (decoded by `leaf_version`).
-#[derive(Clone, Debug, PartialEq, Encode)]
+#[derive(Clone, Debug, PartialEq, Encode, Serialize)]
 pub struct CredentialView<'a> {
     pub id: &'a str,
     pub kind: CredentialKind,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::event::serialize_fingerprint"
+    )]
     pub fingerprint: Option<[u8; 32]>,
 }
 
 /// An attribute value, borrowed; decoded by the same rules as `AttrValue` (a number is finite),
 /// and encoded as it (the same derive over the same variants).
-#[derive(Clone, Debug, PartialEq, Encode)]
+#[derive(Clone, Debug, PartialEq, Encode, Serialize)]
+#[serde(untagged)]
 pub enum AttrValueView<'a> {
     Text(&'a str),
     Integer(i64),

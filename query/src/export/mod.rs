@@ -9,15 +9,18 @@
 //! against the checkpoint at the stream's end (as every line does with `proofs`).
 
 use crate::answers::QueryError;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use idledger_ledger::LedgerReader;
-use idledger_proto::entry::{Body, Entry};
 use idledger_proto::event::SubjectKind;
-use idledger_proto::export::{EXPORT_FORMAT, Line, LineProof};
-use idledger_proto::hash::leaf_hash;
+use idledger_proto::export::RecordFormat;
+use idledger_proto::view::{BodyView, EntryView};
 use idledger_proto::{Seq, Timestamp, TreeSize};
-use std::io::Write;
+
+mod lines;
+mod pipeline;
+mod sink;
+#[cfg(test)]
+mod tests;
+pub use sink::{Collected, ExportSink, Lines, Record};
 
 /// Which entries a filtered export keeps; empty lists keep everything.
 #[derive(Clone, Debug, Default)]
@@ -42,15 +45,12 @@ impl ExportFilter {
             && self.quarantined.is_none()
     }
 
-    fn keeps(&self, entry: &Entry) -> bool {
-        let quarantined = matches!(entry.body, Body::Quarantined(_));
+    fn keeps(&self, entry: &EntryView<'_>) -> bool {
+        let quarantined = matches!(entry.body, BodyView::Quarantined(_));
         if self.quarantined.is_some_and(|q| q != quarantined) {
             return false;
         }
-        let event = match &entry.body {
-            Body::Event(e) => Some(&e.event),
-            _ => None,
-        };
+        let event = entry.event();
         let wants_event = !self.types.is_empty()
             || !self.sources.is_empty()
             || !self.subjects.is_empty()
@@ -59,8 +59,8 @@ impl ExportFilter {
             return !wants_event;
         };
         (self.types.is_empty() || self.types.iter().any(|t| t == event.kind.as_str()))
-            && (self.sources.is_empty() || self.sources.contains(&event.source))
-            && (self.subjects.is_empty() || self.subjects.contains(&event.subject.id))
+            && (self.sources.is_empty() || self.sources.iter().any(|s| s == event.source))
+            && (self.subjects.is_empty() || self.subjects.iter().any(|s| s == event.subject.id))
             && self
                 .human
                 .is_none_or(|h| h == (event.subject.kind == SubjectKind::Human))
@@ -78,6 +78,8 @@ pub struct ExportOptions {
     pub checkpoint_every: u64,
     /// Every entry line carries its inclusion proof (always, with a filter).
     pub proofs: bool,
+    /// How entries (and, in CEF, the start and checkpoint lines) are written.
+    pub format: RecordFormat,
     pub filter: ExportFilter,
 }
 
@@ -88,6 +90,7 @@ impl Default for ExportOptions {
             to: None,
             checkpoint_every: 10_000,
             proofs: false,
+            format: RecordFormat::Native,
             filter: ExportFilter::default(),
         }
     }
@@ -106,7 +109,7 @@ pub struct ExportSummary {
 pub fn export(
     reader: &LedgerReader<'_>,
     opts: &ExportOptions,
-    out: &mut dyn Write,
+    out: &mut dyn ExportSink,
 ) -> Result<ExportSummary, QueryError> {
     let (latest, _) = reader.latest_checkpoint()?;
     let wanted_end = opts.to.unwrap_or(latest.0).min(latest.0);
@@ -119,17 +122,15 @@ pub fn export(
     }
     let frontier = reader.frontier(TreeSize(opts.from))?;
     let mut buf = Vec::with_capacity(4096);
-    write_line(
-        out,
+    lines::write_start(
         &mut buf,
-        &Line::Start {
-            format: EXPORT_FORMAT.into(),
-            origin: reader.origin().to_owned(),
-            from: opts.from,
-            frontier: frontier.iter().map(|h| h.to_base64()).collect(),
-            filtered: !opts.filter.is_empty(),
-        },
+        opts.format,
+        reader.origin(),
+        opts.from,
+        &frontier,
+        !opts.filter.is_empty(),
     )?;
+    out.record(Record::Start { from: opts.from }, &buf)?;
     match entries(reader, opts, opts.from, wanted_end, out)? {
         Some(summary) => Ok(summary),
         None => Err(QueryError::BadRequest(format!(
@@ -139,13 +140,57 @@ pub fn export(
     }
 }
 
+/// Continues a stream whose last record was `last` (a restart after a crash, a round that
+/// failed part way): as `export_more` from where `last` leaves off, except that a stream cut
+/// right after the entry that ends a checkpoint has not carried that checkpoint yet, so it is
+/// written first and every entry in the stream ends up vouched for. `None` when there is
+/// nothing to write.
+pub fn export_after(
+    reader: &LedgerReader<'_>,
+    opts: &ExportOptions,
+    last: Record,
+    out: &mut dyn ExportSink,
+) -> Result<Option<ExportSummary>, QueryError> {
+    let from = last.resume_from();
+    let mut carried = 0;
+    if let Record::Entry { .. } = last {
+        let (latest, latest_note) = reader.latest_checkpoint_cosigned()?;
+        let note = if latest.0 == from {
+            Some(latest_note)
+        } else {
+            reader.checkpoint_at(TreeSize(from))?
+        };
+        if let Some(note) = note {
+            let mut buf = Vec::with_capacity(1024);
+            lines::write_checkpoint(&mut buf, opts.format, from, note)?;
+            out.record(Record::Checkpoint { size: from }, &buf)?;
+            carried = 1;
+        }
+    }
+    match export_more(reader, opts, from, out)? {
+        Some(mut summary) => {
+            summary.checkpoints += carried;
+            Ok(Some(summary))
+        }
+        None if carried > 0 => {
+            out.flush()?;
+            Ok(Some(ExportSummary {
+                entries: 0,
+                checkpoints: carried,
+                end: from,
+            }))
+        }
+        None => Ok(None),
+    }
+}
+
 /// Continues a stream (`--follow`): the entries from `from` up to the latest checkpoint, and
 /// that checkpoint; `None` when no checkpoint beyond `from` has been signed yet.
 pub fn export_more(
     reader: &LedgerReader<'_>,
     opts: &ExportOptions,
     from: u64,
-    out: &mut dyn Write,
+    out: &mut dyn ExportSink,
 ) -> Result<Option<ExportSummary>, QueryError> {
     let (latest, _) = reader.latest_checkpoint()?;
     // A reader beside a running writer catches up one column family at a time: what it may
@@ -183,140 +228,11 @@ fn entries(
     opts: &ExportOptions,
     from: u64,
     until: u64,
-    out: &mut dyn Write,
+    out: &mut dyn ExportSink,
 ) -> Result<Option<ExportSummary>, QueryError> {
-    let (latest, latest_note) = reader.latest_checkpoint_cosigned()?;
     let sizes = reader.checkpoint_sizes(from + 1, until)?;
-    let Some(&end) = sizes.last() else {
+    if sizes.is_empty() {
         return Ok(None);
-    };
-    let filtered = !opts.filter.is_empty();
-    let proofs = opts.proofs || filtered;
-    let mut summary = ExportSummary {
-        end,
-        ..ExportSummary::default()
-    };
-    let mut buf = Vec::with_capacity(4096);
-    let mut boundaries = sizes.iter().copied().peekable();
-    let mut since_checkpoint = 0u64;
-    let mut failure: Option<QueryError> = None;
-    let scanned = reader.scan(Seq(from), |seq, bytes| -> Result<(), Stop> {
-        if seq.0 >= end {
-            return Err(Stop::Done);
-        }
-        let entry = Entry::decode(bytes).map_err(|source| {
-            Stop::Failed(
-                idledger_ledger::ReadError::BadEntry {
-                    index: seq.0,
-                    source,
-                }
-                .into(),
-            )
-        })?;
-        if !filtered || opts.filter.keeps(&entry) {
-            let proof = if proofs {
-                let path = reader
-                    .inclusion_proof(seq, TreeSize(end))
-                    .map_err(|e| Stop::Failed(e.into()))?;
-                Some(LineProof {
-                    size: end,
-                    path: path.iter().map(|h| h.to_base64()).collect(),
-                })
-            } else {
-                None
-            };
-            write_entry(out, &mut buf, seq.0, bytes, &entry, proof.as_ref())
-                .map_err(Stop::Failed)?;
-            summary.entries += 1;
-        }
-        since_checkpoint += 1;
-        while boundaries.peek().is_some_and(|&b| b <= seq.0 + 1) {
-            let boundary = boundaries.next().unwrap_or(end);
-            let last = boundary == end;
-            if boundary == seq.0 + 1 && (last || since_checkpoint >= opts.checkpoint_every) {
-                let note = if boundary == latest.0 {
-                    latest_note.clone()
-                } else {
-                    reader
-                        .checkpoint_at(TreeSize(boundary))
-                        .map_err(|e| Stop::Failed(e.into()))?
-                        .unwrap_or_default()
-                };
-                write_line(
-                    out,
-                    &mut buf,
-                    &Line::Checkpoint {
-                        size: boundary,
-                        note,
-                    },
-                )
-                .map_err(Stop::Failed)?;
-                summary.checkpoints += 1;
-                since_checkpoint = 0;
-            }
-        }
-        Ok(())
-    });
-    match scanned {
-        Ok(()) | Err(Stop::Done) => {}
-        Err(Stop::Failed(e)) => failure = Some(e),
     }
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    out.flush()
-        .map_err(|e| QueryError::Encode(format!("cannot write the export: {e}")))?;
-    Ok(Some(summary))
-}
-
-/// Why a scan stopped early.
-enum Stop {
-    Done,
-    Failed(QueryError),
-}
-
-impl From<idledger_ledger::ReadError> for Stop {
-    fn from(e: idledger_ledger::ReadError) -> Stop {
-        Stop::Failed(e.into())
-    }
-}
-
-/// An entry line, written member by member (the entry straight from its struct, not through a
-/// JSON value): the same bytes `Line::Entry` serializes to, without building one per entry.
-fn write_entry(
-    out: &mut dyn Write,
-    buf: &mut Vec<u8>,
-    index: u64,
-    leaf: &[u8],
-    entry: &Entry,
-    proof: Option<&LineProof>,
-) -> Result<(), QueryError> {
-    let encode = |e: serde_json::Error| QueryError::Encode(e.to_string());
-    buf.clear();
-    let hash = leaf_hash(leaf).to_base64();
-    write!(
-        buf,
-        r#"{{"kind":"entry","index":{index},"leaf_hash":"{hash}","leaf":""#
-    )
-    .map_err(|e| QueryError::Encode(e.to_string()))?;
-    let mut encoded = String::with_capacity(leaf.len() * 4 / 3 + 4);
-    B64.encode_string(leaf, &mut encoded);
-    buf.extend_from_slice(encoded.as_bytes());
-    buf.extend_from_slice(br#"","entry":"#);
-    serde_json::to_writer(&mut *buf, entry).map_err(encode)?;
-    if let Some(p) = proof {
-        buf.extend_from_slice(br#","proof":"#);
-        serde_json::to_writer(&mut *buf, p).map_err(encode)?;
-    }
-    buf.extend_from_slice(b"}\n");
-    out.write_all(buf)
-        .map_err(|e| QueryError::Encode(format!("cannot write the export: {e}")))
-}
-
-fn write_line(out: &mut dyn Write, buf: &mut Vec<u8>, line: &Line) -> Result<(), QueryError> {
-    buf.clear();
-    serde_json::to_writer(&mut *buf, line).map_err(|e| QueryError::Encode(e.to_string()))?;
-    buf.push(b'\n');
-    out.write_all(buf)
-        .map_err(|e| QueryError::Encode(format!("cannot write the export: {e}")))
+    pipeline::write_range(reader, opts, from, sizes, out).map(Some)
 }
