@@ -327,8 +327,17 @@ fn a_stalled_client_slows_neither_appends_nor_other_followers_and_learns_where_t
     assert_eq!(live.indexes(), (tip..size).collect::<Vec<_>>());
     let (code, out) = served.verify(&live.got);
     assert_eq!(code, Some(0), "{out}");
-    // The stalled client was cut off, and the server held a bounded amount for any stream
+    // The stalled client is cut off once it has taken nothing for the stall timeout, whether or
+    // not the appends outlasted it, and the server held a bounded amount for any stream
     // meanwhile, though far more was appended than that.
+    let deadline = Instant::now() + PATIENCE;
+    while served.metric("idledger_http_streams_stalled_total") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled client was never cut off"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(served.metric("idledger_http_streams_stalled_total"), 1);
     let longest = live
         .got

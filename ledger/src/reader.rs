@@ -88,6 +88,19 @@ impl<'a> ChunkCursor<'a> {
         }
     }
 
+    /// The next entry's index (its key) and bytes; a key that is not an index is damage.
+    pub fn next_entry(&mut self) -> Result<Option<(u64, &[u8])>, ReadError> {
+        match self.next() {
+            None => Ok(None),
+            Some((k, v)) => {
+                let index = <[u8; 8]>::try_from(k)
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| ReadError::Damaged("entry key is not 8 bytes".into()))?;
+                Ok(Some((index, v)))
+            }
+        }
+    }
+
     /// The iterator's error, if reading stopped on one.
     pub fn status(&self) -> Result<(), ReadError> {
         Ok(self.it.status()?)

@@ -42,8 +42,6 @@ pub use verify::verify_export;
 use crate::entry::Entry;
 use crate::hash::Hash;
 use crate::view::EntryView;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -188,7 +186,7 @@ pub struct EntryRecord<'a> {
 /// (`view::write_entry_json`) rather than through a JSON value.
 pub fn write_native_entry(buf: &mut Vec<u8>, record: &EntryRecord<'_>, entry: &EntryView<'_>) {
     buf.extend_from_slice(br#"{"kind":"entry","index":"#);
-    buf.extend_from_slice(record.index.to_string().as_bytes());
+    crate::view::push_u64(buf, record.index);
     buf.extend_from_slice(br#","leaf_hash":""#);
     push_base64(buf, &record.leaf_hash.0);
     buf.extend_from_slice(br#"","leaf":""#);
@@ -203,13 +201,10 @@ pub fn write_native_entry(buf: &mut Vec<u8>, record: &EntryRecord<'_>, entry: &E
     buf.push(b'}');
 }
 
-/// Appends the standard base64 of `bytes`.
+/// Appends the standard base64 of `bytes` (with the CPU's vector instructions where it has
+/// them: a leaf's base64 is a fifth of a native line's cost without them).
 fn push_base64(buf: &mut Vec<u8>, bytes: &[u8]) {
-    let at = buf.len();
-    buf.resize(at + bytes.len().div_ceil(3) * 4, 0);
-    // The space is exactly what padded base64 of `bytes` takes.
-    let written = B64.encode_slice(bytes, &mut buf[at..]).unwrap_or(0);
-    buf.truncate(at + written);
+    base64_simd::STANDARD.encode_append(bytes, buf);
 }
 
 /// Writes an entry line of `format` (no newline) to `buf`.

@@ -93,7 +93,8 @@ fn needs_escape(word: u64) -> bool {
         != 0
 }
 
-fn push_u64(buf: &mut Vec<u8>, n: u64) {
+/// Appends `n` in decimal.
+pub fn push_u64(buf: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut v = n;

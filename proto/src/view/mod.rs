@@ -22,7 +22,7 @@ use bincode::{BorrowDecode, Encode};
 use serde::{Serialize, Serializer};
 
 mod json;
-pub use json::{push_json_str, write_entry_json};
+pub use json::{push_json_str, push_u64, write_entry_json};
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard()

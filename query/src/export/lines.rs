@@ -4,7 +4,7 @@
 
 use crate::answers::QueryError;
 use idledger_proto::export::{EXPORT_FORMAT, EntryRecord, Line, LineProof, RecordFormat};
-use idledger_proto::hash::{Hash, leaf_hash};
+use idledger_proto::hash::Hash;
 use idledger_proto::view::EntryView;
 
 /// Appends the start line of a stream from `from`, on the tree's `frontier` there.
@@ -52,12 +52,13 @@ pub(super) fn write_checkpoint(
     }
 }
 
-/// Appends the line of the entry at `index` (its leaf `leaf`, viewed as `entry`).
+/// Appends the line of the entry at `index` (its leaf `leaf`, with the RFC 6962 hash
+/// `leaf_hash`, viewed as `entry`).
 pub(super) fn write_entry(
     buf: &mut Vec<u8>,
     format: RecordFormat,
     origin: &str,
-    (index, leaf): (u64, &[u8]),
+    (index, leaf, leaf_hash): (u64, &[u8], Hash),
     entry: &EntryView<'_>,
     proof: Option<&LineProof>,
 ) {
@@ -65,7 +66,7 @@ pub(super) fn write_entry(
         origin,
         index,
         leaf,
-        leaf_hash: leaf_hash(leaf),
+        leaf_hash,
         proof,
     };
     idledger_proto::export::write_entry(buf, format, &record, entry);

@@ -1,42 +1,35 @@
-//! The entries of an export range, rendered on every core and written in order: the calling
-//! thread scans the leaves and hands them out in chunks, one worker per core renders each
-//! chunk's entry lines (decode, filter, leaf hash, line), and the calling thread writes the
-//! rendered chunks to the sink in index order, with the checkpoint lines between them. Chunks in
-//! flight are bounded, so memory does not grow with the range.
+//! The entries of an export range, read and rendered on every core and written in order: one
+//! worker per core reads whole chunks of the range from the log (each with its own iterator) and
+//! renders each chunk's entry lines (decode, filter, line), and the calling thread writes the
+//! rendered chunks to the sink in index order, with the checkpoint lines between them. Each
+//! entry's leaf hash is read from the stored level-0 tile that holds it, the hash the tree
+//! commits to (`verify-export` recomputes it from the leaf). Chunks in flight are bounded, so
+//! memory does not grow with the range.
 
 use super::lines;
 use super::{ExportOptions, ExportSink, ExportSummary, Record};
 use crate::answers::QueryError;
-use idledger_ledger::{LedgerReader, ReadError};
+use idledger_ledger::{ChunkCursor, LedgerReader, ReadError};
 use idledger_proto::export::LineProof;
+use idledger_proto::hash::{Hash, leaf_hash};
+use idledger_proto::tiles::TILE_WIDTH;
 use idledger_proto::view::EntryView;
 use idledger_proto::{Seq, TreeSize};
 use std::ops::Range;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-/// Entries per chunk a worker renders at a time.
-const CHUNK_ENTRIES: usize = 512;
+/// Entries per chunk a worker reads and renders at a time (in unit tests, few enough that every
+/// test ledger spans chunks).
+const CHUNK_ENTRIES: u64 = if cfg!(test) { 5 } else { 2048 };
 
-/// Chunks queued to each worker at most (and as many rendered ones waiting to be written).
-const CHUNKS_IN_FLIGHT: usize = 2;
-
-/// Leaves scanned from the log, to be rendered.
-#[derive(Default)]
-struct Chunk {
-    first: u64,
-    leaves: Vec<u8>,
-    ends: Vec<usize>,
-}
-
-/// A chunk's lines: for each of its entries in order, the line's bytes in `bytes`, or `None`
-/// when the filter left the entry out.
+/// A chunk's lines: for each of its entries in order from `first`, the line's bytes in `bytes`,
+/// or `None` when the filter left the entry out.
 struct Rendered {
     first: u64,
     bytes: Vec<u8>,
     lines: Vec<Option<Range<usize>>>,
 }
 
-/// What every worker needs: the reader (for proofs), the options and the range's end.
+/// What every worker needs: the reader (for tiles and proofs), the options and the range's end.
 #[derive(Clone, Copy)]
 struct Renderer<'r> {
     reader: &'r LedgerReader<'r>,
@@ -47,18 +40,21 @@ struct Renderer<'r> {
 }
 
 impl Renderer<'_> {
-    fn render(&self, chunk: Chunk) -> Result<Rendered, QueryError> {
+    /// Reads and renders the entries under `cursor`, which must follow one another.
+    fn render(&self, cursor: &mut ChunkCursor<'_>) -> Result<Rendered, QueryError> {
         let filtered = !self.opts.filter.is_empty();
         let mut out = Rendered {
-            first: chunk.first,
-            bytes: Vec::with_capacity(chunk.leaves.len() * 3),
-            lines: Vec::with_capacity(chunk.ends.len()),
+            first: 0,
+            bytes: Vec::with_capacity(CHUNK_ENTRIES as usize * 1536),
+            lines: Vec::with_capacity(CHUNK_ENTRIES as usize),
         };
-        let mut start = 0;
-        for (i, &stop) in chunk.ends.iter().enumerate() {
-            let index = chunk.first + i as u64;
-            let leaf = &chunk.leaves[start..stop];
-            start = stop;
+        let mut hashes = StoredLeafHashes::new(self.reader);
+        while let Some((index, leaf)) = cursor.next_entry()? {
+            if out.lines.is_empty() {
+                out.first = index;
+            } else if index != out.first + out.lines.len() as u64 {
+                return Err(ReadError::NoEntry(out.first + out.lines.len() as u64).into());
+            }
             let entry =
                 EntryView::decode(leaf).map_err(|source| ReadError::BadEntry { index, source })?;
             if filtered && !self.opts.filter.keeps(&entry) {
@@ -81,13 +77,42 @@ impl Renderer<'_> {
                 &mut out.bytes,
                 self.opts.format,
                 self.reader.origin(),
-                (index, leaf),
+                (index, leaf, hashes.get(index, leaf)?),
                 &entry,
                 proof.as_ref(),
             );
             out.lines.push(Some(at..out.bytes.len()));
         }
         Ok(out)
+    }
+}
+
+/// The leaf hashes of the stored level-0 tiles, one tile held at a time. A leaf whose tile is
+/// missing or shorter than it (a reader that has not caught up with the tile yet) is hashed.
+struct StoredLeafHashes<'r> {
+    reader: &'r LedgerReader<'r>,
+    /// The tile held: its index and hashes.
+    tile: Option<(u64, Vec<u8>)>,
+}
+
+impl<'r> StoredLeafHashes<'r> {
+    fn new(reader: &'r LedgerReader<'r>) -> Self {
+        StoredLeafHashes { reader, tile: None }
+    }
+
+    fn get(&mut self, index: u64, leaf: &[u8]) -> Result<Hash, ReadError> {
+        let tile = index / TILE_WIDTH;
+        if self.tile.as_ref().is_none_or(|(held, _)| *held != tile) {
+            let hashes = self.reader.tile(0, tile)?.unwrap_or_default();
+            self.tile = Some((tile, hashes));
+        }
+        let at = (index % TILE_WIDTH) as usize * 32;
+        let stored = self
+            .tile
+            .as_ref()
+            .and_then(|(_, hashes)| hashes.get(at..at + 32))
+            .and_then(|h| <[u8; 32]>::try_from(h).ok());
+        Ok(stored.map_or_else(|| leaf_hash(leaf), Hash))
     }
 }
 
@@ -147,24 +172,6 @@ impl Writer<'_, '_> {
     }
 }
 
-/// Why the scan stopped early.
-enum Stop {
-    Done,
-    Failed(QueryError),
-}
-
-impl From<ReadError> for Stop {
-    fn from(e: ReadError) -> Stop {
-        Stop::Failed(e.into())
-    }
-}
-
-impl From<QueryError> for Stop {
-    fn from(e: QueryError) -> Stop {
-        Stop::Failed(e)
-    }
-}
-
 /// The entry lines from `from` to `end` (a checkpoint's size), with the checkpoint lines at
 /// `boundaries` (the checkpoint sizes in the range, ascending, `end` last).
 pub(super) fn write_range(
@@ -198,116 +205,24 @@ pub(super) fn write_range(
         line: Vec::with_capacity(1024),
     };
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    std::thread::scope(|scope| -> Result<(), QueryError> {
-        let lanes: Vec<Lane> = (0..workers)
-            .map(|_| {
-                let (to_worker, inbox) = sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
-                let (outbox, from_worker) = sync_channel(CHUNKS_IN_FLIGHT);
-                scope.spawn(move || work(renderer, inbox, outbox));
-                Lane {
-                    to_worker,
-                    from_worker,
-                }
-            })
-            .collect();
-        let mut dispatch = Dispatch {
-            lanes,
-            sent: 0,
-            written: 0,
-            chunk: Chunk::default(),
-        };
-        dispatch.chunk.first = from;
-        let scanned = reader.scan(Seq(from), |seq, leaf| -> Result<(), Stop> {
-            if seq.0 >= end {
-                return Err(Stop::Done);
+    let mut expected = from;
+    reader.par_chunks(
+        from,
+        Some(end),
+        workers,
+        CHUNK_ENTRIES,
+        |cursor| renderer.render(cursor),
+        |rendered| {
+            if !rendered.lines.is_empty() && rendered.first != expected {
+                return Err(ReadError::NoEntry(expected).into());
             }
-            dispatch.chunk.leaves.extend_from_slice(leaf);
-            dispatch.chunk.ends.push(dispatch.chunk.leaves.len());
-            if dispatch.chunk.ends.len() == CHUNK_ENTRIES {
-                dispatch.send(seq.0 + 1, &mut writer)?;
-            }
-            Ok(())
-        });
-        match scanned {
-            Ok(()) | Err(Stop::Done) => {}
-            Err(Stop::Failed(e)) => return Err(e),
-        }
-        if !dispatch.chunk.ends.is_empty() {
-            let next = dispatch.chunk.first + dispatch.chunk.ends.len() as u64;
-            dispatch.send(next, &mut writer)?;
-        }
-        dispatch.drain(&mut writer)
-    })?;
+            expected += rendered.lines.len() as u64;
+            writer.write(&rendered)
+        },
+    )?;
+    if expected < end {
+        return Err(ReadError::NoEntry(expected).into());
+    }
     writer.out.flush()?;
     Ok(writer.summary)
-}
-
-/// One worker's queues.
-struct Lane {
-    to_worker: SyncSender<Chunk>,
-    from_worker: Receiver<Result<Rendered, QueryError>>,
-}
-
-/// Chunks handed out round-robin, and written back in the order they were handed out.
-struct Dispatch {
-    lanes: Vec<Lane>,
-    sent: usize,
-    written: usize,
-    chunk: Chunk,
-}
-
-impl Dispatch {
-    /// Hands the current chunk to the next worker (writing what is ready first, so no more
-    /// than `CHUNKS_IN_FLIGHT` chunks wait per worker); the next chunk starts at `next`.
-    fn send(&mut self, next: u64, writer: &mut Writer<'_, '_>) -> Result<(), QueryError> {
-        let chunk = std::mem::replace(
-            &mut self.chunk,
-            Chunk {
-                first: next,
-                leaves: Vec::with_capacity(CHUNK_ENTRIES * 640),
-                ends: Vec::with_capacity(CHUNK_ENTRIES),
-            },
-        );
-        if self.sent - self.written >= self.lanes.len() * CHUNKS_IN_FLIGHT {
-            self.write_next(writer)?;
-        }
-        let lane = &self.lanes[self.sent % self.lanes.len()];
-        lane.to_worker
-            .send(chunk)
-            .map_err(|_| QueryError::Encode("an export worker stopped".into()))?;
-        self.sent += 1;
-        Ok(())
-    }
-
-    fn write_next(&mut self, writer: &mut Writer<'_, '_>) -> Result<(), QueryError> {
-        let lane = &self.lanes[self.written % self.lanes.len()];
-        let rendered = lane
-            .from_worker
-            .recv()
-            .map_err(|_| QueryError::Encode("an export worker stopped".into()))??;
-        self.written += 1;
-        writer.write(&rendered)
-    }
-
-    /// Writes every chunk still out; the workers then stop as their queues close.
-    fn drain(mut self, writer: &mut Writer<'_, '_>) -> Result<(), QueryError> {
-        while self.written < self.sent {
-            self.write_next(writer)?;
-        }
-        Ok(())
-    }
-}
-
-/// A worker: renders each chunk it is given until its queue closes (or the writer stops
-/// taking results, after a failure).
-fn work(
-    renderer: Renderer<'_>,
-    inbox: Receiver<Chunk>,
-    outbox: SyncSender<Result<Rendered, QueryError>>,
-) {
-    for chunk in inbox {
-        if outbox.send(renderer.render(chunk)).is_err() {
-            return;
-        }
-    }
 }

@@ -73,8 +73,7 @@ fn read_chunk(cursor: &mut ChunkCursor<'_>) -> Result<LeafChunk, ReadError> {
         bytes: Vec::with_capacity(REPLAY_CHUNK as usize * 700),
         items: Vec::with_capacity(REPLAY_CHUNK as usize),
     };
-    while let Some((k, v)) = cursor.next() {
-        let index = be_key(k)?;
+    while let Some((index, v)) = cursor.next_entry()? {
         let start = chunk.bytes.len();
         chunk.bytes.extend_from_slice(v);
         let view = EntryView::decode(&chunk.bytes[start..])
@@ -93,10 +92,4 @@ fn read_chunk(cursor: &mut ChunkCursor<'_>) -> Result<LeafChunk, ReadError> {
         });
     }
     Ok(chunk)
-}
-
-fn be_key(k: &[u8]) -> Result<u64, ReadError> {
-    k.try_into()
-        .map(u64::from_be_bytes)
-        .map_err(|_| ReadError::Damaged("entry key is not 8 bytes".into()))
 }

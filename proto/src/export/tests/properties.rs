@@ -1,6 +1,6 @@
 //! Properties over generated logs: whatever the entries (any text in any field, any kind of
 //! body), a stream of them in any record format and shape verifies, and each OCSF record holds
-//! the integrity of its own entry.
+//! the integrity of its own entry, and line base64 is standard base64.
 
 use super::*;
 use crate::entry::{BackLinks, Body, EventEntry, KafkaOrigin, Origin, SystemRecord};
@@ -217,5 +217,20 @@ proptest! {
             let prev = index.checked_sub(1).map(|p| log.hashes[p as usize].to_base64());
             prop_assert_eq!(attestation["prev_event"]["fingerprint"]["value"].as_str(), prev.as_deref());
         }
+    }
+
+    /// The vector base64 of entry lines is the standard base64 the `base64` crate writes (which
+    /// `verify-export` decodes with), for any bytes after any text already in the line.
+    #[test]
+    fn line_base64_is_standard_base64(
+        before in proptest::collection::vec(any::<u8>(), 0..40),
+        bytes in proptest::collection::vec(any::<u8>(), 0..2100),
+    ) {
+        use base64::Engine as _;
+        let mut line = before.clone();
+        push_base64(&mut line, &bytes);
+        let expected = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        prop_assert_eq!(&line[..before.len()], &before[..]);
+        prop_assert_eq!(&line[before.len()..], expected.as_bytes());
     }
 }
