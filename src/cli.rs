@@ -197,7 +197,8 @@ pub enum Command {
     /// the stream carries (docs/EXPORT.md).
     Export(ExportArgs),
     /// Check an export stream (or a SIEM extract of it) offline against the log's key: every
-    /// entry as the signed log holds it, none dropped, reordered or inserted.
+    /// entry as the signed log holds it, none reordered or inserted, and in a contiguous stream
+    /// none dropped (the result says whether the stream was contiguous).
     VerifyExport {
         /// A verifier key you trust (text or a file holding keys, one per line; repeatable).
         #[arg(long, required_unless_present = "policy")]
@@ -205,6 +206,11 @@ pub enum Command {
         /// A witness policy: its log keys are trusted.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        /// Require a contiguous stream: every entry of the log from the start line's index to
+        /// the last checkpoint. Without it a filtered stream or an extract verifies entry by
+        /// entry, and an entry left out of it is not detected (the result says which it was).
+        #[arg(long)]
+        contiguous: bool,
         /// The export file (`-` for standard input).
         file: String,
     },

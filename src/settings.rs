@@ -168,6 +168,7 @@ pub enum Job {
     VerifyExport {
         vkeys: Vec<String>,
         policy: Option<PathBuf>,
+        contiguous: bool,
         file: String,
     },
     TilesExport {
@@ -377,9 +378,15 @@ impl Resolver {
                 Job::VerifyCheckpoint { policy, checkpoint }
             }
             Command::Export(args) => self.export(args)?,
-            Command::VerifyExport { vkey, policy, file } => Job::VerifyExport {
+            Command::VerifyExport {
+                vkey,
+                policy,
+                contiguous,
+                file,
+            } => Job::VerifyExport {
                 vkeys: vkey,
                 policy,
+                contiguous,
                 file,
             },
             Command::Tiles(TilesCommand::Export { data, dir }) => Job::TilesExport {

@@ -61,6 +61,66 @@ fn entry_line(l: &[String], index: u64) -> usize {
         .unwrap_or_else(|| panic!("no line for entry {index}"))
 }
 
+/// Runs verify-export with `--contiguous` on `text`; returns the exit code and output.
+fn verify_contiguous(tmp: &Path, vkey: &str, text: &str) -> (Option<i32>, String) {
+    let file = tmp.join("export.jsonl");
+    std::fs::write(&file, text).expect("write");
+    let o = run(
+        &["verify-export", "--contiguous", "--vkey", vkey, path(&file)],
+        None,
+    );
+    (o.status.code(), format!("{}{}", stdout(&o), stderr(&o)))
+}
+
+/// What a verified export establishes is said: every entry of a range, or each entry on its own
+/// proof (a filtered stream, in which an entry left out cannot be detected); `--contiguous`
+/// refuses the second kind, so a whole export with `filtered` flipped and an entry dropped fails.
+#[test]
+fn verify_export_says_whether_every_entry_of_a_range_is_there() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    let d = path(&dir);
+    let vkey = init(&dir);
+    let o = run(
+        &["append", "--data", d, "--batch", "9", "-"],
+        Some(&events(60)),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // (export flags, exit code with --contiguous, what the output says either way)
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&[], 0, "from index 0 to 61"),
+        (&["--from", "10", "--to", "40"], 0, "from index 10 to 36"),
+        (&["--proofs"], 0, "from index 0 to 61"),
+        (&["--subject", "u1"], 1, "each on its own proof"),
+    ];
+    for (args, contiguous_code, says) in cases {
+        let text = export(d, args);
+        let (code, out) = verify(tmp.path(), &vkey, &text);
+        assert_eq!(code, Some(0), "{args:?}: {out}");
+        assert!(out.contains(says), "{args:?}: {out}");
+        let (code, out) = verify_contiguous(tmp.path(), &vkey, &text);
+        assert_eq!(code, Some(*contiguous_code), "{args:?} --contiguous: {out}");
+        if *contiguous_code != 0 {
+            assert!(
+                out.contains("the stream is not contiguous"),
+                "{args:?}: {out}"
+            );
+        }
+    }
+    // A whole export made to look filtered, entry 30 dropped, the rest given their proofs:
+    // exactly what a filtered export is, so only --contiguous can tell.
+    let mut attacked = lines(&export(d, &["--proofs"]));
+    attacked[0] = attacked[0].replace(r#""filtered":false"#, r#""filtered":true"#);
+    attacked.remove(entry_line(&attacked, 30));
+    let text = attacked.join("\n");
+    let (code, out) = verify(tmp.path(), &vkey, &text);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("61 entries verified"), "{out}");
+    assert!(out.contains("each on its own proof"), "{out}");
+    let (code, out) = verify_contiguous(tmp.path(), &vkey, &text);
+    assert_eq!(code, Some(1), "{out}");
+}
+
 #[test]
 fn every_export_verifies_and_each_edit_is_named() {
     let tmp = tempfile::tempdir().expect("tempdir");

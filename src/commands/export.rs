@@ -99,7 +99,14 @@ fn report(summary: &idledger_query::export::ExportSummary) {
     );
 }
 
-pub fn verify_export(vkeys: &[String], policy: Option<&Path>, file: &str) -> anyhow::Result<()> {
+/// Checks an export stream; with `contiguous`, a stream that is not one (filtered, an extract,
+/// or cut) fails too.
+pub fn verify_export(
+    vkeys: &[String],
+    policy: Option<&Path>,
+    contiguous: bool,
+    file: &str,
+) -> anyhow::Result<()> {
     let mut keys = super::read_vkeys(vkeys)?;
     if let Some(path) = policy {
         for k in super::read_policy(path)?.logs {
@@ -116,7 +123,13 @@ pub fn verify_export(vkeys: &[String], policy: Option<&Path>, file: &str) -> any
     } else {
         std::fs::read_to_string(file).with_context(|| format!("cannot read export file {file}"))?
     };
-    let verified = check_stream(&text, &keys);
+    let mut verified = check_stream(&text, &keys);
+    if contiguous && verified.contiguous.is_none() && verified.findings.is_empty() {
+        verified.findings.push(
+            "the stream is not contiguous (its start line says it is filtered, or it has none): entries left out of it cannot be detected, and --contiguous requires every entry"
+                .into(),
+        );
+    }
     for finding in verified.findings.iter().take(50) {
         line(format!("FAIL {}", printable(finding)))?;
     }
@@ -129,8 +142,19 @@ pub fn verify_export(vkeys: &[String], policy: Option<&Path>, file: &str) -> any
         .into());
     }
     let sizes: Vec<String> = verified.checkpoints.iter().map(u64::to_string).collect();
+    let origin = printable(verified.origin.as_deref().unwrap_or_default());
+    let scope = match &verified.contiguous {
+        Some(range) => format!(
+            "every entry of the log `{origin}` from index {} to {}",
+            range.start,
+            range.end.saturating_sub(1)
+        ),
+        None => format!(
+            "each on its own proof: the stream is filtered or an extract of the log `{origin}`, so an entry left out of it is not detected (--contiguous refuses such a stream)"
+        ),
+    };
     line(format!(
-        "ok: {} entries verified against the signed checkpoints of sizes {}",
+        "ok: {} entries verified against the signed checkpoints of sizes {}: {scope}",
         verified.entries,
         sizes.join(", ")
     ))?;

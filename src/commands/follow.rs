@@ -40,17 +40,19 @@ fn covered(dir: &Path) -> anyhow::Result<(ReadOnlyLedger, u64)> {
     Ok((ro, size))
 }
 
-/// Prints each new entry about `about` every `every` (nothing without `every`).
+/// Prints each entry about `about` from index `from` on (where the answer before it ended), as
+/// a checkpoint covers it, looking every `every` (nothing without `every`).
 pub fn follow(
     dir: &Path,
     every: Option<Duration>,
+    from: u64,
     out: &Output,
     about: &About,
 ) -> anyhow::Result<()> {
     let Some(every) = every else {
         return Ok(());
     };
-    let (_, mut next) = covered(dir)?;
+    let mut next = from;
     if !out.json {
         line(format!("following from entry {next} (Ctrl-C to stop)"))?;
     }

@@ -73,8 +73,9 @@ pub fn run(job: Job) -> anyhow::Result<()> {
         Job::VerifyExport {
             vkeys,
             policy,
+            contiguous,
             file,
-        } => export::verify_export(&vkeys, policy.as_deref(), &file),
+        } => export::verify_export(&vkeys, policy.as_deref(), contiguous, &file),
         Job::TilesExport { data, dir } => ledger::tiles_export(&data, &dir),
         Job::RotateKey {
             ledger,
@@ -89,8 +90,8 @@ pub fn run(job: Job) -> anyhow::Result<()> {
             out,
             follow,
         } => {
-            query::history(&data, &subject, &out)?;
-            follow::follow(&data, follow, &out, &follow::About::Subject(subject))
+            let from = query::history(&data, &subject, &out)?;
+            follow::follow(&data, follow, from, &out, &follow::About::Subject(subject))
         }
         Job::Grant {
             data,
@@ -98,8 +99,8 @@ pub fn run(job: Job) -> anyhow::Result<()> {
             out,
             follow,
         } => {
-            query::grant(&data, &grant_id, &out)?;
-            follow::follow(&data, follow, &out, &follow::About::Grant(grant_id))
+            let from = query::grant(&data, &grant_id, &out)?;
+            follow::follow(&data, follow, from, &out, &follow::About::Grant(grant_id))
         }
         Job::Access {
             data,

@@ -102,9 +102,12 @@ pub fn describe_entry(e: &Entry) -> Vec<String> {
     }
 }
 
-pub fn history(dir: &Path, subject: &str, out: &OutputArgs) -> anyhow::Result<()> {
+/// Prints a subject's history; returns the index a follow goes on from (past every entry the
+/// answer could have seen).
+pub fn history(dir: &Path, subject: &str, out: &OutputArgs) -> anyhow::Result<u64> {
     let ro = open(dir)?;
     let r = ro.reader();
+    let answered = r.size()?.0;
     let (h, bundle) = match &out.proofs {
         Some(_) => {
             let (h, b) = idledger_query::history_proven(&r, subject)?;
@@ -131,12 +134,23 @@ pub fn history(dir: &Path, subject: &str, out: &OutputArgs) -> anyhow::Result<()
             "gap check FAILED: the back-links do not form an unbroken chain".to_owned()
         })?;
     }
-    write_bundle(out, bundle)
+    write_bundle(out, bundle)?;
+    Ok(follow_from(answered, &h.entries))
 }
 
-pub fn grant(dir: &Path, grant_id: &str, out: &OutputArgs) -> anyhow::Result<()> {
+/// Where a follow of an answer goes on: after the log's size when the answer was read, or after
+/// the answer's last entry if one landed while it was read.
+fn follow_from(answered: u64, entries: &[Entry]) -> u64 {
+    entries
+        .last()
+        .map_or(answered, |last| answered.max(last.seq + 1))
+}
+
+/// Prints a grant's answer; returns the index a follow goes on from.
+pub fn grant(dir: &Path, grant_id: &str, out: &OutputArgs) -> anyhow::Result<u64> {
     let ro = open(dir)?;
     let r = ro.reader();
+    let answered = r.size()?.0;
     let (a, bundle) = match &out.proofs {
         Some(_) => {
             let (a, b) = idledger_query::grant_proven(&r, grant_id, out.now)?;
@@ -173,7 +187,8 @@ pub fn grant(dir: &Path, grant_id: &str, out: &OutputArgs) -> anyhow::Result<()>
             ))?;
         }
     }
-    write_bundle(out, bundle)
+    write_bundle(out, bundle)?;
+    Ok(follow_from(answered, &a.entries))
 }
 
 pub fn access(dir: &Path, resource: &str, at: Timestamp, out: &OutputArgs) -> anyhow::Result<()> {

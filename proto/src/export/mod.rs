@@ -24,6 +24,7 @@ mod cef;
 mod describe;
 mod ocsf;
 mod read;
+mod strict_json;
 mod verify;
 
 #[cfg(test)]
@@ -107,6 +108,13 @@ pub struct VerifiedExport {
     pub checkpoints: Vec<u64>,
     /// Findings, each naming its line (1-based) and entry.
     pub findings: Vec<String>,
+    /// The log the stream is of (its start line's, else its checkpoints'), if any line names it.
+    pub origin: Option<String>,
+    /// For a contiguous stream: the indexes it holds every entry of (from its start line's index
+    /// to its last checkpoint's size), so that any entry dropped from it is a finding. `None`
+    /// for a filtered stream or an extract, whose entries are each proven on their own: an
+    /// entry left out of one cannot be told from an entry the filter left out.
+    pub contiguous: Option<std::ops::Range<u64>>,
 }
 
 impl VerifiedExport {

@@ -7,7 +7,7 @@ use super::cef::parse::{CefLine, parse_cef};
 use super::cef::{
     CEF_CHECKPOINT_CLASS, CEF_START_CLASS, write_cef_checkpoint_as, write_cef_start_as,
 };
-use super::{Line, LineProof, RecordFormat};
+use super::{Line, LineProof, RecordFormat, strict_json};
 use crate::hash::Hash;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -70,20 +70,30 @@ pub(super) fn read_line(raw: &str) -> Result<ReadLine, String> {
     if raw.starts_with("CEF:") {
         return read_cef(raw);
     }
+    // Whatever the line parses as, it is read only if every reader reads it the same way.
+    let strict = || {
+        strict_json::check(raw)
+            .map_err(|e| format!("not an export line every JSON reader reads alike: {e}"))
+    };
     // An OCSF record is tried first when it starts as the writer writes one, so neither kind
     // of line is parsed twice in a stream idledger wrote.
     if raw.starts_with(r#"{"class_uid""#)
         && let Ok(record) = serde_json::from_str::<Value>(raw)
         && record.get("kind").is_none()
     {
+        strict()?;
         return read_ocsf(record);
     }
     let native_error = match serde_json::from_str::<Line>(raw) {
-        Ok(line) => return Ok(read_native(line)),
+        Ok(line) => {
+            strict()?;
+            return Ok(read_native(line));
+        }
         Err(e) => e,
     };
     match serde_json::from_str::<Value>(raw) {
         Ok(record) if record.get("class_uid").is_some() && record.get("kind").is_none() => {
+            strict()?;
             read_ocsf(record)
         }
         Ok(Value::Object(o)) if o.contains_key("kind") => {

@@ -7,6 +7,7 @@ mod cef_text;
 mod fixture;
 mod properties;
 mod records;
+mod stream_attacks;
 
 pub(crate) use fixture::*;
 

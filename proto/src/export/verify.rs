@@ -31,6 +31,7 @@ pub fn verify_export(text: &str, keys: &[VerifierKey]) -> VerifiedExport {
         keys,
         out: VerifiedExport::default(),
         origin: None,
+        started: false,
         rebuild: None,
         filtered: false,
         checkpoints: BTreeMap::new(),
@@ -58,8 +59,11 @@ pub fn verify_export(text: &str, keys: &[VerifierKey]) -> VerifiedExport {
 struct Verifier<'k> {
     keys: &'k [VerifierKey],
     out: VerifiedExport,
-    /// The start line's origin.
+    /// The log the stream is of: named by its start line, or else by the first checkpoint or
+    /// record that names one. Every checkpoint must be this log's.
     origin: Option<String>,
+    /// A start line was read.
+    started: bool,
     rebuild: Option<Rebuild>,
     filtered: bool,
     /// Verified checkpoints by size: root and origin.
@@ -77,12 +81,16 @@ struct Proven {
     index: u64,
     leaf: Hash,
     proof: LineProof,
-    /// The log the record names, when no start line named the stream's.
+    /// The log the record names, if it names one.
     origin: Option<String>,
 }
 
 /// State of a contiguous check: the tree rebuilt so far, and where the next entry must be.
 struct Rebuild {
+    /// The start line's index: the rebuilt range begins there.
+    from: u64,
+    /// The size of the last checkpoint the entries before it built.
+    settled: Option<u64>,
     range: CompactRange,
     next: u64,
     prev_leaf: Option<Hash>,
@@ -95,18 +103,29 @@ struct Rebuild {
 
 impl Verifier<'_> {
     fn start(&mut self, line_no: usize, start: Start) {
-        if start.format != EXPORT_FORMAT || self.origin.is_some() {
+        if start.format != EXPORT_FORMAT || self.started {
             self.out.findings.push(format!(
                 "line {line_no}: a second start line, or format `{}` (expected {EXPORT_FORMAT})",
                 start.format
             ));
             return;
         }
+        self.started = true;
+        if let Some(named) = &self.origin
+            && *named != start.origin
+        {
+            self.out.findings.push(format!(
+                "line {line_no}: the start line names the log `{}`, the lines before it `{named}`",
+                start.origin
+            ));
+        }
         self.origin = Some(start.origin);
         self.filtered = start.filtered;
         match frontier_range(start.from, &start.frontier) {
             Some(range) if !start.filtered => {
                 self.rebuild = Some(Rebuild {
+                    from: start.from,
+                    settled: None,
                     range,
                     next: start.from,
                     prev_leaf: None,
@@ -140,6 +159,9 @@ impl Verifier<'_> {
                 "line {line_no}: entry {index} names the log `{named}`, the stream is `{origin}`'s"
             ));
         }
+        if self.origin.is_none() {
+            self.origin.clone_from(&line.origin);
+        }
         let Some((leaf, prev_leaf)) = check_entry(line_no, line, &mut self.out) else {
             return;
         };
@@ -157,7 +179,7 @@ impl Verifier<'_> {
                 index,
                 leaf,
                 proof: proof.clone(),
-                origin: line.origin.clone().filter(|_| self.origin.is_none()),
+                origin: line.origin.clone(),
             }),
             None if self.rebuild.is_none() || self.filtered => self.out.findings.push(format!(
                 "line {line_no}: entry {index} carries no proof and the stream is not contiguous from a start line"
@@ -186,6 +208,9 @@ impl Verifier<'_> {
         if let Some(r) = self.rebuild.as_mut() {
             settle(r, line_no, &cp.root, size, &mut self.out);
         }
+        if self.origin.is_none() {
+            self.origin = Some(cp.origin.clone());
+        }
         self.checkpoints.insert(size, (cp.root, cp.origin));
         self.out.checkpoints.push(size);
     }
@@ -205,6 +230,11 @@ impl Verifier<'_> {
         if self.out.entries == 0 {
             self.out.findings.push("the stream holds no entries".into());
         }
+        self.out.contiguous = self
+            .rebuild
+            .filter(|r| !r.broken && r.pending.is_empty())
+            .and_then(|r| Some(r.from..r.settled?));
+        self.out.origin = self.origin;
         self.out
     }
 }
@@ -310,8 +340,15 @@ fn place(
     if r.broken {
         return;
     }
+    if index == u64::MAX {
+        out.findings.push(format!(
+            "line {line_no}: entry {index} is past the largest tree a log can have"
+        ));
+        r.broken = true;
+        return;
+    }
     if index != r.next {
-        let what = if index == r.next + 1 {
+        let what = if Some(index) == r.next.checked_add(1) {
             format!("entry {} was dropped before it", r.next)
         } else if index > r.next {
             format!("entries {} to {} were dropped before it", r.next, index - 1)
@@ -356,6 +393,8 @@ fn settle(r: &mut Rebuild, line_no: usize, root: &Hash, size: u64, out: &mut Ver
         out.findings.push(format!(
             "line {line_no}: the entries before it do not hash to the signed root of size {size} (one was changed, or the frontier is not this log's)"
         ));
+    } else {
+        r.settled = Some(size);
     }
     r.pending.clear();
 }

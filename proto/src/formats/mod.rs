@@ -17,7 +17,7 @@ mod ocsf;
 mod okta;
 pub mod secevent;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 mod vault;
 
 pub use draft::{Draft, DraftActor, DraftCredential, DraftSubject, FieldError};
