@@ -203,7 +203,8 @@ pub enum Command {
         /// A verifier key you trust (text or a file holding keys, one per line; repeatable).
         #[arg(long, required_unless_present = "policy")]
         vkey: Vec<String>,
-        /// A witness policy: its log keys are trusted.
+        /// A witness policy: its log keys are trusted, and the checkpoints the result rests on
+        /// must be cosigned by witnesses meeting its quorum.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
         /// Require a contiguous stream: every entry of the log from the start line's index to

@@ -128,6 +128,25 @@ fn ingest_gets_checkpoints_cosigned_and_goes_on_without_an_unreachable_witness()
     let (status, out) = code(&["verify", "--data", d, "--policy", path(&both)]);
     assert_eq!(status, Some(1), "{out}");
     assert!(out.contains("not witnessed"), "{out}");
+    // An export rests on the same checkpoint, and its cosignatures travel in the stream.
+    let exported = tmp.path().join("export.jsonl");
+    let verify_export =
+        |policy: &Path| code(&["verify-export", "--policy", path(policy), path(&exported)]);
+    ok(&["export", "--data", d, "--out", path(&exported)], None);
+    let (status, out) = verify_export(&any);
+    assert_eq!(status, Some(0), "{out}");
+    assert!(out.contains("witnessed: the checkpoints of sizes"), "{out}");
+    let (status, out) = verify_export(&both);
+    assert_eq!(status, Some(1), "{out}");
+    assert!(
+        out.contains("not witnessed as the policy requires"),
+        "{out}"
+    );
+    let first_size = first
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse::<u64>().ok())
+        .expect("a checkpoint's second line is its size");
 
     // The second witness comes up where it was expected; the next run gets both cosignatures,
     // each witness proving consistency from the size it last cosigned.
@@ -149,6 +168,20 @@ fn ingest_gets_checkpoints_cosigned_and_goes_on_without_an_unreachable_witness()
     );
     let verified = ok(&["verify", "--data", d, "--policy", path(&both)], None);
     assert!(verified.contains("(quorum both met)"), "{verified}");
+    // An export to the first checkpoint carries the cosignatures stored for it.
+    let to = first_size.to_string();
+    ok(
+        &["export", "--data", d, "--to", &to, "--out", path(&exported)],
+        None,
+    );
+    let (status, out) = verify_export(&any);
+    assert_eq!(status, Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "witnessed: the checkpoints of sizes {first_size} "
+        )),
+        "{out}"
+    );
 
     // A proof carries the cosigned checkpoint and meets the policy offline.
     let proof = tmp.path().join("proof");

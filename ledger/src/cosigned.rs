@@ -87,10 +87,23 @@ impl<'a> LedgerReader<'a> {
     /// The latest checkpoint with whatever cosignatures were stored for its exact text.
     pub fn latest_checkpoint_cosigned(&self) -> Result<(TreeSize, String), ReadError> {
         let (size, note) = self.latest_checkpoint()?;
-        match self.cosigned_at(size)? {
-            Some(cosigned) if body(&cosigned) == body(&note) => Ok((size, cosigned)),
-            _ => Ok((size, note)),
-        }
+        Ok((size, self.with_cosignatures(size, note)?))
+    }
+
+    /// The checkpoint of `size`, if the log signed one, with whatever cosignatures were stored
+    /// for its exact text.
+    pub fn checkpoint_at_cosigned(&self, size: TreeSize) -> Result<Option<String>, ReadError> {
+        self.checkpoint_at(size)?
+            .map(|note| self.with_cosignatures(size, note))
+            .transpose()
+    }
+
+    /// `note` (the checkpoint of `size`), or the cosigned note stored for its exact text.
+    fn with_cosignatures(&self, size: TreeSize, note: String) -> Result<String, ReadError> {
+        Ok(match self.cosigned_at(size)? {
+            Some(cosigned) if body(&cosigned) == body(&note) => cosigned,
+            _ => note,
+        })
     }
 }
 

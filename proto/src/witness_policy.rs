@@ -334,4 +334,4 @@ fn group(line: usize, words: &[&str], names: &Names) -> Result<Group, PolicyErro
 
 #[cfg(test)]
 #[path = "witness_policy_tests.rs"]
-mod tests;
+pub(crate) mod tests;

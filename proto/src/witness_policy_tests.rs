@@ -20,25 +20,25 @@ fn log() -> NoteSigner {
 }
 
 /// A cosigner, written from c2sp.org/tlog-cosignature here rather than taken from the witness
-/// crate (which proto cannot depend on).
-struct Cosigner {
+/// crate (which proto cannot depend on); the export verifier's tests use it too.
+pub(crate) struct Cosigner {
     name: String,
     key: SigningKey,
 }
 
 impl Cosigner {
-    fn new(n: u8) -> Cosigner {
+    pub(crate) fn new(n: u8) -> Cosigner {
         Cosigner {
             name: format!("witness.test/w{n}"),
             key: SigningKey::from_bytes(&[10 + n; 32]),
         }
     }
-    fn vkey(&self) -> String {
+    pub(crate) fn vkey(&self) -> String {
         CosignerKey::new(&self.name, self.key.verifying_key())
             .expect("a valid key")
             .to_string()
     }
-    fn cosign(&self, text: &str, time: u64) -> String {
+    pub(crate) fn cosign(&self, text: &str, time: u64) -> String {
         let id = crate::cosignature::key_id(&self.name, &self.key.verifying_key());
         let signature = self.key.sign(signed_message(text, time).as_bytes());
         let mut blob = id.to_vec();

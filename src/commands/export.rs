@@ -9,7 +9,7 @@ use crate::output::line;
 use anyhow::Context as _;
 use idledger_ledger::ReadOnlyLedger;
 use idledger_proto::Timestamp;
-use idledger_proto::export::verify_export as check_stream;
+use idledger_proto::export::verify_export_witnessed;
 use idledger_proto::printable::printable;
 use idledger_query::export::{Collected, ExportOptions, ExportSink, Lines};
 use std::io::Write;
@@ -107,14 +107,8 @@ pub fn verify_export(
     contiguous: bool,
     file: &str,
 ) -> anyhow::Result<()> {
-    let mut keys = super::read_vkeys(vkeys)?;
-    if let Some(path) = policy {
-        for k in super::read_policy(path)?.logs {
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
-        }
-    }
+    let keys = super::read_vkeys(vkeys)?;
+    let policy = policy.map(super::read_policy).transpose()?;
     let text = if file == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
@@ -123,7 +117,7 @@ pub fn verify_export(
     } else {
         std::fs::read_to_string(file).with_context(|| format!("cannot read export file {file}"))?
     };
-    let mut verified = check_stream(&text, &keys);
+    let mut verified = verify_export_witnessed(&text, &keys, policy.as_ref());
     if contiguous && verified.contiguous.is_none() && verified.findings.is_empty() {
         verified.findings.push(
             "the stream is not contiguous (its start line says it is filtered, or it has none): entries left out of it cannot be detected, and --contiguous requires every entry"
@@ -158,5 +152,12 @@ pub fn verify_export(
         verified.entries,
         sizes.join(", ")
     ))?;
+    if policy.is_some() {
+        let sizes: Vec<String> = verified.witnessed.iter().map(u64::to_string).collect();
+        line(format!(
+            "witnessed: the checkpoints of sizes {} are cosigned by witnesses meeting the policy's quorum",
+            sizes.join(", ")
+        ))?;
+    }
     Ok(())
 }

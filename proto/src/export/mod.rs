@@ -38,7 +38,7 @@ pub use cef::{
     escape_value_into, write_cef_checkpoint, write_cef_entry, write_cef_start,
 };
 pub use ocsf::{LEAF_SERIALIZATION, RECORD_INTEGRITY_PROFILE, write_ocsf_entry};
-pub use verify::verify_export;
+pub use verify::{verify_export, verify_export_witnessed};
 
 use crate::entry::Entry;
 use crate::hash::Hash;
@@ -115,6 +115,9 @@ pub struct VerifiedExport {
     /// for a filtered stream or an extract, whose entries are each proven on their own: an
     /// entry left out of one cannot be told from an entry the filter left out.
     pub contiguous: Option<std::ops::Range<u64>>,
+    /// With a witness policy: the sizes of the checkpoints the result rests on, each cosigned
+    /// by witnesses meeting the policy's quorum.
+    pub witnessed: Vec<u64>,
 }
 
 impl VerifiedExport {

@@ -8,6 +8,7 @@ mod fixture;
 mod properties;
 mod records;
 mod stream_attacks;
+mod witnessed;
 
 pub(crate) use fixture::*;
 

@@ -11,6 +11,7 @@ use super::cef::write_cef_entry_as;
 use super::ocsf::write_ocsf_entry_as;
 use super::read::{EntryLine, ReadLine, Shown, Start, cef_difference, json_difference, read_line};
 use super::{EXPORT_FORMAT, EntryRecord, LineProof, RecordFormat, VerifiedExport, entry_json};
+use crate::cosigned::check_witnesses;
 use crate::entry::Entry;
 use crate::hash::{Hash, leaf_hash};
 use crate::merkle::compact::CompactRange;
@@ -18,17 +19,38 @@ use crate::merkle::verify_inclusion;
 use crate::note::VerifierKey;
 use crate::proof::verify_checkpoint;
 use crate::tree_size::{Seq, TreeSize};
+use crate::witness_policy::Policy;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Checks every line of an export stream against the trusted keys. Lines that do not parse,
 /// entries whose leaf, hash or record disagree, entries out of place, checkpoints that do not
 /// verify or do not match the entries before them, entries no checkpoint covers, and a stream
 /// whose entries come in more than one record format are findings.
 pub fn verify_export(text: &str, keys: &[VerifierKey]) -> VerifiedExport {
+    verify_export_witnessed(text, keys, None)
+}
+
+/// `verify_export`, and with a witness `policy`, the checkpoints the result rests on must be
+/// cosigned by witnesses meeting its quorum: in a contiguous stream the last one (every entry
+/// before it is in its tree), otherwise each checkpoint an entry's proof leads to. The policy's
+/// log keys are trusted beside `keys`.
+pub fn verify_export_witnessed(
+    text: &str,
+    keys: &[VerifierKey],
+    policy: Option<&Policy>,
+) -> VerifiedExport {
+    let mut trusted = keys.to_vec();
+    for key in policy.iter().flat_map(|p| &p.logs) {
+        if !trusted.contains(key) {
+            trusted.push(key.clone());
+        }
+    }
     let mut verifier = Verifier {
-        keys,
+        keys: &trusted,
+        policy,
+        witnessed: BTreeMap::new(),
         out: VerifiedExport::default(),
         origin: None,
         started: false,
@@ -36,6 +58,7 @@ pub fn verify_export(text: &str, keys: &[VerifierKey]) -> VerifiedExport {
         filtered: false,
         checkpoints: BTreeMap::new(),
         proven: Vec::new(),
+        proof_sizes: BTreeSet::new(),
         seen: HashSet::new(),
         entry_format: None,
     };
@@ -58,6 +81,10 @@ pub fn verify_export(text: &str, keys: &[VerifierKey]) -> VerifiedExport {
 /// What the check has learned so far.
 struct Verifier<'k> {
     keys: &'k [VerifierKey],
+    policy: Option<&'k Policy>,
+    /// With a policy: each verified checkpoint's line, and whether its cosignatures meet the
+    /// quorum (why not, if not).
+    witnessed: BTreeMap<u64, (usize, Result<(), String>)>,
     out: VerifiedExport,
     /// The log the stream is of: named by its start line, or else by the first checkpoint or
     /// record that names one. Every checkpoint must be this log's.
@@ -70,6 +97,8 @@ struct Verifier<'k> {
     checkpoints: BTreeMap<u64, (Hash, String)>,
     /// Entries waiting for the checkpoint their proof names.
     proven: Vec<Proven>,
+    /// The checkpoint sizes entries' proofs lead to.
+    proof_sizes: BTreeSet<u64>,
     seen: HashSet<u64>,
     /// The record format of the first entry line, and its line.
     entry_format: Option<(RecordFormat, usize)>,
@@ -173,6 +202,9 @@ impl Verifier<'_> {
                 "line {line_no}: entry {index} appears more than once (inserted)"
             ));
         }
+        if let Some(proof) = &line.proof {
+            self.proof_sizes.insert(proof.size);
+        }
         match &line.proof {
             Some(proof) => self.proven.push(Proven {
                 line_no,
@@ -190,7 +222,15 @@ impl Verifier<'_> {
 
     fn checkpoint(&mut self, line_no: usize, size: u64, note: &str) {
         let cp = match verify_checkpoint(note, self.origin.as_deref(), self.keys) {
-            Ok(v) if v.checkpoint.size.0 == size => v.checkpoint,
+            Ok(v) if v.checkpoint.size.0 == size => {
+                if let Some(policy) = self.policy {
+                    let met = check_witnesses(&v, policy)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string());
+                    self.witnessed.entry(size).or_insert((line_no, met));
+                }
+                v.checkpoint
+            }
             Ok(v) => {
                 self.out.findings.push(format!(
                     "line {line_no}: the checkpoint says size {}, the line {size}",
@@ -219,6 +259,11 @@ impl Verifier<'_> {
         for proven in std::mem::take(&mut self.proven) {
             check_proof(&proven, &self.checkpoints, &mut self.out);
         }
+        let contiguous = self
+            .rebuild
+            .as_ref()
+            .filter(|r| !r.broken && r.pending.is_empty())
+            .and_then(|r| Some(r.from..r.settled?));
         if let Some(r) = self.rebuild.as_ref().filter(|r| !r.broken)
             && let Some((line_no, index)) = r.pending.first()
         {
@@ -230,10 +275,23 @@ impl Verifier<'_> {
         if self.out.entries == 0 {
             self.out.findings.push("the stream holds no entries".into());
         }
-        self.out.contiguous = self
-            .rebuild
-            .filter(|r| !r.broken && r.pending.is_empty())
-            .and_then(|r| Some(r.from..r.settled?));
+        if self.policy.is_some() {
+            let resting_on: BTreeSet<u64> = match &contiguous {
+                Some(range) => BTreeSet::from([range.end]),
+                None => self.proof_sizes.iter().copied().collect(),
+            };
+            for size in resting_on {
+                match self.witnessed.get(&size) {
+                    Some((_, Ok(()))) => self.out.witnessed.push(size),
+                    Some((line_no, Err(why))) => self.out.findings.push(format!(
+                        "line {line_no}: the checkpoint of size {size}, which entries rest on, is not witnessed as the policy requires: {why}"
+                    )),
+                    // No such checkpoint: its entries are findings already.
+                    None => {}
+                }
+            }
+        }
+        self.out.contiguous = contiguous;
         self.out.origin = self.origin;
         self.out
     }

@@ -153,19 +153,13 @@ pub fn export_after(
 ) -> Result<Option<ExportSummary>, QueryError> {
     let from = last.resume_from();
     let mut carried = 0;
-    if let Record::Entry { .. } = last {
-        let (latest, latest_note) = reader.latest_checkpoint_cosigned()?;
-        let note = if latest.0 == from {
-            Some(latest_note)
-        } else {
-            reader.checkpoint_at(TreeSize(from))?
-        };
-        if let Some(note) = note {
-            let mut buf = Vec::with_capacity(1024);
-            lines::write_checkpoint(&mut buf, opts.format, from, note)?;
-            out.record(Record::Checkpoint { size: from }, &buf)?;
-            carried = 1;
-        }
+    if let Record::Entry { .. } = last
+        && let Some(note) = reader.checkpoint_at_cosigned(TreeSize(from))?
+    {
+        let mut buf = Vec::with_capacity(1024);
+        lines::write_checkpoint(&mut buf, opts.format, from, note)?;
+        out.record(Record::Checkpoint { size: from }, &buf)?;
+        carried = 1;
     }
     match export_more(reader, opts, from, out)? {
         Some(mut summary) => {

@@ -122,8 +122,6 @@ struct Writer<'w, 'r> {
     opts: &'r ExportOptions,
     out: &'w mut dyn ExportSink,
     boundaries: std::iter::Peekable<std::vec::IntoIter<u64>>,
-    /// The latest checkpoint's size and its cosigned note (served as the ledger serves it).
-    latest: (u64, String),
     since_checkpoint: u64,
     summary: ExportSummary,
     line: Vec<u8>,
@@ -154,13 +152,10 @@ impl Writer<'_, '_> {
             {
                 continue;
             }
-            let note = if boundary == self.latest.0 {
-                self.latest.1.clone()
-            } else {
-                self.reader
-                    .checkpoint_at(TreeSize(boundary))?
-                    .unwrap_or_default()
-            };
+            let note = self
+                .reader
+                .checkpoint_at_cosigned(TreeSize(boundary))?
+                .unwrap_or_default();
             self.line.clear();
             lines::write_checkpoint(&mut self.line, self.opts.format, boundary, note)?;
             self.out
@@ -184,7 +179,6 @@ pub(super) fn write_range(
     let end = *boundaries
         .last()
         .ok_or_else(|| QueryError::BadRequest("an empty range".into()))?;
-    let (latest, latest_note) = reader.latest_checkpoint_cosigned()?;
     let renderer = Renderer {
         reader,
         opts,
@@ -196,7 +190,6 @@ pub(super) fn write_range(
         opts,
         out,
         boundaries: boundaries.into_iter().peekable(),
-        latest: (latest.0, latest_note),
         since_checkpoint: 0,
         summary: ExportSummary {
             end,

@@ -176,3 +176,40 @@ fn an_entry_missing_from_the_log_stops_the_export_naming_it() {
         }
     }
 }
+
+#[test]
+fn each_checkpoint_line_carries_the_cosignatures_stored_for_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let writer = ledger(tmp.path());
+    let reader = writer.reader();
+    // Checkpoints at 8, 15 and 22; a witness cosigned 15 (a cosignature line of another key:
+    // verifiers without a policy naming it pass over it).
+    let note = reader
+        .checkpoint_at(TreeSize(15))
+        .expect("read")
+        .expect("a checkpoint at 15");
+    // 76 bytes of 7, in base64: a cosignature/v1 payload's length.
+    let cosignature = format!("\u{2014} witness.test/w1 {}Bw==", "BwcH".repeat(25));
+    writer
+        .cosignature_store()
+        .add(TreeSize(15), &note, &cosignature)
+        .expect("store");
+    for (to, carries) in [(15, true), (22, false)] {
+        let opts = ExportOptions {
+            to: Some(to),
+            ..ExportOptions::default()
+        };
+        let mut text = Vec::new();
+        export(&reader, &opts, &mut Lines(&mut text)).expect("export");
+        let text = String::from_utf8(text).expect("UTF-8");
+        let last = text.lines().last().expect("a checkpoint line");
+        assert!(last.contains(r#""kind":"checkpoint""#), "{last}");
+        assert_eq!(
+            last.contains("witness.test/w1 "),
+            carries,
+            "to {to}: {last}"
+        );
+        let verified = verify_export(&text, &writer.verifier_keys());
+        assert!(verified.ok(), "to {to}: {:?}", verified.findings);
+    }
+}
