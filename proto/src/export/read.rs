@@ -70,30 +70,28 @@ pub(super) fn read_line(raw: &str) -> Result<ReadLine, String> {
     if raw.starts_with("CEF:") {
         return read_cef(raw);
     }
-    // Whatever the line parses as, it is read only if every reader reads it the same way.
-    let strict = || {
-        strict_json::check(raw)
-            .map_err(|e| format!("not an export line every JSON reader reads alike: {e}"))
-    };
+    // A line is read only if every JSON reader reads it the same way, checked before anything
+    // parses it (so serde_json's raw-value key never reaches its parser). Text that is not JSON
+    // at all goes on, to be told what it is not.
+    if let Err(strict_json::Unread::Ambiguous(why)) = strict_json::check(raw) {
+        return Err(format!(
+            "not an export line every JSON reader reads alike: {why}"
+        ));
+    }
     // An OCSF record is tried first when it starts as the writer writes one, so neither kind
     // of line is parsed twice in a stream idledger wrote.
     if raw.starts_with(r#"{"class_uid""#)
         && let Ok(record) = serde_json::from_str::<Value>(raw)
         && record.get("kind").is_none()
     {
-        strict()?;
         return read_ocsf(record);
     }
     let native_error = match serde_json::from_str::<Line>(raw) {
-        Ok(line) => {
-            strict()?;
-            return Ok(read_native(line));
-        }
+        Ok(line) => return Ok(read_native(line)),
         Err(e) => e,
     };
     match serde_json::from_str::<Value>(raw) {
         Ok(record) if record.get("class_uid").is_some() && record.get("kind").is_none() => {
-            strict()?;
             read_ocsf(record)
         }
         Ok(Value::Object(o)) if o.contains_key("kind") => {
@@ -366,6 +364,12 @@ pub(super) fn json_difference(shown: &Value, expected: &Value) -> Option<String>
                     found
                 })
             }
+            // Numbers by their text: serde_json holds -0.0 equal to 0.0.
+            (Value::Number(a), Value::Number(b)) if a.to_string() == b.to_string() => None,
+            (Value::Number(_), _) | (_, Value::Number(_)) => Some(format!(
+                "its `{}`",
+                if path.is_empty() { "/" } else { path }
+            )),
             (a, b) if a == b => None,
             _ => Some(format!(
                 "its `{}`",

@@ -4,7 +4,9 @@
 //! whose only key is `$serde_json::private::RawValue` is read by serde_json's `Value` as the
 //! JSON inside its string while a SIEM sees one opaque string. Either would let a line show one
 //! thing to the verifier and another to its reader, so `verify-export` refuses both before it
-//! reads a line.
+//! reads a line. For the same reason every number must be written as serde_json writes the value
+//! it parses to (`1e-400`, `99.99999999999999999` and `-0.0` for `0.0` all parse to a float the
+//! entry holds, while a reader of decimals or of the raw text sees another number).
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::HashSet;
@@ -16,14 +18,73 @@ const PRIVATE_KEY_PREFIX: &str = "$serde_json::private::";
 /// Nesting deeper than this is refused (serde_json refuses deeper than 128 on its own).
 const MAX_DEPTH: usize = 128;
 
-/// Checks that `raw` is one JSON value with no key twice in an object and no private marker key;
-/// the error names the key.
-pub(super) fn check(raw: &str) -> Result<(), String> {
+/// Why a line is not read.
+#[derive(Debug)]
+pub(super) enum Unread {
+    /// It is not JSON at all (the reader then says what it is not).
+    NotJson,
+    /// It is JSON that readers read differently: why.
+    Ambiguous(String),
+}
+
+/// Checks that `raw` is one JSON value with no key twice in an object, no private marker key and
+/// every number written as serde_json writes it; the error names the key or the number.
+pub(super) fn check(raw: &str) -> Result<(), Unread> {
     let mut de = serde_json::Deserializer::from_str(raw);
-    Strict { depth: 0 }
+    let walked = Strict { depth: 0 }
         .deserialize(&mut de)
-        .and_then(|()| de.end())
-        .map_err(|e| e.to_string())
+        .and_then(|()| de.end());
+    match walked {
+        Ok(()) => {}
+        Err(e) if e.is_data() => return Err(Unread::Ambiguous(e.to_string())),
+        Err(_) => return Err(Unread::NotJson),
+    }
+    match numbers(raw).find(|n| !is_canonical(n)) {
+        Some(n) => Err(Unread::Ambiguous(format!(
+            "the number `{n}` is not written as idledger writes the value it reads as (a reader of decimals or of the text sees another number)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The number tokens of JSON text (already parsed, so well formed): what lies outside strings
+/// and starts with `-` or a digit.
+fn numbers(raw: &str) -> impl Iterator<Item = &str> {
+    let bytes = raw.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < bytes.len() {
+            match bytes[at] {
+                b'"' => {
+                    at += 1;
+                    while at < bytes.len() && bytes[at] != b'"' {
+                        at += if bytes[at] == b'\\' { 2 } else { 1 };
+                    }
+                    at += 1;
+                }
+                b'-' | b'0'..=b'9' => {
+                    let start = at;
+                    while at < bytes.len()
+                        && matches!(bytes[at], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                    {
+                        at += 1;
+                    }
+                    return raw.get(start..at);
+                }
+                _ => at += 1,
+            }
+        }
+        None
+    })
+}
+
+/// Whether a number token is exactly what serde_json writes for the value it parses to: an
+/// integer that fits 64 bits as its digits, anything else as the shortest text of its float.
+fn is_canonical(token: &str) -> bool {
+    match serde_json::from_str::<serde_json::Number>(token) {
+        Ok(n) => n.to_string() == token,
+        Err(_) => false,
+    }
 }
 
 /// Walks one value, checking every object in it.
@@ -135,7 +196,7 @@ mod tests {
                 let twice = text.replacen(member.as_str(), &format!("{member},{member}"), 1);
                 let refused = check(&twice);
                 prop_assert!(
-                    refused.as_ref().is_err_and(|e| e.contains("twice in one object")),
+                    matches!(&refused, Err(Unread::Ambiguous(e)) if e.contains("twice in one object")),
                     "{twice}: {refused:?} (key {key:?})"
                 );
             }
@@ -165,24 +226,52 @@ mod tests {
 
     #[test]
     fn what_is_refused_and_what_is_read() {
-        let cases: [(&str, Option<&str>); 7] = [
+        // (text, None when read, or what the refusal says; "not JSON" for text that is not)
+        // Numbers as serde_json writes them, whatever text that is.
+        let written_numbers = serde_json::json!({
+            "n": [0, -5, u64::MAX, i64::MIN, 0.5, 100.0, 1e16, -0.0, 1.5e-7, 0.1, 1e300]
+        })
+        .to_string();
+        let cases: [(&str, Option<&str>); 19] = [
             (r#"{"a":1,"b":{"c":[1,{"d":2}]}}"#, None),
             (r#"{"a":1,"a":1}"#, Some(r#"the key "a" twice"#)),
             (r#"{"a":{"b":1,"b":2}}"#, Some(r#"the key "b" twice"#)),
             (r#"[{"x":1},{"x":1,"x":2}]"#, Some(r#"the key "x" twice"#)),
+            (r#"{"\u0061":1,"a":2}"#, Some(r#"the key "a" twice"#)),
             (r#"{"a":{"b":1},"b":2}"#, None),
             (
                 r#"{"$serde_json::private::RawValue":"{}"}"#,
                 Some("private marker"),
             ),
-            (r#"{"a":1} {"a":1}"#, Some("trailing characters")),
+            (r#"{"a":1} {"a":1}"#, Some("not JSON")),
+            ("not json", Some("not JSON")),
+            (&written_numbers, None),
+            (r#"{"n":1e-400}"#, Some("the number `1e-400`")),
+            (
+                r#"{"n":99.99999999999999999}"#,
+                Some("the number `99.99999999999999999`"),
+            ),
+            (
+                r#"{"n":10000000000000001.0}"#,
+                Some("the number `10000000000000001.0`"),
+            ),
+            (r#"{"n":1E5}"#, Some("the number `1E5`")),
+            (r#"{"n":100.00}"#, Some("the number `100.00`")),
+            (r#"{"n":-0}"#, Some("the number `-0`")),
+            (
+                r#"{"n":18446744073709551616}"#,
+                Some("the number `18446744073709551616`"),
+            ),
+            (r#"{"s":"1e-400 \" 99.999 \\","n":2}"#, None),
+            (r#"[[[[1.10]]]]"#, Some("the number `1.10`")),
         ];
         for (text, refused) in cases {
             let got = check(text);
             match refused {
-                None => assert_eq!(got, Ok(()), "{text}"),
+                None => assert!(got.is_ok(), "{text}: {got:?}"),
+                Some("not JSON") => assert!(matches!(got, Err(Unread::NotJson)), "{text}: {got:?}"),
                 Some(why) => assert!(
-                    got.as_ref().is_err_and(|e| e.contains(why)),
+                    matches!(&got, Err(Unread::Ambiguous(e)) if e.contains(why)),
                     "{text}: {got:?}"
                 ),
             }

@@ -140,6 +140,12 @@ impl Verifier<'_> {
             return;
         }
         self.started = true;
+        if !start.filtered && self.out.entries > 0 {
+            // Entries before it are in no rebuild, so nothing would tie them to the range.
+            self.out.findings.push(format!(
+                "line {line_no}: the start line of a contiguous stream comes after entry lines"
+            ));
+        }
         if let Some(named) = &self.origin
             && *named != start.origin
         {
@@ -223,11 +229,22 @@ impl Verifier<'_> {
     fn checkpoint(&mut self, line_no: usize, size: u64, note: &str) {
         let cp = match verify_checkpoint(note, self.origin.as_deref(), self.keys) {
             Ok(v) if v.checkpoint.size.0 == size => {
+                if let Some((root, _)) = self.checkpoints.get(&size)
+                    && *root != v.checkpoint.root
+                {
+                    self.out.findings.push(format!(
+                        "line {line_no}: a second checkpoint of size {size} with another root: the log signed two trees of one size (a fork)"
+                    ));
+                    return;
+                }
                 if let Some(policy) = self.policy {
                     let met = check_witnesses(&v, policy)
                         .map(|_| ())
                         .map_err(|e| e.to_string());
-                    self.witnessed.entry(size).or_insert((line_no, met));
+                    // Copies of one checkpoint: it is witnessed if any copy shows it.
+                    if !matches!(self.witnessed.get(&size), Some((_, Ok(())))) {
+                        self.witnessed.insert(size, (line_no, met));
+                    }
                 }
                 v.checkpoint
             }
@@ -359,10 +376,7 @@ fn check_entry(line_no: usize, line: &EntryLine, out: &mut VerifiedExport) -> Op
 fn shown_difference(shown: &Shown, record: &EntryRecord<'_>, entry: &Entry) -> Option<String> {
     let mut buf = Vec::with_capacity(2048);
     match shown {
-        Shown::Native(json) => {
-            let expected = entry_json(entry);
-            (json != &expected).then(|| json_difference(json, &expected).unwrap_or_default())
-        }
+        Shown::Native(json) => json_difference(json, &entry_json(entry)),
         Shown::Ocsf {
             record: json,
             producer,

@@ -121,6 +121,105 @@ fn json_that_readers_read_differently_is_refused() {
     }
 }
 
+#[test]
+fn a_number_shown_other_than_as_written_is_refused() {
+    // The fixture's `score` attribute is the float 0.1: written `0.1`, and read as 0.1 from
+    // each of these too, by serde_json.
+    for (format, shown) in [
+        (RecordFormat::Native, "0.10"),
+        (RecordFormat::Native, "1e-1"),
+        (RecordFormat::Native, "0.1000000000000000000001"),
+        (RecordFormat::Ocsf, "0.10"),
+    ] {
+        let log = Log::every_kind();
+        let n = log.len();
+        let mut lines = stream(&log, Shape::whole(format, &[n]));
+        let at = lines
+            .iter()
+            .position(|l| l.contains(r#""score":0.1"#))
+            .expect("an entry with the score attribute");
+        lines[at] = lines[at].replacen(r#""score":0.1"#, &format!(r#""score":{shown}"#), 1);
+        let verified = verify(&lines);
+        let want = format!(
+            "line {}: not an export line every JSON reader reads alike: the number `{shown}`",
+            at + 1
+        );
+        assert!(
+            verified.findings.iter().any(|f| f.starts_with(&want)),
+            "{format} {shown}: expected `{want}` in {:#?}",
+            verified.findings
+        );
+    }
+}
+
+#[test]
+fn a_second_tree_of_one_size_is_a_fork_and_a_finding() {
+    let log = Log::every_kind();
+    let n = log.len();
+    let forked = sign_note(
+        &Checkpoint {
+            origin: ORIGIN.into(),
+            size: TreeSize(n),
+            root: Hash([5; 32]),
+        }
+        .to_text(),
+        &[&signer()],
+    )
+    .expect("signs");
+    let fork = serde_json::to_string(&Line::Checkpoint {
+        size: n,
+        note: forked,
+    })
+    .expect("JSON");
+    // After the real one in a whole stream, and ahead of it in an extract.
+    let mut whole = stream(&log, Shape::whole(RecordFormat::Native, &[n]));
+    whole.push(fork.clone());
+    let mut extract = stream(
+        &log,
+        Shape {
+            proofs: true,
+            ..Shape::whole(RecordFormat::Native, &[n])
+        },
+    );
+    extract.remove(0);
+    extract.insert(0, fork);
+    for (name, lines, line_no) in [
+        ("whole", &whole, whole.len()),
+        ("extract", &extract, extract.len()),
+    ] {
+        let verified = verify(lines);
+        let want = format!("line {line_no}: a second checkpoint of size {n} with another root");
+        assert!(
+            verified.findings.iter().any(|f| f.starts_with(&want)),
+            "{name}: expected `{want}` in {:#?}",
+            verified.findings
+        );
+    }
+}
+
+#[test]
+fn entries_ahead_of_a_contiguous_start_line_are_a_finding() {
+    let log = Log::every_kind();
+    let n = log.len();
+    let mut lines = stream(
+        &log,
+        Shape {
+            proofs: true,
+            ..Shape::whole(RecordFormat::Native, &[n])
+        },
+    );
+    // Entry 2's line (with its proof) moved ahead of the start line, and a copy left in place.
+    let entry = lines[entry_line_any(&lines, 2)].clone();
+    lines.insert(0, entry);
+    let verified = verify(&lines);
+    assert!(
+        verified.findings.iter().any(|f| f
+            .starts_with("line 2: the start line of a contiguous stream comes after entry lines")),
+        "{:#?}",
+        verified.findings
+    );
+}
+
 /// Another log's key, trusted beside this one's, and a checkpoint it signed.
 fn other_log_checkpoint(size: u64) -> (VerifierKey, String) {
     let origin = "other.example/ledger";
@@ -321,4 +420,24 @@ fn entry_line_any(lines: &[String], index: u64) -> usize {
         .iter()
         .position(|l| matches!(read_line(l), Ok(ReadLine::Entry(e)) if e.index == index))
         .unwrap_or_else(|| panic!("entry {index} is in the stream"))
+}
+
+#[test]
+fn numbers_are_compared_by_their_text() {
+    use super::super::read::json_difference;
+    // (shown, expected, same): serde_json's `Value` holds -0.0 and 0.0 equal.
+    let cases = [
+        (json!({"a": -0.0}), json!({"a": 0.0}), false),
+        (json!({"a": [0.0]}), json!({"a": [-0.0]}), false),
+        (json!({"a": 1}), json!({"a": 1.0}), false),
+        (json!({"a": 0.0}), json!({"a": 0.0}), true),
+        (json!({"a": [1, 2.5]}), json!({"a": [1, 2.5]}), true),
+    ];
+    for (shown, expected, same) in cases {
+        assert_eq!(
+            json_difference(&shown, &expected).is_none(),
+            same,
+            "{shown} against {expected}"
+        );
+    }
 }

@@ -155,3 +155,20 @@ fn the_checkpoints_a_result_rests_on_must_meet_the_policy() {
         }
     }
 }
+
+#[test]
+fn a_copy_of_a_checkpoint_is_witnessed_if_any_copy_is() {
+    let log = Log::every_kind();
+    let n = log.len();
+    let policy = policy();
+    let lines = stream(&log, Shape::whole(RecordFormat::Native, &[n]));
+    // The plain checkpoint line stays; a cosigned copy of it comes right after it, or before.
+    let cosigned = cosigned_line(&log, RecordFormat::Native, n, 1);
+    for at in [lines.len(), lines.len() - 1] {
+        let mut copy = lines.clone();
+        copy.insert(at, cosigned.clone());
+        let verified = verify_export_witnessed(&copy.join("\n"), &[], Some(&policy));
+        assert!(verified.ok(), "copy at {at}: {:#?}", verified.findings);
+        assert_eq!(verified.witnessed, vec![n], "copy at {at}");
+    }
+}
