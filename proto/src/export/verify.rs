@@ -167,6 +167,7 @@ impl Verifier<'_> {
                     pending: Vec::new(),
                     broken: false,
                 });
+                self.check_earlier_checkpoint(line_no);
             }
             Some(_) => {}
             None => self.out.findings.push(format!(
@@ -202,6 +203,7 @@ impl Verifier<'_> {
         };
         if let Some(r) = self.rebuild.as_mut() {
             place(r, line_no, index, &leaf, &prev_leaf, &mut self.out);
+            self.check_earlier_checkpoint(line_no);
         }
         if !self.seen.insert(index) {
             self.out.findings.push(format!(
@@ -223,6 +225,22 @@ impl Verifier<'_> {
                 "line {line_no}: entry {index} carries no proof and the stream is not contiguous from a start line"
             )),
             None => {}
+        }
+    }
+
+    /// A checkpoint read before the rebuild reached its size must have the root the rebuild
+    /// reaches there: two trees of one size are a fork.
+    fn check_earlier_checkpoint(&mut self, line_no: usize) {
+        let Some(r) = self.rebuild.as_ref().filter(|r| !r.broken) else {
+            return;
+        };
+        let size = r.range.size();
+        if let Some((root, _)) = self.checkpoints.get(&size)
+            && r.range.root() != *root
+        {
+            self.out.findings.push(format!(
+                "line {line_no}: the tree rebuilt to here is not the signed checkpoint of size {size} earlier in the stream: the log signed two trees of one size (a fork)"
+            ));
         }
     }
 

@@ -182,13 +182,19 @@ fn a_second_tree_of_one_size_is_a_fork_and_a_finding() {
         },
     );
     extract.remove(0);
-    extract.insert(0, fork);
-    for (name, lines, line_no) in [
-        ("whole", &whole, whole.len()),
-        ("extract", &extract, extract.len()),
+    extract.insert(0, fork.clone());
+    let mut ahead = stream(&log, Shape::whole(RecordFormat::Native, &[n]));
+    ahead.insert(0, fork);
+    let reached = entry_line_any(&ahead, n - 1) + 1;
+    let second = format!("a second checkpoint of size {n} with another root");
+    let rebuilt = format!("the tree rebuilt to here is not the signed checkpoint of size {n}");
+    for (name, lines, line_no, finding) in [
+        ("whole", &whole, whole.len(), &second),
+        ("extract", &extract, extract.len(), &second),
+        ("ahead of the start line", &ahead, reached, &rebuilt),
     ] {
         let verified = verify(lines);
-        let want = format!("line {line_no}: a second checkpoint of size {n} with another root");
+        let want = format!("line {line_no}: {finding}");
         assert!(
             verified.findings.iter().any(|f| f.starts_with(&want)),
             "{name}: expected `{want}` in {:#?}",
