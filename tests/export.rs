@@ -43,9 +43,17 @@ fn export(d: &str, args: &[&str]) -> String {
 
 /// Runs verify-export on `text`; returns the exit code and output.
 fn verify(tmp: &Path, vkey: &str, text: &str) -> (Option<i32>, String) {
+    verify_with(tmp, vkey, text, &[])
+}
+
+/// Runs verify-export with `flags` on `text`; returns the exit code and output.
+fn verify_with(tmp: &Path, vkey: &str, text: &str, flags: &[&str]) -> (Option<i32>, String) {
     let file = tmp.join("export.jsonl");
     std::fs::write(&file, text).expect("write");
-    let o = run(&["verify-export", "--vkey", vkey, path(&file)], None);
+    let mut args = vec!["verify-export", "--vkey", vkey];
+    args.extend_from_slice(flags);
+    args.push(path(&file));
+    let o = run(&args, None);
     (o.status.code(), format!("{}{}", stdout(&o), stderr(&o)))
 }
 
@@ -59,17 +67,6 @@ fn entry_line(l: &[String], index: u64) -> usize {
     l.iter()
         .position(|s| s.contains(&needle))
         .unwrap_or_else(|| panic!("no line for entry {index}"))
-}
-
-/// Runs verify-export with `--contiguous` on `text`; returns the exit code and output.
-fn verify_contiguous(tmp: &Path, vkey: &str, text: &str) -> (Option<i32>, String) {
-    let file = tmp.join("export.jsonl");
-    std::fs::write(&file, text).expect("write");
-    let o = run(
-        &["verify-export", "--contiguous", "--vkey", vkey, path(&file)],
-        None,
-    );
-    (o.status.code(), format!("{}{}", stdout(&o), stderr(&o)))
 }
 
 /// What a verified export establishes is said: every entry of a range, or each entry on its own
@@ -98,7 +95,7 @@ fn verify_export_says_whether_every_entry_of_a_range_is_there() {
         let (code, out) = verify(tmp.path(), &vkey, &text);
         assert_eq!(code, Some(0), "{args:?}: {out}");
         assert!(out.contains(says), "{args:?}: {out}");
-        let (code, out) = verify_contiguous(tmp.path(), &vkey, &text);
+        let (code, out) = verify_with(tmp.path(), &vkey, &text, &["--contiguous"]);
         assert_eq!(code, Some(*contiguous_code), "{args:?} --contiguous: {out}");
         if *contiguous_code != 0 {
             assert!(
@@ -117,7 +114,7 @@ fn verify_export_says_whether_every_entry_of_a_range_is_there() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("61 entries verified"), "{out}");
     assert!(out.contains("each on its own proof"), "{out}");
-    let (code, out) = verify_contiguous(tmp.path(), &vkey, &text);
+    let (code, out) = verify_with(tmp.path(), &vkey, &text, &["--contiguous"]);
     assert_eq!(code, Some(1), "{out}");
 }
 

@@ -58,7 +58,6 @@ pub fn verify_export_witnessed(
         filtered: false,
         checkpoints: BTreeMap::new(),
         proven: Vec::new(),
-        proof_sizes: BTreeSet::new(),
         seen: HashSet::new(),
         entry_format: None,
     };
@@ -97,8 +96,6 @@ struct Verifier<'k> {
     checkpoints: BTreeMap<u64, (Hash, String)>,
     /// Entries waiting for the checkpoint their proof names.
     proven: Vec<Proven>,
-    /// The checkpoint sizes entries' proofs lead to.
-    proof_sizes: BTreeSet<u64>,
     seen: HashSet<u64>,
     /// The record format of the first entry line, and its line.
     entry_format: Option<(RecordFormat, usize)>,
@@ -210,9 +207,6 @@ impl Verifier<'_> {
                 "line {line_no}: entry {index} appears more than once (inserted)"
             ));
         }
-        if let Some(proof) = &line.proof {
-            self.proof_sizes.insert(proof.size);
-        }
         match &line.proof {
             Some(proof) => self.proven.push(Proven {
                 line_no,
@@ -291,6 +285,7 @@ impl Verifier<'_> {
     }
 
     fn finish(mut self) -> VerifiedExport {
+        let proof_sizes: BTreeSet<u64> = self.proven.iter().map(|p| p.proof.size).collect();
         for proven in std::mem::take(&mut self.proven) {
             check_proof(&proven, &self.checkpoints, &mut self.out);
         }
@@ -313,7 +308,7 @@ impl Verifier<'_> {
         if self.policy.is_some() {
             let resting_on: BTreeSet<u64> = match &contiguous {
                 Some(range) => BTreeSet::from([range.end]),
-                None => self.proof_sizes.iter().copied().collect(),
+                None => proof_sizes,
             };
             for size in resting_on {
                 match self.witnessed.get(&size) {

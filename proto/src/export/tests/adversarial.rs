@@ -8,14 +8,6 @@ use crate::entry::Body;
 use crate::hash::leaf_hash;
 use serde_json::{Value, json};
 
-/// The 0-based position of entry `index`'s line.
-fn position(lines: &[String], index: u64) -> usize {
-    lines
-        .iter()
-        .position(|l| matches!(read_line(l), Ok(ReadLine::Entry(e)) if e.index == index))
-        .unwrap_or_else(|| panic!("entry {index} is in the stream"))
-}
-
 fn edit_json(line: &mut String, edit: impl FnOnce(&mut Value)) {
     let mut value: Value = serde_json::from_str(line).expect("a JSON line");
     edit(&mut value);

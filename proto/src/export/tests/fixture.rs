@@ -489,7 +489,11 @@ pub(crate) fn stream(log: &Log, shape: Shape<'_>) -> Vec<String> {
 }
 
 pub(crate) fn checkpoint_line(log: &Log, format: RecordFormat, size: u64) -> String {
-    let note = log.note(size);
+    checkpoint_line_of(format, size, log.note(size))
+}
+
+/// The checkpoint line of `size` in `format` carrying `note`.
+pub(crate) fn checkpoint_line_of(format: RecordFormat, size: u64, note: String) -> String {
     if format == RecordFormat::Cef {
         let mut buf = Vec::new();
         write_cef_checkpoint(&mut buf, size, &note);
@@ -497,6 +501,15 @@ pub(crate) fn checkpoint_line(log: &Log, format: RecordFormat, size: u64) -> Str
     } else {
         serde_json::to_string(&Line::Checkpoint { size, note }).expect("json")
     }
+}
+
+/// The 0-based position of entry `index`'s line, in any record format.
+pub(crate) fn position(lines: &[String], index: u64) -> usize {
+    use super::super::read::{ReadLine, read_line};
+    lines
+        .iter()
+        .position(|l| matches!(read_line(l), Ok(ReadLine::Entry(e)) if e.index == index))
+        .unwrap_or_else(|| panic!("entry {index} is in the stream"))
 }
 
 pub(crate) fn text(buf: &[u8]) -> String {

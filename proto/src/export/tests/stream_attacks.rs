@@ -44,7 +44,7 @@ fn json_that_readers_read_differently_is_refused() {
             RecordFormat::Native,
             "a member of the entry twice, the original last (serde_json keeps the last)",
             |lines| {
-                let at = entry_line_any(lines, 3);
+                let at = position(lines, 3);
                 let line: Value = serde_json::from_str(&lines[at]).expect("JSON");
                 let first = line["entry"]
                     .as_object()
@@ -63,7 +63,7 @@ fn json_that_readers_read_differently_is_refused() {
             RecordFormat::Native,
             "the entry as a string under serde_json's raw-value key",
             |lines| {
-                let at = entry_line_any(lines, 3);
+                let at = position(lines, 3);
                 let mut line: Value = serde_json::from_str(&lines[at]).expect("JSON");
                 let entry = line["entry"].to_string();
                 line["entry"] = json!({ "$serde_json::private::RawValue": entry });
@@ -76,7 +76,7 @@ fn json_that_readers_read_differently_is_refused() {
             RecordFormat::Ocsf,
             "a forged class_uid ahead of the original",
             |lines| {
-                let at = entry_line_any(lines, 3);
+                let at = position(lines, 3);
                 lines[at] = lines[at].replacen('{', r#"{"class_uid":0,"#, 1);
                 at + 1
             },
@@ -86,7 +86,7 @@ fn json_that_readers_read_differently_is_refused() {
             RecordFormat::Ocsf,
             "a forged metadata ahead of the original (not where the writer puts the first key)",
             |lines| {
-                let at = entry_line_any(lines, 3);
+                let at = position(lines, 3);
                 lines[at] = lines[at].replacen('{', r#"{"metadata":{"uid":"forged"},"#, 1);
                 at + 1
             },
@@ -96,7 +96,7 @@ fn json_that_readers_read_differently_is_refused() {
             RecordFormat::Ocsf,
             "the whole record as a string under serde_json's raw-value key",
             |lines| {
-                let at = entry_line_any(lines, 3);
+                let at = position(lines, 3);
                 lines[at] = json!({ "$serde_json::private::RawValue": lines[at] }).to_string();
                 at + 1
             },
@@ -106,7 +106,7 @@ fn json_that_readers_read_differently_is_refused() {
             RecordFormat::Ocsf,
             "one object of the record as a string under the raw-value key",
             |lines| {
-                let at = entry_line_any(lines, 3);
+                let at = position(lines, 3);
                 let mut record: Value = serde_json::from_str(&lines[at]).expect("JSON");
                 let metadata = record["metadata"].to_string();
                 record["metadata"] = json!({ "$serde_json::private::RawValue": metadata });
@@ -185,7 +185,7 @@ fn a_second_tree_of_one_size_is_a_fork_and_a_finding() {
     extract.insert(0, fork.clone());
     let mut ahead = stream(&log, Shape::whole(RecordFormat::Native, &[n]));
     ahead.insert(0, fork);
-    let reached = entry_line_any(&ahead, n - 1) + 1;
+    let reached = position(&ahead, n - 1) + 1;
     let second = format!("a second checkpoint of size {n} with another root");
     let rebuilt = format!("the tree rebuilt to here is not the signed checkpoint of size {n}");
     for (name, lines, line_no, finding) in [
@@ -215,7 +215,7 @@ fn entries_ahead_of_a_contiguous_start_line_are_a_finding() {
         },
     );
     // Entry 2's line (with its proof) moved ahead of the start line, and a copy left in place.
-    let entry = lines[entry_line_any(&lines, 2)].clone();
+    let entry = lines[position(&lines, 2)].clone();
     lines.insert(0, entry);
     let verified = verify(&lines);
     assert!(
@@ -355,7 +355,7 @@ fn a_verified_stream_says_whether_it_holds_every_entry_of_its_range() {
     for format in RecordFormat::ALL {
         let cut_at_middle = {
             let mut lines = stream(&log, Shape::whole(format, &middle));
-            let after = entry_line_any(&lines, n / 2 - 1) + 2;
+            let after = position(&lines, n / 2 - 1) + 2;
             lines.truncate(after);
             lines
         };
@@ -417,15 +417,6 @@ fn a_verified_stream_says_whether_it_holds_every_entry_of_its_range() {
             assert_eq!(verified.origin.as_deref(), Some(ORIGIN), "{format} {name}");
         }
     }
-}
-
-/// The 0-based position of entry `index`'s line, in any record format.
-fn entry_line_any(lines: &[String], index: u64) -> usize {
-    use super::super::read::{ReadLine, read_line};
-    lines
-        .iter()
-        .position(|l| matches!(read_line(l), Ok(ReadLine::Entry(e)) if e.index == index))
-        .unwrap_or_else(|| panic!("entry {index} is in the stream"))
 }
 
 #[test]

@@ -28,23 +28,9 @@ fn cosigned_line(log: &Log, format: RecordFormat, size: u64, witness: u8) -> Str
         "{note}{}\n",
         Cosigner::new(witness).cosign(&text, 1_767_225_601)
     );
-    let plain = checkpoint_line(log, format, size);
-    let mut buf = Vec::new();
-    if format == RecordFormat::Cef {
-        write_cef_checkpoint(&mut buf, size, &cosigned);
-    } else {
-        buf = serde_json::to_vec(&Line::Checkpoint {
-            size,
-            note: cosigned,
-        })
-        .expect("JSON");
-    }
-    assert_ne!(text_of(&buf), plain);
-    text_of(&buf)
-}
-
-fn text_of(buf: &[u8]) -> String {
-    String::from_utf8(buf.to_vec()).expect("UTF-8")
+    let line = checkpoint_line_of(format, size, cosigned);
+    assert_ne!(line, checkpoint_line(log, format, size));
+    line
 }
 
 /// Replaces the checkpoint line of `size` with `line`; returns its 1-based line number.
